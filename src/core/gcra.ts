@@ -1,0 +1,123 @@
+// gcra.ts: the generic cell rate algorithm, a token bucket kept in one number.
+
+import { FloodgateTypeError } from "./errors.js";
+import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy } from "./policy.js";
+import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
+
+/** GcraOptions configures a GCRA policy: `limit` per `periodMs`, bursts up to `burst`. */
+export interface GcraOptions {
+  /** limit is how many units are admitted per period on average. */
+  limit: number;
+  /** periodMs is the period, in whole milliseconds, over which `limit` applies. */
+  periodMs: number;
+  /** burst is the most units admitted at once. Default: `limit`. A cost above it is never allowed. */
+  burst?: number;
+  /** name identifies the policy in decisions and headers. Default "gcra". */
+  name?: string;
+}
+
+/**
+ * gcra builds a policy using the generic cell rate algorithm (GCRA).
+ *
+ * The model: units are meant to arrive one every `emissionIntervalMs`
+ * (`periodMs / limit`). The state is a single time, the theoretical arrival time
+ * `tat`: when the next unit would be due if every admitted unit had arrived on
+ * schedule. Admitting `cost` units moves `tat` forward by `cost` emission
+ * intervals (from now, if `tat` is already in the past). A call is allowed when
+ * the new `tat` is at most `burstToleranceMs` (`burst * emissionIntervalMs`)
+ * ahead of now: the client may run that far ahead of schedule, which is a burst
+ * of `burst` units.
+ *
+ * Its decisions equal a smooth token bucket's with `capacity = burst` and
+ * `refillRate = limit / periodMs` per ms, in half the state. A time earlier than
+ * one seen before never frees capacity: `tat` only moves forward.
+ */
+export function gcra(options: GcraOptions): Policy {
+  const fn = "gcra";
+  const o = checkOptions(fn, options, ["limit", "periodMs", "burst", "name"]);
+  const limit = integerOption(fn, "limit", o.limit, 1, MAX_LIMIT, "pass the number of units per period, such as 10");
+  const periodMs = integerOption(
+    fn,
+    "periodMs",
+    o.periodMs,
+    1,
+    MAX_DURATION_MS,
+    "pass the period in whole milliseconds, such as 1000",
+  );
+  const burst =
+    o.burst === undefined
+      ? limit
+      : integerOption(
+          fn,
+          "burst",
+          o.burst,
+          1,
+          MAX_LIMIT,
+          "pass the largest burst, such as 10, or leave it out to use limit",
+        );
+  const name = nameOption(fn, o.name, "gcra");
+  const emissionIntervalMs = periodMs / limit;
+  const burstToleranceMs = burst * emissionIntervalMs;
+  if (burstToleranceMs > MAX_DURATION_MS) {
+    throw new FloodgateTypeError(
+      "ERR_INVALID_OPTION",
+      `floodgate: gcra({ burst: ${burst} }) takes more than the 10 years supported to recover; lower burst or raise limit.`,
+    );
+  }
+  // Within EPSILON of a token counts as on time: the same tolerance the token bucket has.
+  const slackMs = EPSILON * emissionIntervalMs;
+  return Object.freeze({
+    kind: "gcra" as const,
+    name,
+    id: `${name}:gcra:l${limit}p${periodMs}b${burst}`,
+    limit: burst,
+    windowMs: ceilMs(burstToleranceMs),
+    stateSize: 1,
+    params: Object.freeze([emissionIntervalMs, burstToleranceMs, burst]),
+    evaluate(
+      s: ArrayLike<number>,
+      o: number,
+      fresh: boolean,
+      nowMs: number,
+      cost: number,
+      next: number[] | Float64Array,
+      out: Outcome,
+    ): boolean {
+      let tat = fresh ? nowMs : (s[o] as number);
+      if (tat < nowMs) tat = nowMs;
+      const newTat = tat + cost * emissionIntervalMs;
+      if (newTat - nowMs <= burstToleranceMs + slackMs) {
+        next[0] = newTat;
+        out.allowed = true;
+        out.remaining = floorTokens((burstToleranceMs - (newTat - nowMs)) / emissionIntervalMs);
+        out.retryAfterMs = 0;
+        out.resetAfterMs = ceilMs(newTat - nowMs);
+        return true;
+      }
+      next[0] = tat;
+      out.allowed = false;
+      out.remaining = floorTokens((burstToleranceMs - (tat - nowMs)) / emissionIntervalMs);
+      out.retryAfterMs = ceilMs(newTat - burstToleranceMs - nowMs);
+      out.resetAfterMs = ceilMs(tat - nowMs);
+      return false;
+    },
+    refund(
+      s: ArrayLike<number>,
+      o: number,
+      fresh: boolean,
+      nowMs: number,
+      cost: number,
+      next: number[] | Float64Array,
+    ): boolean {
+      if (fresh) return false;
+      let tat = s[o] as number;
+      if (tat < nowMs) tat = nowMs;
+      tat = tat - cost * emissionIntervalMs;
+      next[0] = tat < nowMs ? nowMs : tat;
+      return true;
+    },
+    idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
+      return (s[o] as number) <= nowMs;
+    },
+  });
+}

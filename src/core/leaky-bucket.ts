@@ -1,0 +1,121 @@
+// leaky-bucket.ts: the leaky bucket as a meter.
+
+import { FloodgateTypeError } from "./errors.js";
+import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy } from "./policy.js";
+import {
+  checkOptions,
+  integerOption,
+  MAX_DURATION_MS,
+  MAX_LIMIT,
+  MAX_RATE,
+  nameOption,
+  numberOption,
+} from "./validate.js";
+
+/** LeakyBucketOptions configures a leaky bucket meter. */
+export interface LeakyBucketOptions {
+  /** capacity is the bucket size: the most cost that can be in the bucket at once. */
+  capacity: number;
+  /** leakRate is how much drains out per second, continuously. */
+  leakRate: number;
+  /** name identifies the policy in decisions and headers. Default "leaky-bucket". */
+  name?: string;
+}
+
+/**
+ * leakyBucket builds a leaky bucket used as a meter. Each admitted call pours
+ * `cost` into a bucket of size `capacity` that drains at a constant `leakRate`
+ * per second; a call that would overflow the bucket is denied and pours nothing.
+ *
+ * As a meter it admits exactly what a token bucket of the same capacity and
+ * refill rate admits (the level is capacity minus tokens); it is offered under
+ * its own name because many specifications are written in its terms. It never
+ * admits a burst larger than `capacity`, and over any interval of length d at
+ * most `capacity + leakRate * d`. It does not queue or delay calls: to space
+ * calls out, use `acquire`, which waits its turn.
+ */
+export function leakyBucket(options: LeakyBucketOptions): Policy {
+  const fn = "leakyBucket";
+  const o = checkOptions(fn, options, ["capacity", "leakRate", "name"]);
+  const capacity = integerOption(fn, "capacity", o.capacity, 1, MAX_LIMIT, "pass the bucket size, such as 10");
+  const rate = numberOption(fn, "leakRate", o.leakRate, 0, MAX_RATE, "pass the drain per second, such as 2");
+  const name = nameOption(fn, o.name, "leaky-bucket");
+  if ((capacity * 1000) / rate > MAX_DURATION_MS) {
+    throw new FloodgateTypeError(
+      "ERR_INVALID_OPTION",
+      `floodgate: leakyBucket({ capacity: ${capacity}, leakRate: ${rate} }) takes more than the 10 years supported to drain; raise leakRate.`,
+    );
+  }
+  // State: [level, updatedAtMs].
+  return Object.freeze({
+    kind: "leakyBucket" as const,
+    name,
+    id: `${name}:lb:c${capacity}r${rate}`,
+    limit: capacity,
+    windowMs: ceilMs((capacity * 1000) / rate),
+    stateSize: 2,
+    params: Object.freeze([capacity, rate]),
+    evaluate(
+      s: ArrayLike<number>,
+      o: number,
+      fresh: boolean,
+      nowMs: number,
+      cost: number,
+      next: number[] | Float64Array,
+      out: Outcome,
+    ): boolean {
+      let level = 0;
+      let at = nowMs;
+      if (!fresh) {
+        level = s[o] as number;
+        at = s[o + 1] as number;
+        if (nowMs > at) {
+          level = level - ((nowMs - at) * rate) / 1000;
+          if (level < 0) level = 0;
+          at = nowMs;
+        }
+      }
+      const filled = level + cost;
+      next[1] = at;
+      if (filled <= capacity + EPSILON) {
+        next[0] = filled;
+        out.allowed = true;
+        out.remaining = floorTokens(capacity - filled);
+        out.retryAfterMs = 0;
+        out.resetAfterMs = ceilMs((filled * 1000) / rate);
+        return true;
+      }
+      next[0] = level;
+      out.allowed = false;
+      out.remaining = floorTokens(capacity - level);
+      out.retryAfterMs = ceilMs(((filled - capacity) * 1000) / rate);
+      out.resetAfterMs = ceilMs((level * 1000) / rate);
+      return false;
+    },
+    refund(
+      s: ArrayLike<number>,
+      o: number,
+      fresh: boolean,
+      nowMs: number,
+      cost: number,
+      next: number[] | Float64Array,
+    ): boolean {
+      if (fresh) return false;
+      let level = s[o] as number;
+      let at = s[o + 1] as number;
+      if (nowMs > at) {
+        level = level - ((nowMs - at) * rate) / 1000;
+        at = nowMs;
+      }
+      level = level - cost;
+      next[0] = level < 0 ? 0 : level;
+      next[1] = at;
+      return true;
+    },
+    idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
+      const at = s[o + 1] as number;
+      const level = (s[o] as number) - (nowMs > at ? ((nowMs - at) * rate) / 1000 : 0);
+      return level <= EPSILON;
+    },
+  });
+}

@@ -1,0 +1,134 @@
+// policy.ts: the Policy contract every algorithm implements, and the Decision types.
+
+/** Algorithm names the classic rate limiting algorithms floodgate implements. */
+export type Algorithm = "tokenBucket" | "gcra" | "leakyBucket" | "fixedWindow" | "slidingWindow" | "slidingLog";
+
+/**
+ * Outcome is the result of evaluating one policy at one instant. All fields are
+ * integers: `remaining` is never negative, times are whole milliseconds rounded up.
+ */
+export interface Outcome {
+  /** allowed is true when the cost fits. A cost of 0 is always allowed (a peek). */
+  allowed: boolean;
+  /** remaining is the whole cost that could still be admitted right now, after this call. */
+  remaining: number;
+  /** retryAfterMs is 0 when allowed, else the wait until the same cost would be allowed. */
+  retryAfterMs: number;
+  /** resetAfterMs is the wait until the state holds no information again (bucket full, window over). */
+  resetAfterMs: number;
+}
+
+/** newOutcome returns a zeroed scratch Outcome. */
+export function newOutcome(): Outcome {
+  return { allowed: false, remaining: 0, retryAfterMs: 0, resetAfterMs: 0 };
+}
+
+/**
+ * Policy is a validated, immutable rate limit: an algorithm and its parameters.
+ * Build one with a factory (`tokenBucket`, `gcra`, `leakyBucket`, `fixedWindow`,
+ * `slidingWindow`, `slidingLog`). Its methods are pure: they read no clock, set
+ * no timer and do no I/O; time is always an argument.
+ *
+ * State is an array of doubles of length `stateSize` for fixed-size algorithms.
+ * `slidingLog` has a variable-size state (`stateSize` is -1): a flat list of
+ * `[timestampMs, cost]` pairs, oldest first.
+ */
+export interface Policy {
+  /** kind names the algorithm. */
+  readonly kind: Algorithm;
+  /** name identifies the policy in decisions and headers; a valid RFC 9651 key. */
+  readonly name: string;
+  /** id is a stable identity built from the name, the kind and the parameters; stores key state by it. */
+  readonly id: string;
+  /** limit is the largest cost admitted at once (the bucket capacity or window limit): the `q` of RateLimit-Policy. */
+  readonly limit: number;
+  /** windowMs is the time in which `limit` is fully restored: the `w` of RateLimit-Policy. */
+  readonly windowMs: number;
+  /** stateSize is the number of doubles of state per key, or -1 for a variable-size state. */
+  readonly stateSize: number;
+  /** params are the normalised parameters, in the order the Lua twin receives them. */
+  readonly params: readonly number[];
+  /**
+   * evaluate decides `cost` at `nowMs` against the state in `s` starting at `o`
+   * (`fresh` when the key has no state). It writes the outcome into `out` and
+   * the state to store if the call is admitted into `next` (from index 0). It
+   * never writes into `s`. A denied call must leave the stored state as it was.
+   * The cost must already be validated (a whole number, at most `limit`).
+   */
+  evaluate(
+    s: ArrayLike<number>,
+    o: number,
+    fresh: boolean,
+    nowMs: number,
+    cost: number,
+    next: number[] | Float64Array,
+    out: Outcome,
+  ): boolean;
+  /**
+   * refund gives back `cost` (never above the limit) and writes the new state
+   * into `next`. It returns false when there is nothing to write (fresh state).
+   */
+  refund(
+    s: ArrayLike<number>,
+    o: number,
+    fresh: boolean,
+    nowMs: number,
+    cost: number,
+    next: number[] | Float64Array,
+  ): boolean;
+  /** idle reports whether the state at `nowMs` holds no information, so it can be dropped. */
+  idle(s: ArrayLike<number>, o: number, nowMs: number): boolean;
+}
+
+/** PolicyDecision is one policy's verdict within a Decision. */
+export interface PolicyDecision {
+  readonly policy: Policy;
+  readonly allowed: boolean;
+  readonly limit: number;
+  readonly remaining: number;
+  readonly retryAfterMs: number;
+  readonly resetAfterMs: number;
+}
+
+/** Degraded says how a decision was made when the store could not answer. */
+export type Degraded = "fail-open" | "fail-closed" | "insurance";
+
+/**
+ * Decision is the answer to a consume or peek. A denial is an ordinary Decision
+ * with `allowed: false`, never an exception. With several policies the top-level
+ * fields come from the tightest one: the policy that denied (the longest wait) or,
+ * when all allow, the one with the least remaining.
+ */
+export interface Decision {
+  /** allowed is true when every policy admitted the cost (and it was taken from all). */
+  readonly allowed: boolean;
+  /** limit is the tightest policy's limit. */
+  readonly limit: number;
+  /** remaining is the tightest policy's remaining cost, a whole number >= 0. */
+  readonly remaining: number;
+  /** retryAfterMs is 0 when allowed, else the wait in ms until this cost could be admitted. */
+  readonly retryAfterMs: number;
+  /** resetAfterMs is the wait in ms until the tightest policy's state is back to full. */
+  readonly resetAfterMs: number;
+  /** policy is the tightest policy's name. */
+  readonly policy: string;
+  /** policies holds every policy's own verdict, in the order given. */
+  readonly policies: readonly PolicyDecision[];
+  /** degraded is set when the store failed and a failure policy decided instead. */
+  readonly degraded?: Degraded;
+}
+
+/** EPSILON absorbs double rounding in token arithmetic: 1e-9 of a token. Both engines use it. */
+export const EPSILON = 1e-9;
+
+/** floorTokens floors a token count, forgiving rounding just below a whole number. */
+export function floorTokens(x: number): number {
+  const f = Math.floor(x + EPSILON);
+  return f > 0 ? f : 0;
+}
+
+/** ceilMs rounds a duration up to whole milliseconds, never below 0. */
+export function ceilMs(x: number): number {
+  const c = Math.ceil(x);
+  return c > 0 ? c : 0;
+}

@@ -1,0 +1,135 @@
+// sliding-log.ts: the exact sliding window, one log entry per admitted call.
+
+import { FloodgateRangeError } from "./errors.js";
+import type { WindowOptions } from "./fixed-window.js";
+import { ceilMs, type Outcome, type Policy } from "./policy.js";
+import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
+
+/** MAX_LOG_LIMIT bounds a sliding log's limit: its memory grows with the limit. */
+export const MAX_LOG_LIMIT = 100_000;
+
+/**
+ * slidingLog builds the exact sliding window: it logs each admitted call's time
+ * and cost and admits a call when the cost logged in the last `windowMs`, plus
+ * this cost, is at most `limit`. Over every interval of length `windowMs`, aligned
+ * or not, it admits at most `limit`. The price is memory: up to `limit` entries
+ * per key (at most 100,000), where the counters keep two or three numbers.
+ *
+ * The state is a flat list `[timeMs, cost, timeMs, cost, ...]`, oldest first.
+ * An entry logged at t counts until t + windowMs (exclusive). A time earlier than
+ * the newest entry is logged at the newest entry's time, so the log stays sorted.
+ */
+export function slidingLog(options: WindowOptions): Policy {
+  const fn = "slidingLog";
+  const o = checkOptions(fn, options, ["limit", "windowMs", "name"]);
+  const limit = integerOption(fn, "limit", o.limit, 1, MAX_LIMIT, "pass the most requests per window, such as 100");
+  if (limit > MAX_LOG_LIMIT) {
+    throw new FloodgateRangeError(
+      "ERR_INVALID_OPTION",
+      `floodgate: slidingLog({ limit: ${limit} }) would keep up to ${limit} entries per key, more than the ${MAX_LOG_LIMIT} supported; use slidingWindow for large limits.`,
+    );
+  }
+  const windowMs = integerOption(
+    fn,
+    "windowMs",
+    o.windowMs,
+    1,
+    MAX_DURATION_MS,
+    "pass the window in whole milliseconds, such as 60000",
+  );
+  const name = nameOption(fn, o.name, "sliding-log");
+
+  // firstLive returns the index of the first entry still inside the window ending at nowMs.
+  const firstLive = (s: ArrayLike<number>, nowMs: number): number => {
+    let i = 0;
+    while (i < s.length && (s[i] as number) + windowMs <= nowMs) i += 2;
+    return i;
+  };
+
+  return Object.freeze({
+    kind: "slidingLog" as const,
+    name,
+    id: `${name}:sl:l${limit}w${windowMs}`,
+    limit,
+    windowMs,
+    stateSize: -1,
+    params: Object.freeze([limit, windowMs]),
+    evaluate(
+      s: ArrayLike<number>,
+      _o: number,
+      fresh: boolean,
+      nowMs: number,
+      cost: number,
+      next: number[] | Float64Array,
+      out: Outcome,
+    ): boolean {
+      const log = fresh ? [] : s;
+      const first = firstLive(log, nowMs);
+      let used = 0;
+      for (let i = first + 1; i < log.length; i += 2) used += log[i] as number;
+      const n = log.length - first;
+      for (let i = 0; i < n; i++) next[i] = log[first + i] as number;
+      const newest = n > 0 ? (log[log.length - 2] as number) : nowMs;
+      if (used + cost <= limit) {
+        let len = n;
+        if (cost > 0) {
+          next[len++] = newest > nowMs ? newest : nowMs;
+          next[len++] = cost;
+        }
+        if (Array.isArray(next)) next.length = len;
+        const total = used + cost;
+        out.allowed = true;
+        out.remaining = limit - total;
+        out.retryAfterMs = 0;
+        out.resetAfterMs = total > 0 ? ceilMs((next[len - 2] as number) + windowMs - nowMs) : 0;
+        return true;
+      }
+      if (Array.isArray(next)) next.length = n;
+      out.allowed = false;
+      out.remaining = limit - used;
+      // Wait until enough of the oldest entries have expired.
+      let freed = 0;
+      let waitMs = 0;
+      for (let i = first; i < log.length; i += 2) {
+        freed += log[i + 1] as number;
+        if (used - freed + cost <= limit) {
+          waitMs = (log[i] as number) + windowMs - nowMs;
+          break;
+        }
+      }
+      out.retryAfterMs = ceilMs(waitMs);
+      out.resetAfterMs = ceilMs(newest + windowMs - nowMs);
+      return false;
+    },
+    refund(
+      s: ArrayLike<number>,
+      _o: number,
+      fresh: boolean,
+      nowMs: number,
+      cost: number,
+      next: number[] | Float64Array,
+    ): boolean {
+      if (fresh) return false;
+      const first = firstLive(s, nowMs);
+      let len = 0;
+      for (let i = first; i < s.length; i++) next[len++] = s[i] as number;
+      // Take the refund back from the newest entries.
+      let left = cost;
+      while (left > 0 && len > 0) {
+        const c = next[len - 1] as number;
+        if (c > left) {
+          next[len - 1] = c - left;
+          left = 0;
+        } else {
+          left -= c;
+          len -= 2;
+        }
+      }
+      if (Array.isArray(next)) next.length = len;
+      return true;
+    },
+    idle(s: ArrayLike<number>, _o: number, nowMs: number): boolean {
+      return s.length === 0 || (s[s.length - 2] as number) + windowMs <= nowMs;
+    },
+  });
+}

@@ -1,0 +1,27 @@
+// index.ts: the floodgate package root: policies, the limiter and the memory store.
+
+export { type Applied, applyPolicy, refundPolicy } from "./core/apply.js";
+export { type ErrorCode, FloodgateError, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
+export { fixedWindow, type WindowOptions } from "./core/fixed-window.js";
+export { type GcraOptions, gcra } from "./core/gcra.js";
+export { type LeakyBucketOptions, leakyBucket } from "./core/leaky-bucket.js";
+export type { Algorithm, Decision, Degraded, Outcome, Policy, PolicyDecision } from "./core/policy.js";
+export { slidingLog } from "./core/sliding-log.js";
+export { slidingWindow } from "./core/sliding-window.js";
+export {
+  type SmoothTokenBucketOptions,
+  type SteppedTokenBucketOptions,
+  type TokenBucketOptions,
+  tokenBucket,
+} from "./core/token-bucket.js";
+export { MAX_DURATION_MS, MAX_LIMIT, MAX_RATE } from "./core/validate.js";
+export {
+  type AcquireOptions,
+  type CallOptions,
+  checkPolicies,
+  RateLimiter,
+  type RateLimiterOptions,
+  type Timers,
+} from "./limiter.js";
+export { MemoryStore, type MemoryStoreOptions } from "./stores/memory.js";
+export type { Store } from "./stores/store.js";

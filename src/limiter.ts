@@ -1,0 +1,423 @@
+// limiter.ts: RateLimiter, the public entry point: consume, peek, refund, reset, acquire.
+
+import { describe, FloodgateError, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
+import type { Decision, Policy } from "./core/policy.js";
+import { checkCost, checkKey, checkNow, checkOptions } from "./core/validate.js";
+import { MemoryStore } from "./stores/memory.js";
+import type { Store } from "./stores/store.js";
+
+/** Timers lets tests and simulations replace setTimeout and clearTimeout. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** RateLimiterOptions configures a RateLimiter. */
+export interface RateLimiterOptions {
+  /** policy is one policy, or an array of policies applied all-or-nothing. */
+  policy: Policy | readonly Policy[];
+  /** store keeps the state. Default: a new MemoryStore. */
+  store?: Store;
+  /**
+   * now returns the time in milliseconds. Default: a monotonic clock
+   * (`performance.timeOrigin + performance.now()`). Inject one for tests and
+   * simulations. A store with a clock of its own (Redis) uses that clock unless
+   * `now` is given.
+   */
+  now?: () => number;
+  /** timers replaces setTimeout/clearTimeout for `acquire` (tests, simulations). */
+  timers?: Timers;
+  /** maxQueue bounds how many `acquire` calls may wait per key. Default 1000. */
+  maxQueue?: number;
+}
+
+/** CallOptions are the per-call options of consume, peek, refund and reset. */
+export interface CallOptions {
+  /** cost is what this call spends: a whole number from 0 to the policy's limit. Default 1. */
+  cost?: number;
+  /** policy replaces the limiter's policy for this call (tiers, dynamic limits). */
+  policy?: Policy | readonly Policy[];
+}
+
+/** AcquireOptions configures a waiting `acquire`. */
+export interface AcquireOptions extends CallOptions {
+  /** signal aborts the wait: the call leaves the queue, takes nothing and rejects with ERR_ABORTED. */
+  signal?: AbortSignal;
+  /** maxWaitMs rejects with ERR_WAIT_TOO_LONG rather than wait longer than this. Default: no bound. */
+  maxWaitMs?: number;
+}
+
+const defaultNow = (): number => performance.timeOrigin + performance.now();
+const defaultTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** Waiter is one pending acquire. */
+interface Waiter {
+  policies: readonly Policy[];
+  cost: number;
+  resolve(d: Decision): void;
+  reject(e: unknown): void;
+  deadline: number;
+  done: boolean;
+  cleanup(): void;
+}
+
+/** Queue is the FIFO of waiters for one key, with its single timer. */
+interface Queue {
+  waiters: Waiter[];
+  timer: unknown;
+  running: boolean;
+}
+
+/**
+ * RateLimiter applies a policy (or several, all-or-nothing) per key.
+ *
+ * `consume` never throws because a limit is reached: a denial is a Decision
+ * with `allowed: false`. It rejects only for bad input (a cost that is not a
+ * whole number, or larger than a policy's limit; a key that is not a string),
+ * before any state is touched.
+ *
+ * @example
+ * import { RateLimiter, tokenBucket } from "floodgate";
+ * const limiter = new RateLimiter({ policy: tokenBucket({ capacity: 10, refillRate: 2 }) });
+ * const d = await limiter.consume("user:42");
+ * if (!d.allowed) console.log(`retry in ${d.retryAfterMs} ms`);
+ */
+export class RateLimiter {
+  readonly policies: readonly Policy[];
+  readonly store: Store;
+  readonly #now: () => number;
+  readonly #injectedClock: boolean;
+  readonly #timers: Timers;
+  readonly #maxQueue: number;
+  readonly #queues = new Map<string, Queue>();
+  readonly #memory: MemoryStore | undefined;
+
+  constructor(options: RateLimiterOptions) {
+    const o = checkOptions("RateLimiter", options, ["policy", "store", "now", "timers", "maxQueue"]);
+    this.policies = checkPolicies("RateLimiter({ policy })", o.policy);
+    if (o.store !== undefined && !isStore(o.store)) {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter({ store }) must be a Store (consume, peek, refund, reset), got ${describe(o.store)}; pass new MemoryStore() or a RedisStore.`,
+      );
+    }
+    if (o.now !== undefined && typeof o.now !== "function") {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter({ now }) must be a function returning milliseconds, got ${describe(o.now)}; pass () => Date.now().`,
+      );
+    }
+    const maxQueue = o.maxQueue ?? 1000;
+    if (typeof maxQueue !== "number" || !Number.isInteger(maxQueue) || maxQueue < 0) {
+      throw new FloodgateRangeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter({ maxQueue }) must be a whole number >= 0, got ${describe(maxQueue)}; pass how many acquire calls may wait per key, such as 1000.`,
+      );
+    }
+    this.store = (o.store as Store | undefined) ?? new MemoryStore();
+    this.#memory = this.store instanceof MemoryStore ? this.store : undefined;
+    this.#now = (o.now as (() => number) | undefined) ?? defaultNow;
+    this.#injectedClock = o.now !== undefined;
+    this.#timers = (o.timers as Timers | undefined) ?? defaultTimers;
+    this.#maxQueue = maxQueue;
+  }
+
+  /** #clock returns the time to pass to the store: undefined when the store reads its own clock. */
+  #clock(call: string): number | undefined {
+    if (this.store.ownsClock && !this.#injectedClock) return undefined;
+    return checkNow(call, this.#now());
+  }
+
+  /** #resolve validates the per-call options and returns the policies and cost. */
+  #resolve(
+    call: string,
+    key: unknown,
+    arg: number | CallOptions | undefined,
+    defaultCost: number,
+  ): [readonly Policy[], number] {
+    checkKey(call, key);
+    let cost = defaultCost;
+    let policies = this.policies;
+    if (typeof arg === "number") {
+      cost = arg;
+    } else if (arg !== undefined) {
+      if (arg === null || typeof arg !== "object") {
+        throw new FloodgateTypeError(
+          "ERR_INVALID_OPTION",
+          `floodgate: ${call}(key, options) needs a cost or an options object, got ${describe(arg)}.`,
+        );
+      }
+      if (arg.cost !== undefined) cost = arg.cost;
+      if (arg.policy !== undefined) policies = checkPolicies(`${call}({ policy })`, arg.policy);
+    }
+    checkCost(call, cost);
+    for (const p of policies) {
+      if (cost > p.limit) {
+        throw new FloodgateRangeError(
+          "ERR_COST_EXCEEDS_LIMIT",
+          `floodgate: ${call}(cost=${cost}) exceeds the limit ${p.limit} of policy "${p.name}" and could never be allowed; raise the policy's limit or lower the cost.`,
+        );
+      }
+    }
+    return [policies, cost];
+  }
+
+  /**
+   * consume spends `cost` (default 1) for `key` if every policy admits it, and
+   * returns the Decision. Pass a number for the cost, or `{ cost, policy }`.
+   */
+  async consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
+    const [policies, cost] = this.#resolve("consume", key, costOrOptions, 1);
+    return this.store.consume(key, policies, cost, this.#clock("consume"));
+  }
+
+  /**
+   * consumeAt is consume at an explicit time in milliseconds, for simulations and
+   * replays. With a store that owns its clock, the time is passed to it as well.
+   */
+  async consumeAt(key: string, nowMs: number, costOrOptions?: number | CallOptions): Promise<Decision> {
+    const [policies, cost] = this.#resolve("consumeAt", key, costOrOptions, 1);
+    return this.store.consume(key, policies, cost, checkNow("consumeAt", nowMs));
+  }
+
+  /**
+   * consumeSync is consume without a promise, for callers that cannot afford one
+   * per decision. It works with a MemoryStore only and throws a TypeError otherwise.
+   */
+  consumeSync(key: string, costOrOptions?: number | CallOptions): Decision {
+    const memory = this.#memory;
+    if (memory === undefined) {
+      throw new FloodgateTypeError(
+        "ERR_STORE",
+        "floodgate: consumeSync() needs a MemoryStore; with another store, use await consume().",
+      );
+    }
+    const [policies, cost] = this.#resolve("consumeSync", key, costOrOptions, 1);
+    return memory.consumeSync(key, policies, cost, checkNow("consumeSync", this.#now()));
+  }
+
+  /** peek reports the key's standing without spending anything or creating state. */
+  async peek(key: string, options?: Omit<CallOptions, "cost">): Promise<Decision> {
+    const [policies] = this.#resolve("peek", key, options?.policy ? { policy: options.policy } : undefined, 0);
+    return this.store.peek(key, policies, this.#clock("peek"));
+  }
+
+  /** refund gives `cost` back to `key`, never above any policy's limit (for work that did not happen). */
+  async refund(key: string, costOrOptions?: number | CallOptions): Promise<void> {
+    const [policies, cost] = this.#resolve("refund", key, costOrOptions, 1);
+    await this.store.refund(key, policies, cost, this.#clock("refund"));
+  }
+
+  /** reset forgets `key`'s state: its next call sees a fresh, full policy. */
+  async reset(key: string, options?: Omit<CallOptions, "cost">): Promise<void> {
+    const [policies] = this.#resolve("reset", key, options?.policy ? { policy: options.policy } : undefined, 0);
+    await this.store.reset(key, policies);
+  }
+
+  /**
+   * acquire waits until `cost` can be spent for `key`, spends it and resolves
+   * with the Decision. Waiters for one key are served first come, first served:
+   * a heavy call is not starved by lighter ones behind it. It rejects with
+   * ERR_ABORTED when `signal` aborts (taking nothing), ERR_WAIT_TOO_LONG when the
+   * wait would pass `maxWaitMs`, and ERR_QUEUE_FULL when `maxQueue` calls already
+   * wait for this key. It leaves no timer behind once the queue is empty.
+   */
+  acquire(key: string, options: AcquireOptions = {}): Promise<Decision> {
+    return new Promise<Decision>((resolve, reject) => {
+      const [policies, cost] = this.#resolve(
+        "acquire",
+        key,
+        { cost: options.cost, policy: options.policy } as CallOptions,
+        1,
+      );
+      const { signal, maxWaitMs } = options;
+      if (maxWaitMs !== undefined && (typeof maxWaitMs !== "number" || Number.isNaN(maxWaitMs) || maxWaitMs < 0)) {
+        throw new FloodgateRangeError(
+          "ERR_INVALID_OPTION",
+          `floodgate: acquire({ maxWaitMs }) must be a number of milliseconds >= 0, got ${describe(maxWaitMs)}.`,
+        );
+      }
+      if (signal?.aborted) {
+        reject(abortError(signal));
+        return;
+      }
+      let queue = this.#queues.get(key);
+      if (queue === undefined) {
+        queue = { waiters: [], timer: undefined, running: false };
+        this.#queues.set(key, queue);
+      }
+      if (queue.waiters.length >= this.#maxQueue) {
+        reject(
+          new FloodgateError(
+            "ERR_QUEUE_FULL",
+            `floodgate: acquire() queue for this key is full (${this.#maxQueue} waiting); raise RateLimiter({ maxQueue }) or shed load.`,
+          ),
+        );
+        return;
+      }
+      const q = queue;
+      const waiter: Waiter = {
+        policies,
+        cost,
+        resolve,
+        reject,
+        deadline: maxWaitMs === undefined ? Number.POSITIVE_INFINITY : this.#now() + maxWaitMs,
+        done: false,
+        cleanup: () => {},
+      };
+      if (signal) {
+        const onAbort = (): void => {
+          if (waiter.done) return;
+          this.#settle(key, q, waiter);
+          reject(abortError(signal));
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiter.cleanup = () => signal.removeEventListener("abort", onAbort);
+      }
+      q.waiters.push(waiter);
+      if (q.waiters.length === 1) void this.#drain(key, q);
+    });
+  }
+
+  /** #settle removes a waiter from its queue and reschedules the queue if it led it. */
+  #settle(key: string, q: Queue, w: Waiter): void {
+    w.done = true;
+    w.cleanup();
+    const i = q.waiters.indexOf(w);
+    if (i >= 0) q.waiters.splice(i, 1);
+    if (i === 0 && !q.running) {
+      if (q.timer !== undefined) {
+        this.#timers.clearTimeout(q.timer);
+        q.timer = undefined;
+      }
+      void this.#drain(key, q);
+    }
+  }
+
+  /** #drain serves the queue's head until it must wait, then sets one timer. */
+  async #drain(key: string, q: Queue): Promise<void> {
+    if (q.running) return;
+    q.running = true;
+    q.timer = undefined;
+    try {
+      while (q.waiters.length > 0) {
+        const w = q.waiters[0] as Waiter;
+        let d: Decision;
+        try {
+          d = await this.store.consume(key, w.policies, w.cost, this.#clock("acquire"));
+        } catch (err) {
+          if (!w.done) {
+            this.#finish(q, w);
+            w.reject(err);
+          }
+          continue;
+        }
+        if (w.done) {
+          // Aborted while the store answered: give back what was taken for it.
+          if (d.allowed && w.cost > 0) await this.store.refund(key, w.policies, w.cost, this.#clock("acquire"));
+          continue;
+        }
+        if (d.allowed) {
+          this.#finish(q, w);
+          w.resolve(d);
+          continue;
+        }
+        const waitMs = Math.max(1, d.retryAfterMs);
+        if (this.#now() + waitMs > w.deadline) {
+          this.#finish(q, w);
+          w.reject(
+            new FloodgateError(
+              "ERR_WAIT_TOO_LONG",
+              `floodgate: acquire() would wait ${waitMs} ms, longer than maxWaitMs allows; raise maxWaitMs or retry later.`,
+            ),
+          );
+          continue;
+        }
+        q.timer = this.#timers.setTimeout(() => {
+          q.timer = undefined;
+          void this.#drain(key, q);
+        }, waitMs);
+        return;
+      }
+      this.#queues.delete(key);
+    } finally {
+      q.running = false;
+    }
+  }
+
+  #finish(q: Queue, w: Waiter): void {
+    w.done = true;
+    w.cleanup();
+    const i = q.waiters.indexOf(w);
+    if (i >= 0) q.waiters.splice(i, 1);
+  }
+}
+
+function abortError(signal: AbortSignal): FloodgateError {
+  return new FloodgateError("ERR_ABORTED", "floodgate: acquire() was aborted; nothing was taken.", {
+    cause: signal.reason,
+  });
+}
+
+function isStore(x: unknown): x is Store {
+  const s = x as Store;
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    typeof s.consume === "function" &&
+    typeof s.peek === "function" &&
+    typeof s.refund === "function" &&
+    typeof s.reset === "function"
+  );
+}
+
+const checked = new WeakMap<object, readonly Policy[]>();
+
+/** checkPolicies validates a policy or an array of distinct, distinctly named policies. */
+export function checkPolicies(where: string, value: unknown): readonly Policy[] {
+  if (typeof value === "object" && value !== null) {
+    const hit = checked.get(value);
+    if (hit) return hit;
+  }
+  const list = Array.isArray(value) ? (value as unknown[]) : [value];
+  if (list.length === 0) {
+    throw new FloodgateTypeError(
+      "ERR_INVALID_POLICY",
+      `floodgate: ${where} needs at least one policy, got an empty array.`,
+    );
+  }
+  const names = new Set<string>();
+  for (const p of list) {
+    if (!isPolicy(p)) {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_POLICY",
+        `floodgate: ${where} needs a policy built by tokenBucket(), gcra(), leakyBucket(), fixedWindow(), slidingWindow() or slidingLog(), got ${describe(p)}.`,
+      );
+    }
+    if (names.has(p.name)) {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_POLICY",
+        `floodgate: ${where} has two policies named "${p.name}"; give each its own { name }, such as "per-second" and "per-day".`,
+      );
+    }
+    names.add(p.name);
+  }
+  const result = Object.freeze(list.slice()) as readonly Policy[];
+  if (typeof value === "object" && value !== null) checked.set(value, result);
+  return result;
+}
+
+function isPolicy(p: unknown): p is Policy {
+  const x = p as Policy;
+  return (
+    typeof p === "object" &&
+    p !== null &&
+    typeof x.evaluate === "function" &&
+    typeof x.id === "string" &&
+    typeof x.name === "string" &&
+    typeof x.limit === "number"
+  );
+}

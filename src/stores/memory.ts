@@ -1,0 +1,291 @@
+// memory.ts: the in-memory store: exact, synchronous, bounded.
+
+import { combineDecision, singleDecision } from "../core/decision.js";
+import { describe, FloodgateRangeError } from "../core/errors.js";
+import { type Decision, newOutcome, type Outcome, type Policy } from "../core/policy.js";
+import { checkOptions } from "../core/validate.js";
+import type { Store } from "./store.js";
+
+/** MemoryStoreOptions configures a MemoryStore. */
+export interface MemoryStoreOptions {
+  /**
+   * maxKeys is the most keys tracked per policy. Default 1,000,000. When it is
+   * reached and no idle key can be dropped, keys not yet tracked share one
+   * overflow state (see MemoryStore): tracked clients keep their state.
+   */
+  maxKeys?: number;
+  /** onOverflow is called (at most once a second) while new keys are sent to the overflow state. */
+  onOverflow?: (info: { policy: string; trackedKeys: number }) => void;
+}
+
+/** OVERFLOW is the slot reserved for keys that arrive while a table is full. */
+const OVERFLOW = 0;
+/** SWEEP_PER_INSERT is how many tracked keys are checked for idleness per new key. */
+const SWEEP_PER_INSERT = 2;
+/** SWEEP_WHEN_FULL is how many tracked keys are checked when the table is full. */
+const SWEEP_WHEN_FULL = 64;
+
+/**
+ * Table holds one policy's state: a Map from key to slot, and every slot's
+ * numbers in one Float64Array (or, for variable-size state, one array per slot).
+ * Keeping numbers in a typed array costs 8 bytes per number and no object per key.
+ */
+class Table {
+  readonly policy: Policy;
+  readonly stride: number;
+  readonly index = new Map<string, number>();
+  slab: Float64Array;
+  logs: number[][] | undefined;
+  readonly free: number[] = [];
+  nextSlot = 1;
+  overflowUsed = false;
+  cursor: Iterator<[string, number]>;
+  lastOverflowReport = Number.NEGATIVE_INFINITY;
+  constructor(policy: Policy, initialSlots: number) {
+    this.policy = policy;
+    this.stride = policy.stateSize > 0 ? policy.stateSize : 0;
+    this.slab = new Float64Array(initialSlots * this.stride);
+    if (policy.stateSize < 0) this.logs = [[]];
+    this.cursor = this.index.entries();
+  }
+  /** grow doubles the slab, up to room for `maxSlots` slots. */
+  grow(maxSlots: number): void {
+    const slots = Math.min(maxSlots, Math.max(16, (this.slab.length / (this.stride || 1)) * 2));
+    if (this.stride > 0) {
+      const next = new Float64Array(slots * this.stride);
+      next.set(this.slab);
+      this.slab = next;
+    }
+  }
+}
+
+/**
+ * MemoryStore keeps rate limit state in this process. Each decision runs in one
+ * synchronous section, so it is exact under any number of concurrent callers on
+ * one event loop. It needs no setup and sets no timers.
+ *
+ * Memory is bounded. Idle keys (a full bucket, a window that is over) hold no
+ * information and are dropped lazily: each new key checks a couple of tracked
+ * keys, in insertion order, and drops the idle ones. No key is ever evicted while
+ * it still holds information, so a flood of fresh keys cannot reset the limit of
+ * a real client (as an LRU would). When `maxKeys` keys are tracked and none is
+ * idle, new keys share one overflow state per policy: together they get the
+ * policy's limit once, until tracked keys become idle and make room. The
+ * `onOverflow` callback reports it.
+ *
+ * Keys are opaque strings in a Map: `__proto__`, `constructor`, the empty string
+ * and long strings are ordinary, independent keys.
+ */
+export class MemoryStore implements Store {
+  readonly ownsClock = false;
+  readonly maxKeys: number;
+  readonly #onOverflow: MemoryStoreOptions["onOverflow"];
+  readonly #tables = new Map<string, Table>();
+  #lastPolicy: Policy | undefined;
+  #lastTable: Table | undefined;
+  readonly #out: Outcome = newOutcome();
+  #next: number[] = [];
+  #outs: Outcome[] = [];
+  #nexts: number[][] = [];
+
+  constructor(options: MemoryStoreOptions = {}) {
+    const o = checkOptions("MemoryStore", options, ["maxKeys", "onOverflow"]);
+    const maxKeys = o.maxKeys ?? 1_000_000;
+    if (typeof maxKeys !== "number" || !Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > 100_000_000) {
+      throw new FloodgateRangeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: MemoryStore({ maxKeys }) must be a whole number from 1 to 100000000, got ${describe(maxKeys)}; pass the most keys to track per policy, such as 1000000.`,
+      );
+    }
+    if (o.onOverflow !== undefined && typeof o.onOverflow !== "function") {
+      throw new FloodgateRangeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: MemoryStore({ onOverflow }) must be a function, got ${describe(o.onOverflow)}.`,
+      );
+    }
+    this.maxKeys = maxKeys;
+    this.#onOverflow = o.onOverflow as MemoryStoreOptions["onOverflow"];
+  }
+
+  /** size returns the number of keys tracked for a policy (or for all policies). */
+  size(policy?: Policy): number {
+    if (policy) return this.#tables.get(policy.id)?.index.size ?? 0;
+    let n = 0;
+    for (const t of this.#tables.values()) n += t.index.size;
+    return n;
+  }
+
+  /** clear forgets every key of every policy. */
+  clear(): void {
+    this.#tables.clear();
+    this.#lastPolicy = undefined;
+    this.#lastTable = undefined;
+  }
+
+  #table(policy: Policy): Table {
+    if (policy === this.#lastPolicy) return this.#lastTable as Table;
+    let t = this.#tables.get(policy.id);
+    if (t === undefined) {
+      t = new Table(policy, Math.min(this.maxKeys + 1, 1024));
+      this.#tables.set(policy.id, t);
+    }
+    this.#lastPolicy = policy;
+    this.#lastTable = t;
+    return t;
+  }
+
+  /** #allocate finds a slot for a new key: a free one, a new one, an idle one, or the overflow slot. */
+  #allocate(t: Table, key: string, nowMs: number): number {
+    this.#sweep(t, nowMs, SWEEP_PER_INSERT);
+    if (t.index.size >= this.maxKeys) this.#sweep(t, nowMs, SWEEP_WHEN_FULL);
+    if (t.index.size >= this.maxKeys) {
+      if (this.#onOverflow && nowMs - t.lastOverflowReport >= 1000) {
+        t.lastOverflowReport = nowMs;
+        try {
+          this.#onOverflow({ policy: t.policy.name, trackedKeys: t.index.size });
+        } catch {
+          // A throwing callback must not break a decision.
+        }
+      }
+      return OVERFLOW;
+    }
+    let slot = t.free.pop();
+    if (slot === undefined) {
+      slot = t.nextSlot++;
+      if (t.stride > 0 && (slot + 1) * t.stride > t.slab.length) t.grow(this.maxKeys + 1);
+    }
+    t.index.set(key, slot);
+    return slot;
+  }
+
+  /** #sweep checks up to `n` tracked keys, oldest first, and drops the idle ones. */
+  #sweep(t: Table, nowMs: number, n: number): void {
+    const policy = t.policy;
+    for (let i = 0; i < n; i++) {
+      let r = t.cursor.next();
+      if (r.done) {
+        if (t.index.size === 0) return;
+        t.cursor = t.index.entries();
+        r = t.cursor.next();
+        if (r.done) return;
+      }
+      const [key, slot] = r.value;
+      const isIdle = t.logs
+        ? policy.idle(t.logs[slot] as number[], 0, nowMs)
+        : policy.idle(t.slab, slot * t.stride, nowMs);
+      if (isIdle) {
+        t.index.delete(key);
+        t.free.push(slot);
+        if (t.logs) t.logs[slot] = [];
+      }
+    }
+  }
+
+  /** consumeSync is consume without a promise: the decision is made and returned synchronously. */
+  consumeSync(key: string, policies: readonly Policy[], cost: number, nowMs: number): Decision {
+    if (policies.length === 1) {
+      const policy = policies[0] as Policy;
+      const out = this.#out;
+      this.#decide(this.#table(policy), key, cost, nowMs, out, this.#next, true);
+      return singleDecision(policy, out);
+    }
+    return this.#decideAll(key, policies, cost, nowMs);
+  }
+
+  consume(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): Decision {
+    return this.consumeSync(key, policies, cost, nowMs as number);
+  }
+
+  peek(key: string, policies: readonly Policy[], nowMs: number | undefined): Decision {
+    return this.consumeSync(key, policies, 0, nowMs as number);
+  }
+
+  /**
+   * #decide evaluates one policy for one key into `out`; when `write` is set and
+   * the cost is admitted, it stores the new state. A cost of 0 never creates a
+   * key; a positive cost gives a new key a slot holding the fresh state first.
+   */
+  #decide(t: Table, key: string, cost: number, nowMs: number, out: Outcome, next: number[], write: boolean): boolean {
+    const policy = t.policy;
+    let slot = t.index.get(key);
+    if (slot === undefined) {
+      if (cost === 0) return policy.evaluate(t.slab, 0, true, nowMs, 0, next, out);
+      slot = this.#allocate(t, key, nowMs);
+      if (slot !== OVERFLOW || !t.overflowUsed) {
+        if (slot === OVERFLOW) t.overflowUsed = true;
+        policy.evaluate(t.slab, 0, true, nowMs, 0, next, out);
+        this.#store(t, slot, next);
+      }
+    }
+    const ok = t.logs
+      ? policy.evaluate(t.logs[slot] as number[], 0, false, nowMs, cost, next, out)
+      : policy.evaluate(t.slab, slot * t.stride, false, nowMs, cost, next, out);
+    if (write && ok && cost > 0) this.#store(t, slot, next);
+    return ok;
+  }
+
+  /** #store writes a state into a slot. */
+  #store(t: Table, slot: number, next: number[]): void {
+    if (t.logs) {
+      t.logs[slot] = next.slice();
+      return;
+    }
+    const o = slot * t.stride;
+    for (let i = 0; i < t.stride; i++) t.slab[o + i] = next[i] as number;
+  }
+
+  #decideAll(key: string, policies: readonly Policy[], cost: number, nowMs: number): Decision {
+    const n = policies.length;
+    while (this.#outs.length < n) {
+      this.#outs.push(newOutcome());
+      this.#nexts.push([]);
+    }
+    // First pass: evaluate every policy, writing nothing.
+    let allowed = true;
+    for (let i = 0; i < n; i++) {
+      const t = this.#table(policies[i] as Policy);
+      if (!this.#decide(t, key, cost, nowMs, this.#outs[i] as Outcome, this.#nexts[i] as number[], false))
+        allowed = false;
+    }
+    // Second pass: admitted, take the cost from every policy (the same math on
+    // the same state, so the same outcome); denied, report the policies that would
+    // have admitted the cost as they stand, since nothing was taken from them.
+    const outs: Outcome[] = [];
+    for (let i = 0; i < n; i++) {
+      const first = this.#outs[i] as Outcome;
+      const out = newOutcome();
+      if (allowed || first.allowed) {
+        const t = this.#table(policies[i] as Policy);
+        this.#decide(t, key, allowed ? cost : 0, nowMs, out, this.#nexts[i] as number[], allowed);
+      } else {
+        Object.assign(out, first);
+      }
+      outs.push(out);
+    }
+    return combineDecision(policies, outs, allowed);
+  }
+
+  refund(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): void {
+    for (const policy of policies) {
+      const t = this.#table(policy);
+      const slot = t.index.get(key);
+      if (slot === undefined) continue;
+      const next = this.#next;
+      const state = t.logs ? (t.logs[slot] as number[]) : t.slab;
+      if (policy.refund(state, t.logs ? 0 : slot * t.stride, false, nowMs as number, cost, next)) {
+        this.#store(t, slot, next);
+      }
+    }
+  }
+
+  reset(key: string, policies: readonly Policy[]): void {
+    for (const policy of policies) {
+      const t = this.#tables.get(policy.id);
+      const slot = t?.index.get(key);
+      if (t === undefined || slot === undefined) continue;
+      t.index.delete(key);
+      t.free.push(slot);
+      if (t.logs) t.logs[slot] = [];
+    }
+  }
+}
