@@ -1,0 +1,74 @@
+// load.ts: reads the shared decision vectors and builds their policies.
+
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  fixedWindow,
+  gcra,
+  leakyBucket,
+  type Policy,
+  slidingLog,
+  slidingWindow,
+  tokenBucket,
+} from "../../src/index.js";
+
+export interface PolicySpec {
+  factory: "tokenBucket" | "gcra" | "leakyBucket" | "fixedWindow" | "slidingWindow" | "slidingLog";
+  options: Record<string, unknown>;
+}
+
+export interface Want {
+  allowed?: boolean;
+  remaining?: number;
+  retryAfterMs?: number;
+  resetAfterMs?: number;
+  policy?: string;
+  error?: string;
+}
+
+export interface Step {
+  step: number;
+  at: number;
+  op?: "consume" | "peek" | "refund" | "reset";
+  key?: string;
+  cost?: number;
+  want?: Want;
+  why: string;
+}
+
+export interface VectorCase {
+  name: string;
+  policy?: PolicySpec;
+  policies?: PolicySpec[];
+  steps: Step[];
+}
+
+export interface VectorFile {
+  file: string;
+  algorithm: string;
+  cases: VectorCase[];
+}
+
+const factories = { tokenBucket, gcra, leakyBucket, fixedWindow, slidingWindow, slidingLog } as const;
+
+/** buildPolicies returns the case's policies, built with the public factories. */
+export function buildPolicies(c: VectorCase): Policy[] {
+  const specs = c.policies ?? (c.policy ? [c.policy] : []);
+  if (specs.length === 0) throw new Error(`vector case "${c.name}" has no policy`);
+  return specs.map((s) => (factories[s.factory] as (o: unknown) => Policy)(s.options));
+}
+
+/** loadVectors reads every test/vectors/*.json file. */
+export function loadVectors(): VectorFile[] {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => ({ file: f, ...(JSON.parse(readFileSync(join(dir, f), "utf8")) as Omit<VectorFile, "file">) }));
+}
+
+/** describeStep renders a step for failure messages: `step 3: consume(at=200, cost=2)`. */
+export function describeStep(s: Step): string {
+  return `step ${s.step}: ${s.op ?? "consume"}(key=${JSON.stringify(s.key ?? "k")}, at=${s.at}, cost=${s.cost ?? 1})`;
+}
