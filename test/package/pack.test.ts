@@ -1,0 +1,137 @@
+// pack.test.ts: the packed tarball installs and imports from ESM and CJS, JS and TS, on every subpath.
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const root = resolve(import.meta.dirname, "../..");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  exports: Record<
+    string,
+    string | { import: { types: string; default: string }; require: { types: string; default: string } }
+  >;
+};
+const subpaths = Object.keys(pkg.exports).filter((s) => s !== "./package.json");
+const specifier = (s: string): string => (s === "." ? "floodgate" : `floodgate/${s.slice(2)}`);
+
+let dir = "";
+
+beforeAll(() => {
+  // Pack what npm would publish (needs a fresh build: `npm test` builds first), then unpack it as node_modules/floodgate.
+  dir = mkdtempSync(join(tmpdir(), "floodgate-pack-"));
+  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: root, encoding: "utf8" });
+  const tarball = join(dir, (JSON.parse(out) as { filename: string }[])[0]!.filename);
+  const mod = join(dir, "node_modules", "floodgate");
+  mkdirSync(mod, { recursive: true });
+  execFileSync("tar", ["-xzf", tarball, "-C", mod, "--strip-components=1"]);
+  // TypeScript consumers resolve the package's types through our own typescript and @types/node.
+  mkdirSync(join(dir, "node_modules", "@types"), { recursive: true });
+  execFileSync("ln", ["-s", join(root, "node_modules", "@types", "node"), join(dir, "node_modules", "@types", "node")]);
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true }));
+}, 120_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (file: string): string => execFileSync(process.execPath, [file], { cwd: dir, encoding: "utf8" });
+
+describe("packed tarball", () => {
+  it("contains dist, README, LICENSE and CHANGELOG, and no sources or tests", () => {
+    const out = execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd: root, encoding: "utf8" });
+    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    expect(files).toEqual(
+      expect.arrayContaining(["README.md", "LICENSE", "CHANGELOG.md", "package.json", "dist/index.js"]),
+    );
+    expect(files.filter((f) => f.startsWith("src/") || f.startsWith("test/"))).toEqual([]);
+  });
+
+  it("every subpath export points at files that exist, with types for import and require", () => {
+    for (const s of subpaths) {
+      const e = pkg.exports[s];
+      expect(typeof e, `exports["${s}"]`).toBe("object");
+      if (typeof e !== "object") continue;
+      for (const f of [e.import.types, e.import.default, e.require.types, e.require.default]) {
+        expect(() => readFileSync(join(dir, "node_modules", "floodgate", f)), `exports["${s}"] -> ${f}`).not.toThrow();
+      }
+    }
+  });
+
+  it("the root imports from ESM and makes a decision", () => {
+    writeFileSync(
+      join(dir, "esm.mjs"),
+      `import { RateLimiter, tokenBucket } from "floodgate";
+const l = new RateLimiter({ policy: tokenBucket({ capacity: 2, refillRate: 1 }), now: () => 0 });
+const a = await l.consume("k"); const b = await l.consume("k"); const c = await l.consume("k");
+console.log(JSON.stringify([a.allowed, b.allowed, c.allowed, c.retryAfterMs]));`,
+    );
+    expect(run("esm.mjs").trim()).toBe("[true,true,false,1000]");
+  });
+
+  it("the root requires from CJS and makes a decision", () => {
+    writeFileSync(
+      join(dir, "cjs.cjs"),
+      `const { RateLimiter, fixedWindow, FloodgateRangeError } = require("floodgate");
+const l = new RateLimiter({ policy: fixedWindow({ limit: 1, windowMs: 1000 }), now: () => 0 });
+const a = l.consumeSync("k"); const b = l.consumeSync("k");
+let code = ""; try { fixedWindow({ limit: 0, windowMs: 1 }); } catch (e) { code = e instanceof FloodgateRangeError ? e.code : "wrong class"; }
+console.log(JSON.stringify([a.allowed, b.allowed, code]));`,
+    );
+    expect(run("cjs.cjs").trim()).toBe('[true,false,"ERR_INVALID_OPTION"]');
+  });
+
+  it("every subpath loads from both ESM and CJS", () => {
+    for (const s of subpaths) {
+      writeFileSync(
+        join(dir, "sub.mjs"),
+        `const m = await import(${JSON.stringify(specifier(s))}); console.log(Object.keys(m).length);`,
+      );
+      writeFileSync(
+        join(dir, "sub.cjs"),
+        `const m = require(${JSON.stringify(specifier(s))}); console.log(Object.keys(m).length);`,
+      );
+      expect(Number(run("sub.mjs")), `import ${specifier(s)}`).toBeGreaterThan(0);
+      expect(Number(run("sub.cjs")), `require ${specifier(s)}`).toBeGreaterThan(0);
+    }
+  });
+
+  it("typechecks for TypeScript consumers, ESM (NodeNext) and CJS", () => {
+    const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+    const imports = subpaths
+      .map((s, i) => `import * as m${i} from ${JSON.stringify(specifier(s))};\nvoid m${i};`)
+      .join("\n");
+    const body = `import { RateLimiter, tokenBucket, type Decision } from "floodgate";
+${imports}
+const l = new RateLimiter({ policy: tokenBucket({ capacity: 10, refillRate: 2 }) });
+export async function f(): Promise<number> { const d: Decision = await l.consume("k"); return d.remaining; }
+// @ts-expect-error capacity must be a number
+tokenBucket({ capacity: "10", refillRate: 2 });
+`;
+    for (const [name, type] of [
+      ["ts-esm", "module"],
+      ["ts-cjs", "commonjs"],
+    ] as const) {
+      const d = join(dir, name);
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, "package.json"), JSON.stringify({ type }));
+      writeFileSync(join(d, "main.ts"), body);
+      writeFileSync(
+        join(d, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            module: "NodeNext",
+            moduleResolution: "NodeNext",
+            target: "ES2022",
+            noEmit: true,
+            types: ["node"],
+          },
+          files: ["main.ts"],
+        }),
+      );
+      expect(() => execFileSync(process.execPath, [tsc, "-p", d], { cwd: d, encoding: "utf8" }), name).not.toThrow();
+    }
+  });
+});
