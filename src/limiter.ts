@@ -205,10 +205,22 @@ export class RateLimiter {
     return this.store.peek(key, policies, this.#clock("peek"));
   }
 
+  /** peekAt is peek at an explicit time in milliseconds. */
+  async peekAt(key: string, nowMs: number, options?: Omit<CallOptions, "cost">): Promise<Decision> {
+    const [policies] = this.#resolve("peekAt", key, options?.policy ? { policy: options.policy } : undefined, 0);
+    return this.store.peek(key, policies, checkNow("peekAt", nowMs));
+  }
+
   /** refund gives `cost` back to `key`, never above any policy's limit (for work that did not happen). */
   async refund(key: string, costOrOptions?: number | CallOptions): Promise<void> {
     const [policies, cost] = this.#resolve("refund", key, costOrOptions, 1);
     await this.store.refund(key, policies, cost, this.#clock("refund"));
+  }
+
+  /** refundAt is refund at an explicit time in milliseconds. */
+  async refundAt(key: string, nowMs: number, costOrOptions?: number | CallOptions): Promise<void> {
+    const [policies, cost] = this.#resolve("refundAt", key, costOrOptions, 1);
+    await this.store.refund(key, policies, cost, checkNow("refundAt", nowMs));
   }
 
   /** reset forgets `key`'s state: its next call sees a fresh, full policy. */
