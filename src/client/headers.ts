@@ -1,0 +1,249 @@
+// headers.ts: reads Retry-After, RateLimit, RateLimit-Policy and X-RateLimit-* as untrusted hints.
+
+import { MAX_LIMIT } from "../core/validate.js";
+import { type BareItem, type Member, parseDictionary, parseList } from "./structured.js";
+
+/** HeaderGetter reads one response header: null when absent. Repeated fields are joined with ", ". */
+export type HeaderGetter = (name: string) => string | null;
+
+/** DEFAULT_MAX_DELAY_MS is the default ceiling for any server-given wait: one hour. */
+export const DEFAULT_MAX_DELAY_MS = 3_600_000;
+
+/** EPOCH_SECONDS_FROM is the smallest X-RateLimit-Reset read as epoch seconds (2001-09-09); below it, delta seconds. */
+export const EPOCH_SECONDS_FROM = 1e9;
+/** EPOCH_MILLISECONDS_FROM is the smallest X-RateLimit-Reset read as epoch milliseconds. */
+export const EPOCH_MILLISECONDS_FROM = 1e12;
+
+/**
+ * RateLimitHints is what a response says about the client's quota. Every field
+ * is optional: absent when the server did not say, or said something malformed,
+ * negative, non-numeric or already past. Durations are whole milliseconds,
+ * never above the `maxDelayMs` ceiling.
+ */
+export interface RateLimitHints {
+  /** retryAfterMs comes from Retry-After (delta-seconds or HTTP-date). 0 means "now". */
+  retryAfterMs?: number;
+  /** remaining is the quota still available, a whole number >= 0. */
+  remaining?: number;
+  /** resetAfterMs is the time in which `remaining` applies (the effective window, or the time to the reset). */
+  resetAfterMs?: number;
+  /** limit is the quota of the whole window, when the server told it. */
+  limit?: number;
+  /** windowMs is the policy's window, when the server told it. */
+  windowMs?: number;
+  /** policy names the server policy the quota fields came from, when named. */
+  policy?: string;
+  /** source tells which header family the quota fields came from. */
+  source?: "ratelimit" | "ratelimit-draft7" | "ratelimit-legacy" | "x-ratelimit";
+}
+
+/** ParseHintsOptions configures readRateLimitHints. */
+export interface ParseHintsOptions {
+  /** maxDelayMs is the ceiling for any duration read. Default one hour. */
+  maxDelayMs?: number;
+  /**
+   * wallNowMs is the wall clock (epoch ms) used for HTTP-dates and epoch resets
+   * when the response has no valid `Date` header. Default Date.now().
+   */
+  wallNowMs?: number;
+}
+
+/**
+ * readRateLimitHints reads every rate limit signal of a response. Precedence
+ * for the quota: the IETF `RateLimit` field (latest draft, a List of
+ * `"name";r=..;t=..` items), its draft-07 Dictionary form
+ * (`limit=10, remaining=2, reset=5`), the older `RateLimit-Remaining` /
+ * `RateLimit-Reset` / `RateLimit-Limit` trio, then `X-RateLimit-Remaining` /
+ * `X-RateLimit-Reset` (or `-Reset-After`) / `X-RateLimit-Limit`. With several
+ * policies in `RateLimit`, the tightest wins: any exhausted one (the longest
+ * `t`), else the least `r`. Malformed fields are ignored as a whole.
+ *
+ * HTTP-dates and epoch resets are measured against the response's `Date`
+ * header when valid (so a skewed local clock does not matter), else `wallNowMs`.
+ */
+export function readRateLimitHints(get: HeaderGetter, options: ParseHintsOptions = {}): RateLimitHints {
+  const maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
+  const serverDate = parseHttpDate(get("date"));
+  const wallNowMs = serverDate ?? options.wallNowMs ?? Date.now();
+  const hints: RateLimitHints = {};
+  const retryAfterMs = parseRetryAfter(get("retry-after"), wallNowMs, maxDelayMs);
+  if (retryAfterMs !== undefined) hints.retryAfterMs = retryAfterMs;
+  const quota = readIetf(get, maxDelayMs) ?? readLegacy(get, maxDelayMs) ?? readXRateLimit(get, wallNowMs, maxDelayMs);
+  if (quota) Object.assign(hints, quota);
+  return hints;
+}
+
+/**
+ * parseRetryAfter reads a Retry-After value: delta-seconds (digits only) or an
+ * HTTP-date (IMF-fixdate, RFC 850 or asctime). It returns whole milliseconds,
+ * capped at `maxDelayMs`, or undefined for a missing, malformed, negative,
+ * fractional or past value.
+ */
+export function parseRetryAfter(
+  value: string | null,
+  wallNowMs: number,
+  maxDelayMs = DEFAULT_MAX_DELAY_MS,
+): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d{1,32}$/.test(v)) return clampMs(Number(v) * 1000, maxDelayMs);
+  const at = parseHttpDate(v);
+  if (at === undefined) return undefined;
+  const ms = at - wallNowMs;
+  return ms >= 0 ? clampMs(ms, maxDelayMs) : undefined;
+}
+
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const RFC850_DATE =
+  /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
+const ASCTIME_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
+
+/** parseHttpDate reads an HTTP-date (RFC 9110 section 5.6.7) as epoch ms, or undefined when malformed. */
+export function parseHttpDate(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  let ms = Number.NaN;
+  if (IMF_FIXDATE.test(v) || RFC850_DATE.test(v)) ms = Date.parse(v);
+  else if (ASCTIME_DATE.test(v)) ms = Date.parse(`${v} GMT`);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** clampMs rounds a duration up to whole ms and caps it; undefined for NaN or negative input. */
+function clampMs(ms: number, maxDelayMs: number): number | undefined {
+  if (!(ms >= 0)) return undefined;
+  return Math.min(Math.ceil(ms), maxDelayMs);
+}
+
+/** secondsToMs converts a count of seconds to milliseconds. */
+function secondsToMs(s: number): number {
+  return s * 1000;
+}
+
+/** intParam reads a non-negative Integer parameter, or undefined. */
+function intParam(m: Member, name: string): number | undefined {
+  const p = m.params.get(name);
+  return p !== undefined && p.type === "integer" && p.value >= 0 ? p.value : undefined;
+}
+
+function itemName(item: BareItem | null): string | undefined {
+  return item !== null && (item.type === "string" || item.type === "token") ? item.value : undefined;
+}
+
+/** readIetf reads the latest-draft `RateLimit` List (with `RateLimit-Policy` for the limit), or its draft-07 Dictionary form. */
+function readIetf(get: HeaderGetter, maxDelayMs: number): RateLimitHints | undefined {
+  const raw = get("ratelimit");
+  if (raw === null) return undefined;
+  const list = parseList(raw);
+  if (
+    list !== null &&
+    list.length > 0 &&
+    list.every((m) => itemName(m.item) !== undefined && intParam(m, "r") !== undefined)
+  ) {
+    let best: { name: string; r: number; t: number | undefined } | undefined;
+    for (const m of list) {
+      const r = Math.min(intParam(m, "r") as number, MAX_LIMIT);
+      const t = intParam(m, "t");
+      const cand = { name: itemName(m.item) as string, r, t };
+      if (best === undefined || tighter(cand, best)) best = cand;
+    }
+    if (best === undefined) return undefined;
+    const hints: RateLimitHints = { remaining: best.r, policy: best.name, source: "ratelimit" };
+    if (best.t !== undefined) hints.resetAfterMs = clampMs(secondsToMs(best.t), maxDelayMs) as number;
+    const policies = parseList(get("ratelimit-policy") ?? "");
+    const pol = policies?.find((m) => itemName(m.item) === best.name);
+    if (pol) {
+      const q = intParam(pol, "q");
+      const w = intParam(pol, "w");
+      if (q !== undefined) hints.limit = Math.min(q, MAX_LIMIT);
+      if (w !== undefined && w > 0) hints.windowMs = clampMs(secondsToMs(w), maxDelayMs) as number;
+    }
+    return hints;
+  }
+  const dict = parseDictionary(raw);
+  if (dict === null) return undefined;
+  const num = (k: string): number | undefined => {
+    const m = dict.get(k);
+    return m?.item?.type === "integer" && m.item.value >= 0 ? m.item.value : undefined;
+  };
+  const remaining = num("remaining");
+  if (remaining === undefined) return undefined;
+  const hints: RateLimitHints = { remaining: Math.min(remaining, MAX_LIMIT), source: "ratelimit-draft7" };
+  const reset = num("reset");
+  const limit = num("limit");
+  if (reset !== undefined) hints.resetAfterMs = clampMs(secondsToMs(reset), maxDelayMs) as number;
+  if (limit !== undefined) hints.limit = Math.min(limit, MAX_LIMIT);
+  return hints;
+}
+
+/** tighter reports whether quota a binds harder than b: exhausted first (longest wait), then least remaining. */
+function tighter(a: { r: number; t: number | undefined }, b: { r: number; t: number | undefined }): boolean {
+  if (a.r === 0 && b.r === 0) return (a.t ?? 0) > (b.t ?? 0);
+  if (a.r !== b.r) return a.r < b.r;
+  return (a.t ?? 0) > (b.t ?? 0);
+}
+
+/** leadingNumber reads the first comma-separated element as a finite number >= 0, or undefined. */
+function leadingNumber(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const first = (value.split(",")[0] ?? "").trim();
+  if (!/^\d{1,32}(\.\d{1,9})?$/.test(first)) return undefined;
+  const n = Number(first);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** readLegacy reads the pre-draft-07 `RateLimit-Remaining` / `RateLimit-Reset` (delta seconds) / `RateLimit-Limit`. */
+function readLegacy(get: HeaderGetter, maxDelayMs: number): RateLimitHints | undefined {
+  const remaining = leadingNumber(get("ratelimit-remaining"));
+  if (remaining === undefined) return undefined;
+  const hints: RateLimitHints = { remaining: Math.min(Math.floor(remaining), MAX_LIMIT), source: "ratelimit-legacy" };
+  const reset = leadingNumber(get("ratelimit-reset"));
+  const limit = leadingNumber(get("ratelimit-limit"));
+  if (reset !== undefined) hints.resetAfterMs = clampMs(secondsToMs(reset), maxDelayMs) as number;
+  if (limit !== undefined) hints.limit = Math.min(Math.floor(limit), MAX_LIMIT);
+  return hints;
+}
+
+/**
+ * readXRateLimit reads `X-RateLimit-Remaining` with `X-RateLimit-Reset-After`
+ * (delta seconds) or `X-RateLimit-Reset`, whose unit is guessed from its size:
+ * below 1e9 it is delta seconds (less than 31 years), below 1e12 epoch seconds
+ * (GitHub), else epoch milliseconds. An epoch already past is ignored. A server
+ * that sends a delta in milliseconds cannot be told apart from delta seconds; the
+ * ceiling keeps such a wait bounded.
+ */
+function readXRateLimit(get: HeaderGetter, wallNowMs: number, maxDelayMs: number): RateLimitHints | undefined {
+  const remaining = leadingNumber(get("x-ratelimit-remaining"));
+  if (remaining === undefined) return undefined;
+  const hints: RateLimitHints = { remaining: Math.min(Math.floor(remaining), MAX_LIMIT), source: "x-ratelimit" };
+  const limit = leadingNumber(get("x-ratelimit-limit"));
+  if (limit !== undefined) hints.limit = Math.min(Math.floor(limit), MAX_LIMIT);
+  const after = leadingNumber(get("x-ratelimit-reset-after"));
+  const reset = leadingNumber(get("x-ratelimit-reset"));
+  let resetAfterMs: number | undefined;
+  if (after !== undefined) {
+    resetAfterMs = clampMs(secondsToMs(after), maxDelayMs);
+  } else if (reset !== undefined) {
+    if (reset < EPOCH_SECONDS_FROM) resetAfterMs = clampMs(secondsToMs(reset), maxDelayMs);
+    else {
+      const atMs = reset < EPOCH_MILLISECONDS_FROM ? secondsToMs(reset) : reset;
+      const ms = atMs - wallNowMs;
+      resetAfterMs = ms >= 0 ? clampMs(ms, maxDelayMs) : undefined;
+    }
+  }
+  if (resetAfterMs !== undefined) hints.resetAfterMs = resetAfterMs;
+  return hints;
+}
+
+/** headersGetter adapts a Fetch `Headers` object. */
+export function headersGetter(headers: { get(name: string): string | null }): HeaderGetter {
+  return (name) => headers.get(name);
+}
+
+/** recordGetter adapts a plain header object (undici's lowercase `Record<string, string | string[]>`). */
+export function recordGetter(headers: Record<string, string | string[] | undefined> | null | undefined): HeaderGetter {
+  return (name) => {
+    const v = headers?.[name];
+    if (v === undefined) return null;
+    return Array.isArray(v) ? v.join(", ") : String(v);
+  };
+}

@@ -1,0 +1,15 @@
+// index.ts: floodgate/client: outbound throttling that waits its turn and listens to the server.
+
+export {
+  DEFAULT_MAX_DELAY_MS,
+  type HeaderGetter,
+  headersGetter,
+  type ParseHintsOptions,
+  parseHttpDate,
+  parseRetryAfter,
+  type RateLimitHints,
+  readRateLimitHints,
+  recordGetter,
+} from "./headers.js";
+export { type BareItem, type Member, type Params, parseDictionary, parseList } from "./structured.js";
+export { type Throttled, type ThrottleOptions, throttle } from "./throttle.js";
