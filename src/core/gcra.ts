@@ -4,6 +4,9 @@ import { FloodgateTypeError } from "./errors.js";
 import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy } from "./policy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
+/** TIME_SLACK is the share of the clock's magnitude within which GCRA counts a unit as on time (2^-46). */
+export const TIME_SLACK = 2 ** -46;
+
 /** GcraOptions configures a GCRA policy: `limit` per `periodMs`, bursts up to `burst`. */
 export interface GcraOptions {
   /** limit is how many units are admitted per period on average. */
@@ -30,7 +33,9 @@ export interface GcraOptions {
  *
  * Its decisions equal a smooth token bucket's with `capacity = burst` and
  * `refillRate = limit / periodMs` per ms, in half the state. A time earlier than
- * one seen before never frees capacity: `tat` only moves forward.
+ * one seen before never frees capacity: `tat` only moves forward. A double
+ * holds an epoch time in ms to about 0.25 µs, so a unit late by less than
+ * `TIME_SLACK` of the clock's magnitude (about 24 µs near 1.7e12) is on time.
  */
 export function gcra(options: GcraOptions): Policy {
   const fn = "gcra";
@@ -83,22 +88,26 @@ export function gcra(options: GcraOptions): Policy {
       next: number[] | Float64Array,
       out: Outcome,
     ): boolean {
-      let tat = fresh ? nowMs : (s[o] as number);
-      if (tat < nowMs) tat = nowMs;
-      const newTat = tat + cost * emissionIntervalMs;
-      if (newTat - nowMs <= burstToleranceMs + slackMs) {
-        next[0] = newTat;
+      // aheadMs is how far tat runs ahead of now, taken first so it keeps a double's full precision.
+      const tat = fresh ? nowMs : (s[o] as number);
+      const aheadMs = tat > nowMs ? tat - nowMs : 0;
+      const newAheadMs = aheadMs + cost * emissionIntervalMs;
+      // An epoch time in ms is held to about 0.25 µs, and each admitted call rounds tat once,
+      // so a unit late by less than TIME_SLACK of the clock's magnitude (24 µs at 1.7e12) is on time.
+      const slack = (nowMs < 0 ? -nowMs : nowMs) * TIME_SLACK;
+      if (newAheadMs <= burstToleranceMs + slackMs + slack) {
+        next[0] = nowMs + newAheadMs;
         out.allowed = true;
-        out.remaining = floorTokens((burstToleranceMs - (newTat - nowMs)) / emissionIntervalMs);
+        out.remaining = floorTokens((burstToleranceMs + slack - newAheadMs) / emissionIntervalMs);
         out.retryAfterMs = 0;
-        out.resetAfterMs = ceilMs(newTat - nowMs);
+        out.resetAfterMs = ceilMs(newAheadMs - slack);
         return true;
       }
-      next[0] = tat;
+      next[0] = nowMs + aheadMs;
       out.allowed = false;
-      out.remaining = floorTokens((burstToleranceMs - (tat - nowMs)) / emissionIntervalMs);
-      out.retryAfterMs = ceilMs(newTat - burstToleranceMs - nowMs);
-      out.resetAfterMs = ceilMs(tat - nowMs);
+      out.remaining = floorTokens((burstToleranceMs + slack - aheadMs) / emissionIntervalMs);
+      out.retryAfterMs = ceilMs(newAheadMs - burstToleranceMs - slack);
+      out.resetAfterMs = ceilMs(aheadMs - slack);
       return false;
     },
     refund(

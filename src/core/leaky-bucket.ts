@@ -77,19 +77,21 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
       }
       const filled = level + cost;
       next[1] = at;
+      // After a clock went backwards, draining resumes only once nowMs passes `at`.
+      const lagMs = at > nowMs ? at - nowMs : 0;
       if (filled <= capacity + EPSILON) {
         next[0] = filled;
         out.allowed = true;
         out.remaining = floorTokens(capacity - filled);
         out.retryAfterMs = 0;
-        out.resetAfterMs = ceilMs((filled * 1000) / rate);
+        out.resetAfterMs = filled > 0 ? ceilMs(lagMs + (filled * 1000) / rate) : 0;
         return true;
       }
       next[0] = level;
       out.allowed = false;
       out.remaining = floorTokens(capacity - level);
-      out.retryAfterMs = ceilMs(((filled - capacity) * 1000) / rate);
-      out.resetAfterMs = ceilMs((level * 1000) / rate);
+      out.retryAfterMs = ceilMs(lagMs + ((filled - capacity) * 1000) / rate);
+      out.resetAfterMs = ceilMs(lagMs + (level * 1000) / rate);
       return false;
     },
     refund(

@@ -149,6 +149,8 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
           at = nowMs;
         }
       }
+      // After a clock went backwards, refill resumes only once nowMs passes `at`.
+      const lagMs = at > nowMs ? at - nowMs : 0;
       if (tokens + EPSILON >= cost) {
         const left = tokens - cost;
         next[0] = left;
@@ -156,15 +158,15 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
         out.allowed = true;
         out.remaining = floorTokens(left);
         out.retryAfterMs = 0;
-        out.resetAfterMs = ceilMs(((capacity - left) * 1000) / rate);
+        out.resetAfterMs = left < capacity ? ceilMs(lagMs + ((capacity - left) * 1000) / rate) : 0;
         return true;
       }
       next[0] = tokens;
       next[1] = at;
       out.allowed = false;
       out.remaining = floorTokens(tokens);
-      out.retryAfterMs = ceilMs(((cost - tokens) * 1000) / rate);
-      out.resetAfterMs = ceilMs(((capacity - tokens) * 1000) / rate);
+      out.retryAfterMs = ceilMs(lagMs + ((cost - tokens) * 1000) / rate);
+      out.resetAfterMs = ceilMs(lagMs + ((capacity - tokens) * 1000) / rate);
       return false;
     },
     refund(

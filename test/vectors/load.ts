@@ -25,6 +25,8 @@ export interface Want {
   resetAfterMs?: number;
   policy?: string;
   error?: string;
+  /** policies, for several policies, lists each policy's own verdict in the order given (optional). */
+  policies?: Omit<Want, "policies" | "error">[];
 }
 
 export interface Step {
@@ -52,11 +54,31 @@ export interface VectorFile {
 
 const factories = { tokenBucket, gcra, leakyBucket, fixedWindow, slidingWindow, slidingLog } as const;
 
+/**
+ * optionValue reads one option value. JSON cannot hold a rate such as 10/13
+ * exactly, so an option may be written `{ "div": [10, 13] }`: the double nearest
+ * 10 / 13, as `10 / 13` computes it in JavaScript and Lua.
+ */
+export function optionValue(v: unknown): unknown {
+  if (typeof v === "object" && v !== null && !Array.isArray(v) && "div" in v) {
+    const d = (v as { div: unknown }).div;
+    if (!Array.isArray(d) || d.length !== 2 || typeof d[0] !== "number" || typeof d[1] !== "number") {
+      throw new Error(`vector option ${JSON.stringify(v)} must be { "div": [numerator, denominator] }`);
+    }
+    return d[0] / d[1];
+  }
+  return v;
+}
+
 /** buildPolicies returns the case's policies, built with the public factories. */
 export function buildPolicies(c: VectorCase): Policy[] {
   const specs = c.policies ?? (c.policy ? [c.policy] : []);
   if (specs.length === 0) throw new Error(`vector case "${c.name}" has no policy`);
-  return specs.map((s) => (factories[s.factory] as (o: unknown) => Policy)(s.options));
+  return specs.map((s) => {
+    const options: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(s.options)) options[k] = optionValue(v);
+    return (factories[s.factory] as (o: unknown) => Policy)(options);
+  });
 }
 
 /** loadVectors reads every test/vectors/*.json file. */

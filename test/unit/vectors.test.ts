@@ -1,0 +1,193 @@
+// vectors.test.ts: replays every shared decision vector against the pure core and against RateLimiter + MemoryStore.
+
+import { describe, expect, it } from "vitest";
+import { combineDecision } from "../../src/core/decision.js";
+import {
+  applyPolicy,
+  type Decision,
+  MemoryStore,
+  type Outcome,
+  type Policy,
+  RateLimiter,
+  refundPolicy,
+} from "../../src/index.js";
+import { buildPolicies, describeStep, loadVectors, type Step, type VectorCase, type Want } from "../vectors/load.js";
+
+/** Got is what one step produced, in the shape of a Want. */
+type Got = Want | undefined;
+
+/** pick keeps the fields the step's want names, so a row may check only some of them. */
+function pick(want: Want | undefined, got: Got): Got {
+  if (want === undefined || got === undefined) return got;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(want) as (keyof Want)[]) {
+    if (k === "policies" && want.policies && got.policies) {
+      out.policies = want.policies.map((w, i) => pick(w, got.policies?.[i]));
+    } else {
+      out[k] = got[k];
+    }
+  }
+  return out as Want;
+}
+
+function fromDecision(d: Decision): Want {
+  return {
+    allowed: d.allowed,
+    remaining: d.remaining,
+    retryAfterMs: d.retryAfterMs,
+    resetAfterMs: d.resetAfterMs,
+    policy: d.policy,
+    policies: d.policies.map((p) => ({
+      allowed: p.allowed,
+      remaining: p.remaining,
+      retryAfterMs: p.retryAfterMs,
+      resetAfterMs: p.resetAfterMs,
+      policy: p.policy.name,
+    })),
+  };
+}
+
+function errorCode(e: unknown): Want {
+  return { error: (e as { code?: string }).code ?? String(e) };
+}
+
+/**
+ * PureEngine runs a case on the pure core: applyPolicy per policy, all-or-nothing
+ * across policies (a denial keeps every state; the policies that would have
+ * admitted the cost are reported as they stand, as with a peek).
+ */
+class PureEngine {
+  readonly #states = new Map<string, (readonly number[] | null)[]>();
+  constructor(readonly policies: Policy[]) {}
+  #get(key: string): (readonly number[] | null)[] {
+    let s = this.#states.get(key);
+    if (s === undefined) {
+      s = this.policies.map(() => null);
+      this.#states.set(key, s);
+    }
+    return s;
+  }
+  step(s: Step): Got {
+    const key = s.key ?? "k";
+    const op = s.op ?? "consume";
+    const states = this.#get(key);
+    try {
+      if (op === "reset") {
+        this.#states.delete(key);
+        return undefined;
+      }
+      if (op === "refund") {
+        const cost = s.cost ?? 1;
+        this.#checkLimit(cost);
+        this.#states.set(
+          key,
+          this.policies.map((p, i) => refundPolicy(p, states[i] ?? null, s.at, cost)),
+        );
+        return undefined;
+      }
+      const cost = op === "peek" ? 0 : (s.cost ?? 1);
+      this.#checkLimit(cost);
+      const applied = this.policies.map((p, i) => applyPolicy(p, states[i] ?? null, s.at, cost));
+      const allowed = applied.every((a) => a.allowed);
+      if (allowed) {
+        this.#states.set(
+          key,
+          applied.map((a) => a.state),
+        );
+      }
+      const outs: Outcome[] = applied.map((a, i) =>
+        allowed || !a.allowed ? a : applyPolicy(this.policies[i] as Policy, states[i] ?? null, s.at, 0),
+      );
+      return fromDecision(combineDecision(this.policies, outs, allowed));
+    } catch (e) {
+      return errorCode(e);
+    }
+  }
+  #checkLimit(cost: number): void {
+    // RateLimiter checks every policy before touching any; do the same here.
+    for (const p of this.policies) if (cost > p.limit) applyPolicy(p, null, 0, cost);
+  }
+}
+
+/** LimiterEngine runs a case on RateLimiter with a MemoryStore, at the step times. */
+class LimiterEngine {
+  readonly limiter: RateLimiter;
+  clockMs = 0;
+  constructor(policies: Policy[]) {
+    this.limiter = new RateLimiter({ policy: policies, store: new MemoryStore(), now: () => this.clockMs });
+  }
+  async step(s: Step): Promise<Got> {
+    const key = s.key ?? "k";
+    this.clockMs = s.at;
+    try {
+      switch (s.op ?? "consume") {
+        case "consume":
+          return fromDecision(await this.limiter.consumeAt(key, s.at, s.cost ?? 1));
+        case "peek":
+          return fromDecision(await this.limiter.peekAt(key, s.at));
+        case "refund":
+          await this.limiter.refundAt(key, s.at, s.cost ?? 1);
+          return undefined;
+        case "reset":
+          await this.limiter.reset(key);
+          return undefined;
+      }
+    } catch (e) {
+      return errorCode(e);
+    }
+  }
+}
+
+function message(file: string, c: VectorCase, s: Step, engine: string, got: Got): string {
+  return `${file} "${c.name}" [${engine}] ${describeStep(s)} = ${JSON.stringify(got)} want ${JSON.stringify(
+    s.want,
+  )} (${s.why})`;
+}
+
+const files = loadVectors();
+
+describe("decision vectors", () => {
+  it("cover every algorithm and composite policies", () => {
+    const names = files.map((f) => f.file);
+    for (const f of [
+      "token-bucket.json",
+      "gcra.json",
+      "leaky-bucket.json",
+      "fixed-window.json",
+      "sliding-window.json",
+      "sliding-log.json",
+      "composite.json",
+    ]) {
+      expect(names, `missing test/vectors/${f}`).toContain(f);
+    }
+  });
+
+  for (const f of files) {
+    describe(f.file, () => {
+      for (const c of f.cases) {
+        it(`${c.name}: step numbers ascend and every row has a reason`, () => {
+          c.steps.forEach((s, i) => {
+            expect(s.step, `${f.file} "${c.name}" row ${i}`).toBe(i + 1);
+            expect(s.why.length, `${f.file} "${c.name}" step ${s.step} needs a why`).toBeGreaterThan(5);
+            const op = s.op ?? "consume";
+            if (op === "consume" || op === "peek") expect(s.want, `step ${s.step} needs a want`).toBeDefined();
+          });
+        });
+        it(`${c.name}: pure core`, () => {
+          const engine = new PureEngine(buildPolicies(c));
+          for (const s of c.steps) {
+            const got = engine.step(s);
+            expect(pick(s.want, got), message(f.file, c, s, "pure", got)).toEqual(s.want);
+          }
+        });
+        it(`${c.name}: RateLimiter + MemoryStore`, async () => {
+          const engine = new LimiterEngine(buildPolicies(c));
+          for (const s of c.steps) {
+            const got = await engine.step(s);
+            expect(pick(s.want, got), message(f.file, c, s, "memory", got)).toEqual(s.want);
+          }
+        });
+      }
+    });
+  }
+});
