@@ -1,0 +1,46 @@
+-- lib.lua: helpers shared by every floodgate script, the twins of src/core/policy.ts.
+--
+-- Every number that crosses the boundary is a whole number or a string: Redis
+-- truncates fractional Lua numbers in replies. State is stored as doubles printed
+-- with '%.17g', which reads back as exactly the same double.
+
+-- EPSILON absorbs double rounding in token arithmetic: 1e-9 of a token (as in TypeScript).
+local EPSILON = 1e-9
+
+-- floor_tokens floors a token count, forgiving rounding just below a whole number.
+local function floor_tokens(x)
+  local f = math.floor(x + EPSILON)
+  if f > 0 then return f end
+  return 0
+end
+
+-- ceil_ms rounds a duration up to whole milliseconds, never below 0.
+local function ceil_ms(x)
+  local c = math.ceil(x)
+  if c > 0 then return c end
+  return 0
+end
+
+-- parse reads a stored state ("d1 d2 ...") into an array of doubles.
+local function parse(raw)
+  local t = {}
+  local n = 0
+  for w in string.gmatch(raw, '%S+') do
+    n = n + 1
+    t[n] = tonumber(w)
+  end
+  return t
+end
+
+-- serialize prints a state so that parse returns exactly the same doubles.
+local function serialize(t)
+  local parts = {}
+  for i = 1, #t do parts[i] = string.format('%.17g', t[i]) end
+  return table.concat(parts, ' ')
+end
+
+-- ALG maps a policy kind code to its math: eval(st, now, cost, p1, p2, p3) returns
+-- ok, remaining, retryAfterMs, resetAfterMs, next state (or nil when denied);
+-- refund(st, now, cost, p1, p2, p3) returns the state to keep.
+-- st is nil for a key without state (fresh).
+local ALG = {}

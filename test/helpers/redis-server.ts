@@ -1,0 +1,233 @@
+// redis-server.ts: starts throwaway redis-server processes (standalone and a 3-master Cluster) on loopback for tests.
+
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const HOST = "127.0.0.1";
+
+/** RedisServer is one running redis-server. */
+export interface RedisServer {
+  host: string;
+  port: number;
+  url: string;
+  /** stop shuts the server down (SIGTERM) and removes its directory. */
+  stop(): Promise<void>;
+  /** kill9 kills the server with SIGKILL, as a crash would. */
+  kill9(): Promise<void>;
+  /** restart starts the server again on the same port (after kill9 or stop), with empty data. */
+  restart(): Promise<void>;
+}
+
+/** StartRedisOptions configures startRedis. */
+export interface StartRedisOptions {
+  /** port to listen on; default a free one. */
+  port?: number;
+  /** args are extra redis-server arguments, such as ["--maxmemory", "10mb"]. */
+  args?: string[];
+}
+
+/** RedisCluster is a running 3-master Redis Cluster. */
+export interface RedisCluster {
+  nodes: { host: string; port: number }[];
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
+let versionArgs: Promise<string[]> | undefined;
+
+/** debugArgs returns ["--enable-debug-command", "local"] on Redis 7+, where the option exists. */
+function debugArgs(): Promise<string[]> {
+  versionArgs ??= run("redis-server", ["--version"]).then(({ stdout }) => {
+    const major = Number(/v=(\d+)/.exec(stdout)?.[1] ?? 0);
+    return major >= 7 ? ["--enable-debug-command", "local"] : [];
+  });
+  return versionArgs;
+}
+
+/** isFree reports whether a loopback port can be bound. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, HOST, () => s.close(() => resolve(true)));
+  });
+}
+
+/** freePort returns a free loopback port (and, for Cluster nodes, with port + 10000 free too). */
+export async function freePort(withBus = false): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 30000);
+    if (port + 10000 > 65535 && withBus) continue;
+    if ((await isFree(port)) && (!withBus || (await isFree(port + 10000)))) return port;
+  }
+  throw new Error("no free loopback port found");
+}
+
+/** ping sends PING over a raw socket and resolves true on +PONG. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: HOST, port });
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(500, () => done(false));
+    sock.once("error", () => done(false));
+    sock.once("connect", () => sock.write("PING\r\n"));
+    sock.once("data", (b) => done(b.toString().startsWith("+PONG")));
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function exited(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => p.once("exit", () => resolve()));
+}
+
+/** spawnRedis starts redis-server with `args` and waits until it answers PING. */
+async function spawnRedis(port: number, dir: string, args: string[]): Promise<ChildProcess> {
+  const p = spawn(
+    "redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      HOST,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+      "--logfile",
+      join(dir, "redis.log"),
+      ...(await debugArgs()),
+      ...args,
+    ],
+    { stdio: "ignore" },
+  );
+  live.add(p);
+  p.once("exit", () => live.delete(p));
+  let failed: Error | undefined;
+  p.once("error", (e) => {
+    failed = e;
+  });
+  await waitFor(`redis-server on port ${port}`, async () => {
+    if (failed) throw new Error(`redis-server could not start (is it on PATH?): ${failed.message}`);
+    if (p.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${p.exitCode}`);
+    return ping(port);
+  });
+  return p;
+}
+
+/**
+ * startRedis starts a standalone redis-server on a free loopback port, without
+ * persistence, in a temporary directory. Call stop() in afterAll.
+ */
+export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
+  const port = opts.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), "floodgate-redis-"));
+  const args = opts.args ?? [];
+  let proc: ChildProcess | undefined = await spawnRedis(port, dir, args);
+  return {
+    host: HOST,
+    port,
+    url: `redis://${HOST}:${port}`,
+    async stop() {
+      const p = proc;
+      proc = undefined;
+      if (p) {
+        p.kill("SIGTERM");
+        await exited(p);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async kill9() {
+      const p = proc;
+      proc = undefined;
+      if (p) {
+        p.kill("SIGKILL");
+        await exited(p);
+      }
+    },
+    async restart() {
+      if (proc) {
+        const p = proc;
+        p.kill("SIGTERM");
+        await exited(p);
+      }
+      proc = await spawnRedis(port, dir, args);
+    },
+  };
+}
+
+/**
+ * startCluster starts three redis-server nodes in cluster mode, joins them as
+ * three masters with `redis-cli --cluster create`, and waits for cluster_state:ok.
+ */
+export async function startCluster(): Promise<RedisCluster> {
+  const ports: number[] = [];
+  while (ports.length < 3) {
+    const p = await freePort(true);
+    if (!ports.includes(p)) ports.push(p);
+  }
+  const dir = mkdtempSync(join(tmpdir(), "floodgate-cluster-"));
+  const procs = await Promise.all(
+    ports.map((port) =>
+      spawnRedis(port, dir, [
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        `nodes-${port}.conf`,
+        "--cluster-node-timeout",
+        "5000",
+        "--dbfilename",
+        `dump-${port}.rdb`,
+      ]),
+    ),
+  );
+  await run("redis-cli", [
+    "--cluster",
+    "create",
+    ...ports.map((p) => `${HOST}:${p}`),
+    "--cluster-replicas",
+    "0",
+    "--cluster-yes",
+  ]);
+  await waitFor(
+    "cluster_state:ok",
+    async () => {
+      for (const p of ports) {
+        const { stdout } = await run("redis-cli", ["-h", HOST, "-p", String(p), "cluster", "info"]);
+        if (!stdout.includes("cluster_state:ok")) return false;
+      }
+      return true;
+    },
+    20_000,
+  );
+  return {
+    nodes: ports.map((port) => ({ host: HOST, port })),
+    async stop() {
+      for (const p of procs) p.kill("SIGTERM");
+      await Promise.all(procs.map(exited));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

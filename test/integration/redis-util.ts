@@ -1,0 +1,79 @@
+// redis-util.ts: helpers shared by the Redis integration tests: a pure-core reference engine and decision comparison.
+
+import { combineDecision, singleDecision } from "../../src/core/decision.js";
+import { applyPolicy, type Decision, type Outcome, type Policy, refundPolicy } from "../../src/index.js";
+
+/** Reference replays calls on the pure core (applyPolicy / refundPolicy), all-or-nothing across policies. */
+export class Reference {
+  readonly #states = new Map<string, (readonly number[] | null)[]>();
+  constructor(readonly policies: readonly Policy[]) {}
+
+  #get(key: string): (readonly number[] | null)[] {
+    let s = this.#states.get(key);
+    if (s === undefined) {
+      s = this.policies.map(() => null);
+      this.#states.set(key, s);
+    }
+    return s;
+  }
+
+  consume(key: string, nowMs: number, cost: number): Decision {
+    const st = this.#get(key);
+    const first = this.policies.map((p, i) => applyPolicy(p, st[i] ?? null, nowMs, cost));
+    const allowed = first.every((a) => a.allowed);
+    const outs: Outcome[] = first.map((a, i) => {
+      if (allowed) {
+        st[i] = a.state;
+        return a;
+      }
+      // Denied: nothing is taken; a policy that would have admitted reports its standing (cost 0).
+      return a.allowed ? applyPolicy(this.policies[i] as Policy, st[i] ?? null, nowMs, 0) : a;
+    });
+    return this.policies.length === 1
+      ? singleDecision(this.policies[0] as Policy, outs[0] as Outcome)
+      : combineDecision(this.policies, outs, allowed);
+  }
+
+  refund(key: string, nowMs: number, cost: number): void {
+    const st = this.#get(key);
+    this.policies.forEach((p, i) => {
+      st[i] = refundPolicy(p, st[i] ?? null, nowMs, cost);
+    });
+  }
+
+  reset(key: string): void {
+    this.#states.delete(key);
+  }
+}
+
+/** fields renders a Decision's comparable fields, top level and per policy. */
+export function fields(d: Decision): object {
+  return {
+    allowed: d.allowed,
+    limit: d.limit,
+    remaining: d.remaining,
+    retryAfterMs: d.retryAfterMs,
+    resetAfterMs: d.resetAfterMs,
+    policy: d.policy,
+    policies: d.policies.map((p) => ({
+      name: p.policy.name,
+      allowed: p.allowed,
+      remaining: p.remaining,
+      retryAfterMs: p.retryAfterMs,
+      resetAfterMs: p.resetAfterMs,
+    })),
+    ...(d.degraded ? { degraded: d.degraded } : {}),
+  };
+}
+
+/** mulberry32 is a small seeded PRNG, so a failing random sequence can be replayed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
