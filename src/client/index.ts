@@ -1,6 +1,14 @@
 // index.ts: floodgate/client: outbound throttling that waits its turn and listens to the server.
 
 export {
+  type ClientOptions,
+  type FetchLike,
+  type RateLimitedFetch,
+  type RateLimitedFetchOptions,
+  type RetryInfo,
+  rateLimitedFetch,
+} from "./fetch.js";
+export {
   DEFAULT_MAX_DELAY_MS,
   type HeaderGetter,
   headersGetter,

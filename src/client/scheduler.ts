@@ -6,6 +6,12 @@ import type { RateLimiter, Timers } from "../limiter.js";
 /** Release gives back a concurrency slot. Calling it more than once does nothing. */
 export type Release = () => void;
 
+/** Permit is a granted start: `release` frees its slot, `startSeq` is what `onStart` returned for it. */
+export interface Permit {
+  readonly release: Release;
+  readonly startSeq: number;
+}
+
 /** SchedulerOptions configures a Scheduler. */
 export interface SchedulerOptions {
   /** limiter spends the rate budget; undefined for no local rate. */
@@ -22,8 +28,11 @@ export interface SchedulerOptions {
    * the rate budget is spent, so a pause set meanwhile is honoured.
    */
   holdMs?: (key: string) => number;
-  /** onStart is told of every permit handed out, right before the caller starts. */
-  onStart?: (key: string) => void;
+  /**
+   * onStart is told of every permit handed out, synchronously, before the next
+   * call's hold-off is asked; what it returns is the permit's `startSeq`.
+   */
+  onStart?: (key: string) => number;
   /** abortError builds the rejection for an aborted wait. */
   abortError: (reason: unknown) => unknown;
 }
@@ -33,7 +42,7 @@ interface Entry {
   readonly cost: number;
   readonly ac: AbortController;
   readonly deadlineMs: number;
-  resolve(release: Release): void;
+  resolve(permit: Permit): void;
   reject(err: unknown): void;
   settled: boolean;
   cleanup(): void;
@@ -87,13 +96,8 @@ export class Scheduler {
    * ERR_WAIT_TOO_LONG when `maxWaitMs` passes, and with `abortError(reason)`
    * when `signal` aborts; a rejected call takes nothing.
    */
-  schedule(
-    key: string,
-    cost: number,
-    signal: AbortSignal | undefined,
-    maxWaitMs: number | undefined,
-  ): Promise<Release> {
-    return new Promise<Release>((resolve, reject) => {
+  schedule(key: string, cost: number, signal: AbortSignal | undefined, maxWaitMs: number | undefined): Promise<Permit> {
+    return new Promise<Permit>((resolve, reject) => {
       if (signal?.aborted) {
         reject(this.#o.abortError(signal.reason));
         return;
@@ -215,8 +219,8 @@ export class Scheduler {
           wake?.();
           this.#forget(key, lane);
         };
-        this.#o.onStart?.(key);
-        e.resolve(release);
+        const startSeq = this.#o.onStart?.(key) ?? 0;
+        e.resolve({ release, startSeq });
       }
     } finally {
       lane.running = false;

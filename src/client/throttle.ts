@@ -5,7 +5,7 @@ import type { Policy } from "../core/policy.js";
 import { checkCost, checkOptions } from "../core/validate.js";
 import { RateLimiter, type Timers } from "../limiter.js";
 import type { Store } from "../stores/store.js";
-import { checkWholeNumber, type Release, Scheduler } from "./scheduler.js";
+import { checkWholeNumber, Scheduler } from "./scheduler.js";
 
 /** ThrottleOptions configures throttle(). `A` are the throttled function's arguments. */
 export interface ThrottleOptions<A extends unknown[] = unknown[]> {
@@ -161,11 +161,11 @@ export function throttle<A extends unknown[], R>(fn: (...args: A) => R, options:
     }
     const cost = typeof costOpt === "number" ? costOpt : checkCostFits(costOpt(...args), maxLimit);
     const signal = typeof signalOpt === "function" ? (signalOpt(...args) ?? undefined) : signalOpt;
-    const release: Release = await scheduler.schedule(key, cost, signal, maxWaitMs);
+    const permit = await scheduler.schedule(key, cost, signal, maxWaitMs);
     try {
       return await fn(...args);
     } finally {
-      release();
+      permit.release();
     }
   };
   Object.defineProperty(throttled, "name", { value: `throttled ${fn.name || "function"}` });

@@ -1,0 +1,333 @@
+// fetch.test.ts: rateLimitedFetch against a real 127.0.0.1 server that enforces limits with floodgate, on a shared virtual clock.
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import { type RateLimitedFetchOptions, rateLimitedFetch } from "../../src/client/index.js";
+import { gcra, MemoryStore, RateLimiter, tokenBucket } from "../../src/index.js";
+import { drive, FakeClock, type Handler, startServer, type TestServer } from "./helpers.js";
+
+const T0 = 1_000_000;
+let servers: TestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+/** Harness is a server, a virtual clock both sides share, and a fetch that counts requests in flight. */
+async function harness(handler: (clock: FakeClock) => Handler) {
+  const clock = new FakeClock(T0);
+  const server = await startServer(handler(clock));
+  servers.push(server);
+  let inFlight = 0;
+  const countingFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    inFlight++;
+    try {
+      return await fetch(input, init);
+    } finally {
+      inFlight--;
+    }
+  };
+  const client = (o: RateLimitedFetchOptions = {}) =>
+    rateLimitedFetch({ now: clock.now, timers: clock, random: () => 0.5, fetch: countingFetch, ...o });
+  const run = <T>(work: Promise<T>) => drive(clock, () => inFlight > 0, work);
+  return { clock, server, client, run, at: () => clock.now() - T0 };
+}
+
+/** enforcing returns a handler that limits every request with floodgate itself and answers 429 + Retry-After. */
+function enforcing(policy: ReturnType<typeof tokenBucket>, seen: { at: number; status: number }[]) {
+  return (clock: FakeClock) => {
+    const limiter = new RateLimiter({ policy, store: new MemoryStore(), now: clock.now });
+    return (_req: IncomingMessage, res: ServerResponse) => {
+      const d = limiter.consumeSync("all");
+      seen.push({ at: clock.now() - T0, status: d.allowed ? 200 : 429 });
+      if (!d.allowed) {
+        res.writeHead(429, { "retry-after": String(Math.ceil(d.retryAfterMs / 1000)) });
+        res.end("slow down");
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("ok");
+    };
+  };
+}
+
+describe("rateLimitedFetch against a floodgate-limited server", () => {
+  it("never receives a 429 when its policy matches the server's (40 requests, burst 5, 10/s)", async () => {
+    const seen: { at: number; status: number }[] = [];
+    const h = await harness(enforcing(tokenBucket({ capacity: 5, refillRate: 10 }), seen));
+    const f = h.client({ policy: tokenBucket({ capacity: 5, refillRate: 10 }) });
+    const statuses = await h.run(
+      Promise.all(Array.from({ length: 40 }, (_, i) => f(`${h.server.url}${i}`).then((r) => r.status))),
+    );
+    const denied = seen.filter((s) => s.status === 429).length;
+    expect(denied, `server refused ${denied} of ${seen.length}`).toBe(0);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(seen.length).toBe(40);
+    expect(h.at(), "40 requests at burst 5 + 10/s take 3.5 s of virtual time").toBe(3500);
+    expect(
+      h.server.log.map((l) => l.url),
+      "FIFO: the server sees requests in call order",
+    ).toEqual(Array.from({ length: 40 }, (_, i) => `/${i}`));
+    expect(h.clock.pending, "no timer left").toBe(0);
+  });
+
+  it("control: without a local policy the same server does refuse the burst, and the client retries to success", async () => {
+    const seen: { at: number; status: number }[] = [];
+    const h = await harness(enforcing(tokenBucket({ capacity: 5, refillRate: 10 }), seen));
+    const f = h.client({ retries: 10 });
+    const statuses = await h.run(
+      Promise.all(Array.from({ length: 12 }, (_, i) => f(`${h.server.url}${i}`).then((r) => r.status))),
+    );
+    expect(seen.filter((s) => s.status === 429).length, "the server refuses what exceeds its burst").toBeGreaterThan(0);
+    expect(statuses, "every call ends in a 200 after waiting").toEqual(Array(12).fill(200));
+  });
+});
+
+describe("rateLimitedFetch and Retry-After", () => {
+  /** onceThen answers the first request with `first` (status + headers), then 200. */
+  function onceThen(status: number, headers: Record<string, string>, arrivals: number[]) {
+    return (clock: FakeClock) => (_req: IncomingMessage, res: ServerResponse) => {
+      arrivals.push(clock.now() - T0);
+      if (arrivals.length === 1) res.writeHead(status, headers);
+      else res.writeHead(200);
+      res.end();
+    };
+  }
+  const date = "Thu, 01 Jan 2026 12:00:00 GMT";
+  // random() is 0.5 and jitter 0.1: a wait of W becomes W * 1.05. backoffMs is 1000.
+  const rows: {
+    why: string;
+    status: number;
+    headers: Record<string, string>;
+    wantWaitMs: number;
+    o?: RateLimitedFetchOptions;
+  }[] = [
+    { why: "429 with Retry-After: 3", status: 429, headers: { "retry-after": "3" }, wantWaitMs: 3150 },
+    { why: "503 with Retry-After: 2", status: 503, headers: { "retry-after": "2" }, wantWaitMs: 2100 },
+    {
+      why: "429 with an HTTP-date 5 s after the Date header",
+      status: 429,
+      headers: { date, "retry-after": "Thu, 01 Jan 2026 12:00:05 GMT" },
+      wantWaitMs: 5250,
+    },
+    {
+      why: "429 with RateLimit r=0;t=4 and no Retry-After",
+      status: 429,
+      headers: { ratelimit: '"default";r=0;t=4' },
+      wantWaitMs: 4200,
+    },
+    {
+      why: "garbage Retry-After: -5 (ignored: backoff)",
+      status: 429,
+      headers: { "retry-after": "-5" },
+      wantWaitMs: 1050,
+    },
+    {
+      why: "garbage Retry-After: NaN (ignored: backoff)",
+      status: 429,
+      headers: { "retry-after": "NaN" },
+      wantWaitMs: 1050,
+    },
+    {
+      why: "garbage Retry-After: 1.5 (ignored: backoff)",
+      status: 429,
+      headers: { "retry-after": "1.5" },
+      wantWaitMs: 1050,
+    },
+    {
+      why: "past HTTP-date (ignored: backoff)",
+      status: 429,
+      headers: { date, "retry-after": "Thu, 01 Jan 2026 11:00:00 GMT" },
+      wantWaitMs: 1050,
+    },
+    {
+      why: "huge Retry-After clamped to maxDelayMs",
+      status: 429,
+      headers: { "retry-after": "99999999999999" },
+      wantWaitMs: 60_000,
+      o: { maxDelayMs: 60_000 },
+    },
+    {
+      why: "huge X-RateLimit-Reset with remaining 0 clamped to maxDelayMs",
+      status: 429,
+      headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "99999999" },
+      wantWaitMs: 30_000,
+      o: { maxDelayMs: 30_000 },
+    },
+  ];
+  for (const row of rows) {
+    it(`waits at least what the server asked: ${row.why}`, async () => {
+      const arrivals: number[] = [];
+      const h = await harness(onceThen(row.status, row.headers, arrivals));
+      const f = h.client(row.o);
+      const status = await h.run(f(h.server.url).then((r) => r.status));
+      expect(status, "the retry succeeds").toBe(200);
+      const waited = (arrivals[1] ?? Number.NaN) - (arrivals[0] ?? 0);
+      expect(waited, `${row.why}: second request ${waited} ms after the first, want ${row.wantWaitMs}`).toBe(
+        row.wantWaitMs,
+      );
+      expect(h.clock.pending).toBe(0);
+    });
+  }
+
+  it("other requests to the same origin wait out the pause too", async () => {
+    const arrivals: { at: number; url: string }[] = [];
+    const h = await harness((clock) => (req, res) => {
+      arrivals.push({ at: clock.now() - T0, url: req.url ?? "" });
+      const firstTime = arrivals.filter((a) => a.url === "/first").length === 1 && req.url === "/first";
+      res.writeHead(firstTime ? 429 : 200, { "retry-after": "2" });
+      res.end();
+    });
+    const f = h.client();
+    const first = f(`${h.server.origin}/first`);
+    // Real time passes, virtual time does not: wait until the 429 has paused the origin.
+    for (let i = 0; i < 500 && f.holdMs(h.server.origin) === 0; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(f.holdMs(h.server.origin), "the 429 paused the origin for 2 s + jitter").toBe(2100);
+    const second = f(`${h.server.origin}/second`);
+    const got = await h.run(Promise.all([first, second]).then((rs) => rs.map((r) => r.status)));
+    expect(got).toEqual([200, 200]);
+    const summary = arrivals.map((a) => `${a.url}@${a.at}`);
+    expect(summary, summary.join(", ")).toEqual(["/first@0", "/first@2100", "/second@2100"]);
+  });
+
+  it("gives up after `retries` and returns the last 429", async () => {
+    let hits = 0;
+    const h = await harness(() => (_req, res) => {
+      hits++;
+      res.writeHead(429, { "retry-after": "1" });
+      res.end();
+    });
+    const f = h.client({ retries: 2 });
+    const status = await h.run(f(h.server.url).then((r) => r.status));
+    expect({ status, hits }).toEqual({ status: 429, hits: 3 });
+  });
+
+  it("returns the 429 at once when the wait would pass maxWaitMs", async () => {
+    let hits = 0;
+    const h = await harness(() => (_req, res) => {
+      hits++;
+      res.writeHead(429, { "retry-after": "100" });
+      res.end();
+    });
+    const f = h.client({ maxWaitMs: 10_000 });
+    const status = await h.run(f(h.server.url).then((r) => r.status));
+    expect({ status, hits, at: h.at() }).toEqual({ status: 429, hits: 1, at: 0 });
+  });
+
+  it("does not retry a POST by default; retries it with a replayable body when allowed", async () => {
+    const bodies: string[] = [];
+    const h = await harness(() => async (req, res) => {
+      let b = "";
+      for await (const chunk of req) b += chunk;
+      bodies.push(b);
+      res.writeHead(bodies.length === 1 ? 429 : 200, { "retry-after": "1" });
+      res.end();
+    });
+    const plain = h.client();
+    const s1 = await h.run(plain(h.server.url, { method: "POST", body: "hello" }).then((r) => r.status));
+    expect({ s1, bodies }).toEqual({ s1: 429, bodies: ["hello"] });
+    bodies.length = 0;
+    const posting = h.client({ retryMethods: ["POST"] });
+    const s2 = await h.run(posting(h.server.url, { method: "POST", body: "hello" }).then((r) => r.status));
+    expect({ s2, bodies }).toEqual({ s2: 200, bodies: ["hello", "hello"] });
+  });
+
+  it("aborting during a pause rejects at once with the signal's reason and leaves no timer", async () => {
+    let hits = 0;
+    const h = await harness(() => (_req, res) => {
+      hits++;
+      res.writeHead(429, { "retry-after": "60" });
+      res.end();
+    });
+    const f = h.client();
+    const ac = new AbortController();
+    const p = f(h.server.url, { signal: ac.signal });
+    const outcome = p.then(
+      () => "resolved",
+      (e: unknown) => (e as Error).message,
+    );
+    // Let the first request come back with its 429, then abort during the 63 s pause.
+    for (let i = 0; i < 200 && hits === 0; i++) await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, 20));
+    await h.clock.advance(1000);
+    ac.abort(new Error("caller gave up"));
+    expect(await outcome).toBe("caller gave up");
+    expect(hits).toBe(1);
+    expect(h.clock.pending, "no timer left").toBe(0);
+  });
+});
+
+describe("rateLimitedFetch slows down when the quota is low", () => {
+  it("remaining 0 with a reset holds the origin until the reset, before any 429", async () => {
+    const arrivals: number[] = [];
+    const h = await harness((clock) => (_req, res) => {
+      arrivals.push(clock.now() - T0);
+      res.writeHead(200, { "x-ratelimit-limit": "10", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "2" });
+      res.end();
+    });
+    const f = h.client();
+    await h.run(f(h.server.url));
+    await h.run(f(h.server.url));
+    expect(arrivals, "held 2 s + 5% jitter").toEqual([0, 2100]);
+  });
+
+  it("a low remaining quota is spread over the window (IETF fields)", async () => {
+    const arrivals: number[] = [];
+    const h = await harness((clock) => (_req, res) => {
+      arrivals.push(clock.now() - T0);
+      // A window that ends at 8 s: 3 left of 100 after the first request, counting down as the server would.
+      const at = clock.now() - T0;
+      const left = Math.max(0, 4 - arrivals.length);
+      const t = Math.ceil((8000 - at) / 1000);
+      res.writeHead(200, { ratelimit: `"default";r=${left};t=${t}`, "ratelimit-policy": '"default";q=100;w=60' });
+      res.end();
+    });
+    const f = h.client();
+    const first = await h.run(f(h.server.url));
+    expect(first.status).toBe(200);
+    await h.run(Promise.all([f(h.server.url), f(h.server.url), f(h.server.url)]));
+    // 3 left within 8 s of the first start: spaced 8 / 4 = 2 s apart, not sent at once.
+    expect(arrivals, `arrivals ${JSON.stringify(arrivals)}`).toEqual([0, 2000, 4000, 6000]);
+  });
+
+  it("a high remaining quota is not spread (GitHub-style, 4999 of 5000)", async () => {
+    const arrivals: number[] = [];
+    const h = await harness((clock) => (_req, res) => {
+      arrivals.push(clock.now() - T0);
+      res.writeHead(200, {
+        "x-ratelimit-limit": "5000",
+        "x-ratelimit-remaining": String(5000 - arrivals.length),
+        "x-ratelimit-reset": "3600",
+      });
+      res.end();
+    });
+    const f = h.client();
+    await h.run(f(h.server.url));
+    await h.run(Promise.all([f(h.server.url), f(h.server.url), f(h.server.url)]));
+    expect(arrivals).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe("rateLimitedFetch real time (bounded)", () => {
+  it("paces 10 requests at 50/s against a real-clock floodgate server with no 429", async () => {
+    const limiter = new RateLimiter({ policy: gcra({ limit: 50, periodMs: 1000, burst: 2 }) });
+    let denied = 0;
+    const server = await startServer((_req, res) => {
+      const d = limiter.consumeSync("all");
+      if (!d.allowed) denied++;
+      res.writeHead(d.allowed ? 200 : 429);
+      res.end();
+    });
+    servers.push(server);
+    const f = rateLimitedFetch({ policy: gcra({ limit: 50, periodMs: 1000, burst: 1 }) });
+    const t0 = performance.now();
+    const statuses = await Promise.all(Array.from({ length: 10 }, () => f(server.url).then((r) => r.status)));
+    const elapsedMs = performance.now() - t0;
+    expect({ denied, ok: statuses.filter((s) => s === 200).length }).toEqual({ denied: 0, ok: 10 });
+    expect(
+      elapsedMs,
+      `10 requests at 50/s, burst 1: at least 180 ms, took ${elapsedMs.toFixed(0)}`,
+    ).toBeGreaterThanOrEqual(175);
+    expect(elapsedMs).toBeLessThan(1500);
+  });
+});
