@@ -1,0 +1,160 @@
+// fastify.ts: floodgate/fastify: a Fastify plugin: an onRequest hook, per-route config, 404s limited too.
+
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
+import {
+  type HttpOutcome,
+  HttpRateLimit,
+  type HttpRateLimitOptions,
+  type HttpRequest,
+  type Selection,
+} from "../http/core.js";
+
+/** FastifyRateLimitOptions configures the plugin; see HttpRateLimitOptions. */
+export type FastifyRateLimitOptions = HttpRateLimitOptions<FastifyRequest>;
+
+/**
+ * FastifyRouteRateLimit is a route's `config.rateLimit`: `false` leaves the
+ * route unlimited; an object gives it its own policy and cost, in a bucket of
+ * its own (named after the route pattern unless `bucket` is given).
+ */
+export type FastifyRouteRateLimit = Selection | false;
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    rateLimit?: FastifyRouteRateLimit;
+  }
+}
+
+/** FastifyHttpRequest adapts a Fastify request to the core's HttpRequest. */
+class FastifyHttpRequest implements HttpRequest<FastifyRequest> {
+  readonly raw: FastifyRequest;
+  constructor(request: FastifyRequest) {
+    this.raw = request;
+  }
+  get method(): string {
+    return this.raw.method;
+  }
+  get url(): string {
+    return this.raw.url;
+  }
+  get route(): string | undefined {
+    return this.raw.routeOptions?.url;
+  }
+  get peer(): string | undefined {
+    return this.raw.raw.socket?.remoteAddress;
+  }
+  get frameworkIp(): string | undefined {
+    return this.raw.ip;
+  }
+  header(name: string): string | undefined {
+    const v = this.raw.headers[name];
+    return Array.isArray(v) ? v.join(", ") : v;
+  }
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return typeof x === "object" && x !== null && typeof (x as PromiseLike<unknown>).then === "function";
+}
+
+/** routeSelect puts a route's config.rateLimit in front of the user's select function. */
+function routeSelect(user: FastifyRateLimitOptions["select"]): NonNullable<FastifyRateLimitOptions["select"]> {
+  return function floodgateFastifySelect(req) {
+    const cfg = req.raw.routeOptions?.config?.rateLimit;
+    if (cfg === false) return false;
+    const base: Selection | undefined =
+      cfg === undefined ? undefined : { bucket: req.raw.routeOptions.url ?? "", ...cfg };
+    if (user === undefined) return base;
+    const s = user(req);
+    const combine = (x: Selection | undefined | false): Selection | undefined | false =>
+      x === false ? false : base === undefined ? x : x === undefined ? base : { ...base, ...x };
+    return isThenable(s) ? Promise.resolve(s).then(combine) : combine(s);
+  };
+}
+
+/** send applies an outcome to the reply; it returns true when the request may proceed. */
+function send(out: HttpOutcome, reply: FastifyReply): boolean {
+  for (const [k, v] of out.headers) reply.header(k, v);
+  if (!out.limited) return true;
+  reply.code(out.status).send(out.body);
+  return false;
+}
+
+/**
+ * rateLimit is a Fastify plugin that limits each client with an `onRequest`
+ * hook. Registered on the root instance it covers every route and the 404
+ * handler (so probing unknown paths is limited too); registered inside an
+ * encapsulated context (`app.register(async (api) => { api.register(rateLimit, ...) })`)
+ * it covers that context only, as fastify-plugin would arrange. A route opts
+ * out or gets its own limit with `config: { rateLimit: false | { policy, cost } }`,
+ * keyed by its route pattern. By default the client is the socket peer; pass
+ * `trustProxy`, or `clientIp: "framework"` to use `request.ip` under Fastify's
+ * `trustProxy` (a warning is printed once if that trusts everyone).
+ *
+ * @example
+ * import Fastify from "fastify";
+ * import { tokenBucket } from "floodgate";
+ * import { rateLimit } from "floodgate/fastify";
+ *
+ * const app = Fastify();
+ * await app.register(rateLimit, { policy: tokenBucket({ capacity: 100, refillRate: 10 }) });
+ * app.get("/", async () => "hello");
+ * app.post("/login", { config: { rateLimit: { policy: tokenBucket({ name: "login", capacity: 5, refillRate: 0.1 }) } } }, async () => "welcome");
+ * await app.listen({ port: 3000 });
+ */
+export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = function floodgateFastify(
+  fastify: FastifyInstance,
+  options: FastifyRateLimitOptions,
+  done: (err?: Error) => void,
+): void {
+  let core: HttpRateLimit<FastifyRequest>;
+  try {
+    core = new HttpRateLimit<FastifyRequest>({ ...options, select: routeSelect(options.select) }, "rateLimit");
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
+  if (options.clientIp === "framework") {
+    const trust = (fastify.initialConfig as { trustProxy?: unknown }).trustProxy;
+    if (trust === true) {
+      core.warn(
+        "FG_TRUST_PROXY_ALL",
+        "Fastify trustProxy is true, so request.ip is the leftmost X-Forwarded-For address, which any client can forge to get a fresh limit; set trustProxy to your proxies (an address list or a hop count).",
+      );
+    } else if (trust === undefined || trust === false) {
+      core.warn(
+        "FG_TRUST_PROXY_OFF",
+        'clientIp: "framework" is set but Fastify trustProxy is off, so request.ip is the socket peer; behind a proxy every client shares the proxy\'s limit.',
+      );
+    }
+  }
+  fastify.addHook(
+    "onRequest",
+    function floodgateOnRequest(request: FastifyRequest, reply: FastifyReply, next: (err?: Error) => void): void {
+      let out: HttpOutcome | Promise<HttpOutcome>;
+      try {
+        out = core.check(new FastifyHttpRequest(request));
+      } catch (err) {
+        next(err as Error);
+        return;
+      }
+      if (out instanceof Promise) {
+        out.then((o) => {
+          if (send(o, reply)) next();
+        }, next);
+        return;
+      }
+      if (send(out, reply)) next();
+    },
+  );
+  done();
+};
+
+// fastify-plugin semantics without the dependency: the hook applies to the
+// context the plugin is registered in, not to a new child context.
+Object.assign(rateLimit, {
+  [Symbol.for("skip-override")]: true,
+  [Symbol.for("fastify.display-name")]: "floodgate",
+  [Symbol.for("plugin-meta")]: { name: "floodgate", fastify: ">=4" },
+});
+
+export default rateLimit;

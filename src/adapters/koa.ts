@@ -1,0 +1,83 @@
+// koa.ts: floodgate/koa: rate limiting middleware for Koa.
+
+import type { Context, Middleware, Next } from "koa";
+import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "../http/core.js";
+
+/** KoaRateLimitOptions configures the Koa middleware; see HttpRateLimitOptions. */
+export type KoaRateLimitOptions = HttpRateLimitOptions<Context>;
+
+/** KoaRequest adapts a Koa context to the core's HttpRequest. */
+class KoaRequest implements HttpRequest<Context> {
+  readonly raw: Context;
+  constructor(ctx: Context) {
+    this.raw = ctx;
+  }
+  get method(): string {
+    return this.raw.method;
+  }
+  get url(): string {
+    return this.raw.originalUrl ?? this.raw.url;
+  }
+  get route(): string | undefined {
+    // @koa/router sets _matchedRoute when the middleware runs inside a route.
+    const r = (this.raw as { _matchedRoute?: unknown })._matchedRoute;
+    return typeof r === "string" ? r : undefined;
+  }
+  get peer(): string | undefined {
+    return this.raw.req.socket?.remoteAddress;
+  }
+  get frameworkIp(): string | undefined {
+    return this.raw.ip;
+  }
+  header(name: string): string | undefined {
+    const v = this.raw.req.headers[name];
+    return Array.isArray(v) ? v.join(", ") : v;
+  }
+}
+
+/**
+ * rateLimit returns Koa middleware that limits each client: every response
+ * carries the RateLimit headers, refused requests get a 429 problem+json
+ * response and downstream middleware does not run. By default the client is
+ * the socket peer; behind proxies pass `trustProxy`, or `clientIp: "framework"`
+ * to use `ctx.ip` under Koa's `app.proxy` (a warning is printed once when
+ * `app.proxy` is on without `maxIpsCount`, which trusts the forgeable leftmost
+ * X-Forwarded-For address).
+ *
+ * @example
+ * import Koa from "koa";
+ * import { tokenBucket } from "floodgate";
+ * import { rateLimit } from "floodgate/koa";
+ *
+ * const app = new Koa();
+ * app.use(rateLimit({ policy: tokenBucket({ capacity: 100, refillRate: 10 }) }));
+ * app.use((ctx) => {
+ *   ctx.body = "hello";
+ * });
+ * app.listen(3000);
+ */
+export function rateLimit(options: KoaRateLimitOptions): Middleware {
+  const core = new HttpRateLimit<Context>(options, "rateLimit");
+  let checked = false;
+  return async function floodgateKoa(ctx: Context, next: Next): Promise<void> {
+    if (!checked) {
+      checked = true;
+      const app = ctx.app as { proxy?: boolean; maxIpsCount?: number };
+      if (options.clientIp === "framework" && app.proxy === true && !(Number(app.maxIpsCount) > 0)) {
+        core.warn(
+          "FG_TRUST_PROXY_ALL",
+          "Koa app.proxy is on with maxIpsCount 0, so ctx.ip is the leftmost X-Forwarded-For address, which any client can forge; set app.maxIpsCount to the number of proxies, or use floodgate's trustProxy instead.",
+        );
+      }
+    }
+    const out: HttpOutcome = await core.check(new KoaRequest(ctx));
+    for (const [k, v] of out.headers) ctx.set(k, v);
+    if (out.limited) {
+      ctx.status = out.status;
+      ctx.body = out.body;
+      ctx.type = "application/problem+json";
+      return;
+    }
+    await next();
+  };
+}

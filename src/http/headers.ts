@@ -1,0 +1,133 @@
+// headers.ts: the IETF RateLimit and RateLimit-Policy fields (draft-ietf-httpapi-ratelimit-headers-11), legacy X-RateLimit-*, Retry-After.
+
+import type { Decision, Policy, PolicyDecision } from "../core/policy.js";
+
+/** HeaderList is a list of [name, value] pairs, in the order they are set. */
+export type HeaderList = [string, string][];
+
+/** secondsUp rounds a duration in milliseconds up to whole seconds, never below 0. */
+export function secondsUp(ms: number): number {
+  return ms > 0 ? Math.ceil(ms / 1000) : 0;
+}
+
+/** Verdict is what nextUnitMs reads of one policy's decision. */
+export type Verdict = Pick<PolicyDecision, "allowed" | "remaining" | "retryAfterMs" | "resetAfterMs">;
+
+/**
+ * nextUnitMs is the time until the policy's available quota next grows, in
+ * milliseconds, derived from its verdict alone (so it is the same with every
+ * store): the `t` of the RateLimit field.
+ *
+ * - token bucket (smooth), GCRA and leaky bucket: the time until the next whole
+ *   unit drips back, not until the bucket is full. A full bucket reports one
+ *   unit's time: spent now, that is when the first unit returns.
+ * - token bucket (stepped): the time until the next refill step.
+ * - fixed window: the time until the window ends (the whole window when the
+ *   client has used nothing in it, as it is then unknown and at most that).
+ * - sliding window and sliding log: their verdict does not reveal when the
+ *   oldest use leaves the window, so this is the time until the quota is fully
+ *   restored (it has grown by then at the latest); a denied request reports at
+ *   most its own retry time.
+ */
+export function nextUnitMs(p: Policy, d: Verdict): number {
+  const missing = p.limit - d.remaining;
+  switch (p.kind) {
+    case "tokenBucket": {
+      if (p.params.length === 3) {
+        const amount = p.params[1] as number;
+        const intervalMs = p.params[2] as number;
+        if (missing <= 0) return intervalMs;
+        return clamp(d.resetAfterMs - (Math.ceil(missing / amount) - 1) * intervalMs, intervalMs);
+      }
+      return bucketNext(d, missing, 1000 / (p.params[1] as number));
+    }
+    case "leakyBucket":
+      return bucketNext(d, missing, 1000 / (p.params[1] as number));
+    case "gcra":
+      return bucketNext(d, missing, p.params[0] as number);
+    case "fixedWindow":
+      return missing <= 0 || d.resetAfterMs <= 0 ? p.windowMs : d.resetAfterMs;
+    default: {
+      if (missing <= 0 || d.resetAfterMs <= 0) return p.windowMs;
+      return !d.allowed && d.retryAfterMs > 0 ? Math.min(d.retryAfterMs, d.resetAfterMs) : d.resetAfterMs;
+    }
+  }
+}
+
+/** bucketNext: a bucket of `missing` units refills one unit per `unitMs`; the last unit lands at resetAfterMs. */
+function bucketNext(d: Verdict, missing: number, unitMs: number): number {
+  if (missing <= 0) return Math.ceil(unitMs);
+  return clamp(Math.ceil(d.resetAfterMs - (missing - 1) * unitMs), Math.ceil(unitMs));
+}
+
+function clamp(ms: number, maxMs: number): number {
+  return ms < 0 ? 0 : ms > maxMs ? maxMs : ms;
+}
+
+const policyFieldCache = new WeakMap<readonly Policy[], string>();
+
+/**
+ * policyField renders RateLimit-Policy: one List item per policy, the name as an
+ * sf-string, `q` its limit and `w` the seconds in which the limit is fully
+ * restored (rounded up). Values are cached per policy list.
+ */
+export function policyField(policies: readonly Policy[]): string {
+  let v = policyFieldCache.get(policies);
+  if (v === undefined) {
+    v = policies.map((p) => `"${p.name}";q=${p.limit};w=${Math.max(1, secondsUp(p.windowMs))}`).join(", ");
+    policyFieldCache.set(policies, v);
+  }
+  return v;
+}
+
+/** limitField renders RateLimit: one item per policy, `r` the available quota and `t` nextUnitMs in seconds, rounded up. */
+export function limitField(d: Decision, policies: readonly Policy[]): string {
+  if (policies.length === 1) {
+    const p = policies[0] as Policy;
+    return `"${p.name}";r=${d.remaining};t=${secondsUp(nextUnitMs(p, d))}`;
+  }
+  let v = "";
+  for (const pd of d.policies) {
+    if (v !== "") v += ", ";
+    v += `"${pd.policy.name}";r=${pd.remaining};t=${secondsUp(nextUnitMs(pd.policy, pd))}`;
+  }
+  return v;
+}
+
+/**
+ * retryAfterSeconds is the Retry-After of a refused request: the longest wait of
+ * the policies that refused it, in whole seconds rounded up, never earlier than
+ * their `t`, and at least 1 so a client never retries at once.
+ */
+export function retryAfterSeconds(d: Decision): number {
+  let ms = d.retryAfterMs;
+  for (const pd of d.policies) {
+    if (pd.allowed) continue;
+    if (pd.retryAfterMs > ms) ms = pd.retryAfterMs;
+    const t = secondsUp(nextUnitMs(pd.policy, pd)) * 1000;
+    if (t > ms) ms = t;
+  }
+  return Math.max(1, secondsUp(ms));
+}
+
+/** HeaderOptions chooses the fields to send. */
+export interface HeaderOptions {
+  /** standardHeaders sends RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers). Default true. */
+  standardHeaders: boolean;
+  /** legacyHeaders sends X-RateLimit-Limit, -Remaining and -Reset (seconds) for the tightest policy. Default false. */
+  legacyHeaders: boolean;
+}
+
+/** rateLimitHeaders appends the fields for a decision to `out`. */
+export function rateLimitHeaders(d: Decision, policies: readonly Policy[], o: HeaderOptions, out: HeaderList): void {
+  if (o.standardHeaders) {
+    out.push(["RateLimit-Policy", policyField(policies)], ["RateLimit", limitField(d, policies)]);
+  }
+  if (o.legacyHeaders) {
+    out.push(
+      ["X-RateLimit-Limit", String(d.limit)],
+      ["X-RateLimit-Remaining", String(d.remaining)],
+      ["X-RateLimit-Reset", String(secondsUp(d.resetAfterMs))],
+    );
+  }
+}

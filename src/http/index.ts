@@ -1,0 +1,29 @@
+// index.ts: floodgate/http: the framework-neutral HTTP core, identity helpers, headers and the fetch wrapper.
+
+export {
+  type HttpOutcome,
+  HttpRateLimit,
+  type HttpRateLimitOptions,
+  type HttpRequest,
+  type KeyResult,
+  type LimitedInfo,
+  QUOTA_EXCEEDED,
+  type RouteRule,
+  type Selection,
+  TEMPORARY_REDUCED_CAPACITY,
+  type Warning,
+} from "./core.js";
+export { defaultPeer, type FetchRateLimitOptions, pathOf, refusal, withHeaders, withRateLimit } from "./fetch.js";
+export {
+  type HeaderList,
+  limitField,
+  nextUnitMs,
+  policyField,
+  rateLimitHeaders,
+  retryAfterSeconds,
+  secondsUp,
+} from "./headers.js";
+export { compileTrust, MAX_HOPS, type ProxyHeader, resolveClient, type Trust, type TrustProxy } from "./identity.js";
+export { type Cidr, formatIp, type Ip, inCidr, ipKey, maskIp, parseCidr, parseIp } from "./ip.js";
+export { hashSecret, joinKey, type KeyPart, sha256Base64Url } from "./key.js";
+export { compileRoute, normalizePath, type RoutePattern, routeMatches } from "./routes.js";
