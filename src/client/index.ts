@@ -21,3 +21,12 @@ export {
 } from "./headers.js";
 export { type BareItem, type Member, type Params, parseDictionary, parseList } from "./structured.js";
 export { type Throttled, type ThrottleOptions, throttle } from "./throttle.js";
+export {
+  type Dispatch,
+  type DispatchController,
+  type DispatchHandler,
+  type DispatchOptions,
+  type Interceptor,
+  type ThrottleInterceptorOptions,
+  throttleInterceptor,
+} from "./undici.js";
