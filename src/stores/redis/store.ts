@@ -429,17 +429,45 @@ export class RedisStore implements Store {
 
   /** #send runs one script call for `calls`, bounded by the timeout; each call is answered exactly once. */
   #send(nowMs: number | undefined, calls: Call[]): void {
+    // Each policy and each (op, policies) set goes once into ARGV; decisions refer to them by index.
     const keys: string[] = [];
-    const args: string[] = [nowMs === undefined ? "" : String(nowMs), nowMs === undefined ? "0" : this.#graceMs, ""];
+    const specArgs: string[] = [];
+    const specIndex = new Map<Policy, number>();
+    const setArgs: string[] = [];
+    const setIndex: Map<readonly Policy[], number>[] = [new Map(), new Map(), new Map()];
+    const callArgs: string[] = [];
+    let nSets = 0;
     for (const c of calls) {
-      args.push(c.op, String(c.cost), String(c.policies.length));
-      for (let i = 0; i < c.policies.length; i++) {
-        const s = specOf(c.policies[i] as Policy);
-        args.push(s[0], s[1], s[2], s[3]);
-        keys.push(c.keys[i] as string);
+      const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : 2] as Map<readonly Policy[], number>;
+      let set = sets.get(c.policies);
+      if (set === undefined) {
+        setArgs.push(c.op, String(c.policies.length));
+        for (const p of c.policies) {
+          let spec = specIndex.get(p);
+          if (spec === undefined) {
+            const sa = specOf(p);
+            specArgs.push(sa[0], sa[1], sa[2], sa[3]);
+            spec = specIndex.size + 1;
+            specIndex.set(p, spec);
+          }
+          setArgs.push(String(spec));
+        }
+        set = ++nSets;
+        sets.set(c.policies, set);
       }
+      callArgs.push(String(set), String(c.cost));
+      for (const k of c.keys) keys.push(k);
     }
-    args[2] = String(calls.length);
+    const args: string[] = [
+      nowMs === undefined ? "" : String(nowMs),
+      nowMs === undefined ? "0" : this.#graceMs,
+      String(specIndex.size),
+      ...specArgs,
+      String(nSets),
+      ...setArgs,
+      String(calls.length),
+      ...callArgs,
+    ];
     const sentAtMs = nowMs ?? this.#now();
     let done = false;
     let retried = false;

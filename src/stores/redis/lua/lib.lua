@@ -21,8 +21,18 @@ local function ceil_ms(x)
   return 0
 end
 
--- parse reads a stored state ("d1 d2 ...") into an array of doubles.
+-- parse reads a stored state ("d1 d2 ...") into an array of doubles. The fixed-size
+-- states (one to three numbers) take a fast path without a pattern iterator.
 local function parse(raw)
+  local s1 = string.find(raw, ' ', 1, true)
+  if not s1 then return { tonumber(raw) } end
+  local s2 = string.find(raw, ' ', s1 + 1, true)
+  if not s2 then return { tonumber(string.sub(raw, 1, s1 - 1)), tonumber(string.sub(raw, s1 + 1)) } end
+  local s3 = string.find(raw, ' ', s2 + 1, true)
+  if not s3 then
+    return { tonumber(string.sub(raw, 1, s1 - 1)), tonumber(string.sub(raw, s1 + 1, s2 - 1)),
+      tonumber(string.sub(raw, s2 + 1)) }
+  end
   local t = {}
   local n = 0
   for w in string.gmatch(raw, '%S+') do
@@ -34,8 +44,12 @@ end
 
 -- serialize prints a state so that parse returns exactly the same doubles.
 local function serialize(t)
+  local n = #t
+  if n == 2 then return string.format('%.17g %.17g', t[1], t[2]) end
+  if n == 1 then return string.format('%.17g', t[1]) end
+  if n == 3 then return string.format('%.17g %.17g %.17g', t[1], t[2], t[3]) end
   local parts = {}
-  for i = 1, #t do parts[i] = string.format('%.17g', t[i]) end
+  for i = 1, n do parts[i] = string.format('%.17g', t[i]) end
   return table.concat(parts, ' ')
 end
 

@@ -1,0 +1,161 @@
+// redis.ts: RedisStore against rate-limiter-flexible RateLimiterRedis on one local redis-server, in one run.
+//
+// Run: node --expose-gc --import tsx bench/redis.ts   (prints markdown, writes bench/results/redis.md)
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { RateLimiterRedis } from "rate-limiter-flexible";
+import { fixedWindow, RateLimiter, tokenBucket } from "../src/index.js";
+import { RedisStore } from "../src/stores/redis/index.js";
+import { startRedis } from "../test/helpers/redis-server.js";
+
+const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 2500);
+const WARM_MS = 400;
+const KEYS = 10_000;
+const CONCURRENCY = [1, 64, 512];
+
+interface Result {
+  name: string;
+  concurrency: number;
+  decisions: number;
+  perSec: number;
+  p50Us: number;
+  p99Us: number;
+  redisCpuUsPerDecision: number;
+  scriptCalls: number;
+}
+
+type Consume = (key: string) => Promise<unknown>;
+
+/** redisCpuUs reads Redis's user+sys CPU time in µs, and its script call count. */
+async function redisStats(admin: Redis): Promise<{ cpuUs: number; calls: number }> {
+  const cpu = await admin.info("cpu");
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1] ?? 0);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1] ?? 0);
+  const stats = await admin.info("commandstats");
+  let calls = 0;
+  for (const m of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(m[2]);
+  return { cpuUs: (user + sys) * 1e6, calls };
+}
+
+/** drive runs `concurrency` loops of consume for `ms` and records each call's latency. */
+async function drive(consume: Consume, concurrency: number, ms: number, latNs: number[] | undefined): Promise<number> {
+  let n = 0;
+  let k = 0;
+  const end = performance.now() + ms;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < end) {
+      const key = `user:${k++ % KEYS}`;
+      const t0 = process.hrtime.bigint();
+      await consume(key);
+      if (latNs) latNs.push(Number(process.hrtime.bigint() - t0));
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return n;
+}
+
+function pct(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+}
+
+async function measure(name: string, consume: Consume, concurrency: number, admin: Redis): Promise<Result> {
+  await drive(consume, concurrency, WARM_MS, undefined);
+  (globalThis as { gc?: () => void }).gc?.();
+  const lat: number[] = [];
+  const before = await redisStats(admin);
+  const t0 = performance.now();
+  const decisions = await drive(consume, concurrency, RUN_MS, lat);
+  const elapsedMs = performance.now() - t0;
+  const after = await redisStats(admin);
+  const sorted = Float64Array.from(lat).sort();
+  return {
+    name,
+    concurrency,
+    decisions,
+    perSec: decisions / (elapsedMs / 1000),
+    p50Us: pct(sorted, 0.5) / 1000,
+    p99Us: pct(sorted, 0.99) / 1000,
+    redisCpuUsPerDecision: (after.cpuUs - before.cpuUs) / decisions,
+    scriptCalls: after.calls - before.calls,
+  };
+}
+
+async function main(): Promise<void> {
+  const server = await startRedis();
+  const admin = new Redis(server.port, server.host);
+  const clientA = new Redis(server.port, server.host);
+  const clientB = new Redis(server.port, server.host);
+  try {
+    const version = (await admin.info("server")).match(/redis_version:(\S+)/)?.[1] ?? "?";
+    // Limits high enough that every call is admitted: both sides do the full read-modify-write.
+    const rlf = new RateLimiterRedis({ storeClient: clientB, points: 1e9, duration: 60, keyPrefix: "rlf" });
+    const store = new RedisStore({ client: clientA, timeoutMs: 2000 });
+    const bucket = new RateLimiter({ policy: tokenBucket({ capacity: 1e9, refillRate: 1e6 }), store });
+    const window = new RateLimiter({ policy: fixedWindow({ limit: 1e9, windowMs: 60_000 }), store });
+    const unbatched = new RateLimiter({
+      policy: tokenBucket({ capacity: 1e9, refillRate: 1e6 }),
+      store: new RedisStore({ client: clientA, timeoutMs: 2000, batch: false, prefix: "nb:" }),
+    });
+    const contenders: [string, Consume][] = [
+      ["rate-limiter-flexible RateLimiterRedis (fixed window)", (k) => rlf.consume(k)],
+      ["floodgate RedisStore tokenBucket", (k) => bucket.consume(k)],
+      ["floodgate RedisStore fixedWindow", (k) => window.consume(k)],
+      ["floodgate RedisStore tokenBucket, batch: false", (k) => unbatched.consume(k)],
+    ];
+    const results: Result[] = [];
+    for (const c of CONCURRENCY) {
+      for (const [name, consume] of contenders) {
+        const r = await measure(name, consume, c, admin);
+        results.push(r);
+        console.error(
+          `${name} c=${c}: ${Math.round(r.perSec)}/s p50 ${r.p50Us.toFixed(0)}µs p99 ${r.p99Us.toFixed(0)}µs`,
+        );
+      }
+    }
+    const nodeVersion = process.version;
+    const lines = [
+      "# Redis store benchmark",
+      "",
+      "Command: `node --expose-gc --import tsx bench/redis.ts`",
+      "",
+      `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${nodeVersion}, redis-server ${version} on 127.0.0.1 (no persistence), ioredis for both libraries, ${KEYS} keys round-robin, every call admitted, ${RUN_MS} ms per row after ${WARM_MS} ms warm-up. Redis CPU is used_cpu_user+sys from INFO per decision (includes network I/O); script calls from INFO commandstats.`,
+      "",
+      "| library | concurrency | decisions/s | p50 µs | p99 µs | Redis CPU µs/decision | decisions per script call |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+      ...results.map(
+        (r) =>
+          `| ${r.name} | ${r.concurrency} | ${Math.round(r.perSec).toLocaleString("en-US")} | ${r.p50Us.toFixed(0)} | ${r.p99Us.toFixed(0)} | ${r.redisCpuUsPerDecision.toFixed(2)} | ${r.scriptCalls > 0 ? (r.decisions / r.scriptCalls).toFixed(1) : "n/a"} |`,
+      ),
+      "",
+      "Ratio floodgate tokenBucket / rate-limiter-flexible (decisions/s):",
+      "",
+      ...CONCURRENCY.map((c) => {
+        const a = results.find(
+          (r) =>
+            r.concurrency === c && r.name.startsWith("floodgate RedisStore tokenBucket") && !r.name.includes("batch"),
+        );
+        const b = results.find((r) => r.concurrency === c && r.name.startsWith("rate-limiter-flexible"));
+        return `- concurrency ${c}: ${a && b ? (a.perSec / b.perSec).toFixed(2) : "?"}x`;
+      }),
+      "",
+    ];
+    const md = lines.join("\n");
+    console.log(md);
+    const out = join(dirname(fileURLToPath(import.meta.url)), "results", "redis.md");
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, md);
+  } finally {
+    admin.disconnect();
+    clientA.disconnect();
+    clientB.disconnect();
+    await server.stop();
+  }
+}
+
+await main();
