@@ -8,7 +8,6 @@ import {
   fixedWindow,
   gcra,
   leakyBucket,
-  MemoryStore,
   type Policy,
   RateLimiter,
   slidingLog,
@@ -248,9 +247,9 @@ describe("properties of every algorithm", () => {
         fc.assert(
           fc.property(arb, startArb, jumpsArb, (s, start, jumps) => {
             let state: readonly number[] | null = null;
-            let t = start;
+            let t: number = start;
             let firstT: number | undefined;
-            let maxT = start;
+            let maxT: number = start;
             let total = 0;
             for (const j of jumps) {
               t += j.deltaMs;
