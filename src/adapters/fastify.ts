@@ -71,6 +71,25 @@ function routeSelect(user: FastifyRateLimitOptions["select"]): NonNullable<Fasti
   };
 }
 
+/** inspectTrust warns once when request.ip suggests an unsafe or missing Fastify trustProxy. */
+function inspectTrust(core: HttpRateLimit<FastifyRequest>, request: FastifyRequest, count: () => void): void {
+  const xff = request.headers["x-forwarded-for"];
+  if (typeof xff !== "string" || xff === "") return;
+  count();
+  const hops = xff.split(",").map((s) => s.trim());
+  if (request.ip === request.raw.socket?.remoteAddress) {
+    core.warn(
+      "FG_TRUST_PROXY_OFF",
+      'clientIp: "framework" is set but Fastify ignores X-Forwarded-For (trustProxy off), so request.ip is the socket peer; behind a proxy every client shares the proxy\'s limit.',
+    );
+  } else if (hops.length >= 2 && request.ip === hops[0]) {
+    core.warn(
+      "FG_TRUST_PROXY_ALL",
+      "Fastify resolved request.ip to the leftmost X-Forwarded-For address, which any client can forge to get a fresh limit; if trustProxy is true, set it to your proxies (an address list or a hop count).",
+    );
+  }
+}
+
 /** send applies an outcome to the reply; it returns true when the request may proceed. */
 function send(out: HttpOutcome, reply: FastifyReply): boolean {
   for (const [k, v] of out.headers) reply.header(k, v);
@@ -113,23 +132,13 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
     done(err as Error);
     return;
   }
-  if (options.clientIp === "framework") {
-    const trust = (fastify.initialConfig as { trustProxy?: unknown }).trustProxy;
-    if (trust === true) {
-      core.warn(
-        "FG_TRUST_PROXY_ALL",
-        "Fastify trustProxy is true, so request.ip is the leftmost X-Forwarded-For address, which any client can forge to get a fresh limit; set trustProxy to your proxies (an address list or a hop count).",
-      );
-    } else if (trust === undefined || trust === false) {
-      core.warn(
-        "FG_TRUST_PROXY_OFF",
-        'clientIp: "framework" is set but Fastify trustProxy is off, so request.ip is the socket peer; behind a proxy every client shares the proxy\'s limit.',
-      );
-    }
-  }
+  // Fastify does not expose its trustProxy setting, so the first requests that
+  // carry X-Forwarded-For are inspected instead (a bounded number of them).
+  let inspect = options.clientIp === "framework" ? 1000 : 0;
   fastify.addHook(
     "onRequest",
     function floodgateOnRequest(request: FastifyRequest, reply: FastifyReply, next: (err?: Error) => void): void {
+      if (inspect > 0) inspectTrust(core, request, () => inspect--);
       let out: HttpOutcome | Promise<HttpOutcome>;
       try {
         out = core.check(new FastifyHttpRequest(request));

@@ -1,0 +1,146 @@
+// http.ts: hello-world HTTP throughput with and without floodgate, beside express-rate-limit and @fastify/rate-limit.
+//
+// Run: node --import tsx bench/http.ts          (writes bench/results/http.md)
+//
+// Each server variant runs in its own child process (bench/servers/http-server.ts);
+// autocannon in this process drives it over loopback. The variants run
+// interleaved: every round runs each variant once (starting with a different
+// one each round), and the median round of each is reported. Nothing is
+// denied: every limiter's limit is far above what a run can send. Bounded:
+// ROUNDS x variants x (WARMUP_S + DURATION_S) seconds, about 2 minutes.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** DURATION_S is the measured seconds of one run of one variant. */
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+/** WARMUP_S is the unmeasured load before each measured run (JIT, connection setup). */
+const WARMUP_S = 1;
+/** ROUNDS is how many interleaved rounds run; the median is reported. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** CONNECTIONS is autocannon's concurrent connections. */
+const CONNECTIONS = 32;
+
+const VARIANTS = [
+  "express",
+  "express-floodgate",
+  "express-rate-limit",
+  "fastify",
+  "fastify-floodgate",
+  "fastify-rate-limit",
+] as const;
+type Variant = (typeof VARIANTS)[number];
+
+interface Server {
+  port: number;
+  child: ChildProcess;
+}
+
+/** startServer starts a variant in a child process and waits for its port. */
+function startServer(variant: Variant): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(HERE, "servers", "http-server.ts"), variant], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${variant} did not start within 30 s`));
+    }, 30_000);
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ port: Number(m[1]), child });
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${variant} exited with ${code}`));
+    });
+  });
+}
+
+/** load runs autocannon against a port for `seconds` and returns requests per second (2xx only). */
+async function load(port: number, seconds: number): Promise<{ rps: number; non2xx: number; p99: number }> {
+  const r = await autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: seconds });
+  return { rps: r["2xx"] / seconds, non2xx: r.non2xx + r.errors, p99: r.latency.p99 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const servers = new Map<Variant, Server>();
+  try {
+    for (const v of VARIANTS) servers.set(v, await startServer(v));
+    const results = new Map<Variant, { rps: number[]; p99: number[]; non2xx: number }>();
+    for (const v of VARIANTS) results.set(v, { rps: [], p99: [], non2xx: 0 });
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < VARIANTS.length; i++) {
+        const v = VARIANTS[(i + round) % VARIANTS.length] as Variant;
+        const port = (servers.get(v) as Server).port;
+        await load(port, WARMUP_S);
+        const r = await load(port, DURATION_S);
+        const acc = results.get(v) as { rps: number[]; p99: number[]; non2xx: number };
+        acc.rps.push(r.rps);
+        acc.p99.push(r.p99);
+        acc.non2xx += r.non2xx;
+        process.stderr.write(`round ${round + 1}/${ROUNDS} ${v}: ${Math.round(r.rps)} req/s\n`);
+      }
+    }
+    const rps = (v: Variant): number => median((results.get(v) as { rps: number[] }).rps);
+    const rows = VARIANTS.map((v) => {
+      const base = v.startsWith("express") ? rps("express") : rps("fastify");
+      const acc = results.get(v) as { rps: number[]; p99: number[]; non2xx: number };
+      return `| ${v} | ${Math.round(rps(v))} | ${(rps(v) / base).toFixed(3)} | ${median(acc.p99)} | ${acc.rps
+        .map((x) => Math.round(x))
+        .join(", ")} | ${acc.non2xx} |`;
+    });
+    const cost = (fw: "express" | "fastify"): string => `${((1 - rps(`${fw}-floodgate`) / rps(fw)) * 100).toFixed(1)}%`;
+    const vsIncumbent = (fw: "express" | "fastify"): string =>
+      (rps(`${fw}-floodgate`) / rps(fw === "express" ? "express-rate-limit" : "fastify-rate-limit")).toFixed(3);
+    const md = [
+      "# HTTP benchmark: hello world with and without a rate limiter",
+      "",
+      "Command: `node --import tsx bench/http.ts`",
+      "",
+      `Machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}. ` +
+        `autocannon (${CONNECTIONS} connections, ${DURATION_S} s measured after ${WARMUP_S} s warm-up) in the bench process, ` +
+        "each server in its own child process, over 127.0.0.1. Client and server share the machine's cores.",
+      "",
+      `Method: ${ROUNDS} interleaved rounds (each round runs every variant once, the starting variant rotating); median round reported. ` +
+        "Memory store, nothing denied (limits far above the load). floodgate: token bucket, RateLimit + RateLimit-Policy headers. " +
+        "express-rate-limit: draft-8 headers, default memory store. @fastify/rate-limit: defaults (X-RateLimit-* headers).",
+      "",
+      "| variant | req/s (median) | ratio to bare framework | p99 latency ms | req/s per round | non-2xx |",
+      "|---|---:|---:|---:|---|---:|",
+      ...rows,
+      "",
+      `floodgate costs ${cost("express")} of Express hello-world throughput and ${cost("fastify")} of Fastify's (target: at most 5%).`,
+      `floodgate vs incumbent: ${vsIncumbent("express")}x express-rate-limit, ${vsIncumbent("fastify")}x @fastify/rate-limit (target: at least 1).`,
+      "",
+      `Run took ${Math.round((Date.now() - started) / 1000)} s.`,
+      "",
+    ].join("\n");
+    process.stdout.write(md);
+    mkdirSync(join(HERE, "results"), { recursive: true });
+    writeFileSync(join(HERE, "results", "http.md"), md);
+  } finally {
+    for (const s of servers.values()) s.child.kill("SIGTERM");
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

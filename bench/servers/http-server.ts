@@ -1,0 +1,53 @@
+// http-server.ts: one hello-world server variant for bench/http.ts, run in its own child process.
+//
+// Run: node --import tsx bench/servers/http-server.ts <variant>   (prints "listening <port>" on stdout)
+// Variants: express, express-floodgate, express-rate-limit, fastify, fastify-floodgate, fastify-rate-limit.
+// Nothing is ever denied: every limiter gets a limit far above what a run can send.
+
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import fastifyRateLimit from "@fastify/rate-limit";
+import express from "express";
+import { rateLimit as expressRateLimit } from "express-rate-limit";
+import Fastify from "fastify";
+import { rateLimit as floodgateExpress } from "../../src/adapters/express.js";
+import { rateLimit as floodgateFastify } from "../../src/adapters/fastify.js";
+import { tokenBucket } from "../../src/core/token-bucket.js";
+
+const HUGE = 1_000_000_000;
+const variant = process.argv[2] ?? "";
+const policy = () => tokenBucket({ name: "bench", capacity: HUGE, refillRate: 1_000_000 });
+
+async function main(): Promise<number> {
+  if (variant.startsWith("express")) {
+    const app = express();
+    app.set("etag", false);
+    if (variant === "express-floodgate") app.use(floodgateExpress({ policy: policy() }));
+    if (variant === "express-rate-limit") {
+      app.use(expressRateLimit({ windowMs: 60_000, limit: HUGE, standardHeaders: "draft-8", legacyHeaders: false }));
+    }
+    app.get("/", (_req, res) => {
+      res.send("hello world");
+    });
+    const server = createServer(app);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return (server.address() as AddressInfo).port;
+  }
+  if (variant.startsWith("fastify")) {
+    const app = Fastify({ logger: false });
+    if (variant === "fastify-floodgate") await app.register(floodgateFastify, { policy: policy() });
+    if (variant === "fastify-rate-limit") await app.register(fastifyRateLimit, { max: HUGE, timeWindow: 60_000 });
+    app.get("/", async () => "hello world");
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    return (app.server.address() as AddressInfo).port;
+  }
+  throw new Error(`unknown variant ${JSON.stringify(variant)}`);
+}
+
+main().then(
+  (port) => process.stdout.write(`listening ${port}\n`),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
