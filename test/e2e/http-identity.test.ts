@@ -127,7 +127,9 @@ describe.each(ADAPTERS)("%s adapter: client identity over HTTP", (adapter) => {
     expect(keys.length).toBe(1);
     expect(keys[0]).not.toContain(secret);
     expect(keys[0]).toContain(hashSecret(secret));
-    for (const [, v] of r.headers) expect(v).not.toContain(secret);
+    r.headers.forEach((v) => {
+      expect(v).not.toContain(secret);
+    });
     expect(r.body).not.toContain(secret);
     // Another key is another client.
     expect((await hit(running.base, "/", { headers: { "x-api-key": `${secret}x` } })).status).toBe(200);
