@@ -68,6 +68,8 @@ interface Waiter {
 interface Queue {
   waiters: Waiter[];
   timer: unknown;
+  /** dueMs is when the timer fires (the head's next try); no waiter behind it is served earlier. */
+  dueMs: number;
   running: boolean;
 }
 
@@ -258,7 +260,7 @@ export class RateLimiter {
       }
       let queue = this.#queues.get(key);
       if (queue === undefined) {
-        queue = { waiters: [], timer: undefined, running: false };
+        queue = { waiters: [], timer: undefined, dueMs: 0, running: false };
         this.#queues.set(key, queue);
       }
       if (queue.waiters.length >= this.#maxQueue) {
@@ -280,6 +282,11 @@ export class RateLimiter {
         done: false,
         cleanup: () => {},
       };
+      // Behind a head that waits until dueMs, this waiter cannot be served earlier.
+      if (q.timer !== undefined && q.dueMs > waiter.deadline) {
+        reject(waitTooLong(q.dueMs - this.#now()));
+        return;
+      }
       if (signal) {
         const onAbort = (): void => {
           if (waiter.done) return;
@@ -329,7 +336,13 @@ export class RateLimiter {
         }
         if (w.done) {
           // Aborted while the store answered: give back what was taken for it.
-          if (d.allowed && w.cost > 0) await this.store.refund(key, w.policies, w.cost, this.#clock("acquire"));
+          if (d.allowed && w.cost > 0) {
+            try {
+              await this.store.refund(key, w.policies, w.cost, this.#clock("acquire"));
+            } catch {
+              // A failed refund leaves the cost spent; it must not stop the queue or escape unhandled.
+            }
+          }
           continue;
         }
         if (d.allowed) {
@@ -338,15 +351,19 @@ export class RateLimiter {
           continue;
         }
         const waitMs = Math.max(1, d.retryAfterMs);
-        if (this.#now() + waitMs > w.deadline) {
+        const nowMs = this.#now();
+        if (nowMs + waitMs > w.deadline) {
           this.#finish(q, w);
-          w.reject(
-            new FloodgateError(
-              "ERR_WAIT_TOO_LONG",
-              `floodgate: acquire() would wait ${waitMs} ms, longer than maxWaitMs allows; raise maxWaitMs or retry later.`,
-            ),
-          );
+          w.reject(waitTooLong(waitMs));
           continue;
+        }
+        // Waiters behind the head are served no earlier than dueMs: turn away those whose bound it passes.
+        q.dueMs = nowMs + waitMs;
+        for (const behind of q.waiters.slice(1)) {
+          if (behind.deadline < q.dueMs) {
+            this.#finish(q, behind);
+            behind.reject(waitTooLong(waitMs));
+          }
         }
         q.timer = this.#timers.setTimeout(() => {
           q.timer = undefined;
@@ -366,6 +383,13 @@ export class RateLimiter {
     const i = q.waiters.indexOf(w);
     if (i >= 0) q.waiters.splice(i, 1);
   }
+}
+
+function waitTooLong(waitMs: number): FloodgateError {
+  return new FloodgateError(
+    "ERR_WAIT_TOO_LONG",
+    `floodgate: acquire() would wait at least ${waitMs} ms, longer than maxWaitMs allows; raise maxWaitMs or retry later.`,
+  );
 }
 
 function abortError(signal: AbortSignal): FloodgateError {
