@@ -1,7 +1,7 @@
 // memory.ts: the in-memory store: exact, synchronous, bounded.
 
 import { combineDecision, singleDecision } from "../core/decision.js";
-import { describe, FloodgateRangeError } from "../core/errors.js";
+import { describe, FloodgateRangeError, FloodgateTypeError } from "../core/errors.js";
 import { type Decision, newOutcome, type Outcome, type Policy } from "../core/policy.js";
 import { checkOptions } from "../core/validate.js";
 import type { Store } from "./store.js";
@@ -9,15 +9,18 @@ import type { Store } from "./store.js";
 /** MemoryStoreOptions configures a MemoryStore. */
 export interface MemoryStoreOptions {
   /**
-   * maxKeys is the most keys tracked per policy. Default 1,000,000. When it is
-   * reached and no idle key can be dropped, keys not yet tracked share one
-   * overflow state (see MemoryStore): tracked clients keep their state.
+   * maxKeys is the most keys tracked per policy: a whole number from 1 to
+   * 16,000,000 (a JavaScript Map holds at most 2^24 entries). Default 1,000,000.
+   * When it is reached and no idle key can be dropped, keys not yet tracked share
+   * one overflow state (see MemoryStore): tracked clients keep their state.
    */
   maxKeys?: number;
   /** onOverflow is called (at most once a second) while new keys are sent to the overflow state. */
   onOverflow?: (info: { policy: string; trackedKeys: number }) => void;
 }
 
+/** MAX_KEYS is the largest maxKeys: V8 Maps throw past 2^24 (16,777,216) entries, mid-decision. */
+const MAX_KEYS = 16_000_000;
 /** OVERFLOW is the slot reserved for keys that arrive while a table is full. */
 const OVERFLOW = 0;
 /** SWEEP_PER_INSERT is how many tracked keys are checked for idleness per new key. */
@@ -83,6 +86,8 @@ export class MemoryStore implements Store {
   readonly #tables = new Map<string, Table>();
   #lastPolicy: Policy | undefined;
   #lastTable: Table | undefined;
+  /** #hot is the table of the last single fixed-size policy decided: the fast path of consumeSync. */
+  #hot: Table | undefined;
   readonly #out: Outcome = newOutcome();
   #next: number[] = [];
   #outs: Outcome[] = [];
@@ -91,14 +96,15 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     const o = checkOptions("MemoryStore", options, ["maxKeys", "onOverflow"]);
     const maxKeys = o.maxKeys ?? 1_000_000;
-    if (typeof maxKeys !== "number" || !Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > 100_000_000) {
-      throw new FloodgateRangeError(
+    if (typeof maxKeys !== "number" || !Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > MAX_KEYS) {
+      const Err = typeof maxKeys === "number" ? FloodgateRangeError : FloodgateTypeError;
+      throw new Err(
         "ERR_INVALID_OPTION",
-        `floodgate: MemoryStore({ maxKeys }) must be a whole number from 1 to 100000000, got ${describe(maxKeys)}; pass the most keys to track per policy, such as 1000000.`,
+        `floodgate: MemoryStore({ maxKeys }) must be a whole number from 1 to ${MAX_KEYS}, got ${describe(maxKeys)}; pass the most keys to track per policy, such as 1000000.`,
       );
     }
     if (o.onOverflow !== undefined && typeof o.onOverflow !== "function") {
-      throw new FloodgateRangeError(
+      throw new FloodgateTypeError(
         "ERR_INVALID_OPTION",
         `floodgate: MemoryStore({ onOverflow }) must be a function, got ${describe(o.onOverflow)}.`,
       );
@@ -120,6 +126,7 @@ export class MemoryStore implements Store {
     this.#tables.clear();
     this.#lastPolicy = undefined;
     this.#lastTable = undefined;
+    this.#hot = undefined;
   }
 
   #table(policy: Policy): Table {
@@ -181,12 +188,39 @@ export class MemoryStore implements Store {
     }
   }
 
-  /** consumeSync is consume without a promise: the decision is made and returned synchronously. */
+  /**
+   * consumeSync is consume without a promise: the decision is made and returned
+   * synchronously. Its first branch is the hot path (the same single fixed-size
+   * policy as last time, a tracked key) and is kept small on purpose: V8 inlines
+   * callees only within a bytecode budget, and this path must fit in the
+   * caller's budget along with the policy's math. Everything else (a new key, a
+   * sliding log, several policies, another policy) goes through #consumeSlow,
+   * which reaches the same state through the same math.
+   */
   consumeSync(key: string, policies: readonly Policy[], cost: number, nowMs: number): Decision {
+    const t = this.#hot;
+    if (t !== undefined && policies[0] === t.policy && policies.length === 1) {
+      const slot = t.index.get(key);
+      if (slot !== undefined) {
+        const out = this.#out;
+        const next = this.#next;
+        const slab = t.slab;
+        const o = slot * t.stride;
+        if (t.policy.evaluate(slab, o, false, nowMs, cost, next, out) && cost > 0) writeState(slab, o, next, t.stride);
+        return singleDecision(t.policy, out);
+      }
+    }
+    return this.#consumeSlow(key, policies, cost, nowMs);
+  }
+
+  /** #consumeSlow decides a new key, a variable-size state or several policies. */
+  #consumeSlow(key: string, policies: readonly Policy[], cost: number, nowMs: number): Decision {
     if (policies.length === 1) {
       const policy = policies[0] as Policy;
+      const t = this.#table(policy);
+      if (t.stride > 0) this.#hot = t;
       const out = this.#out;
-      this.#decide(this.#table(policy), key, cost, nowMs, out, this.#next, true);
+      this.#decide(t, key, cost, nowMs, out, this.#next, true);
       return singleDecision(policy, out);
     }
     return this.#decideAll(key, policies, cost, nowMs);
@@ -230,8 +264,7 @@ export class MemoryStore implements Store {
       t.logs[slot] = next.slice();
       return;
     }
-    const o = slot * t.stride;
-    for (let i = 0; i < t.stride; i++) t.slab[o + i] = next[i] as number;
+    writeState(t.slab, slot * t.stride, next, t.stride);
   }
 
   #decideAll(key: string, policies: readonly Policy[], cost: number, nowMs: number): Decision {
@@ -288,4 +321,9 @@ export class MemoryStore implements Store {
       if (t.logs) t.logs[slot] = [];
     }
   }
+}
+
+/** writeState copies `stride` numbers of a new state into the slab at offset `o`. */
+function writeState(slab: Float64Array, o: number, next: number[], stride: number): void {
+  for (let i = 0; i < stride; i++) slab[o + i] = next[i] as number;
 }
