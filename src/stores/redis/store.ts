@@ -83,7 +83,7 @@ interface Call {
   resolve(d: Decision | undefined): void;
 }
 
-/** Group is the calls that can share one script call (same slot, same time argument). */
+/** Group is the calls that share one script call (one slot, one time argument), in call order. */
 interface Group {
   nowMs: number | undefined;
   calls: Call[];
@@ -189,7 +189,8 @@ export class RedisStore implements Store {
   readonly #now: () => number;
   readonly #events = new Emitter();
   readonly #cacheKeys = new WeakMap<readonly Policy[], string>();
-  #groups = new Map<string, Group>();
+  #queue: Group[] = [];
+  readonly #open = new Map<number, Group>();
   #scheduled = false;
   #down = false;
   #downSinceMs = 0;
@@ -400,31 +401,32 @@ export class RedisStore implements Store {
         this.#send(nowMs, [call]);
         return;
       }
+      // Calls on one slot keep their order: a call joins its slot's open group when
+      // the time argument matches (a reset needs none), else it opens the next group.
+      // Groups are sent in the order they were opened, over one connection per node.
       const slot = this.adapter.cluster ? hashSlot(tag) : 0;
-      const gk = nowMs === undefined ? `${slot}` : `${slot}@${nowMs}`;
-      let g = this.#groups.get(gk);
-      if (g === undefined) {
+      let g = this.#open.get(slot);
+      if (g === undefined || (g.nowMs !== nowMs && op !== "d") || g.calls.length >= this.#maxBatch) {
         g = { nowMs, calls: [] };
-        this.#groups.set(gk, g);
+        this.#open.set(slot, g);
+        this.#queue.push(g);
       }
       g.calls.push(call);
-      if (g.calls.length >= this.#maxBatch) {
-        this.#groups.delete(gk);
-        this.#send(g.nowMs, g.calls);
-      } else if (!this.#scheduled) {
+      if (!this.#scheduled) {
         this.#scheduled = true;
         queueMicrotask(this.#flush);
       }
     });
   }
 
-  /** #flush sends every queued group: one script call per group. */
+  /** #flush sends every queued group, in order: one script call per group. */
   readonly #flush = (): void => {
     this.#scheduled = false;
-    const groups = this.#groups;
-    if (groups.size === 0) return;
-    this.#groups = new Map();
-    for (const g of groups.values()) this.#send(g.nowMs, g.calls);
+    const queue = this.#queue;
+    if (queue.length === 0) return;
+    this.#queue = [];
+    this.#open.clear();
+    for (const g of queue) this.#send(g.nowMs, g.calls);
   };
 
   /** #send runs one script call for `calls`, bounded by the timeout; each call is answered exactly once. */
