@@ -2,7 +2,7 @@
 
 import { describe, FloodgateError, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
 import type { Decision, Policy } from "./core/policy.js";
-import { checkCost, checkKey, checkNow, checkOptions } from "./core/validate.js";
+import { checkCost, checkKey, checkNow, checkOptions, MAX_LIMIT } from "./core/validate.js";
 import { MemoryStore } from "./stores/memory.js";
 import type { Store } from "./stores/store.js";
 
@@ -47,7 +47,11 @@ export interface AcquireOptions extends CallOptions {
   maxWaitMs?: number;
 }
 
-const defaultNow = (): number => performance.timeOrigin + performance.now();
+// Perf: the global `performance` and its `timeOrigin` are getters that check their
+// receiver in Node; reading both once leaves one native call per clock read.
+const perf = performance;
+const timeOriginMs = perf.timeOrigin;
+const defaultNow = (): number => timeOriginMs + perf.now();
 const defaultTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
@@ -96,6 +100,8 @@ export class RateLimiter {
   readonly #maxQueue: number;
   readonly #queues = new Map<string, Queue>();
   readonly #memory: MemoryStore | undefined;
+  /** #fastCostMax (perf) is the largest cost valid for every default policy; see #fastCost. */
+  readonly #fastCostMax: number;
 
   constructor(options: RateLimiterOptions) {
     const o = checkOptions("RateLimiter", options, ["policy", "store", "now", "timers", "maxQueue"]);
@@ -125,12 +131,29 @@ export class RateLimiter {
     this.#injectedClock = o.now !== undefined;
     this.#timers = (o.timers as Timers | undefined) ?? defaultTimers;
     this.#maxQueue = maxQueue;
+    let fastCostMax = MAX_LIMIT;
+    for (const p of this.policies) if (p.limit < fastCostMax) fastCostMax = p.limit;
+    this.#fastCostMax = fastCostMax;
+  }
+
+  /**
+   * #fastCost (perf) returns the cost of a call that needs no option parsing: a
+   * string key with no cost (1) or a whole cost from 0 to every default policy's
+   * limit. Otherwise it returns -1 and the caller runs #resolve, which throws the
+   * same errors as always for bad input.
+   */
+  #fastCost(key: unknown, arg: unknown): number {
+    if (typeof key !== "string") return -1;
+    const cost = arg === undefined ? 1 : arg;
+    return typeof cost === "number" && Number.isInteger(cost) && cost >= 0 && cost <= this.#fastCostMax ? cost : -1;
   }
 
   /** #clock returns the time to pass to the store: undefined when the store reads its own clock. */
   #clock(call: string): number | undefined {
     if (this.store.ownsClock && !this.#injectedClock) return undefined;
-    return checkNow(call, this.#now());
+    // Perf: a finite number skips checkNow, whose error building is too big to inline.
+    const nowMs = this.#now();
+    return Number.isFinite(nowMs) ? nowMs : checkNow(call, nowMs);
   }
 
   /** #resolve validates the per-call options and returns the policies and cost. */
@@ -172,6 +195,14 @@ export class RateLimiter {
    * returns the Decision. Pass a number for the cost, or `{ cost, policy }`.
    */
   async consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
+    // Perf: the common call skips #resolve (see #fastCost); the rest takes #consumeResolved.
+    const fast = this.#fastCost(key, costOrOptions);
+    if (fast < 0) return this.#consumeResolved(key, costOrOptions);
+    return this.store.consume(key, this.policies, fast, this.#clock("consume"));
+  }
+
+  /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input). */
+  #consumeResolved(key: string, costOrOptions: number | CallOptions | undefined): Promise<Decision> | Decision {
     const [policies, cost] = this.#resolve("consume", key, costOrOptions, 1);
     return this.store.consume(key, policies, cost, this.#clock("consume"));
   }
@@ -190,6 +221,23 @@ export class RateLimiter {
    * per decision. It works with a MemoryStore only and throws a TypeError otherwise.
    */
   consumeSync(key: string, costOrOptions?: number | CallOptions): Decision {
+    // Perf: the common call skips #resolve (see #fastCost) and checkNow; the rest takes #consumeSyncResolved.
+    const memory = this.#memory;
+    const fast = this.#fastCost(key, costOrOptions);
+    if (fast >= 0 && memory !== undefined) {
+      const nowMs = this.#now();
+      return memory.consumeSync(
+        key,
+        this.policies,
+        fast,
+        Number.isFinite(nowMs) ? nowMs : checkNow("consumeSync", nowMs),
+      );
+    }
+    return this.#consumeSyncResolved(key, costOrOptions);
+  }
+
+  /** #consumeSyncResolved is consumeSync for calls that need #resolve (options, an unusual cost, bad input). */
+  #consumeSyncResolved(key: string, costOrOptions: number | CallOptions | undefined): Decision {
     const memory = this.#memory;
     if (memory === undefined) {
       throw new FloodgateTypeError(
