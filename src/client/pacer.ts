@@ -57,6 +57,7 @@ interface KeyState {
 export class ServerPacer {
   readonly #o: PacerOptions;
   readonly #keys = new Map<string, KeyState>();
+  #sweeper: Iterator<[string, KeyState]> | undefined;
 
   constructor(options: PacerOptions) {
     this.#o = options;
@@ -80,6 +81,7 @@ export class ServerPacer {
 
   /** started records a start for `key` and returns its start number. */
   started(key: string): number {
+    this.#sweep();
     let s = this.#keys.get(key);
     if (s === undefined) {
       s = { starts: 0, lastStartMs: 0, inFlight: 0, pausedUntilMs: 0, budget: undefined };
@@ -144,6 +146,21 @@ export class ServerPacer {
   #jittered(ms: number): number {
     const extra = ms * this.#o.jitter * Math.min(1, Math.max(0, this.#o.random()));
     return Math.min(Math.ceil(ms + extra), this.#o.maxDelayMs);
+  }
+
+  /** #sweep checks two other keys per start and drops the idle ones, so keys never asked again do not pile up. */
+  #sweep(): void {
+    for (let i = 0; i < 2; i++) {
+      this.#sweeper ??= this.#keys.entries();
+      const next = this.#sweeper.next();
+      if (next.done) {
+        this.#sweeper = undefined;
+        return;
+      }
+      const [key, s] = next.value;
+      if (s.budget !== undefined && this.#o.now() >= s.budget.resetAtMs) s.budget = undefined;
+      this.#forget(key, s);
+    }
   }
 
   #forget(key: string, s: KeyState): void {
