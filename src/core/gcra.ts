@@ -1,6 +1,6 @@
 // gcra.ts: the generic cell rate algorithm, a token bucket kept in one number.
 
-import { FloodgateTypeError } from "./errors.js";
+import { FloodgateRangeError } from "./errors.js";
 import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy } from "./policy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
@@ -64,7 +64,7 @@ export function gcra(options: GcraOptions): Policy {
   const emissionIntervalMs = periodMs / limit;
   const burstToleranceMs = burst * emissionIntervalMs;
   if (burstToleranceMs > MAX_DURATION_MS) {
-    throw new FloodgateTypeError(
+    throw new FloodgateRangeError(
       "ERR_INVALID_OPTION",
       `floodgate: gcra({ burst: ${burst} }) takes more than the 10 years supported to recover; lower burst or raise limit.`,
     );

@@ -1,6 +1,6 @@
 // leaky-bucket.ts: the leaky bucket as a meter.
 
-import { FloodgateTypeError } from "./errors.js";
+import { FloodgateRangeError } from "./errors.js";
 import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy } from "./policy.js";
 import {
   checkOptions,
@@ -41,7 +41,7 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
   const rate = numberOption(fn, "leakRate", o.leakRate, 0, MAX_RATE, "pass the drain per second, such as 2");
   const name = nameOption(fn, o.name, "leaky-bucket");
   if ((capacity * 1000) / rate > MAX_DURATION_MS) {
-    throw new FloodgateTypeError(
+    throw new FloodgateRangeError(
       "ERR_INVALID_OPTION",
       `floodgate: leakyBucket({ capacity: ${capacity}, leakRate: ${rate} }) takes more than the 10 years supported to drain; raise leakRate.`,
     );

@@ -1,6 +1,6 @@
 // token-bucket.ts: the token bucket, smooth or stepwise refill.
 
-import { FloodgateTypeError } from "./errors.js";
+import { FloodgateRangeError, FloodgateTypeError } from "./errors.js";
 import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy } from "./policy.js";
 import {
   checkOptions,
@@ -83,7 +83,7 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
     );
     const fullMs = (capacity * 1000) / rate;
     if (fullMs > MAX_DURATION_MS) {
-      throw new FloodgateTypeError(
+      throw new FloodgateRangeError(
         "ERR_INVALID_OPTION",
         `floodgate: tokenBucket({ capacity: ${capacity}, refillRate: ${rate} }) takes ${Math.round(
           fullMs / 86_400_000,
@@ -110,7 +110,7 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
   );
   const steps = Math.ceil(capacity / amount);
   if (steps * intervalMs > MAX_DURATION_MS) {
-    throw new FloodgateTypeError(
+    throw new FloodgateRangeError(
       "ERR_INVALID_OPTION",
       `floodgate: tokenBucket({ capacity: ${capacity}, refillAmount: ${amount}, refillIntervalMs: ${intervalMs} }) takes more than the 10 years supported to refill; raise refillAmount or shorten refillIntervalMs.`,
     );
