@@ -173,6 +173,23 @@ describe("properties of every algorithm", () => {
         );
       });
 
+      it("resetAfterMs is when the state holds no information again (idle), not earlier", () => {
+        fc.assert(
+          fc.property(arb, startArb, callsArb, (s, start, calls) => {
+            for (const x of run(s.policy, start, calls)) {
+              const state = x.r.state;
+              if (state === null) continue;
+              const call = `${s.label} consume(at=${x.t}, cost=${x.cost}) = ${show(x.r)}`;
+              expect(s.policy.idle(state, 0, x.t + x.r.resetAfterMs), `${call}: idle at +resetAfterMs`).toBe(true);
+              // 2 ms before, it still holds something (1 ms of slack for rounding a wait up).
+              if (x.r.resetAfterMs > 2) {
+                expect(s.policy.idle(state, 0, x.t + x.r.resetAfterMs - 2), `${call}: idle 2 ms early`).toBe(false);
+              }
+            }
+          }),
+        );
+      });
+
       it("a denial leaves the state unchanged", () => {
         fc.assert(
           fc.property(arb, startArb, callsArb, (s, start, calls) => {

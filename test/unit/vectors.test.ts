@@ -1,17 +1,18 @@
 // vectors.test.ts: replays every shared decision vector against the pure core and against RateLimiter + MemoryStore.
 
 import { describe, expect, it } from "vitest";
-import { combineDecision } from "../../src/core/decision.js";
+import { MemoryStore, type Policy, RateLimiter } from "../../src/index.js";
 import {
-  applyPolicy,
-  type Decision,
-  MemoryStore,
-  type Outcome,
-  type Policy,
-  RateLimiter,
-  refundPolicy,
-} from "../../src/index.js";
-import { buildPolicies, describeStep, loadVectors, type Step, type VectorCase, type Want } from "../vectors/load.js";
+  buildPolicies,
+  describeStep,
+  errorCode,
+  fromDecision,
+  loadVectors,
+  PureEngine,
+  type Step,
+  type VectorCase,
+  type Want,
+} from "../vectors/load.js";
 
 /** Got is what one step produced, in the shape of a Want. */
 type Got = Want | undefined;
@@ -28,85 +29,6 @@ function pick(want: Want | undefined, got: Got): Got {
     }
   }
   return out as Want;
-}
-
-function fromDecision(d: Decision): Want {
-  return {
-    allowed: d.allowed,
-    remaining: d.remaining,
-    retryAfterMs: d.retryAfterMs,
-    resetAfterMs: d.resetAfterMs,
-    policy: d.policy,
-    policies: d.policies.map((p) => ({
-      allowed: p.allowed,
-      remaining: p.remaining,
-      retryAfterMs: p.retryAfterMs,
-      resetAfterMs: p.resetAfterMs,
-      policy: p.policy.name,
-    })),
-  };
-}
-
-function errorCode(e: unknown): Want {
-  return { error: (e as { code?: string }).code ?? String(e) };
-}
-
-/**
- * PureEngine runs a case on the pure core: applyPolicy per policy, all-or-nothing
- * across policies (a denial keeps every state; the policies that would have
- * admitted the cost are reported as they stand, as with a peek).
- */
-class PureEngine {
-  readonly #states = new Map<string, (readonly number[] | null)[]>();
-  constructor(readonly policies: Policy[]) {}
-  #get(key: string): (readonly number[] | null)[] {
-    let s = this.#states.get(key);
-    if (s === undefined) {
-      s = this.policies.map(() => null);
-      this.#states.set(key, s);
-    }
-    return s;
-  }
-  step(s: Step): Got {
-    const key = s.key ?? "k";
-    const op = s.op ?? "consume";
-    const states = this.#get(key);
-    try {
-      if (op === "reset") {
-        this.#states.delete(key);
-        return undefined;
-      }
-      if (op === "refund") {
-        const cost = s.cost ?? 1;
-        this.#checkLimit(cost);
-        this.#states.set(
-          key,
-          this.policies.map((p, i) => refundPolicy(p, states[i] ?? null, s.at, cost)),
-        );
-        return undefined;
-      }
-      const cost = op === "peek" ? 0 : (s.cost ?? 1);
-      this.#checkLimit(cost);
-      const applied = this.policies.map((p, i) => applyPolicy(p, states[i] ?? null, s.at, cost));
-      const allowed = applied.every((a) => a.allowed);
-      if (allowed) {
-        this.#states.set(
-          key,
-          applied.map((a) => a.state),
-        );
-      }
-      const outs: Outcome[] = applied.map((a, i) =>
-        allowed || !a.allowed ? a : applyPolicy(this.policies[i] as Policy, states[i] ?? null, s.at, 0),
-      );
-      return fromDecision(combineDecision(this.policies, outs, allowed));
-    } catch (e) {
-      return errorCode(e);
-    }
-  }
-  #checkLimit(cost: number): void {
-    // RateLimiter checks every policy before touching any; do the same here.
-    for (const p of this.policies) if (cost > p.limit) applyPolicy(p, null, 0, cost);
-  }
 }
 
 /** LimiterEngine runs a case on RateLimiter with a MemoryStore, at the step times. */

@@ -3,11 +3,16 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { combineDecision } from "../../src/core/decision.js";
 import {
+  applyPolicy,
+  type Decision,
   fixedWindow,
   gcra,
   leakyBucket,
+  type Outcome,
   type Policy,
+  refundPolicy,
   slidingLog,
   slidingWindow,
   tokenBucket,
@@ -93,4 +98,83 @@ export function loadVectors(): VectorFile[] {
 /** describeStep renders a step for failure messages: `step 3: consume(at=200, cost=2)`. */
 export function describeStep(s: Step): string {
   return `step ${s.step}: ${s.op ?? "consume"}(key=${JSON.stringify(s.key ?? "k")}, at=${s.at}, cost=${s.cost ?? 1})`;
+}
+
+export function fromDecision(d: Decision): Want {
+  return {
+    allowed: d.allowed,
+    remaining: d.remaining,
+    retryAfterMs: d.retryAfterMs,
+    resetAfterMs: d.resetAfterMs,
+    policy: d.policy,
+    policies: d.policies.map((p) => ({
+      allowed: p.allowed,
+      remaining: p.remaining,
+      retryAfterMs: p.retryAfterMs,
+      resetAfterMs: p.resetAfterMs,
+      policy: p.policy.name,
+    })),
+  };
+}
+
+export function errorCode(e: unknown): Want {
+  return { error: (e as { code?: string }).code ?? String(e) };
+}
+
+/**
+ * PureEngine runs a case on the pure core: applyPolicy per policy, all-or-nothing
+ * across policies (a denial keeps every state; the policies that would have
+ * admitted the cost are reported as they stand, as with a peek).
+ */
+export class PureEngine {
+  readonly #states = new Map<string, (readonly number[] | null)[]>();
+  constructor(readonly policies: Policy[]) {}
+  #get(key: string): (readonly number[] | null)[] {
+    let s = this.#states.get(key);
+    if (s === undefined) {
+      s = this.policies.map(() => null);
+      this.#states.set(key, s);
+    }
+    return s;
+  }
+  step(s: Step): Want | undefined {
+    const key = s.key ?? "k";
+    const op = s.op ?? "consume";
+    const states = this.#get(key);
+    try {
+      if (op === "reset") {
+        this.#states.delete(key);
+        return undefined;
+      }
+      if (op === "refund") {
+        const cost = s.cost ?? 1;
+        this.#checkLimit(cost);
+        this.#states.set(
+          key,
+          this.policies.map((p, i) => refundPolicy(p, states[i] ?? null, s.at, cost)),
+        );
+        return undefined;
+      }
+      const cost = op === "peek" ? 0 : (s.cost ?? 1);
+      this.#checkLimit(cost);
+      const applied = this.policies.map((p, i) => applyPolicy(p, states[i] ?? null, s.at, cost));
+      const allowed = applied.every((a) => a.allowed);
+      if (allowed) {
+        this.#states.set(
+          key,
+          applied.map((a) => a.state),
+        );
+      }
+      const outs: Outcome[] = applied.map((a, i) =>
+        allowed || !a.allowed ? a : applyPolicy(this.policies[i] as Policy, states[i] ?? null, s.at, 0),
+      );
+      return fromDecision(combineDecision(this.policies, outs, allowed));
+    } catch (e) {
+      return errorCode(e);
+    }
+  }
+  #checkLimit(cost: number): void {
+    // RateLimiter checks every policy before touching any; do the same here.
+    for (const p of this.policies) if (cost > p.limit) applyPolicy(p, null, 0, cost);
+  }
 }
