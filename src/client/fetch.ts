@@ -197,7 +197,7 @@ export function buildClient(fn: string, o: ClientOptions): Client {
       fn,
       "maxQueue",
       o.maxQueue ?? 1000,
-      0,
+      1,
       true,
       "pass how many requests may wait per key, such as 1000",
     ),

@@ -127,7 +127,7 @@ export function throttle<A extends unknown[], R>(fn: (...args: A) => R, options:
     "throttle",
     "maxQueue",
     o.maxQueue ?? 1000,
-    0,
+    1,
     true,
     "pass how many calls may wait per key, such as 1000",
   );

@@ -331,3 +331,46 @@ describe("rateLimitedFetch real time (bounded)", () => {
     expect(elapsedMs).toBeLessThan(1500);
   });
 });
+
+describe("rateLimitedFetch concurrency and options", () => {
+  it("concurrency 1 sends one request per origin at a time, in order", async () => {
+    let open = 0;
+    let peak = 0;
+    const order: string[] = [];
+    const h = await harness(() => (req, res) => {
+      open++;
+      peak = Math.max(peak, open);
+      order.push(req.url ?? "");
+      setTimeout(() => {
+        open--;
+        res.writeHead(200);
+        res.end();
+      }, 5);
+    });
+    const f = h.client({ concurrency: 1 });
+    await h.run(Promise.all(Array.from({ length: 6 }, (_, i) => f(`${h.server.origin}/${i}`))));
+    expect({ peak, order }).toEqual({ peak: 1, order: ["/0", "/1", "/2", "/3", "/4", "/5"] });
+  });
+
+  const bad: { why: string; o: Record<string, unknown>; code: string; text: string }[] = [
+    { why: "unknown option", o: { retry: 2 }, code: "ERR_UNKNOWN_OPTION", text: "retries" },
+    { why: "store without policy", o: { store: {} }, code: "ERR_INVALID_OPTION", text: "policy" },
+    { why: "retryStatuses with a 200", o: { retryStatuses: [200] }, code: "ERR_INVALID_OPTION", text: "retryStatuses" },
+    { why: "negative maxDelayMs", o: { maxDelayMs: -1 }, code: "ERR_INVALID_OPTION", text: "maxDelayMs" },
+    { why: "jitter NaN", o: { jitter: Number.NaN }, code: "ERR_INVALID_OPTION", text: "jitter" },
+    { why: "fractional retries", o: { retries: 1.5 }, code: "ERR_INVALID_OPTION", text: "retries" },
+    { why: "key not a function", o: { key: "host" }, code: "ERR_INVALID_OPTION", text: "key" },
+  ];
+  for (const row of bad) {
+    it(`rejects ${row.why} at construction`, () => {
+      let err: { code?: string; message: string } | undefined;
+      try {
+        rateLimitedFetch(row.o as RateLimitedFetchOptions);
+      } catch (e) {
+        err = e as { code?: string; message: string };
+      }
+      expect(err?.code, `rateLimitedFetch(${JSON.stringify(row.o)}): ${err?.message}`).toBe(row.code);
+      expect(err?.message).toContain(row.text);
+    });
+  }
+});

@@ -319,6 +319,13 @@ describe("throttle validation", () => {
       text: "maxQueue",
     },
     {
+      // maxQueue counts the call about to start too, so 0 would refuse every call.
+      why: "maxQueue 0",
+      make: () => throttle(() => 1, { policy, maxQueue: 0 }),
+      code: "ERR_INVALID_OPTION",
+      text: ">= 1",
+    },
+    {
       why: "zero concurrency",
       make: () => throttle(() => 1, { policy, concurrency: 0 }),
       code: "ERR_INVALID_OPTION",
