@@ -34,7 +34,7 @@ export interface RateLimitHints {
   /** policy names the server policy the quota fields came from, when named. */
   policy?: string;
   /** source tells which header family the quota fields came from. */
-  source?: "ratelimit" | "ratelimit-draft7" | "ratelimit-legacy" | "x-ratelimit";
+  source?: "ratelimit" | "ratelimit-draft7" | "ratelimit-legacy" | "x-ratelimit" | "x-ratelimit-requests";
 }
 
 /** ParseHintsOptions configures readRateLimitHints. */
@@ -54,7 +54,8 @@ export interface ParseHintsOptions {
  * `"name";r=..;t=..` items), its draft-07 Dictionary form
  * (`limit=10, remaining=2, reset=5`), the older `RateLimit-Remaining` /
  * `RateLimit-Reset` / `RateLimit-Limit` trio, then `X-RateLimit-Remaining` /
- * `X-RateLimit-Reset` (or `-Reset-After`) / `X-RateLimit-Limit`. With several
+ * `X-RateLimit-Reset` (or `-Reset-After`) / `X-RateLimit-Limit`, then the
+ * LLM-style `X-RateLimit-Remaining-Requests` family. With several
  * policies in `RateLimit`, the tightest wins: any exhausted one (the longest
  * `t`), else the least `r`. Malformed fields are ignored as a whole.
  *
@@ -68,7 +69,11 @@ export function readRateLimitHints(get: HeaderGetter, options: ParseHintsOptions
   const hints: RateLimitHints = {};
   const retryAfterMs = parseRetryAfter(get("retry-after"), wallNowMs, maxDelayMs);
   if (retryAfterMs !== undefined) hints.retryAfterMs = retryAfterMs;
-  const quota = readIetf(get, maxDelayMs) ?? readLegacy(get, maxDelayMs) ?? readXRateLimit(get, wallNowMs, maxDelayMs);
+  const quota =
+    readIetf(get, maxDelayMs) ??
+    readLegacy(get, maxDelayMs) ??
+    readXRateLimit(get, wallNowMs, maxDelayMs) ??
+    readPerRequestsFamily(get, maxDelayMs);
   if (quota) Object.assign(hints, quota);
   return hints;
 }
@@ -231,6 +236,45 @@ function readXRateLimit(get: HeaderGetter, wallNowMs: number, maxDelayMs: number
     }
   }
   if (resetAfterMs !== undefined) hints.resetAfterMs = resetAfterMs;
+  return hints;
+}
+
+const DURATION =
+  /^(?:(\d{1,9}(?:\.\d{1,6})?)h)?(?:(\d{1,9}(?:\.\d{1,6})?)m)?(?:(\d{1,9}(?:\.\d{1,6})?)s)?(?:(\d{1,9}(?:\.\d{1,6})?)ms)?$/;
+
+/**
+ * parseDuration reads a Go-style duration as sent by LLM APIs (`1s`, `6m0s`,
+ * `1h2m3.5s`, `250ms`) or plain seconds (`12`, `0.5`), in milliseconds; undefined
+ * when malformed. Negative values do not parse.
+ */
+export function parseDuration(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (v === "") return undefined;
+  if (/^\d{1,12}(\.\d{1,9})?$/.test(v)) return secondsToMs(Number(v));
+  const m = DURATION.exec(v);
+  if (m === null) return undefined;
+  const [, h, min, sec, ms] = m;
+  return Number(h ?? 0) * 3_600_000 + Number(min ?? 0) * 60_000 + secondsToMs(Number(sec ?? 0)) + Number(ms ?? 0);
+}
+
+/**
+ * readPerRequestsFamily reads the `X-RateLimit-{Limit,Remaining,Reset}-Requests`
+ * family that LLM APIs (OpenAI, Groq) send, whose reset is a duration such as
+ * `6m0s`. The `-Tokens` twins are not read: the client cannot know a request's
+ * token cost in the server's units.
+ */
+function readPerRequestsFamily(get: HeaderGetter, maxDelayMs: number): RateLimitHints | undefined {
+  const remaining = leadingNumber(get("x-ratelimit-remaining-requests"));
+  if (remaining === undefined) return undefined;
+  const hints: RateLimitHints = {
+    remaining: Math.min(Math.floor(remaining), MAX_LIMIT),
+    source: "x-ratelimit-requests",
+  };
+  const limit = leadingNumber(get("x-ratelimit-limit-requests"));
+  if (limit !== undefined) hints.limit = Math.min(Math.floor(limit), MAX_LIMIT);
+  const resetMs = parseDuration(get("x-ratelimit-reset-requests"));
+  if (resetMs !== undefined) hints.resetAfterMs = clampMs(resetMs, maxDelayMs) as number;
   return hints;
 }
 

@@ -13,6 +13,7 @@ export {
   type HeaderGetter,
   headersGetter,
   type ParseHintsOptions,
+  parseDuration,
   parseHttpDate,
   parseRetryAfter,
   type RateLimitHints,

@@ -196,6 +196,31 @@ describe("readRateLimitHints", () => {
       want: { retryAfterMs: 45_000 },
     },
     {
+      why: "LLM-style X-RateLimit-*-Requests with a Go duration reset",
+      headers: {
+        "x-ratelimit-limit-requests": "500",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1m30.5s",
+        "x-ratelimit-remaining-tokens": "0",
+      },
+      want: { remaining: 0, limit: 500, resetAfterMs: 90_500, source: "x-ratelimit-requests" },
+    },
+    {
+      why: "LLM-style reset in milliseconds",
+      headers: { "x-ratelimit-remaining-requests": "3", "x-ratelimit-reset-requests": "250ms" },
+      want: { remaining: 3, resetAfterMs: 250, source: "x-ratelimit-requests" },
+    },
+    {
+      why: "LLM-style garbage reset: ignored",
+      headers: { "x-ratelimit-remaining-requests": "3", "x-ratelimit-reset-requests": "-1s" },
+      want: { remaining: 3, source: "x-ratelimit-requests" },
+    },
+    {
+      why: "LLM-style absurd reset: clamped",
+      headers: { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "999999999h" },
+      want: { remaining: 0, resetAfterMs: 3_600_000, source: "x-ratelimit-requests" },
+    },
+    {
       why: "IETF field wins over X-RateLimit-*",
       headers: { ratelimit: '"a";r=9;t=1', "x-ratelimit-remaining": "0", "x-ratelimit-reset": "100" },
       want: { remaining: 9, resetAfterMs: 1_000, policy: "a", source: "ratelimit" },
