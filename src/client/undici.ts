@@ -126,7 +126,7 @@ function isSignal(x: unknown): x is AbortSignal {
  * follows undici 7's `(dispatch) => (opts, handler) => boolean` shape.
  *
  * @example
- * import { Agent, interceptors } from "undici";
+ * import { Agent } from "undici";
  * import { tokenBucket } from "floodgate";
  * import { throttleInterceptor } from "floodgate/client";
  * const agent = new Agent().compose(throttleInterceptor({ policy: tokenBucket({ capacity: 10, refillRate: 5 }) }));
