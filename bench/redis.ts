@@ -26,6 +26,7 @@ interface Result {
   p50Us: number;
   p99Us: number;
   redisCpuUsPerDecision: number;
+  nodeCpuUsPerDecision: number;
   scriptCalls: number;
 }
 
@@ -69,9 +70,11 @@ async function measure(name: string, consume: Consume, concurrency: number, admi
   (globalThis as { gc?: () => void }).gc?.();
   const lat: number[] = [];
   const before = await redisStats(admin);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const decisions = await drive(consume, concurrency, RUN_MS, lat);
   const elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const after = await redisStats(admin);
   const sorted = Float64Array.from(lat).sort();
   return {
@@ -82,6 +85,7 @@ async function measure(name: string, consume: Consume, concurrency: number, admi
     p50Us: pct(sorted, 0.5) / 1000,
     p99Us: pct(sorted, 0.99) / 1000,
     redisCpuUsPerDecision: (after.cpuUs - before.cpuUs) / decisions,
+    nodeCpuUsPerDecision: (cpu.user + cpu.system) / decisions,
     scriptCalls: after.calls - before.calls,
   };
 }
@@ -114,7 +118,7 @@ async function main(): Promise<void> {
         const r = await measure(name, consume, c, admin);
         results.push(r);
         console.error(
-          `${name} c=${c}: ${Math.round(r.perSec)}/s p50 ${r.p50Us.toFixed(0)}µs p99 ${r.p99Us.toFixed(0)}µs`,
+          `${name} c=${c}: ${Math.round(r.perSec)}/s p50 ${r.p50Us.toFixed(0)}µs p99 ${r.p99Us.toFixed(0)}µs redis ${r.redisCpuUsPerDecision.toFixed(2)}µs node ${r.nodeCpuUsPerDecision.toFixed(2)}µs`,
         );
       }
     }
@@ -126,11 +130,11 @@ async function main(): Promise<void> {
       "",
       `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${nodeVersion}, redis-server ${version} on 127.0.0.1 (no persistence), ioredis for both libraries, ${KEYS} keys round-robin, every call admitted, ${RUN_MS} ms per row after ${WARM_MS} ms warm-up. Redis CPU is used_cpu_user+sys from INFO per decision (includes network I/O); script calls from INFO commandstats.`,
       "",
-      "| library | concurrency | decisions/s | p50 µs | p99 µs | Redis CPU µs/decision | decisions per script call |",
-      "|---|---:|---:|---:|---:|---:|---:|",
+      "| library | concurrency | decisions/s | p50 µs | p99 µs | Redis CPU µs/decision | Node CPU µs/decision | decisions per script call |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|",
       ...results.map(
         (r) =>
-          `| ${r.name} | ${r.concurrency} | ${Math.round(r.perSec).toLocaleString("en-US")} | ${r.p50Us.toFixed(0)} | ${r.p99Us.toFixed(0)} | ${r.redisCpuUsPerDecision.toFixed(2)} | ${r.scriptCalls > 0 ? (r.decisions / r.scriptCalls).toFixed(1) : "n/a"} |`,
+          `| ${r.name} | ${r.concurrency} | ${Math.round(r.perSec).toLocaleString("en-US")} | ${r.p50Us.toFixed(0)} | ${r.p99Us.toFixed(0)} | ${r.redisCpuUsPerDecision.toFixed(2)} | ${r.nodeCpuUsPerDecision.toFixed(2)} | ${r.scriptCalls > 0 ? (r.decisions / r.scriptCalls).toFixed(1) : "n/a"} |`,
       ),
       "",
       "Ratio floodgate tokenBucket / rate-limiter-flexible (decisions/s):",

@@ -431,45 +431,17 @@ export class RedisStore implements Store {
 
   /** #send runs one script call for `calls`, bounded by the timeout; each call is answered exactly once. */
   #send(nowMs: number | undefined, calls: Call[]): void {
-    // Each policy and each (op, policies) set goes once into ARGV; decisions refer to them by index.
-    const keys: string[] = [];
-    const specArgs: string[] = [];
-    const specIndex = new Map<Policy, number>();
-    const setArgs: string[] = [];
-    const setIndex: Map<readonly Policy[], number>[] = [new Map(), new Map(), new Map()];
-    const callArgs: string[] = [];
-    let nSets = 0;
-    for (const c of calls) {
-      const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : 2] as Map<readonly Policy[], number>;
-      let set = sets.get(c.policies);
-      if (set === undefined) {
-        setArgs.push(c.op, String(c.policies.length));
-        for (const p of c.policies) {
-          let spec = specIndex.get(p);
-          if (spec === undefined) {
-            const sa = specOf(p);
-            specArgs.push(sa[0], sa[1], sa[2], sa[3]);
-            spec = specIndex.size + 1;
-            specIndex.set(p, spec);
-          }
-          setArgs.push(String(spec));
-        }
-        set = ++nSets;
-        sets.set(c.policies, set);
-      }
-      callArgs.push(String(set), String(c.cost));
-      for (const k of c.keys) keys.push(k);
+    const head = [nowMs === undefined ? "" : String(nowMs), nowMs === undefined ? "0" : this.#graceMs];
+    let keys: string[];
+    let args: string[];
+    const lone = calls.length === 1 ? (calls[0] as Call) : undefined;
+    if (lone !== undefined) {
+      // A lone call: its policies' ARGV section is built once and cached.
+      keys = lone.keys;
+      args = [...head, ...loneArgs(lone.op, lone.policies), String(lone.cost)];
+    } else {
+      [keys, args] = batchArgs(head, calls);
     }
-    const args: string[] = [
-      nowMs === undefined ? "" : String(nowMs),
-      nowMs === undefined ? "0" : this.#graceMs,
-      String(specIndex.size),
-      ...specArgs,
-      String(nSets),
-      ...setArgs,
-      String(calls.length),
-      ...callArgs,
-    ];
     const sentAtMs = nowMs ?? this.#now();
     let done = false;
     let retried = false;
@@ -663,6 +635,68 @@ export class RedisStore implements Store {
     if (policies.length === 1) return singleDecision(policies[0] as Policy, outs[0] as Outcome);
     return combineDecision(policies, outs, false);
   }
+}
+
+/** LONE caches, per op and policy array, the ARGV section of a lone call up to its cost. */
+const LONE = { c: new WeakMap<readonly Policy[], string[]>(), r: new WeakMap(), d: new WeakMap() } as const;
+
+/** loneArgs returns the ARGV of one call after the time and grace: its policies, one set, one decision (cost to add). */
+function loneArgs(op: Call["op"], policies: readonly Policy[]): string[] {
+  const cache = LONE[op] as WeakMap<readonly Policy[], string[]>;
+  let a = cache.get(policies);
+  if (a === undefined) {
+    a = [String(policies.length)];
+    for (const p of policies) a.push(...specOf(p));
+    a.push("1", op, String(policies.length));
+    for (let i = 1; i <= policies.length; i++) a.push(String(i));
+    a.push("1", "1");
+    cache.set(policies, a);
+  }
+  return a;
+}
+
+/**
+ * batchArgs returns the KEYS and ARGV of several calls: each policy and each
+ * (op, policies) set goes once into ARGV, and each decision refers to them by index.
+ */
+function batchArgs(head: string[], calls: Call[]): [string[], string[]] {
+  const keys: string[] = [];
+  const specArgs: string[] = [];
+  const specIndex = new Map<Policy, number>();
+  const setArgs: string[] = [];
+  const setIndex: Map<readonly Policy[], number>[] = [new Map(), new Map(), new Map()];
+  const callArgs: string[] = [];
+  let nSets = 0;
+  for (const c of calls) {
+    const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : 2] as Map<readonly Policy[], number>;
+    let set = sets.get(c.policies);
+    if (set === undefined) {
+      setArgs.push(c.op, String(c.policies.length));
+      for (const p of c.policies) {
+        let spec = specIndex.get(p);
+        if (spec === undefined) {
+          specArgs.push(...specOf(p));
+          spec = specIndex.size + 1;
+          specIndex.set(p, spec);
+        }
+        setArgs.push(String(spec));
+      }
+      set = ++nSets;
+      sets.set(c.policies, set);
+    }
+    callArgs.push(String(set), String(c.cost));
+    for (const k of c.keys) keys.push(k);
+  }
+  const args = [
+    ...head,
+    String(specIndex.size),
+    ...specArgs,
+    String(nSets),
+    ...setArgs,
+    String(calls.length),
+    ...callArgs,
+  ];
+  return [keys, args];
 }
 
 function positiveMs(fn: string, name: string, value: unknown, fallback: number, example: string): number {
