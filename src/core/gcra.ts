@@ -126,7 +126,8 @@ export function gcra(options: GcraOptions): Policy {
       return true;
     },
     idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-      return (s[o] as number) <= nowMs;
+      // The same slack as evaluate, so a key is idle once resetAfterMs has passed.
+      return (s[o] as number) <= nowMs + (nowMs < 0 ? -nowMs : nowMs) * TIME_SLACK;
     },
   });
 }

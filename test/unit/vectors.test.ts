@@ -9,6 +9,7 @@ import {
   fromDecision,
   loadVectors,
   PureEngine,
+  pick,
   type Step,
   type VectorCase,
   type Want,
@@ -16,20 +17,6 @@ import {
 
 /** Got is what one step produced, in the shape of a Want. */
 type Got = Want | undefined;
-
-/** pick keeps the fields the step's want names, so a row may check only some of them. */
-function pick(want: Want | undefined, got: Got): Got {
-  if (want === undefined || got === undefined) return got;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(want) as (keyof Want)[]) {
-    if (k === "policies" && want.policies && got.policies) {
-      out.policies = want.policies.map((w, i) => pick(w, got.policies?.[i]));
-    } else {
-      out[k] = got[k];
-    }
-  }
-  return out as Want;
-}
 
 /** LimiterEngine runs a case on RateLimiter with a MemoryStore, at the step times. */
 class LimiterEngine {

@@ -100,6 +100,7 @@ export function describeStep(s: Step): string {
   return `step ${s.step}: ${s.op ?? "consume"}(key=${JSON.stringify(s.key ?? "k")}, at=${s.at}, cost=${s.cost ?? 1})`;
 }
 
+/** fromDecision renders a Decision in the shape of a Want, for comparison. */
 export function fromDecision(d: Decision): Want {
   return {
     allowed: d.allowed,
@@ -117,6 +118,7 @@ export function fromDecision(d: Decision): Want {
   };
 }
 
+/** errorCode renders a thrown error as a Want: its stable code. */
 export function errorCode(e: unknown): Want {
   return { error: (e as { code?: string }).code ?? String(e) };
 }
@@ -177,4 +179,24 @@ export class PureEngine {
     // RateLimiter checks every policy before touching any; do the same here.
     for (const p of this.policies) if (cost > p.limit) applyPolicy(p, null, 0, cost);
   }
+}
+
+/** pick keeps the fields the step's want names, so a row may check only some of them. */
+export function pick(want: Want | undefined, got: Want | undefined): Want | undefined {
+  if (want === undefined || got === undefined) return got;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(want) as (keyof Want)[]) {
+    if (k === "policies" && want.policies && got.policies) {
+      out.policies = want.policies.map((w, i) => pick(w, got.policies?.[i]));
+    } else {
+      out[k] = got[k];
+    }
+  }
+  return out as Want;
+}
+
+/** replayTable runs steps on the pure core and returns each step with what it produced, keeping only wanted fields. */
+export function replayTable(policies: Policy[], steps: Step[]): { step: Step; got: Want | undefined }[] {
+  const engine = new PureEngine(policies);
+  return steps.map((step) => ({ step, got: pick(step.want, engine.step(step)) }));
 }
