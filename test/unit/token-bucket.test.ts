@@ -56,7 +56,13 @@ describe("tokenBucket, smooth", () => {
   table("the largest capacity and rate stay exact", tokenBucket({ capacity: 1e12, refillRate: 1e9 }), [
     { step: 1, at: 0, cost: 1e12, want: ok(0, 1e6), why: "1e12 tokens refill in 1000 s at 1e9 per second" },
     { step: 2, at: 1, op: "peek", want: ok(1e6, 999999), why: "1e6 tokens per ms" },
-    { step: 3, at: 1, cost: 1e6 + 1, want: no(1e6, 1, 999999), why: "one token short: a millionth of a ms, rounded up" },
+    {
+      step: 3,
+      at: 1,
+      cost: 1e6 + 1,
+      want: no(1e6, 1, 999999),
+      why: "one token short: a millionth of a ms, rounded up",
+    },
   ]);
 });
 
