@@ -44,6 +44,9 @@ async function main(): Promise<number> {
   throw new Error(`unknown variant ${JSON.stringify(variant)}`);
 }
 
+// Exit normally on SIGTERM, so that --cpu-prof can write its profile.
+process.on("SIGTERM", () => process.exit(0));
+
 main().then(
   (port) => process.stdout.write(`listening ${port}\n`),
   (err) => {

@@ -28,8 +28,14 @@ declare module "fastify" {
 /** FastifyHttpRequest adapts a Fastify request to the core's HttpRequest. */
 class FastifyHttpRequest implements HttpRequest<FastifyRequest> {
   readonly raw: FastifyRequest;
+  #options: FastifyRequest["routeOptions"] | undefined;
   constructor(request: FastifyRequest) {
     this.raw = request;
+  }
+  /** routeOptions reads request.routeOptions once: Fastify builds a new object on every read. */
+  get routeOptions(): FastifyRequest["routeOptions"] {
+    this.#options ??= this.raw.routeOptions;
+    return this.#options;
   }
   get method(): string {
     return this.raw.method;
@@ -38,7 +44,7 @@ class FastifyHttpRequest implements HttpRequest<FastifyRequest> {
     return this.raw.url;
   }
   get route(): string | undefined {
-    return this.raw.routeOptions?.url;
+    return this.routeOptions?.url;
   }
   get peer(): string | undefined {
     return this.raw.raw.socket?.remoteAddress;
@@ -59,10 +65,10 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
 /** routeSelect puts a route's config.rateLimit in front of the user's select function. */
 function routeSelect(user: FastifyRateLimitOptions["select"]): NonNullable<FastifyRateLimitOptions["select"]> {
   return function floodgateFastifySelect(req) {
-    const cfg = req.raw.routeOptions?.config?.rateLimit;
+    const options = (req as FastifyHttpRequest).routeOptions;
+    const cfg = options?.config?.rateLimit;
     if (cfg === false) return false;
-    const base: Selection | undefined =
-      cfg === undefined ? undefined : { bucket: req.raw.routeOptions.url ?? "", ...cfg };
+    const base: Selection | undefined = cfg === undefined ? undefined : { bucket: options.url ?? "", ...cfg };
     if (user === undefined) return base;
     const s = user(req);
     const combine = (x: Selection | undefined | false): Selection | undefined | false =>
