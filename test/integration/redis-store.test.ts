@@ -1,6 +1,7 @@
 // redis-store.test.ts: RedisStore behaviour on a real Redis: batching, deny cache, keys, TTLs, events, options, bad input.
 
 import { Redis } from "ioredis";
+import { createClient } from "redis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   type Decision,
@@ -295,6 +296,24 @@ describe("events and options", () => {
     off();
     await store.consume("wrongtype", policy, 1, undefined);
     expect(seen, "after off()").toEqual(["error"]);
+    // The same through node-redis, whose error replies are classed differently.
+    const nr = createClient({ url: server.url });
+    await nr.connect();
+    try {
+      const nrStore = new RedisStore({ client: nr, timeoutMs: 1000, prefix: store.prefix, onFailure: "fail-closed" });
+      const events: string[] = [];
+      nrStore.on("error", () => events.push("error"));
+      nrStore.on("degraded", () => events.push("degraded"));
+      const e = await nrStore.consume("wrongtype", policy, 1, undefined);
+      expect({ allowed: e.allowed, degraded: e.degraded, events, down: nrStore.degraded }, "node-redis").toEqual({
+        allowed: false,
+        degraded: "fail-closed",
+        events: ["error"],
+        down: false,
+      });
+    } finally {
+      await nr.close();
+    }
   });
 
   it("rejects bad options with a stable code", () => {

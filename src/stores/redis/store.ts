@@ -102,7 +102,8 @@ type SpecArgs = readonly [string, string, string, string];
 
 const OP_NAME = { c: "consume", r: "refund", d: "reset" } as const;
 const UNAVAILABLE = /^(CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|BUSY|NOREPLICAS)\b/;
-const REPLY_ERRORS = new Set(["ReplyError", "ErrorReply"]);
+const REPLY_ERRORS = new Set(["ReplyError", "ErrorReply", "SimpleError", "BlobError"]);
+const REPLY_CODE = /^[A-Z][A-Z_]+ /;
 const defaultNow = (): number => performance.now();
 const specs = new WeakMap<Policy, SpecArgs>();
 
@@ -468,7 +469,11 @@ export class RedisStore implements Store {
       }
       done = true;
       clearTimeout(timer);
-      const isReply = err instanceof Error && REPLY_ERRORS.has(err.name) && !UNAVAILABLE.test(message);
+      // A Redis error reply (WRONGTYPE, ERR ...) fails this call only; anything else means Redis is unreachable.
+      const isReply =
+        err instanceof Error &&
+        (REPLY_ERRORS.has(err.name) || REPLY_ERRORS.has(err.constructor.name) || REPLY_CODE.test(message)) &&
+        !UNAVAILABLE.test(message);
       this.#fail(calls, isReply ? "reply" : "unavailable", err);
     };
     const run = (f: () => Promise<unknown>): void => {
