@@ -14,7 +14,7 @@
 // ignored. Nothing touches the network.
 
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -174,13 +174,15 @@ function table(results: readonly Result[]): string {
   );
 }
 
+const loadBefore = loadavg()[0] ?? 0;
 const results = await runAll();
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform} ${process.arch}`;
 const md = `# Client-side throttle timing: 50 calls/s for 10 s
 
 Command: \`node --import tsx bench/client-timing.ts\`
 
-Machine: ${machine}. Run at ${new Date().toISOString()}.
+Machine: ${machine}. Run at ${new Date().toISOString()}; 1-minute load average ${loadBefore.toFixed(1)} when it
+started (other processes shared the machine; a busy machine delays timers for every contestant alike).
 
 All contestants ran at the same time in one process for the same ${RUN_MS / 1000} s of wall time, each kept
 saturated (${BACKLOG} calls always waiting). The throttled function only records its start time.
@@ -196,7 +198,10 @@ How to read it:
 - **achieved rate**: starts in the 10 s run divided by 10. A token bucket of capacity 50 adds its initial burst of 50.
 - **max in any 1 s / 100 ms**: the largest number of starts inside any sliding window of that length, over the
   whole run. A server enforcing "50 per second" (sliding) refuses whatever exceeds 50 in 1 s.
-- **steady**: the same after the first second.
+- **steady**: the same after the first second. What each policy itself allows in any window of length d is
+  \`capacity + 50 × d\`: 100 per second for the token bucket of 50, 55 for \`gcra\` with burst 5, 51 for burst 1;
+  floodgate stays within it (a start is recorded when the function runs, a little after its budget was
+  granted, so scheduling jitter can add one).
 - **gap**: time between consecutive starts; a smooth 50/s pace is 20 ms.
 `;
 mkdirSync(join(HERE, "results"), { recursive: true });
