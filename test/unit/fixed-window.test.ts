@@ -1,0 +1,62 @@
+// fixed-window.test.ts: table tests of the fixed window counter beyond the shared vectors.
+
+import { describe, expect, it } from "vitest";
+import { fixedWindow, type Policy } from "../../src/index.js";
+import { describeStep, replayTable, type Step } from "../vectors/load.js";
+
+function table(name: string, policy: Policy, rows: Step[]): void {
+  it(name, () => {
+    for (const { step, got } of replayTable([policy], rows)) {
+      expect(
+        got,
+        `${describeStep(step)} = ${JSON.stringify(got)} want ${JSON.stringify(step.want)} (${step.why})`,
+      ).toEqual(step.want);
+    }
+  });
+}
+
+const ok = (remaining: number, resetAfterMs: number) => ({ allowed: true, remaining, retryAfterMs: 0, resetAfterMs });
+const no = (remaining: number, retryAfterMs: number, resetAfterMs: number) => ({
+  allowed: false,
+  remaining,
+  retryAfterMs,
+  resetAfterMs,
+});
+
+describe("fixedWindow", () => {
+  table("windows align to the clock, not to a key's first call", fixedWindow({ limit: 1, windowMs: 1000 }), [
+    { step: 1, at: 100, key: "a", cost: 1, want: ok(0, 900), why: "a starts in [0, 1000)" },
+    { step: 2, at: 900, key: "b", cost: 1, want: ok(0, 100), why: "b too, although it came 800 ms later" },
+    { step: 3, at: 999, key: "a", cost: 1, want: no(0, 1, 1), why: "a's window ends at 1000" },
+    { step: 4, at: 1000, key: "a", cost: 1, want: ok(0, 1000), why: "the same boundary for every key" },
+    { step: 5, at: 1000, key: "b", cost: 1, want: ok(0, 1000), why: "b gets its next window at 1000, not 1900" },
+  ]);
+
+  table("a window of 10 years at epoch time", fixedWindow({ limit: 3, windowMs: 315360000000 }), [
+    {
+      step: 1,
+      at: 1700000000000,
+      cost: 1,
+      want: ok(2, 192160000000),
+      why: "window [5 * 315360000000, 6 * ...) = [1576800000000, 1892160000000)",
+    },
+    { step: 2, at: 1892159999999, cost: 2, want: ok(0, 1), why: "the last ms of the window" },
+    { step: 3, at: 1892160000000, cost: 3, want: ok(0, 315360000000), why: "the next 10 years" },
+  ]);
+
+  table("a peek on a spent window that is over shows the new window", fixedWindow({ limit: 2, windowMs: 100 }), [
+    { step: 1, at: 50, cost: 2, want: ok(0, 50), why: "spent" },
+    { step: 2, at: 150, op: "peek", want: ok(2, 0), why: "[100, 200) is unused: nothing to reset" },
+    { step: 3, at: 150, op: "refund", cost: 2, why: "the spent window is over; nothing to give back" },
+    { step: 4, at: 150, cost: 2, want: ok(0, 50), why: "2 in [100, 200), not 4" },
+    { step: 5, at: 150, cost: 1, want: no(0, 50, 50), why: "the refund did not add to this window" },
+  ]);
+
+  it("describes itself", () => {
+    const p = fixedWindow({ limit: 10, windowMs: 60000 });
+    expect([p.kind, p.name, p.limit, p.windowMs, p.stateSize]).toEqual(["fixedWindow", "fixed-window", 10, 60000, 2]);
+    expect(p.idle([0, 0], 0, 1)).toBe(true);
+    expect(p.idle([0, 3], 0, 59999)).toBe(false);
+    expect(p.idle([0, 3], 0, 60000)).toBe(true);
+  });
+});
