@@ -102,6 +102,8 @@ export class RateLimiter {
   readonly #memory: MemoryStore | undefined;
   /** #fastCostMax (perf) is the largest cost valid for every default policy; see #fastCost. */
   readonly #fastCostMax: number;
+  /** #unitCost (perf) is 1 when every default policy admits a cost of 1 (the default), else -1; see #fastCost. */
+  readonly #unitCost: number;
 
   constructor(options: RateLimiterOptions) {
     const o = checkOptions("RateLimiter", options, ["policy", "store", "now", "timers", "maxQueue"]);
@@ -134,18 +136,18 @@ export class RateLimiter {
     let fastCostMax = MAX_LIMIT;
     for (const p of this.policies) if (p.limit < fastCostMax) fastCostMax = p.limit;
     this.#fastCostMax = fastCostMax;
+    this.#unitCost = fastCostMax >= 1 ? 1 : -1;
   }
 
   /**
-   * #fastCost (perf) returns the cost of a call that needs no option parsing: a
-   * string key with no cost (1) or a whole cost from 0 to every default policy's
-   * limit. Otherwise it returns -1 and the caller runs #resolve, which throws the
-   * same errors as always for bad input.
+   * #fastCost (perf) returns `arg` when it is a cost that needs no option parsing:
+   * a whole number from 0 to every default policy's limit. Otherwise it returns -1
+   * and the caller runs #resolve, which throws the same errors as always for bad
+   * input. A call without a cost uses #unitCost instead, so this function is not
+   * even inlined into callers that never pass one (V8's inlining budget is tight).
    */
-  #fastCost(key: unknown, arg: unknown): number {
-    if (typeof key !== "string") return -1;
-    const cost = arg === undefined ? 1 : arg;
-    return typeof cost === "number" && Number.isInteger(cost) && cost >= 0 && cost <= this.#fastCostMax ? cost : -1;
+  #fastCost(arg: unknown): number {
+    return typeof arg === "number" && Number.isInteger(arg) && arg >= 0 && arg <= this.#fastCostMax ? arg : -1;
   }
 
   /** #clock returns the time to pass to the store: undefined when the store reads its own clock. */
@@ -196,8 +198,8 @@ export class RateLimiter {
    */
   async consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
     // Perf: the common call skips #resolve (see #fastCost); the rest takes #consumeResolved.
-    const fast = this.#fastCost(key, costOrOptions);
-    if (fast < 0) return this.#consumeResolved(key, costOrOptions);
+    const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
+    if (fast < 0 || typeof key !== "string") return this.#consumeResolved(key, costOrOptions);
     return this.store.consume(key, this.policies, fast, this.#clock("consume"));
   }
 
@@ -223,8 +225,8 @@ export class RateLimiter {
   consumeSync(key: string, costOrOptions?: number | CallOptions): Decision {
     // Perf: the common call skips #resolve (see #fastCost) and checkNow; the rest takes #consumeSyncResolved.
     const memory = this.#memory;
-    const fast = this.#fastCost(key, costOrOptions);
-    if (fast >= 0 && memory !== undefined) {
+    const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
+    if (fast >= 0 && typeof key === "string" && memory !== undefined) {
       const nowMs = this.#now();
       return memory.consumeSync(
         key,
