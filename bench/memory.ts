@@ -395,10 +395,10 @@ async function throughput(keyCount: number, denied: boolean, only: string | unde
       const { ms, allowed } = await timed(r, n);
       check((list[c] as Contestant).name, n, allowed);
       spentMs += ms;
-      rate = n / Math.max(ms, 0.001);
-      n = Math.min(n * 2, Math.max(1000, Math.round(rate * (ROUND_MS / 1000))));
+      rate = n / Math.max(ms, 0.001); // decisions per ms
+      n = Math.min(n * 2, Math.max(1000, Math.round(rate * ROUND_MS)));
     }
-    batch.push(Math.max(1000, Math.round(rate * (ROUND_MS / 1000))));
+    batch.push(Math.max(1000, Math.round(rate * ROUND_MS)));
   }
   const rates: Record<string, number[]> = {};
   for (const c of list) rates[c.name] = [];
@@ -597,6 +597,9 @@ function machine(): string {
 }
 
 async function main(): Promise<void> {
+  if ((globalThis as { gc?: () => void }).gc === undefined) {
+    throw new Error("bench/memory.ts needs --expose-gc: node --expose-gc --import tsx bench/memory.ts");
+  }
   const started = Date.now();
   const date = new Date().toISOString();
   const results: ThroughputResult[] = [];
