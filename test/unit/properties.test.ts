@@ -479,3 +479,90 @@ describe("no drift", () => {
 function withName(p: Policy, name: string): Policy {
   return Object.freeze({ ...p, name, id: `${name}|${p.id}` });
 }
+
+describe("agreement with exact integer models", () => {
+  // The smooth bucket at n/m tokens per second, in units of 1/(1000 m) token: a token is
+  // D = 1000 m units and each ms adds n units, so every quantity is a whole number.
+  it("tokenBucket and leakyBucket at n/m per second: same verdicts as exact arithmetic; waits never shorter, at most 1 ms longer", () => {
+    fc.assert(
+      fc.property(limitArb, rateArb, startArb, callsArb, (capacity, { n, m }, start, calls) => {
+        const D = 1000 * m;
+        const policies = [tokenBucket({ capacity, refillRate: n / m }), leakyBucket({ capacity, leakRate: n / m })];
+        const label = `capacity ${capacity}, rate ${n}/${m}`;
+        for (const policy of policies) {
+          let units = capacity * D;
+          let atMs = Number.NaN;
+          let t = start;
+          let state: readonly number[] | null = null;
+          for (const c of calls) {
+            t += c.gapMs;
+            const cost = costOf(c, capacity);
+            let u = units;
+            let at = atMs;
+            if (Number.isNaN(at)) at = t;
+            if (t > at) {
+              u = Math.min(capacity * D, u + (t - at) * n);
+              at = t;
+            }
+            const allowed = u >= cost * D;
+            const left = allowed ? u - cost * D : u;
+            const wantRemaining = Math.floor(left / D);
+            const wantRetry = allowed ? 0 : Math.ceil((cost * D - u) / n);
+            const wantReset = Math.ceil((capacity * D - left) / n);
+            const r = applyPolicy(policy, state, t, cost);
+            const call = `${policy.kind}(${label}) consume(at=${t}, cost=${cost}) = ${show(r)} want allowed ${allowed}, remaining ${wantRemaining}, retry ${wantRetry}, reset ${wantReset}`;
+            expect([r.allowed, r.remaining], call).toEqual([allowed, wantRemaining]);
+            expect(r.retryAfterMs >= wantRetry && r.retryAfterMs <= wantRetry + 1, call).toBe(true);
+            expect(r.resetAfterMs >= wantReset && r.resetAfterMs <= wantReset + 1, call).toBe(true);
+            state = r.state;
+            if (allowed && cost > 0) {
+              units = left;
+              atMs = at;
+            }
+          }
+        }
+      }),
+    );
+  });
+
+  // GCRA in units of 1/limit ms: the emission interval is periodMs units, tat * limit is whole.
+  it("gcra: same verdicts and waits as exact arithmetic, at small and epoch times", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 20_000 }),
+        limitArb,
+        startArb,
+        callsArb,
+        (limit, periodMs, burst, start, calls) => {
+          const policy = gcra({ limit, periodMs, burst });
+          const tolerance = burst * periodMs; // in units of 1/limit ms
+          let tat: number | undefined; // tat * limit
+          let t = start;
+          let state: readonly number[] | null = null;
+          for (const c of calls) {
+            t += c.gapMs;
+            const cost = costOf(c, burst);
+            const now = t * limit;
+            const ahead = tat !== undefined && tat > now ? tat - now : 0;
+            const newAhead = ahead + cost * periodMs;
+            const allowed = newAhead <= tolerance;
+            const wantRemaining = Math.floor((tolerance - (allowed ? newAhead : ahead)) / periodMs);
+            const wantRetry = allowed ? 0 : Math.ceil((newAhead - tolerance) / limit);
+            const wantReset = Math.ceil((allowed ? newAhead : ahead) / limit);
+            const r = applyPolicy(policy, state, t, cost);
+            const call = `gcra({ limit: ${limit}, periodMs: ${periodMs}, burst: ${burst} }) consume(at=${t}, cost=${cost}) = ${show(r)} want ${allowed}, ${wantRemaining}, ${wantRetry}, ${wantReset}`;
+            expect([r.allowed, r.remaining, r.retryAfterMs, r.resetAfterMs], call).toEqual([
+              allowed,
+              wantRemaining,
+              wantRetry,
+              wantReset,
+            ]);
+            state = r.state;
+            if (allowed && cost > 0) tat = now + newAhead;
+          }
+        },
+      ),
+    );
+  });
+});
