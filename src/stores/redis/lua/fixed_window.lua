@@ -1,7 +1,7 @@
 -- fixed_window.lua: a counter per aligned window ('fw'); twin of src/core/fixed-window.ts.
 -- Params: limit, windowMs. State: windowStartMs, count.
 
-ALG['fw'] = {
+LOAD['fw'] = function() return {
   eval = function(st, now, cost, limit, window)
     local start = math.floor(now / window) * window
     local window_start = start
@@ -30,4 +30,4 @@ ALG['fw'] = {
     if count < 0 then count = 0 end
     return { window_start, count }
   end,
-}
+} end

@@ -4,7 +4,7 @@
 -- TIME_SLACK is the share of the clock's magnitude within which a unit counts as on time (2^-46).
 local TIME_SLACK = 2 ^ -46
 
-ALG['gc'] = {
+LOAD['gc'] = function() return {
   eval = function(st, now, cost, emission, tolerance)
     local slack_ms = EPSILON * emission
     -- ahead is how far tat runs ahead of now, taken first so it keeps a double's full precision.
@@ -30,4 +30,4 @@ ALG['gc'] = {
     if tat < now then tat = now end
     return { tat }
   end,
-}
+} end

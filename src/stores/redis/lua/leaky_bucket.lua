@@ -1,7 +1,7 @@
 -- leaky_bucket.lua: the leaky bucket as a meter ('lb'); twin of src/core/leaky-bucket.ts.
 -- Params: capacity, leakRate (per second). State: level, updatedAtMs.
 
-ALG['lb'] = {
+LOAD['lb'] = function() return {
   eval = function(st, now, cost, capacity, rate)
     local level = 0
     local at = now
@@ -37,4 +37,4 @@ ALG['lb'] = {
     if level < 0 then level = 0 end
     return { level, at }
   end,
-}
+} end

@@ -53,8 +53,21 @@ local function serialize(t)
   return table.concat(parts, ' ')
 end
 
--- ALG maps a policy kind code to its math: eval(st, now, cost, p1, p2, p3) returns
--- ok, remaining, retryAfterMs, resetAfterMs, next state (or nil when denied);
--- refund(st, now, cost, p1, p2, p3) returns the state to keep.
--- st is nil for a key without state (fresh).
+-- LOAD maps a policy kind code to a loader returning its math: eval(st, now, cost,
+-- p1, p2, p3) returns ok, remaining, retryAfterMs, resetAfterMs, next state (or nil
+-- when denied); refund(st, now, cost, p1, p2, p3) returns the state to keep (or nil
+-- for no change). st is nil for a key without state (fresh). Loaders run only for
+-- the kinds a call uses: Redis runs the whole script body on every call, and each
+-- function definition it executes costs a closure.
+local LOAD = {}
 local ALG = {}
+
+-- alg returns the math of a kind, loading it on first use.
+local function alg(kind)
+  local a = ALG[kind]
+  if not a then
+    a = LOAD[kind]()
+    ALG[kind] = a
+  end
+  return a
+end

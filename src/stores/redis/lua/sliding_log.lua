@@ -9,7 +9,7 @@ local function sl_first_live(log, now, window)
   return i
 end
 
-ALG['sl'] = {
+LOAD['sl'] = function() return {
   eval = function(st, now, cost, limit, window)
     local log = st or {}
     local len = #log
@@ -71,4 +71,4 @@ ALG['sl'] = {
     end
     return nx
   end,
-}
+} end

@@ -14,7 +14,7 @@ local function sw_roll(st, now, window)
   return window_start, st[2], st[3]
 end
 
-ALG['sw'] = {
+LOAD['sw'] = function() return {
   eval = function(st, now, cost, limit, window)
     local window_start, previous, current = sw_roll(st, now, window)
     local elapsed = now - window_start
@@ -54,4 +54,4 @@ ALG['sw'] = {
     if current < 0 then current = 0 end
     return { window_start, previous, current }
   end,
-}
+} end

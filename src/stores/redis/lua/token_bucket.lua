@@ -1,7 +1,7 @@
 -- token_bucket.lua: the token bucket, smooth ('tb') and stepped ('ts'); twin of src/core/token-bucket.ts.
 
 -- Smooth bucket. Params: capacity, refillRate (tokens per second). State: tokens, updatedAtMs.
-ALG['tb'] = {
+LOAD['tb'] = function() return {
   eval = function(st, now, cost, capacity, rate)
     local tokens = capacity
     local at = now
@@ -37,10 +37,10 @@ ALG['tb'] = {
     if tokens > capacity then tokens = capacity end
     return { tokens, at }
   end,
-}
+} end
 
 -- Stepped bucket. Params: capacity, refillAmount, refillIntervalMs. State: tokens, lastRefillMs.
-ALG['ts'] = {
+LOAD['ts'] = function() return {
   eval = function(st, now, cost, capacity, amount, interval)
     local tokens = capacity
     local last = now
@@ -79,4 +79,4 @@ ALG['ts'] = {
     if tokens > capacity then tokens = capacity end
     return { tokens, last }
   end,
-}
+} end
