@@ -18,27 +18,43 @@ import {
 /** Got is what one step produced, in the shape of a Want. */
 type Got = Want | undefined;
 
+/**
+ * LimiterMode picks the RateLimiter calls a replay uses: the explicit-time pairs
+ * (consumeAt, peekAt, refundAt), the clock-reading calls with the injected clock
+ * (consume, peek, refund), or the synchronous consumeSync.
+ */
+type LimiterMode = "at" | "clock" | "sync";
+
 /** LimiterEngine runs a case on RateLimiter with a MemoryStore, at the step times. */
 class LimiterEngine {
   readonly limiter: RateLimiter;
   clockMs = 0;
-  constructor(policies: Policy[]) {
+  constructor(
+    policies: Policy[],
+    readonly mode: LimiterMode,
+  ) {
     this.limiter = new RateLimiter({ policy: policies, store: new MemoryStore(), now: () => this.clockMs });
   }
   async step(s: Step): Promise<Got> {
     const key = s.key ?? "k";
+    const l = this.limiter;
     this.clockMs = s.at;
     try {
       switch (s.op ?? "consume") {
-        case "consume":
-          return fromDecision(await this.limiter.consumeAt(key, s.at, s.cost ?? 1));
+        case "consume": {
+          const cost = s.cost ?? 1;
+          if (this.mode === "at") return fromDecision(await l.consumeAt(key, s.at, cost));
+          if (this.mode === "sync") return fromDecision(l.consumeSync(key, cost));
+          // The shorthand: no cost argument means 1.
+          return fromDecision(await (s.cost === undefined ? l.consume(key) : l.consume(key, cost)));
+        }
         case "peek":
-          return fromDecision(await this.limiter.peekAt(key, s.at));
+          return fromDecision(await (this.mode === "at" ? l.peekAt(key, s.at) : l.peek(key)));
         case "refund":
-          await this.limiter.refundAt(key, s.at, s.cost ?? 1);
+          await (this.mode === "at" ? l.refundAt(key, s.at, s.cost ?? 1) : l.refund(key, s.cost ?? 1));
           return undefined;
         case "reset":
-          await this.limiter.reset(key);
+          await l.reset(key);
           return undefined;
       }
     } catch (e) {
@@ -89,13 +105,15 @@ describe("decision vectors", () => {
             expect(pick(s.want, got), message(f.file, c, s, "pure", got)).toEqual(s.want);
           }
         });
-        it(`${c.name}: RateLimiter + MemoryStore`, async () => {
-          const engine = new LimiterEngine(buildPolicies(c));
-          for (const s of c.steps) {
-            const got = await engine.step(s);
-            expect(pick(s.want, got), message(f.file, c, s, "memory", got)).toEqual(s.want);
-          }
-        });
+        for (const mode of ["at", "clock", "sync"] as const) {
+          it(`${c.name}: RateLimiter + MemoryStore (${mode})`, async () => {
+            const engine = new LimiterEngine(buildPolicies(c), mode);
+            for (const s of c.steps) {
+              const got = await engine.step(s);
+              expect(pick(s.want, got), message(f.file, c, s, `memory ${mode}`, got)).toEqual(s.want);
+            }
+          });
+        }
       }
     });
   }
