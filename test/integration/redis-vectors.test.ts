@@ -168,3 +168,27 @@ describe("random sequences: RedisStore equals the pure core, field by field", ()
     });
   }
 });
+
+describe("a long sliding log (state of hundreds of entries)", () => {
+  it("300 calls, refunds and expiry agree with the pure core", async () => {
+    const policies = [slidingLog({ limit: 1000, windowMs: 2000 })];
+    const s = new RedisStore({ client, prefix: `long${casePrefix++}:`, denyCache: false, timeoutMs: 5000 });
+    const ref = new Reference(policies);
+    const rnd = mulberry32(99);
+    let t = 1_700_000_000_000;
+    for (let step = 1; step <= 300; step++) {
+      t += Math.floor(rnd() * 15);
+      if (step % 50 === 0) {
+        await s.refund("log", policies, 7, t);
+        ref.refund("log", t, 7);
+        continue;
+      }
+      const cost = 1 + Math.floor(rnd() * 5);
+      const d = await s.consume("log", policies, cost, t);
+      expect(fields(d), `step ${step}: consume(cost=${cost}) at ${t}`).toEqual(fields(ref.consume("log", t, cost)));
+    }
+    expect(await client.strlen(s.keyOf("log", policies[0] as Policy)), "log bytes (16 per entry)").toBeGreaterThan(
+      16 * 150,
+    );
+  });
+});

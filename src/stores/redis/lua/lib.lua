@@ -1,8 +1,8 @@
 -- lib.lua: helpers shared by every floodgate script, the twins of src/core/policy.ts.
 --
 -- Every number that crosses the boundary is a whole number or a string: Redis
--- truncates fractional Lua numbers in replies. State is stored as doubles printed
--- with '%.17g', which reads back as exactly the same double.
+-- truncates fractional Lua numbers in replies. State is stored as binary doubles
+-- (struct.pack '<d'), which read back as exactly the same doubles.
 
 -- EPSILON absorbs double rounding in token arithmetic: 1e-9 of a token (as in TypeScript).
 local EPSILON = 1e-9
@@ -21,36 +21,52 @@ local function ceil_ms(x)
   return 0
 end
 
--- parse reads a stored state ("d1 d2 ...") into an array of doubles. The fixed-size
--- states (one to three numbers) take a fast path without a pattern iterator.
+-- CHUNK is how many doubles parse and serialize move per struct call (Lua 5.1
+-- limits how many values one call may return).
+local CHUNK = 64
+
+-- parse reads a stored state (little-endian IEEE doubles, 8 bytes each) into an
+-- array of doubles. Binary doubles read back exactly, with no text formatting.
 local function parse(raw)
-  local s1 = string.find(raw, ' ', 1, true)
-  if not s1 then return { tonumber(raw) } end
-  local s2 = string.find(raw, ' ', s1 + 1, true)
-  if not s2 then return { tonumber(string.sub(raw, 1, s1 - 1)), tonumber(string.sub(raw, s1 + 1)) } end
-  local s3 = string.find(raw, ' ', s2 + 1, true)
-  if not s3 then
-    return { tonumber(string.sub(raw, 1, s1 - 1)), tonumber(string.sub(raw, s1 + 1, s2 - 1)),
-      tonumber(string.sub(raw, s2 + 1)) }
+  local n = #raw / 8
+  if n == 2 then
+    local a, b = struct.unpack('<dd', raw)
+    return { a, b }
+  end
+  if n == 1 then return { (struct.unpack('<d', raw)) } end
+  if n == 3 then
+    local a, b, c = struct.unpack('<ddd', raw)
+    return { a, b, c }
   end
   local t = {}
-  local n = 0
-  for w in string.gmatch(raw, '%S+') do
-    n = n + 1
-    t[n] = tonumber(w)
+  local i = 0
+  local pos = 1
+  while i < n do
+    local m = n - i
+    if m > CHUNK then m = CHUNK end
+    local vals = { struct.unpack('<' .. string.rep('d', m), raw, pos) }
+    for j = 1, m do t[i + j] = vals[j] end
+    pos = vals[m + 1]
+    i = i + m
   end
   return t
 end
 
--- serialize prints a state so that parse returns exactly the same doubles.
+-- serialize packs a state so that parse returns exactly the same doubles.
 local function serialize(t)
   local n = #t
-  if n == 2 then return string.format('%.17g %.17g', t[1], t[2]) end
-  if n == 1 then return string.format('%.17g', t[1]) end
-  if n == 3 then return string.format('%.17g %.17g %.17g', t[1], t[2], t[3]) end
+  if n == 2 then return struct.pack('<dd', t[1], t[2]) end
+  if n == 1 then return struct.pack('<d', t[1]) end
+  if n == 3 then return struct.pack('<ddd', t[1], t[2], t[3]) end
   local parts = {}
-  for i = 1, n do parts[i] = string.format('%.17g', t[i]) end
-  return table.concat(parts, ' ')
+  local i = 0
+  while i < n do
+    local m = n - i
+    if m > CHUNK then m = CHUNK end
+    parts[#parts + 1] = struct.pack('<' .. string.rep('d', m), unpack(t, i + 1, i + m))
+    i = i + m
+  end
+  return table.concat(parts)
 end
 
 -- LOAD maps a policy kind code to a loader returning its math: eval(st, now, cost,
