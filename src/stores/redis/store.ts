@@ -456,7 +456,13 @@ export class RedisStore implements Store {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      this.#answer(calls, reply, sentAtMs);
+      try {
+        this.#answer(calls, reply, sentAtMs);
+      } catch (err) {
+        // A reply that cannot be read must not become an unhandled rejection; calls
+        // already answered stay answered (a promise settles once).
+        this.#fail(calls, "reply", err);
+      }
     };
     const onError = (err: unknown): void => {
       if (done) return;
@@ -488,7 +494,9 @@ export class RedisStore implements Store {
 
   /** #answer turns a script reply into each call's Decision. */
   #answer(calls: Call[], reply: unknown, sentAtMs: number): void {
-    if (!Array.isArray(reply)) {
+    let expected = 0;
+    for (const c of calls) expected += c.op === "c" ? 1 + 4 * c.policies.length : 1;
+    if (!Array.isArray(reply) || reply.length !== expected) {
       this.#fail(calls, "reply", new Error(`floodgate: unexpected script reply ${describe(reply)}`));
       return;
     }
