@@ -4,8 +4,8 @@ import { FloodgateRangeError } from "./errors.js";
 import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy } from "./policy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
-/** TIME_SLACK is the share of the clock's magnitude within which GCRA counts a unit as on time (2^-46). */
-export const TIME_SLACK = 2 ** -46;
+/** TIME_SLACK is the share of the clock's magnitude (in units) within which GCRA counts a unit as on time (2^-51, two ulps). */
+export const TIME_SLACK = 2 ** -51;
 
 /** GcraOptions configures a GCRA policy: `limit` per `periodMs`, bursts up to `burst`. */
 export interface GcraOptions {
@@ -25,17 +25,20 @@ export interface GcraOptions {
  * The model: units are meant to arrive one every `emissionIntervalMs`
  * (`periodMs / limit`). The state is a single time, the theoretical arrival time
  * `tat`: when the next unit would be due if every admitted unit had arrived on
- * schedule. Admitting `cost` units moves `tat` forward by `cost` emission
- * intervals (from now, if `tat` is already in the past). A call is allowed when
+ * schedule. It is kept counted in emission intervals (`tat / emissionIntervalMs`),
+ * so admitting whole units adds whole numbers, exactly: a client held at the
+ * limit for millions of calls accumulates no rounding error. Admitting `cost`
+ * units moves `tat` forward by `cost` emission intervals (from now, if `tat` is
+ * already in the past). A call is allowed when
  * the new `tat` is at most `burstToleranceMs` (`burst * emissionIntervalMs`)
  * ahead of now: the client may run that far ahead of schedule, which is a burst
  * of `burst` units.
  *
  * Its decisions equal a smooth token bucket's with `capacity = burst` and
  * `refillRate = limit / periodMs` per ms, in half the state. A time earlier than
- * one seen before never frees capacity: `tat` only moves forward. A double
- * holds an epoch time in ms to about 0.25 µs, so a unit late by less than
- * `TIME_SLACK` of the clock's magnitude (about 24 µs near 1.7e12) is on time.
+ * one seen before never frees capacity: `tat` only moves forward. Converting
+ * the clock to emission intervals rounds it, so a unit late by less than
+ * `TIME_SLACK` of the clock's magnitude (about 0.75 µs near 1.7e12 ms) is on time.
  */
 export function gcra(options: GcraOptions): Policy {
   const fn = "gcra";
@@ -69,8 +72,6 @@ export function gcra(options: GcraOptions): Policy {
       `floodgate: gcra({ burst: ${burst} }) takes more than the 10 years supported to recover; lower burst or raise limit.`,
     );
   }
-  // Within EPSILON of a token counts as on time: the same tolerance the token bucket has.
-  const slackMs = EPSILON * emissionIntervalMs;
   return Object.freeze({
     kind: "gcra" as const,
     name,
@@ -88,26 +89,29 @@ export function gcra(options: GcraOptions): Policy {
       next: number[] | Float64Array,
       out: Outcome,
     ): boolean {
-      // aheadMs is how far tat runs ahead of now, taken first so it keeps a double's full precision.
-      const tat = fresh ? nowMs : (s[o] as number);
-      const aheadMs = tat > nowMs ? tat - nowMs : 0;
-      const newAheadMs = aheadMs + cost * emissionIntervalMs;
-      // An epoch time in ms is held to about 0.25 µs, and each admitted call rounds tat once,
-      // so a unit late by less than TIME_SLACK of the clock's magnitude (24 µs at 1.7e12) is on time.
-      const slack = (nowMs < 0 ? -nowMs : nowMs) * TIME_SLACK;
-      if (newAheadMs <= burstToleranceMs + slackMs + slack) {
-        next[0] = nowMs + newAheadMs;
+      // The state keeps tat in emission intervals (units); params stay in ms for the Lua twin.
+      const nowUnits = nowMs / emissionIntervalMs;
+      // aheadUnits is how far tat runs ahead of now, taken first so it keeps a double's full precision.
+      const tat = fresh ? nowUnits : (s[o] as number);
+      const aheadUnits = tat > nowUnits ? tat - nowUnits : 0;
+      const newAheadUnits = aheadUnits + cost;
+      // Rounding errs by about 2^-53 of the numbers involved (the clock, the units ahead):
+      // a unit late by that much is on time, and waits are not rounded up for it.
+      const slack = ((nowUnits < 0 ? -nowUnits : nowUnits) + newAheadUnits) * TIME_SLACK;
+      if (newAheadUnits <= burst + EPSILON + slack) {
+        // tat + cost is exact on tat's grid, so a client at the limit accumulates no rounding.
+        next[0] = nowUnits + newAheadUnits;
         out.allowed = true;
-        out.remaining = floorTokens((burstToleranceMs + slack - newAheadMs) / emissionIntervalMs);
+        out.remaining = floorTokens(burst + slack - newAheadUnits);
         out.retryAfterMs = 0;
-        out.resetAfterMs = ceilMs(newAheadMs - slack);
+        out.resetAfterMs = ceilMs((newAheadUnits - slack) * emissionIntervalMs);
         return true;
       }
-      next[0] = nowMs + aheadMs;
+      next[0] = nowUnits + aheadUnits;
       out.allowed = false;
-      out.remaining = floorTokens((burstToleranceMs + slack - aheadMs) / emissionIntervalMs);
-      out.retryAfterMs = ceilMs(newAheadMs - burstToleranceMs - slack);
-      out.resetAfterMs = ceilMs(aheadMs - slack);
+      out.remaining = floorTokens(burst + slack - aheadUnits);
+      out.retryAfterMs = ceilMs((newAheadUnits - burst - slack) * emissionIntervalMs);
+      out.resetAfterMs = ceilMs((aheadUnits - slack) * emissionIntervalMs);
       return false;
     },
     refund(
@@ -119,15 +123,17 @@ export function gcra(options: GcraOptions): Policy {
       next: number[] | Float64Array,
     ): boolean {
       if (fresh) return false;
+      const nowUnits = nowMs / emissionIntervalMs;
       let tat = s[o] as number;
-      if (tat < nowMs) tat = nowMs;
-      tat = tat - cost * emissionIntervalMs;
-      next[0] = tat < nowMs ? nowMs : tat;
+      if (tat < nowUnits) tat = nowUnits;
+      tat = tat - cost;
+      next[0] = tat < nowUnits ? nowUnits : tat;
       return true;
     },
     idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
       // The same slack as evaluate, so a key is idle once resetAfterMs has passed.
-      return (s[o] as number) <= nowMs + (nowMs < 0 ? -nowMs : nowMs) * TIME_SLACK;
+      const nowUnits = nowMs / emissionIntervalMs;
+      return (s[o] as number) - nowUnits <= ((nowUnits < 0 ? -nowUnits : nowUnits) + burst) * TIME_SLACK;
     },
   });
 }

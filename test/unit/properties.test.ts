@@ -458,6 +458,105 @@ describe("no drift", () => {
     });
   }
 
+  // Regression: GCRA kept tat in ms and rounded it on every admitted call; a client at the limit
+  // never lets tat fall behind now, so the error grew until exact-boundary decisions flipped (~1e5 calls).
+  for (const [limit, periodMs, burst] of [
+    [7, 1000, 7],
+    [41, 1000, 41],
+    [997, 1000, 100],
+    [13, 7, 20],
+    [10, 13000, 10],
+  ] as const) {
+    for (const startMs of [0, 1_700_000_000_000]) {
+      it(`gcra({ limit: ${limit}, periodMs: ${periodMs}, burst: ${burst} }) at the limit for 1,000,000 calls from ${startMs} decides exactly`, () => {
+        const policy = gcra({ limit, periodMs, burst });
+        // Exact model in units of 1/limit ms: the emission interval is periodMs units.
+        const tolerance = burst * periodMs;
+        let tat: number | undefined;
+        let seed = limit * 31 + periodMs;
+        const random = (): number => {
+          seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+          return seed / 2 ** 32;
+        };
+        const state: number[] = [];
+        const next: number[] = [];
+        const out = { allowed: false, remaining: 0, retryAfterMs: 0, resetAfterMs: 0 };
+        let t = startMs;
+        let fresh = true;
+        let mismatches = 0;
+        let first = "";
+        for (let i = 0; i < 1_000_000; i++) {
+          t += Math.floor(random() * 3);
+          const cost = 1 + Math.floor(random() * 3);
+          const now = t * limit;
+          const ahead = tat !== undefined && tat > now ? tat - now : 0;
+          const want = ahead + cost * periodMs <= tolerance;
+          const got = policy.evaluate(state, 0, fresh, t, cost, next, out);
+          if (got !== want) {
+            mismatches++;
+            first ||= `call ${i}: consume(at=${t}, cost=${cost}) = ${got}, exact ${want}`;
+          }
+          if (want) tat = now + ahead + cost * periodMs;
+          if (got) {
+            state[0] = next[0] as number;
+            fresh = false;
+          }
+        }
+        expect(mismatches, first).toBe(0);
+      });
+    }
+  }
+
+  for (const [capacity, n, m] of [
+    [10, 10, 13],
+    [3, 7, 3],
+    [50, 1000, 7],
+  ] as const) {
+    for (const startMs of [0, 1_700_000_000_000]) {
+      it(`tokenBucket({ capacity: ${capacity}, refillRate: ${n}/${m} }) at the limit for 1,000,000 calls from ${startMs} decides exactly`, () => {
+        const policy = tokenBucket({ capacity, refillRate: n / m });
+        // Exact model in units of 1/(1000 m) token: each ms adds n units.
+        const D = 1000 * m;
+        let units = capacity * D;
+        let atMs = startMs;
+        let seed = capacity * 31 + n;
+        const random = (): number => {
+          seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+          return seed / 2 ** 32;
+        };
+        const state: number[] = [];
+        const next: number[] = [];
+        const out = { allowed: false, remaining: 0, retryAfterMs: 0, resetAfterMs: 0 };
+        let t = startMs;
+        let fresh = true;
+        let mismatches = 0;
+        let first = "";
+        for (let i = 0; i < 1_000_000; i++) {
+          t += Math.floor(random() * 4);
+          const cost = 1 + Math.floor(random() * Math.min(capacity, 3));
+          const u = t > atMs ? Math.min(capacity * D, units + (t - atMs) * n) : units;
+          const want = u >= cost * D;
+          const got = policy.evaluate(state, 0, fresh, t, cost, next, out);
+          const wantRemaining = Math.floor((want ? u - cost * D : u) / D);
+          if (got !== want || out.remaining !== wantRemaining) {
+            mismatches++;
+            first ||= `call ${i}: consume(at=${t}, cost=${cost}) = ${got}/${out.remaining}, exact ${want}/${wantRemaining}`;
+          }
+          if (want) {
+            units = u - cost * D;
+            atMs = t;
+          }
+          if (got) {
+            state[0] = next[0] as number;
+            state[1] = next[1] as number;
+            fresh = false;
+          }
+        }
+        expect(mismatches, first).toBe(0);
+      });
+    }
+  }
+
   it("gcra at 10 per 13000 ms at epoch time, every ms for 3,000,650 ms", () => {
     const policy = gcra({ limit: 10, periodMs: 13000 });
     const state: number[] = [];
