@@ -86,7 +86,13 @@ export class MemoryStore implements Store {
   readonly #tables = new Map<string, Table>();
   #lastPolicy: Policy | undefined;
   #lastTable: Table | undefined;
-  /** #hot is the table of the last single fixed-size policy decided: the fast path of consumeSync. */
+  /**
+   * #hotPolicies and #hot are the last frozen one-policy array decided (RateLimiter
+   * passes the same frozen array on every call) and its table, when the policy has
+   * a fixed-size state: the fast path of consumeSync. A frozen array cannot change,
+   * so its identity is enough to know the policy.
+   */
+  #hotPolicies: readonly Policy[] | undefined;
   #hot: Table | undefined;
   readonly #out: Outcome = newOutcome();
   #next: number[] = [];
@@ -126,6 +132,7 @@ export class MemoryStore implements Store {
     this.#tables.clear();
     this.#lastPolicy = undefined;
     this.#lastTable = undefined;
+    this.#hotPolicies = undefined;
     this.#hot = undefined;
   }
 
@@ -198,8 +205,8 @@ export class MemoryStore implements Store {
    * which reaches the same state through the same math.
    */
   consumeSync(key: string, policies: readonly Policy[], cost: number, nowMs: number): Decision {
-    const t = this.#hot;
-    if (t !== undefined && policies[0] === t.policy && policies.length === 1) {
+    if (policies === this.#hotPolicies) {
+      const t = this.#hot as Table;
       const slot = t.index.get(key);
       if (slot !== undefined) {
         const out = this.#out;
@@ -218,7 +225,10 @@ export class MemoryStore implements Store {
     if (policies.length === 1) {
       const policy = policies[0] as Policy;
       const t = this.#table(policy);
-      if (t.stride > 0) this.#hot = t;
+      if (t.stride > 0 && Object.isFrozen(policies)) {
+        this.#hotPolicies = policies;
+        this.#hot = t;
+      }
       const out = this.#out;
       this.#decide(t, key, cost, nowMs, out, this.#next, true);
       return singleDecision(policy, out);
