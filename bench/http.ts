@@ -7,10 +7,16 @@
 // own benchmarks, so the server (not the client) is the bottleneck. Each variant
 // is warmed up once; then, round after round, each framework's three variants
 // (bare, floodgate, incumbent) run back to back for a short slice, in a rotating
-// order. Ratios are taken within a round (so slow drift in background load
-// cancels out) and the median over rounds is reported, with the median req/s.
+// order. Ratios are taken within a round (so drift in background load cancels
+// out) and the median over rounds is reported.
+//
+// Two measures per slice: requests per second (wall clock), and the server
+// process's own CPU time per request (process.cpuUsage() over IPC, around the
+// slice). On a machine shared with other work, req/s swings with the neighbours'
+// load, while CPU per request is what the server itself spends; its inverse is
+// the server's capacity on one core, and the cost and targets are judged on it.
 // Nothing is denied: every limiter's limit is far above what a run can send.
-// Bounded: about WARMUP_S x 6 + ROUNDS x 6 x SLICE_S seconds, under 2 minutes.
+// Bounded: about WARMUP_S x 6 + ROUNDS x 6 x 2 x SLICE_S seconds, under 2.5 minutes.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -24,10 +30,13 @@ const SLICE_S = Number(process.env.BENCH_SLICE_S ?? 2);
 /** WARMUP_S is the unmeasured load each variant gets once, before the rounds (JIT, connections). */
 const WARMUP_S = 2;
 /** ROUNDS is how many interleaved rounds run; medians over rounds are reported. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** CONNECTIONS and PIPELINING are autocannon's settings (Fastify's benchmarks use 100 and 10). */
 const CONNECTIONS = 100;
 const PIPELINING = 10;
+/** RATE_CONNECTIONS and RATES: the fixed offered load (req/s) at which server CPU per request is measured. */
+const RATE_CONNECTIONS = 10;
+const RATES = { express: 2500, fastify: 5000 } as const;
 
 const VARIANTS = [
   "express",
@@ -38,17 +47,21 @@ const VARIANTS = [
   "fastify-rate-limit",
 ] as const;
 type Variant = (typeof VARIANTS)[number];
+const GROUPS: Variant[][] = [
+  ["express", "express-floodgate", "express-rate-limit"],
+  ["fastify", "fastify-floodgate", "fastify-rate-limit"],
+];
 
 interface Server {
   port: number;
   child: ChildProcess;
 }
 
-/** startServer starts a variant in a child process and waits for its port. */
+/** startServer starts a variant in a child process (with an IPC channel) and waits for its port. */
 function startServer(variant: Variant): Promise<Server> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", join(HERE, "servers", "http-server.ts"), variant], {
-      stdio: ["ignore", "pipe", "inherit"],
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
     });
     let out = "";
     const timer = setTimeout(() => {
@@ -70,6 +83,19 @@ function startServer(variant: Variant): Promise<Server> {
   });
 }
 
+/** cpuMicros asks a server for its CPU time so far (user + system), in microseconds. */
+function cpuMicros(s: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no cpu answer within 5 s")), 5000);
+    s.child.once("message", (m) => {
+      clearTimeout(timer);
+      const u = m as { user: number; system: number };
+      resolve(u.user + u.system);
+    });
+    s.child.send("cpu");
+  });
+}
+
 /** AutocannonResult is the part of autocannon's result this bench reads. */
 interface AutocannonResult {
   "2xx": number;
@@ -82,20 +108,41 @@ type Autocannon = (options: {
   connections: number;
   pipelining: number;
   duration: number;
+  overallRate?: number;
 }) => Promise<AutocannonResult>;
 // autocannon ships no types; a computed specifier keeps tsc from looking for them.
 const AUTOCANNON = "autocannon";
 const autocannon = ((await import(AUTOCANNON)) as { default: Autocannon }).default;
 
-/** load runs autocannon against a port for `seconds` and returns requests per second (2xx only). */
-async function load(port: number, seconds: number): Promise<{ rps: number; non2xx: number; p99: number }> {
+/** Slice is one measured slice of one variant. */
+interface Slice {
+  rps: number;
+  cpuPerRequestUs: number;
+  p99: number;
+  non2xx: number;
+}
+
+/**
+ * load runs autocannon against a server for `seconds` and measures it: flat out
+ * (pipelined), or at a fixed offered `rate` in requests per second.
+ */
+async function load(s: Server, seconds: number, rate?: number): Promise<Slice> {
+  const cpuBefore = await cpuMicros(s);
   const r = await autocannon({
-    url: `http://127.0.0.1:${port}/`,
-    connections: CONNECTIONS,
-    pipelining: PIPELINING,
+    url: `http://127.0.0.1:${s.port}/`,
+    ...(rate === undefined
+      ? { connections: CONNECTIONS, pipelining: PIPELINING }
+      : { connections: RATE_CONNECTIONS, pipelining: 1, overallRate: rate }),
     duration: seconds,
   });
-  return { rps: r["2xx"] / seconds, non2xx: r.non2xx + r.errors, p99: r.latency.p99 };
+  const cpuAfter = await cpuMicros(s);
+  const served = r["2xx"] + r.non2xx;
+  return {
+    rps: r["2xx"] / seconds,
+    cpuPerRequestUs: served > 0 ? (cpuAfter - cpuBefore) / served : Number.NaN,
+    p99: r.latency.p99,
+    non2xx: r.non2xx + r.errors,
+  };
 }
 
 function median(xs: number[]): number {
@@ -103,72 +150,115 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-async function main(): Promise<void> {
-  const started = Date.now();
-  const loadStart = loadavg()
+function loadAverage(): string {
+  return loadavg()
     .map((x) => x.toFixed(2))
     .join(", ");
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const loadStart = loadAverage();
   const servers = new Map<Variant, Server>();
   try {
     for (const v of VARIANTS) servers.set(v, await startServer(v));
-    const results = new Map<Variant, { rps: number[]; p99: number[]; non2xx: number }>();
-    for (const v of VARIANTS) results.set(v, { rps: [], p99: [], non2xx: 0 });
-    for (const v of VARIANTS) await load((servers.get(v) as Server).port, WARMUP_S);
-    const groups: Variant[][] = [
-      ["express", "express-floodgate", "express-rate-limit"],
-      ["fastify", "fastify-floodgate", "fastify-rate-limit"],
-    ];
+    const server = (v: Variant): Server => servers.get(v) as Server;
+    const slices = new Map<Variant, Slice[]>(VARIANTS.map((v) => [v, []]));
+    const rated = new Map<Variant, Slice[]>(VARIANTS.map((v) => [v, []]));
+    for (const v of VARIANTS) await load(server(v), WARMUP_S);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const group of groups) {
+      for (const group of GROUPS) {
+        const rate = RATES[group[0] as "express" | "fastify"];
         for (let i = 0; i < group.length; i++) {
           const v = group[(i + round) % group.length] as Variant;
-          const r = await load((servers.get(v) as Server).port, SLICE_S);
-          const acc = results.get(v) as { rps: number[]; p99: number[]; non2xx: number };
-          acc.rps.push(r.rps);
-          acc.p99.push(r.p99);
-          acc.non2xx += r.non2xx;
-          process.stderr.write(`round ${round + 1}/${ROUNDS} ${v}: ${Math.round(r.rps)} req/s\n`);
+          const s = await load(server(v), SLICE_S);
+          (slices.get(v) as Slice[]).push(s);
+          const f = await load(server(v), SLICE_S, rate);
+          (rated.get(v) as Slice[]).push(f);
+          process.stderr.write(
+            `round ${round + 1}/${ROUNDS} ${v}: flat out ${Math.round(s.rps)} req/s; at ${rate} req/s ${f.cpuPerRequestUs.toFixed(1)} µs CPU/request\n`,
+          );
         }
       }
     }
-    const rpsOf = (v: Variant): number[] => (results.get(v) as { rps: number[] }).rps;
-    const rps = (v: Variant): number => median(rpsOf(v));
-    /** ratio is the median over rounds of a/b measured in the same round. */
-    const ratio = (a: Variant, b: Variant): number => median(rpsOf(a).map((x, i) => x / (rpsOf(b)[i] as number)));
+    const of = (v: Variant): Slice[] => slices.get(v) as Slice[];
+    const ofRated = (v: Variant): Slice[] => rated.get(v) as Slice[];
+    const medianOf = (v: Variant, f: (s: Slice) => number): number => median(of(v).map(f));
+    /** ratio is the median over rounds of f(a)/f(b), both measured in the same round. */
+    const ratio = (a: Variant, b: Variant, f: (s: Slice) => number): number =>
+      median(of(a).map((s, i) => f(s) / f(of(b)[i] as Slice)));
+    const capacity = (s: Slice): number => 1 / s.cpuPerRequestUs;
+    /** cpuRatio is the median over rounds of a's CPU per request at the fixed rate over b's, same round. */
+    const cpuRatio = (a: Variant, b: Variant): number =>
+      median(ofRated(a).map((s, i) => s.cpuPerRequestUs / (ofRated(b)[i] as Slice).cpuPerRequestUs));
+    const rps = (s: Slice): number => s.rps;
+    const bareOf = (v: Variant): Variant => (v.startsWith("express") ? "express" : "fastify");
+    const fw = (v: Variant): "express" | "fastify" => (v.startsWith("express") ? "express" : "fastify");
     const rows = VARIANTS.map((v) => {
-      const bare: Variant = v.startsWith("express") ? "express" : "fastify";
-      const acc = results.get(v) as { rps: number[]; p99: number[]; non2xx: number };
-      return `| ${v} | ${Math.round(rps(v))} | ${ratio(v, bare).toFixed(3)} | ${median(acc.p99)} | ${acc.rps
-        .map((x) => Math.round(x))
-        .join(", ")} | ${acc.non2xx} |`;
+      const cpu = median(ofRated(v).map((s) => s.cpuPerRequestUs));
+      return [
+        v,
+        Math.round(medianOf(v, rps)),
+        ratio(v, bareOf(v), rps).toFixed(3),
+        cpu.toFixed(1),
+        (1 / cpuRatio(v, bareOf(v))).toFixed(3),
+        medianOf(v, (s) => s.p99),
+        [...of(v), ...ofRated(v)].reduce((n, s) => n + s.non2xx, 0),
+      ].join(" | ");
     });
-    const cost = (fw: "express" | "fastify"): string => `${((1 - ratio(`${fw}-floodgate`, fw)) * 100).toFixed(1)}%`;
-    const vsIncumbent = (fw: "express" | "fastify"): string =>
-      ratio(`${fw}-floodgate`, fw === "express" ? "express-rate-limit" : "fastify-rate-limit").toFixed(3);
+    const incumbent = (f: "express" | "fastify"): Variant =>
+      f === "express" ? "express-rate-limit" : "fastify-rate-limit";
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+    const line = (f: "express" | "fastify"): string => {
+      const fg: Variant = `${f}-floodgate`;
+      const wallCost = 1 - ratio(fg, f, rps);
+      const cpuCost = 1 - 1 / cpuRatio(fg, f);
+      const vsWall = ratio(fg, incumbent(f), rps);
+      const vsCpu = 1 / cpuRatio(fg, incumbent(f));
+      return (
+        `- ${f === "express" ? "Express" : "Fastify"}: floodgate costs ${pct(wallCost)} of flat-out throughput and ${pct(cpuCost)} of capacity ` +
+        `(target: at most 5%: ${Math.max(wallCost, cpuCost) <= 0.05 ? "met" : "missed"}); against ${incumbent(f)}: ` +
+        `${vsWall.toFixed(3)}x throughput, ${vsCpu.toFixed(3)}x capacity (target: at least 1: ${Math.min(vsWall, vsCpu) >= 1 ? "met" : "missed"}).`
+      );
+    };
+    void capacity;
+    void fw;
     const md = [
       "# HTTP benchmark: hello world with and without a rate limiter",
       "",
       "Command: `node --import tsx bench/http.ts`",
       "",
-      `Machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}; load average at start ${loadStart}. ` +
-        `autocannon (${CONNECTIONS} connections, pipelining ${PIPELINING}) in the bench process, each server in its own child process, over 127.0.0.1. ` +
-        "Client and servers share the machine's cores.",
+      `Machine: ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}. ` +
+        `Load average at start ${loadStart}, at end ${loadAverage()} (other work shared the machine). ` +
+        "autocannon in the bench process, each server in its own child process, over 127.0.0.1.",
       "",
-      `Method: each variant warmed up ${WARMUP_S} s, then ${ROUNDS} rounds; in each round each framework's three variants run ${SLICE_S} s each, back to back, in a rotating order. ` +
-        "Ratios are per round (same background load), median over rounds; req/s is the median round. " +
+      `Method: each variant warmed up ${WARMUP_S} s, then ${ROUNDS} rounds; in each round each framework's three variants run back to back, in a rotating order, ` +
+        `each for two ${SLICE_S} s slices: **flat out** (${CONNECTIONS} connections, pipelining ${PIPELINING}) for throughput, then at a **fixed offered load** ` +
+        `(${RATE_CONNECTIONS} connections, ${RATES.express} req/s for Express, ${RATES.fastify} req/s for Fastify) for the server's CPU time per request ` +
+        "(process.cpuUsage() of the server process around the slice, user + system). Ratios are taken within a round (same background load) and the median over rounds is shown. " +
+        "*Capacity* vs bare is the inverse ratio of CPU per request: the share of the bare framework's requests one core still serves. " +
+        "Flat out, the client (autocannon on the same 2 cores) is often the bottleneck and pays for every extra response byte, so throughput also measures header size; " +
+        "CPU per request at a fixed load measures what the server itself spends. " +
         "Memory store, nothing denied (limits far above the load). floodgate: token bucket, RateLimit + RateLimit-Policy headers. " +
         "express-rate-limit: draft-8 headers, default memory store. @fastify/rate-limit: defaults (X-RateLimit-* headers).",
       "",
-      "| variant | req/s (median) | ratio to bare framework (median of rounds) | p99 latency ms | req/s per round | non-2xx |",
-      "|---|---:|---:|---:|---|---:|",
-      ...rows,
+      "| variant | flat-out req/s (median) | vs bare | server CPU µs/request at fixed load | capacity vs bare | p99 ms (flat out) | non-2xx |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+      ...rows.map((r) => `| ${r} |`),
       "",
-      `floodgate costs ${cost("express")} of Express hello-world throughput and ${cost("fastify")} of Fastify's (target: at most 5%).`,
-      `floodgate vs incumbent (median of per-round ratios): ${vsIncumbent("express")}x express-rate-limit, ${vsIncumbent("fastify")}x @fastify/rate-limit (target: at least 1).`,
+      line("express"),
+      line("fastify"),
       "",
-      `Run took ${Math.round((Date.now() - started) / 1000)} s; load average at end ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(", ")}.`,
+      "Per round, flat-out req/s and (CPU µs/request at the fixed load):",
+      "",
+      ...VARIANTS.map(
+        (v) =>
+          `- ${v}: ${of(v)
+            .map((s, i) => `${Math.round(s.rps)} (${(ofRated(v)[i] as Slice).cpuPerRequestUs.toFixed(1)})`)
+            .join(", ")}`,
+      ),
+      "",
+      `Run took ${Math.round((Date.now() - started) / 1000)} s.`,
       "",
     ].join("\n");
     process.stdout.write(md);

@@ -1,6 +1,7 @@
 // http-server.ts: one hello-world server variant for bench/http.ts, run in its own child process.
 //
-// Run: node --import tsx bench/servers/http-server.ts <variant>   (prints "listening <port>" on stdout)
+// Run: node --import tsx bench/servers/http-server.ts <variant>   (prints "listening <port>" on stdout;
+// with an IPC channel, answers the message "cpu" with process.cpuUsage())
 // Variants: express, express-floodgate, express-rate-limit, fastify, fastify-floodgate, fastify-rate-limit.
 // Nothing is ever denied: every limiter gets a limit far above what a run can send.
 
@@ -46,6 +47,10 @@ async function main(): Promise<number> {
 
 // Exit normally on SIGTERM, so that --cpu-prof can write its profile.
 process.on("SIGTERM", () => process.exit(0));
+// The bench asks for this process's CPU time over IPC, around each measured slice.
+process.on("message", (m) => {
+  if (m === "cpu") process.send?.(process.cpuUsage());
+});
 
 main().then(
   (port) => process.stdout.write(`listening ${port}\n`),

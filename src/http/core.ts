@@ -192,6 +192,12 @@ const KNOWN = [
   "onWarning",
 ];
 
+// The global `performance` and its `timeOrigin` are getters; reading them once leaves one native call per read.
+const perf = performance;
+const timeOriginMs = perf.timeOrigin;
+/** defaultNow is the limiter's default clock: monotonic, in milliseconds. */
+const defaultNow = (): number => timeOriginMs + perf.now();
+
 /** PEER_CACHE_SIZE bounds the cache of socket address -> key; it is cleared when full. */
 const PEER_CACHE_SIZE = 4096;
 
@@ -220,6 +226,8 @@ function isThenable<T>(x: unknown): x is PromiseLike<T> {
 export class HttpRateLimit<Raw = unknown> {
   readonly limiter: RateLimiter;
   readonly #sync: boolean;
+  /** #fast is the memory store and clock of a limiter built here, used for the default policy and cost. */
+  #fast: { store: MemoryStore; now: () => number } | undefined;
   readonly #o: HttpRateLimitOptions<Raw>;
   readonly #trust: Trust;
   readonly #allow: Cidr[] | undefined;
@@ -261,6 +269,7 @@ export class HttpRateLimit<Raw = unknown> {
       });
     }
     this.#sync = this.limiter.store instanceof MemoryStore;
+    this.#fast = undefined;
     for (const fn of ["key", "select", "skip", "problem", "onLimited", "onError", "onWarning"] as const) {
       if (o[fn] !== undefined && typeof o[fn] !== "function") {
         throw new FloodgateTypeError(
@@ -335,6 +344,13 @@ export class HttpRateLimit<Raw = unknown> {
       );
     }
     this.#cost = cost;
+    // The default policy and cost are validated once here, so the hot path can
+    // call the memory store directly, with the same clock the limiter would read.
+    if (o.limiter === undefined && this.limiter.store instanceof MemoryStore) {
+      const fits = this.limiter.policies.every((p) => cost <= p.limit);
+      const clock = o.now ?? defaultNow;
+      if (fits) this.#fast = { store: this.limiter.store, now: clock };
+    }
     this.#headerOptions = {
       standardHeaders: o.standardHeaders !== false,
       legacyHeaders: o.legacyHeaders === true,

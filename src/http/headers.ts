@@ -80,6 +80,18 @@ export function policyField(policies: readonly Policy[]): string {
   return v;
 }
 
+const policyPairCache = new WeakMap<readonly Policy[], [string, string]>();
+
+/** policyHeader returns the cached ["RateLimit-Policy", value] pair of a policy list; never mutate it. */
+export function policyHeader(policies: readonly Policy[]): [string, string] {
+  let pair = policyPairCache.get(policies);
+  if (pair === undefined) {
+    pair = ["RateLimit-Policy", policyField(policies)];
+    policyPairCache.set(policies, pair);
+  }
+  return pair;
+}
+
 /** limitField renders RateLimit: one item per policy, `r` the available quota and `t` nextUnitMs in seconds, rounded up. */
 export function limitField(d: Decision, policies: readonly Policy[]): string {
   if (policies.length === 1) {
@@ -121,7 +133,7 @@ export interface HeaderOptions {
 /** rateLimitHeaders appends the fields for a decision to `out`. */
 export function rateLimitHeaders(d: Decision, policies: readonly Policy[], o: HeaderOptions, out: HeaderList): void {
   if (o.standardHeaders) {
-    out.push(["RateLimit-Policy", policyField(policies)], ["RateLimit", limitField(d, policies)]);
+    out.push(policyHeader(policies), ["RateLimit", limitField(d, policies)]);
   }
   if (o.legacyHeaders) {
     out.push(
