@@ -10,6 +10,7 @@ import {
   leakyBucket,
   type Policy,
   RateLimiter,
+  refundPolicy,
   slidingLog,
   slidingWindow,
   tokenBucket,
@@ -186,6 +187,32 @@ describe("properties of every algorithm", () => {
                 expect(s.policy.idle(state, 0, x.t + x.r.resetAfterMs - 2), `${call}: idle 2 ms early`).toBe(false);
               }
             }
+          }),
+        );
+      });
+
+      it("a refund never fills above the limit, never takes anything, and creates nothing", () => {
+        fc.assert(
+          fc.property(arb, startArb, callsArb, fc.double({ min: 0, max: 1, noNaN: true }), (s, start, calls, share) => {
+            const steps = run(s.policy, start, calls);
+            const last = steps[steps.length - 1] as (typeof steps)[number];
+            const cost = costOf({ gapMs: 0, costShare: share }, s.policy.limit);
+            const before = applyPolicy(s.policy, last.r.state, last.t, 0);
+            const refunded = refundPolicy(s.policy, last.r.state, last.t, cost);
+            const after = applyPolicy(s.policy, refunded, last.t, 0);
+            const call = `${s.label}: refund(at=${last.t}, cost=${cost}) on ${show(last.r.state)}: ${show(before)} -> ${show(after)}`;
+            expect(after.remaining <= s.policy.limit, call).toBe(true);
+            expect(after.remaining >= before.remaining, call).toBe(true);
+            // The whole limit is admitted after a full refund, and not one unit more. (The sliding
+            // window counter can give back only its current window: the previous one's share stays.)
+            const full = refundPolicy(s.policy, last.r.state, last.t, s.policy.limit);
+            if (full !== null && s.policy.kind !== "slidingWindow") {
+              const take = applyPolicy(s.policy, full, last.t, s.policy.limit);
+              const more = applyPolicy(s.policy, take.state, last.t, 1);
+              expect(take.allowed, `${call}; full refund then consume(limit) = ${show(take)}`).toBe(true);
+              expect(more.allowed, `${call}; then consume(1) = ${show(more)}`).toBe(false);
+            }
+            expect(refundPolicy(s.policy, null, last.t, cost), "refund on a key never seen").toBeNull();
           }),
         );
       });
