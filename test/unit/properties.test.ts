@@ -692,3 +692,49 @@ describe("agreement with exact integer models", () => {
     );
   });
 });
+
+describe("the sliding window counter against an exact model", () => {
+  // In units of 1/windowMs, the estimate previous * (windowMs - elapsed) / windowMs + current is whole.
+  it("same verdicts and remaining; retryAfterMs is the first whole ms the exact model admits", () => {
+    fc.assert(
+      fc.property(limitArb, fc.integer({ min: 1, max: 200 }), startArb, callsArb, (limit, windowMs, start, calls) => {
+        const policy = slidingWindow({ limit, windowMs });
+        const W = windowMs;
+        let st: [number, number, number] | undefined;
+        const roll = (t: number): [number, number, number] => {
+          const s0 = Math.floor(t / W) * W;
+          if (st === undefined) return [s0, 0, 0];
+          const [ws, prev, cur] = st;
+          if (s0 > ws) return [s0, s0 === ws + W ? cur : 0, 0];
+          return [ws, prev, cur];
+        };
+        const admits = (t: number, cost: number): [boolean, number, [number, number, number]] => {
+          const r = roll(t);
+          const [ws, prev, cur] = r;
+          const e = Math.max(0, t - ws);
+          const used = prev * (W - e) + cur * W; // estimate * W
+          const ok = used + cost * W <= limit * W;
+          return [ok, Math.floor((limit * W - used - (ok ? cost * W : 0)) / W), r];
+        };
+        let state: readonly number[] | null = null;
+        let t = start;
+        for (const c of calls) {
+          t += c.gapMs;
+          const cost = costOf(c, limit);
+          const [ok, remaining, r] = admits(t, cost);
+          let retry = 0;
+          if (!ok) {
+            retry = 1;
+            while (!admits(t + retry, cost)[0]) retry++;
+          }
+          const got = applyPolicy(policy, state, t, cost);
+          const call = `slidingWindow({ limit: ${limit}, windowMs: ${W} }) on ${show(state)} consume(at=${t}, cost=${cost}) = ${show(got)} want ${ok}, ${remaining}, retry ${retry}`;
+          expect([got.allowed, got.remaining], call).toEqual([ok, remaining]);
+          expect(got.retryAfterMs, call).toBe(retry);
+          if (ok && cost > 0) st = [r[0], r[1], r[2] + cost];
+          state = got.state;
+        }
+      }),
+    );
+  });
+});
