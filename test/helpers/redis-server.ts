@@ -1,7 +1,7 @@
 // redis-server.ts: starts throwaway redis-server processes (standalone and a 3-master Cluster) on loopback for tests.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -173,6 +173,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
         p.kill("SIGTERM");
         await exited(p);
       }
+      mkdirSync(dir, { recursive: true });
       proc = await spawnRedis(port, dir, args);
     },
   };
