@@ -76,14 +76,14 @@ for _ = 1, count do
   if n == 1 and op == 'c' then
     -- One policy, the common case: no tables beyond the state.
     local sp = specs[1]
-    local alg = SPEC_ALG[sp]
+    local math_of = SPEC_ALG[sp]
     local q1, q2, q3 = SPEC_P1[sp], SPEC_P2[sp], SPEC_P3[sp]
     local key = KEYS[k]
     k = k + 1
     local raw = redis.call('GET', key)
     local st = nil
     if raw then st = parse(raw) end
-    local ok, rem, retry, reset, nx = alg.eval(st, now, cost, q1, q2, q3)
+    local ok, rem, retry, reset, nx = math_of.eval(st, now, cost, q1, q2, q3)
     if ok then
       if cost > 0 then store(key, nx, reset) end
       out[o + 1] = 1
