@@ -121,10 +121,10 @@ export class RateLimiter {
       );
     }
     const maxQueue = o.maxQueue ?? 1000;
-    if (typeof maxQueue !== "number" || !Number.isInteger(maxQueue) || maxQueue < 0) {
+    if (typeof maxQueue !== "number" || !Number.isInteger(maxQueue) || maxQueue < 1) {
       throw new FloodgateRangeError(
         "ERR_INVALID_OPTION",
-        `floodgate: RateLimiter({ maxQueue }) must be a whole number >= 0, got ${describe(maxQueue)}; pass how many acquire calls may wait per key, such as 1000.`,
+        `floodgate: RateLimiter({ maxQueue }) must be a whole number >= 1, got ${describe(maxQueue)}; pass how many acquire calls may wait per key, such as 1000 (a call that can go at once also passes through the queue).`,
       );
     }
     this.store = (o.store as Store | undefined) ?? new MemoryStore();
@@ -472,7 +472,7 @@ export function checkPolicies(where: string, value: unknown): readonly Policy[] 
   if (list.length === 0) {
     throw new FloodgateTypeError(
       "ERR_INVALID_POLICY",
-      `floodgate: ${where} needs at least one policy, got an empty array.`,
+      `floodgate: ${where} needs at least one policy, got an empty array; pass a policy such as tokenBucket({ capacity: 10, refillRate: 2 }).`,
     );
   }
   const names = new Set<string>();

@@ -250,7 +250,8 @@ describe("RateLimiter and MemoryStore options", () => {
       "ERR_INVALID_OPTION",
       ["now", "5"],
     );
-    for (const bad of [-1, 1.5, Number.NaN, "10"]) {
+    // maxQueue: 0 used to reject every acquire, even one that could go at once; 0 is now refused up front.
+    for (const bad of [0, -1, 1.5, Number.NaN, "10"]) {
       await expectError(
         `RateLimiter({ maxQueue: ${String(bad)} })`,
         () => new RateLimiter({ policy, maxQueue: bad as never }),
