@@ -66,6 +66,14 @@ export function gcra(options: GcraOptions): Policy {
   const name = nameOption(fn, o.name, "gcra");
   const emissionIntervalMs = periodMs / limit;
   const burstToleranceMs = burst * emissionIntervalMs;
+  // Below a microsecond per unit, the rounding slack at epoch times (2^-51 of the clock in units)
+  // would reach a whole unit and let remaining exceed burst.
+  if (emissionIntervalMs < 0.001) {
+    throw new FloodgateRangeError(
+      "ERR_INVALID_OPTION",
+      `floodgate: gcra({ limit: ${limit}, periodMs: ${periodMs} }) is ${limit / periodMs} units per ms, above the 1000 per ms (one per microsecond) supported; use a longer periodMs with a proportional limit, or tokenBucket.`,
+    );
+  }
   if (burstToleranceMs > MAX_DURATION_MS) {
     throw new FloodgateRangeError(
       "ERR_INVALID_OPTION",

@@ -2,6 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import {
+  applyPolicy,
   type Decision,
   FloodgateError,
   FloodgateRangeError,
@@ -427,5 +428,24 @@ describe("known gaps in RateLimiter (reported, not fixed here: the consume path 
       "ERR_UNKNOWN_OPTION",
       ['"cots"', 'did you mean "cost"'],
     );
+  });
+});
+
+describe("gcra rate bound", () => {
+  // Regression: above one unit per microsecond the epoch-time rounding slack reached a whole
+  // unit, so remaining could exceed burst; such rates are now refused up front.
+  it("refuses more than 1000 units per ms, and at the bound remaining never exceeds burst at epoch times", async () => {
+    await expectError(
+      "gcra({ limit: 2000, periodMs: 1 })",
+      () => gcra({ limit: 2000, periodMs: 1 }),
+      FloodgateRangeError,
+      "ERR_INVALID_OPTION",
+      ["limit: 2000", "periodMs: 1", "microsecond"],
+    );
+    const policy = gcra({ limit: 1000, periodMs: 1, burst: 5 });
+    for (const at of [0, 1.7e12, 4e12]) {
+      const r = applyPolicy(policy, null, at, 0);
+      expect(r.remaining, `peek at=${at}`).toBeLessThanOrEqual(5);
+    }
   });
 });
