@@ -110,14 +110,16 @@ export function gcra(options: GcraOptions): Policy {
         // tat + cost is exact on tat's grid, so a client at the limit accumulates no rounding.
         next[0] = nowUnits + newAheadUnits;
         out.allowed = true;
-        out.remaining = floorTokens(burst + slack - newAheadUnits);
+        const left = floorTokens(burst + slack - newAheadUnits);
+        out.remaining = left > burst ? burst : left;
         out.retryAfterMs = 0;
         out.resetAfterMs = ceilMs((newAheadUnits - slack) * emissionIntervalMs);
         return true;
       }
       next[0] = nowUnits + aheadUnits;
       out.allowed = false;
-      out.remaining = floorTokens(burst + slack - aheadUnits);
+      const left = floorTokens(burst + slack - aheadUnits);
+      out.remaining = left > burst ? burst : left;
       out.retryAfterMs = ceilMs((newAheadUnits - burst - slack) * emissionIntervalMs);
       out.resetAfterMs = ceilMs((aheadUnits - slack) * emissionIntervalMs);
       return false;
