@@ -85,7 +85,13 @@ export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
       return;
     }
     if (out instanceof Promise) {
-      out.then((o) => send(o, res, next), next);
+      out.then((o) => {
+        try {
+          send(o, res, next);
+        } catch (err) {
+          next(err);
+        }
+      }, next);
       return;
     }
     send(out, res, next);

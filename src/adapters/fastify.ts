@@ -1,6 +1,7 @@
 // fastify.ts: floodgate/fastify: a Fastify plugin: an onRequest hook, per-route config, 404s limited too.
 
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
+import { describe, FloodgateTypeError } from "../core/errors.js";
 import {
   type HttpOutcome,
   HttpRateLimit,
@@ -133,6 +134,12 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
 ): void {
   let core: HttpRateLimit<FastifyRequest>;
   try {
+    if (options?.select !== undefined && typeof options.select !== "function") {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: rateLimit({ select }) must be a function, got ${describe(options.select)}.`,
+      );
+    }
     core = new HttpRateLimit<FastifyRequest>({ ...options, select: routeSelect(options.select) }, "rateLimit");
   } catch (err) {
     done(err as Error);
@@ -154,7 +161,14 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
       }
       if (out instanceof Promise) {
         out.then((o) => {
-          if (send(o, reply)) next();
+          let proceed: boolean;
+          try {
+            proceed = send(o, reply);
+          } catch (err) {
+            next(err as Error);
+            return;
+          }
+          if (proceed) next();
         }, next);
         return;
       }

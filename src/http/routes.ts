@@ -2,10 +2,13 @@
 
 /**
  * normalizePath reduces a request target to a path: the query and fragment
- * are dropped, repeated slashes collapse and a trailing slash is removed, so
- * `/a`, `/a/` and `/a?x=1` are one path. It is only ever matched against
- * declared patterns; a raw path never names a bucket by itself, so random
- * paths cannot mint buckets.
+ * are dropped, repeated slashes collapse, a trailing slash is removed,
+ * percent-encoded unreserved characters are decoded (`%6C` is `l`) and letters
+ * are lower-cased, so `/a`, `/a/`, `/A`, `/%61` and `/a?x=1` are one path. It
+ * errs towards matching: a spelling that reaches a handler must not escape that
+ * route's rule (Express matches paths case-insensitively by default). It is
+ * only ever matched against declared patterns; a raw path never names a bucket
+ * by itself, so random paths cannot mint buckets.
  */
 export function normalizePath(url: string): string {
   let end = url.length;
@@ -24,9 +27,16 @@ export function normalizePath(url: string): string {
       path = `/${path}`;
     }
   }
+  if (path.includes("%")) path = path.replace(/%([0-9A-Fa-f]{2})/g, decodeUnreserved);
   if (path.includes("//")) path = path.replace(/\/{2,}/g, "/");
   if (path.length > 1 && path.charCodeAt(path.length - 1) === 47) path = path.slice(0, -1);
-  return path;
+  return path.toLowerCase();
+}
+
+/** decodeUnreserved decodes a percent-encoded RFC 3986 unreserved character and keeps any other escape. */
+function decodeUnreserved(escape: string, hex: string): string {
+  const c = String.fromCharCode(Number.parseInt(hex, 16));
+  return /^[A-Za-z0-9\-._~]$/.test(c) ? c : escape;
 }
 
 /** RoutePattern is a compiled route rule key such as "GET /users/:id" or "/files/*". */

@@ -74,6 +74,10 @@ describe.each(ADAPTERS)("%s adapter", (adapter) => {
     expect([l1.status, l2.status], `${adapter}: POST /login x2`).toEqual([200, 200]);
     expect(parseLimits(l2.headers, "login 2").limits.get("login")).toEqual({ r: 0, t: 100 });
     checkRefusal(await hit(running.base, "/login?x=1", { method: "POST" }), `${adapter}: POST /login?x=1 (3rd)`);
+    // Other spellings that a framework may route to the same handler stay under the rule.
+    for (const spelling of ["/LOGIN", "//login", "/%6Cogin"]) {
+      checkRefusal(await hit(running.base, spelling, { method: "POST" }), `${adapter}: POST ${spelling}`);
+    }
     // Another route still has its own quota, and the default bucket is untouched by login.
     const home = await hit(running.base, "/");
     expect(home.status).toBe(200);
