@@ -192,3 +192,31 @@ describe("a long sliding log (state of hundreds of entries)", () => {
     );
   });
 });
+
+describe("batched: calls in one tick equal the pure core applied in call order", () => {
+  for (const [name, make] of configs) {
+    it(name, async () => {
+      const policies = make();
+      const maxCost = Math.min(...policies.map((p) => p.limit));
+      const rnd = mulberry32(4242 + name.length);
+      const s = new RedisStore({ client, prefix: `tick${casePrefix++}:`, denyCache: false, timeoutMs: 5000 });
+      const ref = new Reference(policies);
+      let t = 1_700_000_000_000 + Math.floor(rnd() * 1e6);
+      for (let tick = 1; tick <= 25; tick++) {
+        t += Math.floor(rnd() * 300);
+        const calls = Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => ({
+          key: ["a", "b", "{c}"][Math.floor(rnd() * 3)] as string,
+          cost: rnd() < 0.15 ? 0 : Math.floor(rnd() * (maxCost + 1)),
+        }));
+        const got = await Promise.all(calls.map((c) => s.consume(c.key, policies, c.cost, t)));
+        calls.forEach((c, i) => {
+          const want = ref.consume(c.key, t, c.cost);
+          expect(
+            fields(got[i] as Decision),
+            `tick ${tick} call ${i}: consume(${c.key}, cost=${c.cost}) at ${t}`,
+          ).toEqual(fields(want));
+        });
+      }
+    });
+  }
+});

@@ -436,7 +436,12 @@ export class RedisStore implements Store {
     let keys: string[];
     let args: string[];
     const lone = calls.length === 1 ? (calls[0] as Call) : undefined;
-    if (lone !== undefined) {
+    if (lone !== undefined && lone.op === "c" && lone.policies.length === 1) {
+      // A lone consume of one policy: the script's short form.
+      keys = lone.keys;
+      const s = specOf(lone.policies[0] as Policy);
+      args = [head[0] as string, head[1] as string, "=", s[0], s[1], s[2], s[3], String(lone.cost)];
+    } else if (lone !== undefined) {
       // A lone call: its policies' ARGV section is built once and cached.
       keys = lone.keys;
       args = [...head, ...loneArgs(lone.op, lone.policies), String(lone.cost)];

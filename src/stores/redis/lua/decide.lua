@@ -1,7 +1,8 @@
 -- decide.lua: the floodgate entry point: a batch of decisions, each all-or-nothing, in one atomic call.
 --
 -- KEYS: one key per policy of each decision, in order.
--- ARGV (each policy and each policy set is sent once per batch, then referenced by index):
+-- ARGV for a lone consume of one policy: nowMs, graceMs, '=', kind, p1, p2, p3, cost.
+-- ARGV for a batch (each policy and each policy set is sent once, then referenced by index):
 --   [1] nowMs        the time in ms, or '' to read the server's TIME
 --   [2] graceMs      whole ms added to every TTL (0 with the server clock)
 --   specs            how many policies follow, then per policy:
@@ -29,6 +30,33 @@ else
 end
 local grace = tonumber(ARGV[2])
 
+-- store writes a state with a TTL of resetMs (+ grace), or deletes the key when
+-- the state holds no information.
+local function store(key, st, reset_ms)
+  local ttl = reset_ms + grace
+  if reset_ms > 0 and #st > 0 then
+    redis.call('SET', key, serialize(st), 'PX', ttl)
+  else
+    redis.call('DEL', key)
+  end
+end
+
+-- A lone consume of one policy (the common case at low concurrency) skips the
+-- batch tables: ARGV[3] is '=', then kind, p1, p2, p3, cost.
+if ARGV[3] == '=' then
+  local cost = tonumber(ARGV[8])
+  local raw = redis.call('GET', KEYS[1])
+  local st = nil
+  if raw then st = parse(raw) end
+  local ok, rem, retry, reset, nx =
+    alg(ARGV[4]).eval(st, now, cost, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+  if ok then
+    if cost > 0 then store(KEYS[1], nx, reset) end
+    return { 1, 1, rem, retry, reset }
+  end
+  return { 0, 0, rem, retry, reset }
+end
+
 local a = 3
 local SPEC_ALG, SPEC_P1, SPEC_P2, SPEC_P3 = {}, {}, {}, {}
 for i = 1, tonumber(ARGV[a]) do
@@ -51,17 +79,6 @@ end
 a = a + 1
 local count = tonumber(ARGV[a])
 a = a + 1
-
--- store writes a state with a TTL of resetMs (+ grace), or deletes the key when
--- the state holds no information.
-local function store(key, st, reset_ms)
-  local ttl = reset_ms + grace
-  if reset_ms > 0 and #st > 0 then
-    redis.call('SET', key, serialize(st), 'PX', ttl)
-  else
-    redis.call('DEL', key)
-  end
-end
 
 local out = {}
 local o = 0
