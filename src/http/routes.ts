@@ -34,9 +34,9 @@ export function normalizePath(url: string): string {
 }
 
 /** decodeUnreserved decodes a percent-encoded RFC 3986 unreserved character and keeps any other escape. */
-function decodeUnreserved(escape: string, hex: string): string {
+function decodeUnreserved(encoded: string, hex: string): string {
   const c = String.fromCharCode(Number.parseInt(hex, 16));
-  return /^[A-Za-z0-9\-._~]$/.test(c) ? c : escape;
+  return /^[A-Za-z0-9\-._~]$/.test(c) ? c : encoded;
 }
 
 /** RoutePattern is a compiled route rule key such as "GET /users/:id" or "/files/*". */
