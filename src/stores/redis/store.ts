@@ -89,6 +89,17 @@ interface Group {
   calls: Call[];
 }
 
+/** Flight is one script call in flight: answered exactly once, by its reply, its error or its timeout. */
+interface Flight {
+  calls: Call[];
+  keys: string[];
+  args: string[];
+  sentAtMs: number;
+  done: boolean;
+  retried: boolean;
+  timer: unknown;
+}
+
 /** CachedDenial is a denial the deny cache repeats without asking Redis. */
 interface CachedDenial {
   untilMs: number;
@@ -448,53 +459,61 @@ export class RedisStore implements Store {
     } else {
       [keys, args] = batchArgs(head, calls);
     }
-    const sentAtMs = nowMs ?? this.#now();
-    let done = false;
-    let retried = false;
-    const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
+    const f: Flight = { calls, keys, args, sentAtMs: nowMs ?? this.#now(), done: false, retried: false, timer: 0 };
+    f.timer = setTimeout(() => {
+      if (f.done) return;
+      f.done = true;
       this.#fail(calls, "timeout", new Error(`floodgate: Redis did not answer within ${this.timeoutMs} ms`));
     }, this.timeoutMs);
-    (timer as { unref?: () => void }).unref?.();
-    const onReply = (reply: unknown): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      try {
-        this.#answer(calls, reply, sentAtMs);
-      } catch (err) {
-        // A reply that cannot be read must not become an unhandled rejection; calls
-        // already answered stay answered (a promise settles once).
-        this.#fail(calls, "reply", err);
-      }
-    };
-    const onError = (err: unknown): void => {
-      if (done) return;
-      const message = err instanceof Error ? err.message : String(err);
-      if (!retried && message.startsWith("NOSCRIPT")) {
-        // The server lost its script cache (restart, failover, SCRIPT FLUSH): EVAL loads it and runs once more.
-        retried = true;
-        run(() => this.adapter.eval(DECIDE.source, keys, args));
-        return;
-      }
-      done = true;
-      clearTimeout(timer);
-      // A Redis error reply (WRONGTYPE, ERR ...) fails this call only; anything else means Redis is unreachable.
-      const isReply =
-        err instanceof Error &&
-        (REPLY_ERRORS.has(err.name) || REPLY_ERRORS.has(err.constructor.name) || REPLY_CODE.test(message)) &&
-        !UNAVAILABLE.test(message);
-      this.#fail(calls, isReply ? "reply" : "unavailable", err);
-    };
-    const run = (f: () => Promise<unknown>): void => {
-      try {
-        f().then(onReply, onError);
-      } catch (err) {
-        onError(err);
-      }
-    };
-    run(() => this.adapter.evalsha(DECIDE.sha1, keys, args));
+    (f.timer as { unref?: () => void }).unref?.();
+    this.#run(f, false);
+  }
+
+  /** #run sends a flight's script call (by SHA1, or by source after NOSCRIPT); it never throws or rejects. */
+  #run(f: Flight, bySource: boolean): void {
+    try {
+      const reply = bySource
+        ? this.adapter.eval(DECIDE.source, f.keys, f.args)
+        : this.adapter.evalsha(DECIDE.sha1, f.keys, f.args);
+      reply.then(
+        (r) => this.#onReply(f, r),
+        (e) => this.#onError(f, e),
+      );
+    } catch (err) {
+      this.#onError(f, err);
+    }
+  }
+
+  #onReply(f: Flight, reply: unknown): void {
+    if (f.done) return;
+    f.done = true;
+    clearTimeout(f.timer as ReturnType<typeof setTimeout>);
+    try {
+      this.#answer(f.calls, reply, f.sentAtMs);
+    } catch (err) {
+      // A reply that cannot be read must not become an unhandled rejection; calls
+      // already answered stay answered (a promise settles once).
+      this.#fail(f.calls, "reply", err);
+    }
+  }
+
+  #onError(f: Flight, err: unknown): void {
+    if (f.done) return;
+    const message = err instanceof Error ? err.message : String(err);
+    if (!f.retried && message.startsWith("NOSCRIPT")) {
+      // The server lost its script cache (restart, failover, SCRIPT FLUSH): EVAL loads it and runs once more.
+      f.retried = true;
+      this.#run(f, true);
+      return;
+    }
+    f.done = true;
+    clearTimeout(f.timer as ReturnType<typeof setTimeout>);
+    // A Redis error reply (WRONGTYPE, ERR ...) fails this call only; anything else means Redis is unreachable.
+    const isReply =
+      err instanceof Error &&
+      (REPLY_ERRORS.has(err.name) || REPLY_ERRORS.has(err.constructor.name) || REPLY_CODE.test(message)) &&
+      !UNAVAILABLE.test(message);
+    this.#fail(f.calls, isReply ? "reply" : "unavailable", err);
   }
 
   /** #answer turns a script reply into each call's Decision. */
