@@ -2,7 +2,7 @@
 
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Decision, type Policy, RateLimiter, tokenBucket } from "../../src/index.js";
+import { type Decision, fixedWindow, MemoryStore, type Policy, RateLimiter, tokenBucket } from "../../src/index.js";
 import { RedisStore, type RedisStoreEvents, type RedisStoreOptions } from "../../src/stores/redis/index.js";
 import { freePort, type RedisServer, startRedis } from "../helpers/redis-server.js";
 
@@ -184,6 +184,40 @@ describe("connection refused at start-up", () => {
     expect(ms < 100, `answered after ${ms} ms`).toBe(true);
     expect(log).toEqual(["degraded:unavailable:fail-open"]);
     client.disconnect();
+  });
+});
+
+describe("insurance store", () => {
+  it("a given MemoryStore, scale 1/2: capacity 4 insures 2, all-or-nothing across policies", async () => {
+    const port = await freePort();
+    const client = quiet(port, { enableOfflineQueue: false, lazyConnect: true });
+    const insurance = new MemoryStore();
+    const store = new RedisStore({ client, onFailure: { insurance, scale: 0.5 }, probeIntervalMs: 60_000 });
+    const policies: Policy[] = [
+      tokenBucket({ name: "burst", capacity: 4, refillRate: 1 }),
+      fixedWindow({ name: "minute", limit: 10, windowMs: 60_000 }),
+    ];
+    const ds: Decision[] = [];
+    for (let i = 0; i < 3; i++) ds.push(await store.consume("k", policies, 1, 1000));
+    expect(
+      ds.map((d) => [d.allowed, d.degraded, d.policy, d.remaining, d.limit]),
+      "three consumes while Redis is unreachable",
+    ).toEqual([
+      [true, "insurance", "burst", 1, 4],
+      [true, "insurance", "burst", 0, 4],
+      [false, "insurance", "burst", 0, 4],
+    ]);
+    // The insurance store kept the state, under the scaled policies' identities.
+    expect(insurance.size(), "keys in the insurance store").toBe(2);
+    client.disconnect();
+    const bad = (() => {
+      try {
+        new RedisStore({ client, onFailure: { insurance: {} as MemoryStore } });
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    })();
+    expect(bad, "insurance: {}").toBe("ERR_INVALID_OPTION");
   });
 });
 

@@ -267,7 +267,17 @@ export class RedisStore implements Store {
     } else if (typeof failure === "object" && failure !== null && "insurance" in failure) {
       const f = failure as InsuranceOptions;
       checkOptions("RedisStore({ onFailure })", f, ["insurance", "scale"]);
-      if (f.insurance !== true && !(f.insurance instanceof MemoryStore)) {
+      // Duck-typed, not instanceof: "floodgate" and "floodgate/redis" may be separate bundles (CJS),
+      // each with its own MemoryStore class.
+      const ins = f.insurance as Partial<MemoryStore> | true;
+      if (
+        ins !== true &&
+        (typeof ins !== "object" ||
+          ins === null ||
+          typeof ins.consumeSync !== "function" ||
+          typeof ins.refund !== "function" ||
+          typeof ins.reset !== "function")
+      ) {
         throw new FloodgateTypeError(
           "ERR_INVALID_OPTION",
           `floodgate: RedisStore({ onFailure: { insurance } }) must be a MemoryStore or true, got ${describe(f.insurance)}.`,
