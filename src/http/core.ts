@@ -475,6 +475,14 @@ export class HttpRateLimit<Raw = unknown> {
   }
 
   #consume(req: HttpRequest<Raw>, sel: Selection | undefined, key: string): HttpOutcome | Promise<HttpOutcome> {
+    const fast = this.#fast;
+    if (fast !== undefined && (sel === undefined || (sel.policy === undefined && sel.cost === undefined))) {
+      const nowMs = fast.now();
+      if (Number.isFinite(nowMs)) {
+        const policies = this.limiter.policies;
+        return this.#answer(req, policies, key, fast.store.consumeSync(key, policies, this.#cost, nowMs));
+      }
+    }
     const policies =
       sel?.policy === undefined ? this.limiter.policies : checkPolicies("select({ policy })", sel.policy);
     const cost = sel?.cost ?? this.#cost;
