@@ -33,11 +33,30 @@ const MANY_KEYS = 100_000;
 /** MEMORY_KEYS is how many keys the memory measurement inserts. */
 const MEMORY_KEYS = 1_000_000;
 
-// The two limits every contestant is configured with. Allowed path: a bucket so
-// large and so fast to refill that no call in the run is ever denied. Denied
-// path: one token per hour, spent while preparing, so every timed call is denied.
-const ALLOWED = { capacity: 1_000_000_000, perSecond: 1_000_000 };
+// The limits every contestant is configured with. Allowed path: a bucket that
+// never runs dry during the run, whose key is never full again (idle) between two
+// visits, and whose waits stay below 2^31 ms (V8 small integers, as in real
+// configurations): with one key, 1e9 tokens refilling at 1e6/s (drained far
+// faster than it refills); with many keys, 1e6 tokens refilling at 1/s (a key is
+// visited every few ms). Denied path: one token per hour, spent while preparing,
+// so every timed call is denied. Churn (floodgate and the bare Map only): a bucket
+// full again 1 µs after a call, so every key is idle by its next visit; floodgate
+// drops idle keys and re-creates them, which is the price of its bounded memory
+// (the bare Map keeps every key forever).
+const ALLOWED_ONE_KEY = { capacity: 1_000_000_000, perSecond: 1_000_000 };
+const ALLOWED_MANY_KEYS = { capacity: 1_000_000, perSecond: 1 };
 const DENIED = { capacity: 1, perSecond: 1 / 3600 };
+const CHURN = { capacity: 1_000_000_000, perSecond: 1_000_000_000 };
+
+/** Path names a scenario's limit. */
+type Path = "allowed" | "denied" | "churn";
+
+/** limits returns the limit of a path for `keyCount` keys. */
+function limits(path: Path, keyCount: number): { capacity: number; perSecond: number } {
+  if (path === "denied") return DENIED;
+  if (path === "churn") return CHURN;
+  return keyCount === 1 ? ALLOWED_ONE_KEY : ALLOWED_MANY_KEYS;
+}
 
 /** keyName returns the i-th key: `user:000000` to `user:999999`, 11 characters like `user:123456`. */
 function keyName(i: number): string {
@@ -60,19 +79,19 @@ interface Contestant {
   name: string;
   /** kind is the reference this contestant is compared with: the async or the sync bare Map. */
   kind: "async" | "sync";
-  make(keys: string[], denied: boolean): Runner;
+  make(keys: string[], path: Path): Runner;
 }
 
-function floodgatePolicy(denied: boolean) {
-  const l = denied ? DENIED : ALLOWED;
+function floodgatePolicy(path: Path, keyCount: number) {
+  const l = limits(path, keyCount);
   return tokenBucket({ capacity: l.capacity, refillRate: l.perSecond });
 }
 
 const floodgateAsync: Contestant = {
   name: "floodgate consume (async)",
   kind: "async",
-  make(keys, denied) {
-    const limiter = new RateLimiter({ policy: floodgatePolicy(denied) });
+  make(keys, path) {
+    const limiter = new RateLimiter({ policy: floodgatePolicy(path, keys.length) });
     let j = 0;
     return {
       async prepare() {
@@ -94,8 +113,8 @@ const floodgateAsync: Contestant = {
 const floodgateSync: Contestant = {
   name: "floodgate consumeSync",
   kind: "sync",
-  make(keys, denied) {
-    const limiter = new RateLimiter({ policy: floodgatePolicy(denied) });
+  make(keys, path) {
+    const limiter = new RateLimiter({ policy: floodgatePolicy(path, keys.length) });
     let j = 0;
     return {
       prepare() {
@@ -117,9 +136,10 @@ const floodgateSync: Contestant = {
 const flexible: Contestant = {
   name: "rate-limiter-flexible RateLimiterMemory",
   kind: "async",
-  make(keys, denied) {
+  make(keys, path) {
+    const denied = path === "denied";
     // A fixed window of `points` per hour; a denial rejects with a RateLimiterRes.
-    const rl = new RateLimiterMemory({ points: denied ? 1 : ALLOWED.capacity, duration: 3600 });
+    const rl = new RateLimiterMemory({ points: denied ? 1 : limits(path, keys.length).capacity, duration: 3600 });
     let j = 0;
     return {
       async prepare() {
@@ -145,11 +165,12 @@ const flexible: Contestant = {
 const limiterPkg: Contestant = {
   name: "limiter RateLimiter per key (tryRemoveTokens)",
   kind: "sync",
-  make(keys, denied) {
+  make(keys, path) {
+    const denied = path === "denied";
     // One limiter.RateLimiter (a TokenBucket inside) per key, in a Map; its
     // non-waiting call, tryRemoveTokens, is synchronous.
     const perKey = new Map<string, LimiterRateLimiter>();
-    const perHour = denied ? 1 : ALLOWED.capacity;
+    const perHour = denied ? 1 : limits(path, keys.length).capacity;
     let j = 0;
     const get = (k: string): LimiterRateLimiter => {
       let l = perKey.get(k);
@@ -178,12 +199,13 @@ const limiterPkg: Contestant = {
 const expressRateLimit: Contestant = {
   name: "express-rate-limit MemoryStore (increment)",
   kind: "async",
-  make(keys, denied) {
+  make(keys, path) {
+    const denied = path === "denied";
     // The store only counts hits in a fixed window; the middleware compares the
     // count with its limit, which the loop does here.
     const store = new ErlMemoryStore();
     store.init({ windowMs: 3_600_000 } as ErlOptions);
-    const limit = denied ? 1 : ALLOWED.capacity;
+    const limit = denied ? 1 : limits(path, keys.length).capacity;
     let j = 0;
     return {
       async prepare() {
@@ -264,8 +286,8 @@ function bareTake(map: Map<string, BareBucket>, key: string, capacity: number, p
 const bareAsync: Contestant = {
   name: "bare Map + await (reference)",
   kind: "async",
-  make(keys, denied) {
-    const l = denied ? DENIED : ALLOWED;
+  make(keys, path) {
+    const l = limits(path, keys.length);
     const perMs = l.perSecond / 1000;
     const map = new Map<string, BareBucket>();
     // An async function awaited per call: the cost of a promise per decision.
@@ -325,8 +347,8 @@ function bareTakeSync(map: Map<string, BareBucket>, key: string, capacity: numbe
 const bareSync: Contestant = {
   name: "bare Map, sync (reference)",
   kind: "sync",
-  make(keys, denied) {
-    const l = denied ? DENIED : ALLOWED;
+  make(keys, path) {
+    const l = limits(path, keys.length);
     const perMs = l.perSecond / 1000;
     const map = new Map<string, BareBucket>();
     let j = 0;
@@ -345,6 +367,9 @@ const bareSync: Contestant = {
     };
   },
 };
+
+/** CHURN_CONTESTANTS run the churn scenario: the peers keep a key for their fixed window, so churn does not apply. */
+const CHURN_CONTESTANTS: Contestant[] = [floodgateAsync, floodgateSync, bareAsync, bareSync];
 
 const CONTESTANTS: Contestant[] = [
   floodgateAsync,
@@ -382,10 +407,13 @@ async function timed(r: Runner, n: number): Promise<{ ms: number; allowed: numbe
   return { ms: (c.user + c.system) / 1000, allowed };
 }
 
-async function throughput(keyCount: number, denied: boolean, only: string | undefined): Promise<ThroughputResult> {
+async function throughput(keyCount: number, path: Path, only: string | undefined): Promise<ThroughputResult> {
+  const denied = path === "denied";
   const keys = Array.from({ length: keyCount }, (_, i) => keyName(i));
-  const list = CONTESTANTS.filter((c) => only === undefined || c.name.includes(only));
-  const runners = list.map((c) => c.make(keys, denied));
+  const list = CONTESTANTS.filter(
+    (c) => (only === undefined || c.name.includes(only)) && (path !== "churn" || CHURN_CONTESTANTS.includes(c)),
+  );
+  const runners = list.map((c) => c.make(keys, path));
   for (const r of runners) await r.prepare();
   const invalid = new Set<string>();
   const check = (name: string, n: number, allowed: number): void => {
@@ -420,7 +448,7 @@ async function throughput(keyCount: number, denied: boolean, only: string | unde
     }
   }
   for (const r of runners) r.close?.();
-  const scenario = `${keyCount === 1 ? "1 key" : `${keyCount.toLocaleString("en-US")} keys`}, ${denied ? "denied" : "allowed"}`;
+  const scenario = `${keyCount === 1 ? "1 key" : `${keyCount.toLocaleString("en-US")} keys`}, ${path}`;
   return { scenario, rates, invalid: [...invalid] };
 }
 
@@ -555,6 +583,7 @@ const SCENARIOS: Array<{ job: string; keys: number; denied: boolean }> = [
   { job: "throughput:1:denied", keys: 1, denied: true },
   { job: `throughput:${MANY_KEYS}:allowed`, keys: MANY_KEYS, denied: false },
   { job: `throughput:${MANY_KEYS}:denied`, keys: MANY_KEYS, denied: true },
+  { job: `throughput:${MANY_KEYS}:churn`, keys: MANY_KEYS, denied: false },
 ];
 
 function runChild(job: string): unknown {
@@ -577,10 +606,12 @@ function median(xs: readonly number[]): number {
 }
 
 function fmtRate(x: number): string {
+  if (!Number.isFinite(x)) return "n/a";
   return x >= 1e6 ? `${(x / 1e6).toFixed(2)} M/s` : `${(x / 1e3).toFixed(0)} k/s`;
 }
 
 function fmtRatio(x: number): string {
+  if (!Number.isFinite(x)) return "n/a";
   return `${x.toFixed(2)}x`;
 }
 
@@ -632,7 +663,7 @@ async function main(): Promise<void> {
     "",
   );
   out.push(
-    `Each scenario runs in a fresh child process in which every contestant runs ${ROUNDS} interleaved rounds of about ${ROUND_MS} ms (the first contestant rotates each round), after ${WARMUP_MS} ms of warm-up; the table shows the median round, in decisions per second of CPU time (user + system of the process; on a busy machine wall time would also count the time the process waited for a CPU). One caller awaits each decision before the next, round robin over the keys, which were all created before timing. Allowed path: a bucket that never runs dry; denied path: a bucket emptied before timing, so every timed call is denied. Every round checks that the allowed count is what the scenario says.`,
+    `Each scenario runs in a fresh child process in which every contestant runs ${ROUNDS} interleaved rounds of about ${ROUND_MS} ms (the first contestant rotates each round), after ${WARMUP_MS} ms of warm-up; the table shows the median round, in decisions per second of CPU time (user + system of the process; on a busy machine wall time would also count the time the process waited for a CPU). One caller awaits each decision before the next, round robin over the keys, which were all created before timing. Allowed path: a bucket that never runs dry and is never full again between two visits of a key; denied path: a bucket emptied before timing, so every timed call is denied; churn: a bucket full again 1 µs after each call, so floodgate drops every key as idle before its next visit and re-creates it (the cost of bounded memory; the bare Map keeps every key, the peers keep keys for their window, so they do not run it). Every round checks that the allowed count is what the scenario says.`,
     "",
   );
   const names = CONTESTANTS.map((c) => c.name);
@@ -704,7 +735,7 @@ async function child(job: string): Promise<void> {
   const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
   const [kind, a, b] = job.split(":");
   let result: unknown;
-  if (kind === "throughput") result = await throughput(Number(a), b === "denied", only);
+  if (kind === "throughput") result = await throughput(Number(a), b as Path, only);
   else if (kind === "memory") result = await memory(a as string);
   else throw new Error(`unknown job ${job}`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
