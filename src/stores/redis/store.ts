@@ -175,7 +175,7 @@ function specOf(policy: Policy): SpecArgs {
  * - A deny cache answers repeated calls of a key just denied, locally.
  *
  * @example
- * import Redis from "ioredis";
+ * import { Redis } from "ioredis";
  * import { RateLimiter, tokenBucket } from "floodgate";
  * import { RedisStore } from "floodgate/redis";
  * const store = new RedisStore({ client: new Redis(), onFailure: "fail-open" });
