@@ -25,7 +25,11 @@ const MAX_KEYS = 16_000_000;
 const OVERFLOW = 0;
 /** SWEEP_PER_INSERT is how many tracked keys are checked for idleness per new key. */
 const SWEEP_PER_INSERT = 2;
-/** SWEEP_WHEN_FULL is how many tracked keys are checked when the table is full. */
+/**
+ * SWEEP_WHEN_FULL is how many more tracked keys are checked when the table is
+ * full, at most once per millisecond of the store's clock: under a flood of fresh
+ * keys against a full table, each flood key then costs 2 checks, not 66.
+ */
 const SWEEP_WHEN_FULL = 64;
 
 /**
@@ -44,6 +48,7 @@ class Table {
   overflowUsed = false;
   cursor: Iterator<[string, number]>;
   lastOverflowReport = Number.NEGATIVE_INFINITY;
+  lastFullSweepMs = Number.NEGATIVE_INFINITY;
   constructor(policy: Policy, initialSlots: number) {
     this.policy = policy;
     this.stride = policy.stateSize > 0 ? policy.stateSize : 0;
@@ -151,7 +156,10 @@ export class MemoryStore implements Store {
   /** #allocate finds a slot for a new key: a free one, a new one, an idle one, or the overflow slot. */
   #allocate(t: Table, key: string, nowMs: number): number {
     this.#sweep(t, nowMs, SWEEP_PER_INSERT);
-    if (t.index.size >= this.maxKeys) this.#sweep(t, nowMs, SWEEP_WHEN_FULL);
+    if (t.index.size >= this.maxKeys && !(nowMs >= t.lastFullSweepMs && nowMs - t.lastFullSweepMs < 1)) {
+      t.lastFullSweepMs = nowMs;
+      this.#sweep(t, nowMs, SWEEP_WHEN_FULL);
+    }
     if (t.index.size >= this.maxKeys) {
       if (this.#onOverflow && nowMs - t.lastOverflowReport >= 1000) {
         t.lastOverflowReport = nowMs;
