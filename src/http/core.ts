@@ -18,7 +18,7 @@ import {
 } from "./identity.js";
 import { type Cidr, type Ip, ipKey, parseIp } from "./ip.js";
 import { joinKey, type KeyPart } from "./key.js";
-import { compileRoute, type RoutePattern, routeMatches } from "./routes.js";
+import { compileRoute, normalizePath, type RoutePattern, routeMatches } from "./routes.js";
 
 /**
  * HttpRequest is what an adapter tells the core about a request. Header names
@@ -428,9 +428,10 @@ export class HttpRateLimit<Raw = unknown> {
   #select(req: HttpRequest<Raw>): HttpOutcome | Promise<HttpOutcome> {
     let base: Selection | undefined;
     if (this.#rules.length > 0) {
-      const target = req.route ?? req.url;
+      const target = normalizePath(req.route ?? req.url);
+      const method = req.method;
       for (const r of this.#rules) {
-        if (!routeMatches(r.pattern, req.method, target)) continue;
+        if (!routeMatches(r.pattern, method, target)) continue;
         if (r.rule === false) return PASS;
         base = { ...r.rule, bucket: r.pattern.key };
         break;

@@ -77,12 +77,16 @@ export function compileRoute(key: string): RoutePattern | undefined {
   return { key, method, path: norm, segments, wildcard };
 }
 
-/** routeMatches reports whether a route pattern (a framework's, such as "/users/:id") or a path matches a rule. */
-export function routeMatches(rule: RoutePattern, method: string, routeOrPath: string): boolean {
+/**
+ * routeMatches reports whether a request matches a rule; `path` is a route
+ * pattern ("/users/:id") or a URL path, already passed through normalizePath
+ * (call it once per request, not once per rule).
+ */
+export function routeMatches(rule: RoutePattern, method: string, path: string): boolean {
   if (rule.method !== undefined && rule.method !== method && !(rule.method === "GET" && method === "HEAD")) {
     return false;
   }
-  const norm = normalizePath(routeOrPath);
+  const norm = path;
   if (norm === rule.path) return true;
   const segs = norm === "/" ? [] : norm.slice(1).split("/");
   const pat = rule.segments;
