@@ -98,6 +98,7 @@ export class MemoryStore implements Store {
    * so its identity is enough to know the policy.
    */
   #hotPolicies: readonly Policy[] | undefined;
+  #hotPolicy: Policy | undefined;
   #hot: Table | undefined;
   readonly #out: Outcome = newOutcome();
   #next: number[] = [];
@@ -138,6 +139,7 @@ export class MemoryStore implements Store {
     this.#lastPolicy = undefined;
     this.#lastTable = undefined;
     this.#hotPolicies = undefined;
+    this.#hotPolicy = undefined;
     this.#hot = undefined;
   }
 
@@ -217,12 +219,14 @@ export class MemoryStore implements Store {
       const t = this.#hot as Table;
       const slot = t.index.get(key);
       if (slot !== undefined) {
+        // The policy given (not t.policy: another object with the same id shares the table).
+        const policy = this.#hotPolicy as Policy;
         const out = this.#out;
         const next = this.#next;
         const slab = t.slab;
         const o = slot * t.stride;
-        if (t.policy.evaluate(slab, o, false, nowMs, cost, next, out) && cost > 0) writeState(slab, o, next, t.stride);
-        return singleDecision(t.policy, out);
+        if (policy.evaluate(slab, o, false, nowMs, cost, next, out) && cost > 0) writeState(slab, o, next, t.stride);
+        return singleDecision(policy, out);
       }
     }
     return this.#consumeSlow(key, policies, cost, nowMs);
@@ -235,6 +239,7 @@ export class MemoryStore implements Store {
       const t = this.#table(policy);
       if (t.stride > 0 && Object.isFrozen(policies)) {
         this.#hotPolicies = policies;
+        this.#hotPolicy = policy;
         this.#hot = t;
       }
       const out = this.#out;

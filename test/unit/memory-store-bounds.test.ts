@@ -211,6 +211,33 @@ describe("MemoryStore keys", () => {
     expect([fresh.allowed, fresh.remaining], `consumeSync("c") after clear() = ${show(fresh)}`).toEqual([true, 1]);
   });
 
+  it("equal policies share a key's state, and each decision names the policy object it was given", () => {
+    const clock = new Clock();
+    const store = new MemoryStore();
+    const a = tokenBucket({ capacity: 5, refillRate: 1, name: "api" });
+    const b = tokenBucket({ capacity: 5, refillRate: 1, name: "api" });
+    const la = new RateLimiter({ policy: a, store, now: clock.now });
+    const lb = new RateLimiter({ policy: b, store, now: clock.now });
+    const calls: Array<[string, RateLimiter, unknown]> = [
+      ["la", la, a],
+      ["la", la, a],
+      ["lb", lb, b],
+      ["lb", lb, b],
+      ["la", la, a],
+    ];
+    calls.forEach(([name, limiter, policy], i) => {
+      const d = limiter.consumeSync("k");
+      expect(
+        d.remaining,
+        `step ${i + 1}: ${name}.consumeSync("k") = ${show(d)} want ${4 - i} left (one shared bucket)`,
+      ).toBe(4 - i);
+      expect(d.policies[0]?.policy === policy, `step ${i + 1}: ${name}'s decision names its own policy object`).toBe(
+        true,
+      );
+    });
+    expect(store.size()).toBe(1);
+  });
+
   it("peek creates no key", async () => {
     const { store, policy, limiter } = setup();
     await limiter.peek("ghost");
