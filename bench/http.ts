@@ -3,20 +3,22 @@
 // Run: node --import tsx bench/http.ts          (writes bench/results/http.md)
 //
 // Each server variant runs in its own child process (bench/servers/http-server.ts);
-// autocannon in this process drives it over loopback, pipelined as in Fastify's
-// own benchmarks, so the server (not the client) is the bottleneck. Each variant
-// is warmed up once; then, round after round, each framework's three variants
-// (bare, floodgate, incumbent) run back to back for a short slice, in a rotating
-// order. Ratios are taken within a round (so drift in background load cancels
-// out) and the median over rounds is reported.
+// autocannon in this process drives it over loopback. Each variant is warmed up
+// once; then, round after round, for each framework:
 //
-// Two measures per slice: requests per second (wall clock), and the server
-// process's own CPU time per request (process.cpuUsage() over IPC, around the
-// slice). On a machine shared with other work, req/s swings with the neighbours'
-// load, while CPU per request is what the server itself spends; its inverse is
-// the server's capacity on one core, and the cost and targets are judged on it.
+// - flat out: the three variants (bare, floodgate, incumbent) run back to back
+//   for a short slice each, in a rotating order, pipelined as in Fastify's own
+//   benchmarks: wall-clock requests per second;
+// - fixed load: the three get the same modest request rate at the same time, so
+//   they see the same background load, and each server's own CPU time per
+//   request is read (process.cpuUsage() over IPC, around the slice). Its inverse
+//   is the server's capacity on one core.
+//
+// Ratios are taken within a round and the median over rounds is reported. On a
+// machine shared with other work, wall-clock req/s swings with the neighbours'
+// load; CPU per request is the steadier measure of what floodgate adds.
 // Nothing is denied: every limiter's limit is far above what a run can send.
-// Bounded: about WARMUP_S x 6 + ROUNDS x 6 x 2 x SLICE_S seconds, under 2.5 minutes.
+// Bounded: about WARMUP_S x 6 + ROUNDS x (6 + 2) x SLICE_S seconds, under 2 minutes.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -30,13 +32,13 @@ const SLICE_S = Number(process.env.BENCH_SLICE_S ?? 2);
 /** WARMUP_S is the unmeasured load each variant gets once, before the rounds (JIT, connections). */
 const WARMUP_S = 2;
 /** ROUNDS is how many interleaved rounds run; medians over rounds are reported. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 /** CONNECTIONS and PIPELINING are autocannon's settings (Fastify's benchmarks use 100 and 10). */
 const CONNECTIONS = 100;
 const PIPELINING = 10;
 /** RATE_CONNECTIONS and RATES: the fixed offered load (req/s) at which server CPU per request is measured. */
 const RATE_CONNECTIONS = 10;
-const RATES = { express: 2500, fastify: 5000 } as const;
+const RATES = { express: 1500, fastify: 3000 } as const;
 
 const VARIANTS = [
   "express",
@@ -173,12 +175,18 @@ async function main(): Promise<void> {
           const v = group[(i + round) % group.length] as Variant;
           const s = await load(server(v), SLICE_S);
           (slices.get(v) as Slice[]).push(s);
-          const f = await load(server(v), SLICE_S, rate);
+          process.stderr.write(`round ${round + 1}/${ROUNDS} ${v}: flat out ${Math.round(s.rps)} req/s\n`);
+        }
+        // The fixed load goes to the group's three servers at once, so all three
+        // see the same background load at the same time.
+        const fixed = await Promise.all(group.map((v) => load(server(v), SLICE_S, rate)));
+        group.forEach((v, i) => {
+          const f = fixed[i] as Slice;
           (rated.get(v) as Slice[]).push(f);
           process.stderr.write(
-            `round ${round + 1}/${ROUNDS} ${v}: flat out ${Math.round(s.rps)} req/s; at ${rate} req/s ${f.cpuPerRequestUs.toFixed(1)} µs CPU/request\n`,
+            `round ${round + 1}/${ROUNDS} ${v}: at ${rate} req/s ${f.cpuPerRequestUs.toFixed(1)} µs CPU/request\n`,
           );
-        }
+        });
       }
     }
     const of = (v: Variant): Slice[] => slices.get(v) as Slice[];
@@ -232,9 +240,9 @@ async function main(): Promise<void> {
         `Load average at start ${loadStart}, at end ${loadAverage()} (other work shared the machine). ` +
         "autocannon in the bench process, each server in its own child process, over 127.0.0.1.",
       "",
-      `Method: each variant warmed up ${WARMUP_S} s, then ${ROUNDS} rounds; in each round each framework's three variants run back to back, in a rotating order, ` +
-        `each for two ${SLICE_S} s slices: **flat out** (${CONNECTIONS} connections, pipelining ${PIPELINING}) for throughput, then at a **fixed offered load** ` +
-        `(${RATE_CONNECTIONS} connections, ${RATES.express} req/s for Express, ${RATES.fastify} req/s for Fastify) for the server's CPU time per request ` +
+      `Method: each variant warmed up ${WARMUP_S} s, then ${ROUNDS} rounds. In each round each framework's three variants run **flat out** ` +
+        `(${CONNECTIONS} connections, pipelining ${PIPELINING}) for ${SLICE_S} s each, back to back in a rotating order, for throughput; then the three get a **fixed offered load** ` +
+        `at the same time, for ${SLICE_S} s (${RATE_CONNECTIONS} connections and ${RATES.express} req/s each for Express, ${RATES.fastify} req/s each for Fastify), for the server's CPU time per request ` +
         "(process.cpuUsage() of the server process around the slice, user + system). Ratios are taken within a round (same background load) and the median over rounds is shown. " +
         "*Capacity* vs bare is the inverse ratio of CPU per request: the share of the bare framework's requests one core still serves. " +
         "Flat out, the client (autocannon on the same 2 cores) is often the bottleneck and pays for every extra response byte, so throughput also measures header size; " +
