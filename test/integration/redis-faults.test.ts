@@ -75,9 +75,12 @@ describe("slow Redis (DEBUG SLEEP longer than the timeout)", () => {
   /** slowly runs `body` while Redis sleeps for `ms`, and waits for the sleep to end. */
   async function slowly(ms: number, body: () => Promise<void>): Promise<void> {
     const sleeping = admin.call("DEBUG", "SLEEP", String(ms / 1000));
-    await sleep(30);
-    await body();
-    await sleeping;
+    try {
+      await sleep(30);
+      await body();
+    } finally {
+      await sleeping;
+    }
   }
 
   const cases: [string, RedisStoreOptions["onFailure"], (d: Decision, i: number) => object][] = [
@@ -90,7 +93,12 @@ describe("slow Redis (DEBUG SLEEP longer than the timeout)", () => {
     [
       "insurance: a local bucket of capacity 2 decides",
       { insurance: true },
-      (_d, i) => ({ allowed: i < 2, degraded: "insurance", retryAfterMs: i < 2 ? 0 : 1000 }),
+      // The local bucket refills by the local clock: the third call waits just under 1000 ms.
+      (d, i) => ({
+        allowed: i < 2,
+        degraded: "insurance",
+        retryAfterMs: i < 2 ? 0 : d.retryAfterMs > 900 && d.retryAfterMs <= 1000 ? d.retryAfterMs : "900..1000",
+      }),
     ],
   ];
   for (const [name, onFailure, want] of cases) {
@@ -114,7 +122,7 @@ describe("slow Redis (DEBUG SLEEP longer than the timeout)", () => {
         const t1 = performance.now();
         const more = [await limiter.consume("k"), await limiter.consume("k")];
         const moreMs = performance.now() - t1;
-        expect(moreMs < 50, `calls while degraded answered at once (${moreMs} ms)`).toBe(true);
+        expect(moreMs < 80, `calls while degraded answered at once (${moreMs} ms)`).toBe(true);
         [first, ...more].forEach((d, i) => {
           expect(
             { allowed: d.allowed, degraded: d.degraded, retryAfterMs: d.retryAfterMs },
