@@ -600,7 +600,11 @@ export class HttpRateLimit<Raw = unknown> {
       try {
         o.onLimited?.(info);
       } catch (err) {
-        this.#o.onError?.(err, req);
+        try {
+          o.onError?.(err, req);
+        } catch {
+          // Hooks that throw must not turn a refusal into a crash.
+        }
       }
       if (o.problem !== undefined && !shadow) body = o.problem(info);
     }
