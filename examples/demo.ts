@@ -7,36 +7,21 @@
 // requests at once, waits for the Retry-After the server gave, and sends a few
 // more. It prints each status with the remaining tokens, then stops.
 
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { RateLimiter, tokenBucket } from "../src/index.js";
+import { withRateLimit } from "../src/adapters/node.js";
+import { tokenBucket } from "../src/index.js";
 
-const limiter = new RateLimiter({
-  policy: tokenBucket({ capacity: 10, refillRate: 2, name: "demo" }),
-});
-
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const decision = await limiter.consume(req.socket.remoteAddress ?? "unknown");
-  res.setHeader("RateLimit-Policy", `"demo";q=${decision.limit};w=5`);
-  res.setHeader("RateLimit", `"demo";r=${decision.remaining};t=${Math.ceil(decision.retryAfterMs / 1000)}`);
-  if (!decision.allowed) {
-    res.writeHead(429, {
-      "Retry-After": String(Math.ceil(decision.retryAfterMs / 1000)),
-      "Content-Type": "application/problem+json",
-    });
-    res.end(JSON.stringify({ title: "Too Many Requests", status: 429 }));
-    return;
-  }
-  res.writeHead(200, { "Content-Type": "text/plain" });
-  res.end("hello\n");
-}
-
-const server = createServer((req, res) => {
-  handle(req, res).catch(() => {
-    res.statusCode = 500;
-    res.end();
-  });
-});
+// Keyed by the client IP (the socket peer; forwarding headers are not trusted by default).
+const server = createServer(
+  withRateLimit(
+    (_req, res) => {
+      res.writeHead(200, { "Content-Type": "text/plain" });
+      res.end("hello\n");
+    },
+    { policy: tokenBucket({ capacity: 10, refillRate: 2, name: "demo" }) },
+  ),
+);
 
 await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
 const { port } = server.address() as AddressInfo;
