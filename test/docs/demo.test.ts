@@ -14,9 +14,11 @@ it("the demo's burst turns 200s into 429s and back after the refill", () => {
     timeout: 20_000,
   });
   const statuses = [...out.matchAll(/^request\s+\d+: (\d{3})/gm)].map((m) => Number(m[1]));
-  expect(statuses, out).toEqual([
-    200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 429, 429, 429, 429, 200, 200, 200, 429,
-  ]);
+  // Requests 11-14 and 18 are 429 unless the machine stalls for 500 ms mid-burst (a token refills):
+  // the assertions pin what the demo promises and nothing a slow machine could flip.
+  expect(statuses.length, out).toBe(18);
+  expect(statuses.slice(0, 10), out).toEqual(Array(10).fill(200));
+  expect([statuses[10], statuses[14]], out).toEqual([429, 200]);
   expect(out).toMatch(/request 11: 429 .*Retry-After: 1/);
   expect(out).toMatch(/request 10: 200 .*RateLimit: "demo";r=0;t=1/);
 });
