@@ -44,14 +44,21 @@ const VARIANTS = [
   "express",
   "express-floodgate",
   "express-rate-limit",
+  "express-headers",
   "fastify",
   "fastify-floodgate",
   "fastify-rate-limit",
+  "fastify-headers",
 ] as const;
 type Variant = (typeof VARIANTS)[number];
+/** GROUPS run flat out, back to back; FIXED_GROUPS get the fixed load together (with the headers-only calibration). */
 const GROUPS: Variant[][] = [
   ["express", "express-floodgate", "express-rate-limit"],
   ["fastify", "fastify-floodgate", "fastify-rate-limit"],
+];
+const FIXED_GROUPS: Variant[][] = [
+  ["express", "express-floodgate", "express-rate-limit", "express-headers"],
+  ["fastify", "fastify-floodgate", "fastify-rate-limit", "fastify-headers"],
 ];
 
 interface Server {
@@ -169,7 +176,7 @@ async function main(): Promise<void> {
     const rated = new Map<Variant, Slice[]>(VARIANTS.map((v) => [v, []]));
     for (const v of VARIANTS) await load(server(v), WARMUP_S);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const group of GROUPS) {
+      for (const [g, group] of GROUPS.entries()) {
         const rate = RATES[group[0] as "express" | "fastify"];
         for (let i = 0; i < group.length; i++) {
           const v = group[(i + round) % group.length] as Variant;
@@ -179,8 +186,9 @@ async function main(): Promise<void> {
         }
         // The fixed load goes to the group's three servers at once, so all three
         // see the same background load at the same time.
-        const fixed = await Promise.all(group.map((v) => load(server(v), SLICE_S, rate)));
-        group.forEach((v, i) => {
+        const fixedGroup = FIXED_GROUPS[g] as Variant[];
+        const fixed = await Promise.all(fixedGroup.map((v) => load(server(v), SLICE_S, rate)));
+        fixedGroup.forEach((v, i) => {
           const f = fixed[i] as Slice;
           (rated.get(v) as Slice[]).push(f);
           process.stderr.write(
@@ -204,13 +212,14 @@ async function main(): Promise<void> {
     const fw = (v: Variant): "express" | "fastify" => (v.startsWith("express") ? "express" : "fastify");
     const rows = VARIANTS.map((v) => {
       const cpu = median(ofRated(v).map((s) => s.cpuPerRequestUs));
+      const flat = of(v).length > 0;
       return [
         v,
-        Math.round(medianOf(v, rps)),
-        ratio(v, bareOf(v), rps).toFixed(3),
+        flat ? Math.round(medianOf(v, rps)) : "-",
+        flat ? ratio(v, bareOf(v), rps).toFixed(3) : "-",
         cpu.toFixed(1),
         (1 / cpuRatio(v, bareOf(v))).toFixed(3),
-        medianOf(v, (s) => s.p99),
+        flat ? medianOf(v, (s) => s.p99) : "-",
         [...of(v), ...ofRated(v)].reduce((n, s) => n + s.non2xx, 0),
       ].join(" | ");
     });
@@ -223,8 +232,9 @@ async function main(): Promise<void> {
       const cpuCost = 1 - 1 / cpuRatio(fg, f);
       const vsWall = ratio(fg, incumbent(f), rps);
       const vsCpu = 1 / cpuRatio(fg, incumbent(f));
+      const headersCost = 1 - 1 / cpuRatio(`${f}-headers`, f);
       return (
-        `- ${f === "express" ? "Express" : "Fastify"}: floodgate costs ${pct(wallCost)} of flat-out throughput and ${pct(cpuCost)} of capacity ` +
+        `- ${f === "express" ? "Express" : "Fastify"}: sending the two header fields alone (constants) costs ${pct(headersCost)} of capacity. floodgate costs ${pct(wallCost)} of flat-out throughput and ${pct(cpuCost)} of capacity ` +
         `(target: at most 5%: ${Math.max(wallCost, cpuCost) <= 0.05 ? "met" : "missed"}); against ${incumbent(f)}: ` +
         `${vsWall.toFixed(3)}x throughput, ${vsCpu.toFixed(3)}x capacity (target: at least 1: ${Math.min(vsWall, vsCpu) >= 1 ? "met" : "missed"}).`
       );
@@ -245,6 +255,7 @@ async function main(): Promise<void> {
         `at the same time, for ${SLICE_S} s (${RATE_CONNECTIONS} connections and ${RATES.express} req/s each for Express, ${RATES.fastify} req/s each for Fastify), for the server's CPU time per request ` +
         "(process.cpuUsage() of the server process around the slice, user + system). Ratios are taken within a round (same background load) and the median over rounds is shown. " +
         "*Capacity* vs bare is the inverse ratio of CPU per request: the share of the bare framework's requests one core still serves. " +
+        "The `-headers` variants set the same two RateLimit fields as constants and do nothing else (fixed load only): the part of the cost that is sending the fields, not deciding them. " +
         "Flat out, the client (autocannon on the same 2 cores) is often the bottleneck and pays for every extra response byte, so throughput also measures header size; " +
         "CPU per request at a fixed load measures what the server itself spends. " +
         "Memory store, nothing denied (limits far above the load). floodgate: token bucket, RateLimit + RateLimit-Policy headers. " +
@@ -261,8 +272,8 @@ async function main(): Promise<void> {
       "",
       ...VARIANTS.map(
         (v) =>
-          `- ${v}: ${of(v)
-            .map((s, i) => `${Math.round(s.rps)} (${(ofRated(v)[i] as Slice).cpuPerRequestUs.toFixed(1)})`)
+          `- ${v}: ${ofRated(v)
+            .map((f, i) => `${of(v)[i] ? Math.round((of(v)[i] as Slice).rps) : "-"} (${f.cpuPerRequestUs.toFixed(1)})`)
             .join(", ")}`,
       ),
       "",

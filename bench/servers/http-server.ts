@@ -2,7 +2,9 @@
 //
 // Run: node --import tsx bench/servers/http-server.ts <variant>   (prints "listening <port>" on stdout;
 // with an IPC channel, answers the message "cpu" with process.cpuUsage())
-// Variants: express, express-floodgate, express-rate-limit, fastify, fastify-floodgate, fastify-rate-limit.
+// Variants: express, express-floodgate, express-rate-limit, express-headers, and the same four for fastify.
+// "-headers" sets the two header fields floodgate sends, as constants, and nothing else: it
+// tells what sending the fields costs apart from deciding them.
 // Nothing is ever denied: every limiter gets a limit far above what a run can send.
 
 import { createServer } from "node:http";
@@ -17,6 +19,9 @@ import { tokenBucket } from "../../src/core/token-bucket.js";
 
 const HUGE = 1_000_000_000;
 const variant = process.argv[2] ?? "";
+// The fields floodgate sends for the bench policy, as constants (same length as in a run).
+const POLICY_FIELD = '"bench";q=1000000000;w=1000';
+const LIMIT_FIELD = '"bench";r=999999999;t=1';
 const policy = () => tokenBucket({ name: "bench", capacity: HUGE, refillRate: 1_000_000 });
 
 async function main(): Promise<number> {
@@ -24,6 +29,13 @@ async function main(): Promise<number> {
     const app = express();
     app.set("etag", false);
     if (variant === "express-floodgate") app.use(floodgateExpress({ policy: policy() }));
+    if (variant === "express-headers") {
+      app.use((_req, res, next) => {
+        res.setHeader("RateLimit-Policy", POLICY_FIELD);
+        res.setHeader("RateLimit", LIMIT_FIELD);
+        next();
+      });
+    }
     if (variant === "express-rate-limit") {
       app.use(expressRateLimit({ windowMs: 60_000, limit: HUGE, standardHeaders: "draft-8", legacyHeaders: false }));
     }
@@ -37,6 +49,13 @@ async function main(): Promise<number> {
   if (variant.startsWith("fastify")) {
     const app = Fastify({ logger: false });
     if (variant === "fastify-floodgate") await app.register(floodgateFastify, { policy: policy() });
+    if (variant === "fastify-headers") {
+      app.addHook("onRequest", (_req, reply, done) => {
+        reply.header("RateLimit-Policy", POLICY_FIELD);
+        reply.header("RateLimit", LIMIT_FIELD);
+        done();
+      });
+    }
     if (variant === "fastify-rate-limit") await app.register(fastifyRateLimit, { max: HUGE, timeWindow: 60_000 });
     app.get("/", async () => "hello world");
     await app.listen({ port: 0, host: "127.0.0.1" });
