@@ -2,6 +2,7 @@
 
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "../http/core.js";
+import { pathOnly } from "../http/routes.js";
 
 /** ExpressRateLimitOptions configures the Express middleware; see HttpRateLimitOptions. */
 export type ExpressRateLimitOptions = HttpRateLimitOptions<Request>;
@@ -17,6 +18,9 @@ class ExpressRequest implements HttpRequest<Request> {
   }
   get url(): string {
     return this.raw.originalUrl ?? this.raw.url;
+  }
+  get path(): string {
+    return pathOnly(this.url);
   }
   get route(): string | undefined {
     // Set only when the middleware runs on a route (app.get(path, limit, handler)).

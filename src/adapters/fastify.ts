@@ -9,6 +9,7 @@ import {
   type HttpRequest,
   type Selection,
 } from "../http/core.js";
+import { pathOnly } from "../http/routes.js";
 
 /** FastifyRateLimitOptions configures the plugin; see HttpRateLimitOptions. */
 export type FastifyRateLimitOptions = HttpRateLimitOptions<FastifyRequest>;
@@ -43,6 +44,9 @@ class FastifyHttpRequest implements HttpRequest<FastifyRequest> {
   }
   get url(): string {
     return this.raw.url;
+  }
+  get path(): string {
+    return pathOnly(this.url);
   }
   get route(): string | undefined {
     return this.routeOptions?.url;

@@ -3,6 +3,7 @@
 import type { Context, MiddlewareHandler, Next } from "hono";
 import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "../http/core.js";
 import { defaultPeer, pathOf } from "../http/fetch.js";
+import { pathOnly } from "../http/routes.js";
 
 /** HonoRateLimitOptions configures the Hono middleware; see HttpRateLimitOptions. */
 export interface HonoRateLimitOptions extends HttpRateLimitOptions<Context> {
@@ -27,6 +28,9 @@ class HonoRequest implements HttpRequest<Context> {
   }
   get url(): string {
     return pathOf(this.raw.req.url);
+  }
+  get path(): string {
+    return pathOnly(this.url);
   }
   get route(): string | undefined {
     // The last matched route after this middleware is the handler's pattern; none means a 404.

@@ -2,6 +2,7 @@
 
 import type { Context, Middleware, Next } from "koa";
 import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "../http/core.js";
+import { pathOnly } from "../http/routes.js";
 
 /** KoaRateLimitOptions configures the Koa middleware; see HttpRateLimitOptions. */
 export type KoaRateLimitOptions = HttpRateLimitOptions<Context>;
@@ -17,6 +18,9 @@ class KoaRequest implements HttpRequest<Context> {
   }
   get url(): string {
     return this.raw.originalUrl ?? this.raw.url;
+  }
+  get path(): string {
+    return pathOnly(this.url);
   }
   get route(): string | undefined {
     // @koa/router sets _matchedRoute when the middleware runs inside a route.

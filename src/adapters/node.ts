@@ -2,6 +2,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "../http/core.js";
+import { pathOnly } from "../http/routes.js";
 
 /** NodeRateLimitOptions configures the node:http limiter; see HttpRateLimitOptions. */
 export type NodeRateLimitOptions = HttpRateLimitOptions<IncomingMessage>;
@@ -18,6 +19,9 @@ class NodeRequest implements HttpRequest<IncomingMessage> {
   }
   get url(): string {
     return this.raw.url ?? "/";
+  }
+  get path(): string {
+    return pathOnly(this.url);
   }
   get peer(): string | undefined {
     return this.raw.socket?.remoteAddress;

@@ -29,6 +29,8 @@ export interface HttpRequest<Raw = unknown> {
   readonly method: string;
   /** url is the request target as received (path and query). */
   readonly url: string;
+  /** path is the url without its query and fragment, as received (for skip rules such as `req.path === "/health"`). */
+  readonly path: string;
   /** route is the framework's route pattern ("/users/:id"), when the framework has matched one. */
   readonly route: string | undefined;
   /** peer is the socket's remote address, when the runtime exposes it. */
@@ -220,7 +222,7 @@ function isThenable<T>(x: unknown): x is PromiseLike<T> {
  * import { HttpRateLimit } from "floodgate/http";
  * import { tokenBucket } from "floodgate";
  * const core = new HttpRateLimit({ policy: tokenBucket({ capacity: 10, refillRate: 1 }) });
- * const out = await core.check({ method: "GET", url: "/", route: undefined, peer: "127.0.0.1", header: () => undefined, raw: null });
+ * const out = await core.check({ method: "GET", url: "/", path: "/", route: undefined, peer: "127.0.0.1", header: () => undefined, raw: null });
  * // out.limited, out.headers, out.body
  */
 export class HttpRateLimit<Raw = unknown> {

@@ -2,6 +2,7 @@
 
 import { describe, FloodgateTypeError } from "../core/errors.js";
 import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "./core.js";
+import { pathOnly } from "./routes.js";
 
 /** FetchRateLimitOptions configures withRateLimit. */
 export interface FetchRateLimitOptions<Args extends unknown[] = unknown[]> extends HttpRateLimitOptions<Request> {
@@ -59,6 +60,9 @@ class FetchRequest implements HttpRequest<Request> {
     this.url = pathOf(request.url);
     this.peer = peer;
     this.raw = request;
+  }
+  get path(): string {
+    return pathOnly(this.url);
   }
   header(name: string): string | undefined {
     return this.raw.headers.get(name) ?? undefined;

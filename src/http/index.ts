@@ -26,4 +26,4 @@ export {
 export { compileTrust, MAX_HOPS, type ProxyHeader, resolveClient, type Trust, type TrustProxy } from "./identity.js";
 export { type Cidr, formatIp, type Ip, inCidr, ipKey, maskIp, parseCidr, parseIp } from "./ip.js";
 export { hashSecret, joinKey, type KeyPart, sha256Base64Url } from "./key.js";
-export { compileRoute, normalizePath, type RoutePattern, routeMatches } from "./routes.js";
+export { compileRoute, normalizePath, pathOnly, type RoutePattern, routeMatches } from "./routes.js";

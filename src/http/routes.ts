@@ -1,5 +1,15 @@
 // routes.ts: route identity: declared route patterns, matched against a normalised path.
 
+/** pathOnly returns a request target without its query and fragment ("/a/b?x=1" -> "/a/b"), unchanged otherwise. */
+export function pathOnly(url: string): string {
+  let end = url.length;
+  const q = url.indexOf("?");
+  if (q >= 0) end = q;
+  const h = url.indexOf("#");
+  if (h >= 0 && h < end) end = h;
+  return end === url.length ? url : url.slice(0, end);
+}
+
 /**
  * normalizePath reduces a request target to a path: the query and fragment
  * are dropped, repeated slashes collapse, a trailing slash is removed,
@@ -11,12 +21,7 @@
  * by itself, so random paths cannot mint buckets.
  */
 export function normalizePath(url: string): string {
-  let end = url.length;
-  const q = url.indexOf("?");
-  if (q >= 0) end = q;
-  const h = url.indexOf("#");
-  if (h >= 0 && h < end) end = h;
-  let path = end === url.length ? url : url.slice(0, end);
+  let path = pathOnly(url);
   // An absolute-form target ("http://host/a") keeps its path only.
   if (path.charCodeAt(0) !== 47 /* / */) {
     const scheme = path.indexOf("://");
