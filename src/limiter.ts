@@ -51,6 +51,10 @@ export interface AcquireOptions extends CallOptions {
 // receiver in Node; reading both once leaves one native call per clock read.
 const perf = performance;
 const timeOriginMs = perf.timeOrigin;
+const CALL_OPTIONS = ["cost", "policy"] as const;
+const CALL_OPTIONS_NO_COST = ["policy"] as const;
+const ACQUIRE_OPTIONS = ["cost", "policy", "signal", "maxWaitMs"] as const;
+
 const defaultNow = (): number => timeOriginMs + perf.now();
 const defaultTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -173,10 +177,11 @@ export class RateLimiter {
     } else if (arg !== undefined) {
       if (arg === null || typeof arg !== "object") {
         throw new FloodgateTypeError(
-          "ERR_INVALID_OPTION",
-          `floodgate: ${call}(key, options) needs a cost or an options object, got ${describe(arg)}.`,
+          "ERR_INVALID_COST",
+          `floodgate: ${call}(key, cost) needs a number or an options object, got ${describe(arg)}; pass a whole number such as 1, or { cost: 1 }.`,
         );
       }
+      checkOptions(call, arg, defaultCost === 0 ? CALL_OPTIONS_NO_COST : CALL_OPTIONS);
       if (arg.cost !== undefined) cost = arg.cost;
       if (arg.policy !== undefined) policies = checkPolicies(`${call}({ policy })`, arg.policy);
     }
@@ -253,13 +258,13 @@ export class RateLimiter {
 
   /** peek reports the key's standing without spending anything or creating state. */
   async peek(key: string, options?: Omit<CallOptions, "cost">): Promise<Decision> {
-    const [policies] = this.#resolve("peek", key, options?.policy ? { policy: options.policy } : undefined, 0);
+    const [policies] = this.#resolve("peek", key, options, 0);
     return this.store.peek(key, policies, this.#clock("peek"));
   }
 
   /** peekAt is peek at an explicit time in milliseconds. */
   async peekAt(key: string, nowMs: number, options?: Omit<CallOptions, "cost">): Promise<Decision> {
-    const [policies] = this.#resolve("peekAt", key, options?.policy ? { policy: options.policy } : undefined, 0);
+    const [policies] = this.#resolve("peekAt", key, options, 0);
     return this.store.peek(key, policies, checkNow("peekAt", nowMs));
   }
 
@@ -277,7 +282,7 @@ export class RateLimiter {
 
   /** reset forgets `key`'s state: its next call sees a fresh, full policy. */
   async reset(key: string, options?: Omit<CallOptions, "cost">): Promise<void> {
-    const [policies] = this.#resolve("reset", key, options?.policy ? { policy: options.policy } : undefined, 0);
+    const [policies] = this.#resolve("reset", key, options, 0);
     await this.store.reset(key, policies);
   }
 
@@ -291,6 +296,7 @@ export class RateLimiter {
    */
   acquire(key: string, options: AcquireOptions = {}): Promise<Decision> {
     return new Promise<Decision>((resolve, reject) => {
+      checkOptions("acquire", options, ACQUIRE_OPTIONS);
       const [policies, cost] = this.#resolve(
         "acquire",
         key,
