@@ -251,7 +251,7 @@ async function main(): Promise<void> {
         "autocannon in the bench process, each server in its own child process, over 127.0.0.1.",
       "",
       `Method: each variant warmed up ${WARMUP_S} s, then ${ROUNDS} rounds. In each round each framework's three variants run **flat out** ` +
-        `(${CONNECTIONS} connections, pipelining ${PIPELINING}) for ${SLICE_S} s each, back to back in a rotating order, for throughput; then the three and the `-headers` calibration get a **fixed offered load** ` +
+        `(${CONNECTIONS} connections, pipelining ${PIPELINING}) for ${SLICE_S} s each, back to back in a rotating order, for throughput; then the three and the \`-headers\` calibration get a **fixed offered load** ` +
         `at the same time, for ${SLICE_S} s (${RATE_CONNECTIONS} connections and ${RATES.express} req/s each for Express, ${RATES.fastify} req/s each for Fastify), for the server's CPU time per request ` +
         "(process.cpuUsage() of the server process around the slice, user + system). Ratios are taken within a round (same background load) and the median over rounds is shown. " +
         "*Capacity* vs bare is the inverse ratio of CPU per request: the share of the bare framework's requests one core still serves. " +
