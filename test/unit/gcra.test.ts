@@ -1,27 +1,8 @@
 // gcra.test.ts: table tests of GCRA beyond the shared vectors, and its precision at epoch times.
 
 import { describe, expect, it } from "vitest";
-import { applyPolicy, gcra, type Policy } from "../../src/index.js";
-import { describeStep, replayTable, type Step } from "../vectors/load.js";
-
-function table(name: string, policy: Policy, rows: Step[]): void {
-  it(name, () => {
-    for (const { step, got } of replayTable([policy], rows)) {
-      expect(
-        got,
-        `${describeStep(step)} = ${JSON.stringify(got)} want ${JSON.stringify(step.want)} (${step.why})`,
-      ).toEqual(step.want);
-    }
-  });
-}
-
-const ok = (remaining: number, resetAfterMs: number) => ({ allowed: true, remaining, retryAfterMs: 0, resetAfterMs });
-const no = (remaining: number, retryAfterMs: number, resetAfterMs: number) => ({
-  allowed: false,
-  remaining,
-  retryAfterMs,
-  resetAfterMs,
-});
+import { applyPolicy, gcra } from "../../src/index.js";
+import { no, ok, table } from "./table.js";
 
 describe("gcra", () => {
   table("a burst smaller than the limit spaces calls out", gcra({ limit: 10, periodMs: 1000, burst: 2 }), [

@@ -1,27 +1,8 @@
 // leaky-bucket.test.ts: table tests of the leaky bucket meter beyond the shared vectors.
 
 import { describe, expect, it } from "vitest";
-import { leakyBucket, type Policy } from "../../src/index.js";
-import { describeStep, replayTable, type Step } from "../vectors/load.js";
-
-function table(name: string, policy: Policy, rows: Step[]): void {
-  it(name, () => {
-    for (const { step, got } of replayTable([policy], rows)) {
-      expect(
-        got,
-        `${describeStep(step)} = ${JSON.stringify(got)} want ${JSON.stringify(step.want)} (${step.why})`,
-      ).toEqual(step.want);
-    }
-  });
-}
-
-const ok = (remaining: number, resetAfterMs: number) => ({ allowed: true, remaining, retryAfterMs: 0, resetAfterMs });
-const no = (remaining: number, retryAfterMs: number, resetAfterMs: number) => ({
-  allowed: false,
-  remaining,
-  retryAfterMs,
-  resetAfterMs,
-});
+import { leakyBucket } from "../../src/index.js";
+import { no, ok, table } from "./table.js";
 
 describe("leakyBucket", () => {
   // Regression: after a clock went backwards, retryAfterMs/resetAfterMs ignored the time until draining resumes.

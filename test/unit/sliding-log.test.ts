@@ -1,27 +1,8 @@
 // sliding-log.test.ts: table tests of the exact sliding log beyond the shared vectors, and its memory bound.
 
 import { describe, expect, it } from "vitest";
-import { applyPolicy, type Policy, slidingLog } from "../../src/index.js";
-import { describeStep, replayTable, type Step } from "../vectors/load.js";
-
-function table(name: string, policy: Policy, rows: Step[]): void {
-  it(name, () => {
-    for (const { step, got } of replayTable([policy], rows)) {
-      expect(
-        got,
-        `${describeStep(step)} = ${JSON.stringify(got)} want ${JSON.stringify(step.want)} (${step.why})`,
-      ).toEqual(step.want);
-    }
-  });
-}
-
-const ok = (remaining: number, resetAfterMs: number) => ({ allowed: true, remaining, retryAfterMs: 0, resetAfterMs });
-const no = (remaining: number, retryAfterMs: number, resetAfterMs: number) => ({
-  allowed: false,
-  remaining,
-  retryAfterMs,
-  resetAfterMs,
-});
+import { applyPolicy, slidingLog } from "../../src/index.js";
+import { no, ok, table } from "./table.js";
 
 describe("slidingLog", () => {
   table("entries carry their cost; a refund takes back from the newest", slidingLog({ limit: 5, windowMs: 1000 }), [
