@@ -28,6 +28,20 @@ export const SCRIPTS: Record<string, readonly string[]> = {
   ],
 };
 
+/**
+ * LONE lists, per policy kind code, the math file of its dedicated lone-call
+ * script: `local KIND = '<kind>'`, lib.lua, that file, lone.lua.
+ */
+export const LONE: Record<string, string> = {
+  tb: "token_bucket.lua",
+  ts: "token_bucket.lua",
+  gc: "gcra.lua",
+  lb: "leaky_bucket.lua",
+  fw: "fixed_window.lua",
+  sw: "sliding_window.lua",
+  sl: "sliding_log.lua",
+};
+
 /** scriptSource concatenates a script's files into the source Redis runs. */
 export function scriptSource(files: readonly string[]): string {
   return `${files.map((f) => readFileSync(join(luaDir, f), "utf8").trimEnd()).join("\n\n")}\n`;
@@ -47,17 +61,26 @@ export function render(): string {
     "}",
     "",
   ];
-  for (const [name, files] of Object.entries(SCRIPTS)) {
-    const source = scriptSource(files);
+  const emit = (name: string, what: string, source: string): void => {
     const sha1 = createHash("sha1").update(source).digest("hex");
-    lines.push(`/** ${name.toUpperCase()} is built from ${files.join(", ")}. */`);
+    lines.push(`/** ${name.toUpperCase()} is built from ${what}. */`);
     lines.push(`export const ${name.toUpperCase()}: LuaScript = {`);
     lines.push(`  name: ${JSON.stringify(name)},`);
     lines.push(`  sha1: ${JSON.stringify(sha1)},`);
     lines.push(`  source: ${JSON.stringify(source)},`);
     lines.push("};");
     lines.push("");
+  };
+  for (const [name, files] of Object.entries(SCRIPTS)) emit(name, files.join(", "), scriptSource(files));
+  for (const [kind, file] of Object.entries(LONE)) {
+    const files = ["lib.lua", file, "lone.lua"];
+    emit(`lone_${kind}`, `KIND = '${kind}', ${files.join(", ")}`, `local KIND = '${kind}'\n\n${scriptSource(files)}`);
   }
+  lines.push("/** LONE maps a policy kind code to its lone-call script (lone.lua). */");
+  lines.push("export const LONE: Readonly<Record<string, LuaScript>> = {");
+  for (const kind of Object.keys(LONE)) lines.push(`  ${kind}: LONE_${kind.toUpperCase()},`);
+  lines.push("};");
+  lines.push("");
   return lines.join("\n");
 }
 

@@ -40,3 +40,80 @@ describe("generated Lua scripts", () => {
     });
   }
 });
+
+describe("lone scripts (lone.lua) against decide.lua", () => {
+  // Each kind's own script must decide exactly as decide.lua's batch form does for
+  // one call: the same reply, the same stored bytes and the same TTL, step by step.
+  const cases: [string, string[]][] = [
+    ["tb", ["5", "2", "0"]],
+    ["ts", ["5", "2", "700"]],
+    ["gc", ["250", "1000", "4"]],
+    ["lb", ["4", "3"]],
+    ["fw", ["4", "1000"]],
+    ["sw", ["4", "1000"]],
+    ["sl", ["4", "1000"]],
+  ].map(([k, p]) => [k as string, [...(p as string[]), "0", "0"].slice(0, 3)]);
+
+  for (const [kind, params] of cases) {
+    it(`${kind}: 300 random consumes and peeks at injected times`, async () => {
+      const lone = generated.LONE[kind];
+      expect(lone, `LONE[${kind}]`).toBeDefined();
+      let seed = 7;
+      const rand = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      for (const injected of [true]) {
+        const kl = `lone:{${kind}${injected}}:a`;
+        const kd = `lone:{${kind}${injected}}:b`;
+        let nowMs = 1_700_000_000_000;
+        let maxElapsedMs = 0;
+        for (let step = 0; step < 300; step++) {
+          nowMs += rand(4) === 0 ? rand(3000) : rand(40);
+          const cost = String(rand(5) === 0 ? 0 : 1 + rand(3));
+          const t = injected ? String(nowMs) : "";
+          const grace = injected ? "1000" : "0";
+          const t0 = performance.now();
+          const a = (await client.evalsha(
+            (lone as generated.LuaScript).sha1,
+            1,
+            kl,
+            t,
+            grace,
+            ...params,
+            cost,
+          )) as number[];
+          const b = (await client.evalsha(
+            generated.DECIDE.sha1,
+            1,
+            kd,
+            t,
+            grace,
+            "1",
+            kind,
+            ...params,
+            "1",
+            "c",
+            "1",
+            "1",
+            "1",
+            "1",
+            cost,
+          )) as number[];
+          maxElapsedMs = Math.max(maxElapsedMs, performance.now() - t0);
+          const [sa, sd] = await Promise.all([client.getBuffer(kl), client.getBuffer(kd)]);
+          const [ta, td] = await Promise.all([client.pttl(kl), client.pttl(kd)]);
+          const call = `step ${step}: ${kind}(${params.join(", ")}) at ${nowMs} cost ${cost}`;
+          expect(a, `${call}: lone reply vs decide reply ${JSON.stringify(b)}`).toEqual(b.slice(1));
+          expect(sa?.toString("hex") ?? null, `${call}: stored state`).toBe(sd?.toString("hex") ?? null);
+          // Both keys got the same PX in the same step, at most maxElapsedMs apart; Redis's cached
+          // clock can add a few ms under load. A wrong TTL formula is off by far more (grace is 1000).
+          expect(
+            Math.abs(ta - td) <= maxElapsedMs + 20,
+            `${call}: PTTL lone ${ta} vs decide ${td} (max step ${maxElapsedMs} ms, reply ${JSON.stringify(a)})`,
+          ).toBe(true);
+        }
+      }
+    });
+  }
+});

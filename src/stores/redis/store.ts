@@ -10,7 +10,7 @@ import { type RedisAdapter, toAdapter } from "./adapter.js";
 import { Emitter, type Listener, type RedisStoreEvents } from "./events.js";
 import { scalePolicy } from "./insurance.js";
 import { encodeKey, hashSlot, redisKey } from "./keys.js";
-import { DECIDE } from "./scripts.generated.js";
+import { DECIDE, LONE as LONE_SCRIPTS, type LuaScript } from "./scripts.generated.js";
 
 /** InsuranceOptions configures the in-memory limiter that decides while Redis is unreachable. */
 export interface InsuranceOptions {
@@ -91,6 +91,8 @@ interface Group {
 
 /** Flight is one script call in flight: answered exactly once, by its reply, its error or its timeout. */
 interface Flight {
+  /** script is DECIDE, or the kind's lone script (LONE) for a lone consume of one policy. */
+  script: LuaScript;
   calls: Call[];
   keys: string[];
   args: string[];
@@ -111,12 +113,32 @@ interface CachedDenial {
 /** SpecArgs are a policy's ARGV entries: kind code and three params. */
 type SpecArgs = readonly [string, string, string, string];
 
+/** LoneSpec is a policy's lone-call script and its three params as ARGV strings. */
+interface LoneSpec {
+  script: LuaScript;
+  p1: string;
+  p2: string;
+  p3: string;
+}
+
 const OP_NAME = { c: "consume", r: "refund", d: "reset" } as const;
 const UNAVAILABLE = /^(CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|BUSY|NOREPLICAS)\b/;
 const REPLY_ERRORS = new Set(["ReplyError", "ErrorReply", "SimpleError", "BlobError"]);
 const REPLY_CODE = /^[A-Z][A-Z_]+ /;
 const defaultNow = (): number => performance.now();
 const specs = new WeakMap<Policy, SpecArgs>();
+const loneSpecs = new WeakMap<Policy, LoneSpec>();
+
+/** loneSpecOf returns a policy's lone-call script and params (the policy is one specOf accepts). */
+function loneSpecOf(policy: Policy): LoneSpec {
+  let l = loneSpecs.get(policy);
+  if (l === undefined) {
+    const s = specOf(policy);
+    l = { script: LONE_SCRIPTS[s[0]] as LuaScript, p1: s[1], p2: s[2], p3: s[3] };
+    loneSpecs.set(policy, l);
+  }
+  return l;
+}
 
 /** specOf returns the ARGV entries of a built-in policy; it throws for a policy Redis cannot run. */
 function specOf(policy: Policy): SpecArgs {
@@ -456,12 +478,14 @@ export class RedisStore implements Store {
     const head = [nowMs === undefined ? "" : String(nowMs), nowMs === undefined ? "0" : this.#graceMs];
     let keys: string[];
     let args: string[];
+    let script = DECIDE;
     const lone = calls.length === 1 ? (calls[0] as Call) : undefined;
     if (lone !== undefined && lone.op === "c" && lone.policies.length === 1) {
-      // A lone consume of one policy: the script's short form.
+      // A lone consume of one policy: the kind's dedicated script (lone.lua).
       keys = lone.keys;
-      const s = specOf(lone.policies[0] as Policy);
-      args = [head[0] as string, head[1] as string, "=", s[0], s[1], s[2], s[3], String(lone.cost)];
+      const l = loneSpecOf(lone.policies[0] as Policy);
+      script = l.script;
+      args = [head[0] as string, head[1] as string, l.p1, l.p2, l.p3, String(lone.cost)];
     } else if (lone !== undefined) {
       // A lone call: its policies' ARGV section is built once and cached.
       keys = lone.keys;
@@ -469,7 +493,16 @@ export class RedisStore implements Store {
     } else {
       [keys, args] = batchArgs(head, calls);
     }
-    const f: Flight = { calls, keys, args, sentAtMs: nowMs ?? this.#now(), done: false, retried: false, timer: 0 };
+    const f: Flight = {
+      script,
+      calls,
+      keys,
+      args,
+      sentAtMs: nowMs ?? this.#now(),
+      done: false,
+      retried: false,
+      timer: 0,
+    };
     f.timer = setTimeout(() => {
       if (f.done) return;
       f.done = true;
@@ -483,8 +516,8 @@ export class RedisStore implements Store {
   #run(f: Flight, bySource: boolean): void {
     try {
       const reply = bySource
-        ? this.adapter.eval(DECIDE.source, f.keys, f.args)
-        : this.adapter.evalsha(DECIDE.sha1, f.keys, f.args);
+        ? this.adapter.eval(f.script.source, f.keys, f.args)
+        : this.adapter.evalsha(f.script.sha1, f.keys, f.args);
       reply.then(
         (r) => this.#onReply(f, r),
         (e) => this.#onError(f, e),
@@ -499,7 +532,7 @@ export class RedisStore implements Store {
     f.done = true;
     clearTimeout(f.timer as ReturnType<typeof setTimeout>);
     try {
-      this.#answer(f.calls, reply, f.sentAtMs);
+      this.#answer(f.calls, reply, f.sentAtMs, f.script !== DECIDE);
     } catch (err) {
       // A reply that cannot be read must not become an unhandled rejection; calls
       // already answered stay answered (a promise settles once).
@@ -526,9 +559,12 @@ export class RedisStore implements Store {
     this.#fail(f.calls, isReply ? "reply" : "unavailable", err);
   }
 
-  /** #answer turns a script reply into each call's Decision. */
-  #answer(calls: Call[], reply: unknown, sentAtMs: number): void {
-    let expected = 0;
+  /**
+   * #answer turns a script reply into each call's Decision. A lone script's reply
+   * is one policy's four numbers; decide.lua's starts each consume with its allowed.
+   */
+  #answer(calls: Call[], reply: unknown, sentAtMs: number, lone: boolean): void {
+    let expected = lone ? -1 : 0;
     for (const c of calls) expected += c.op === "c" ? 1 + 4 * c.policies.length : 1;
     if (!Array.isArray(reply) || reply.length !== expected) {
       this.#fail(calls, "reply", new Error(`floodgate: unexpected script reply ${describe(reply)}`));
@@ -545,7 +581,8 @@ export class RedisStore implements Store {
         c.resolve(undefined);
         continue;
       }
-      const allowed = reply[i++] === 1;
+      const allowed = reply[i] === 1;
+      if (!lone) i++;
       const n = c.policies.length;
       const outs: Outcome[] = [];
       for (let j = 0; j < n; j++) {

@@ -1,8 +1,9 @@
 -- decide.lua: the floodgate entry point: a batch of decisions, each all-or-nothing, in one atomic call.
 --
+-- A lone consume of one policy runs its kind's own script instead (lone.lua).
+--
 -- KEYS: one key per policy of each decision, in order.
--- ARGV for a lone consume of one policy: nowMs, graceMs, '=', kind, p1, p2, p3, cost.
--- ARGV for a batch (each policy and each policy set is sent once, then referenced by index):
+-- ARGV (each policy and each policy set is sent once, then referenced by index):
 --   [1] nowMs        the time in ms, or '' to read the server's TIME
 --   [2] graceMs      whole ms added to every TTL (0 with the server clock)
 --   specs            how many policies follow, then per policy:
@@ -39,22 +40,6 @@ local function store(key, st, reset_ms)
   else
     redis.call('DEL', key)
   end
-end
-
--- A lone consume of one policy (the common case at low concurrency) skips the
--- batch tables: ARGV[3] is '=', then kind, p1, p2, p3, cost.
-if ARGV[3] == '=' then
-  local cost = tonumber(ARGV[8])
-  local raw = redis.call('GET', KEYS[1])
-  local st = nil
-  if raw then st = parse(raw) end
-  local ok, rem, retry, reset, nx =
-    alg(ARGV[4]).eval(st, now, cost, tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
-  if ok then
-    if cost > 0 then store(KEYS[1], nx, reset) end
-    return { 1, 1, rem, retry, reset }
-  end
-  return { 0, 0, rem, retry, reset }
 end
 
 local a = 3

@@ -1,0 +1,39 @@
+-- lone.lua: one consume (or peek, cost 0) of one policy, the common call at low concurrency.
+--
+-- scripts/gen-lua.ts builds one such script per policy kind: `local KIND = '<kind>'`,
+-- then lib.lua, the kind's math file and this file. A dedicated script runs only
+-- its kind's definitions and no batch decoding: a lone call costs Redis about
+-- half of decide.lua's CPU. The math is the same code as decide.lua's.
+--
+-- KEYS: the policy's key.
+-- ARGV: nowMs ('' to read the server's TIME), graceMs, p1, p2, p3, cost.
+-- Reply: allowed (1/0), remaining, retryAfterMs, resetAfterMs.
+
+if redis.replicate_commands then redis.replicate_commands() end
+
+local now
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+else
+  now = tonumber(ARGV[1])
+end
+local cost = tonumber(ARGV[6])
+local key = KEYS[1]
+local raw = redis.call('GET', key)
+local st = nil
+if raw then st = parse(raw) end
+local ok, rem, retry, reset, nx =
+  LOAD[KIND]().eval(st, now, cost, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+if ok then
+  if cost > 0 then
+    -- As decide.lua's store: a TTL of resetMs (+ grace), or no key when the state holds no information.
+    if reset > 0 and #nx > 0 then
+      redis.call('SET', key, serialize(nx), 'PX', reset + tonumber(ARGV[2]))
+    else
+      redis.call('DEL', key)
+    end
+  end
+  return { 1, rem, retry, reset }
+end
+return { 0, rem, retry, reset }
