@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // The default output, then one plain closing line that CI can read.
+    reporters: ["default", "./test/summary-reporter.ts"],
   },
 });
