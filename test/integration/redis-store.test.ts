@@ -65,7 +65,7 @@ describe("batching", () => {
     await newStore().consume("warm", [tokenBucket({ capacity: 1, refillRate: 1 })], 1, undefined);
   });
 
-  it("a lone call costs one script call; 200 calls in one tick cost one per 100 (the batch size)", async () => {
+  it("a lone call costs one script call; 30 same-tick calls cost one; 200 cost 8 (100 per batch, split in 4)", async () => {
     const policy = [tokenBucket({ capacity: 1000, refillRate: 1 })];
     const store = newStore();
     let before = await scriptCalls();
@@ -83,7 +83,16 @@ describe("batching", () => {
     expect(
       { allowed: ds.filter((x) => x.allowed).length, calls: (await scriptCalls()) - before },
       "200 consumes",
-    ).toEqual({ allowed: 200, calls: 2 });
+    ).toEqual({ allowed: 200, calls: 8 });
+    // Fewer than 32 decisions (twice the smallest split-off call) travel in one script call.
+    before = await scriptCalls();
+    const few = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => store.consume(`f${i % 7}`, policy, 1, undefined)),
+    );
+    expect(
+      { allowed: few.filter((x) => x.allowed).length, calls: (await scriptCalls()) - before },
+      "30 consumes",
+    ).toEqual({ allowed: 30, calls: 1 });
   });
 
   it("a batch keeps each key exact: 50 same-tick calls on a capacity-10 key admit 10, in call order", async () => {

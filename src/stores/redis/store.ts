@@ -121,6 +121,10 @@ interface LoneSpec {
   p3: string;
 }
 
+/** SPLIT_FLIGHTS is how many script calls a large same-tick batch is split into (see #flush). */
+const SPLIT_FLIGHTS = 4;
+/** SPLIT_MIN_SIZE is the fewest decisions a split-off script call carries. */
+const SPLIT_MIN_SIZE = 16;
 const OP_NAME = { c: "consume", r: "refund", d: "reset" } as const;
 const UNAVAILABLE = /^(CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|BUSY|NOREPLICAS)\b/;
 const REPLY_ERRORS = new Set(["ReplyError", "ErrorReply", "SimpleError", "BlobError"]);
@@ -463,14 +467,29 @@ export class RedisStore implements Store {
     });
   }
 
-  /** #flush sends every queued group, in order: one script call per group. */
+  /**
+   * #flush sends every queued group, in order. A large group is split into up to
+   * SPLIT_FLIGHTS script calls of at least SPLIT_MIN_SIZE decisions: Redis runs
+   * the first while this process still answers the last one's callers, so Node
+   * and Redis work at the same time instead of taking turns. Calls on one key
+   * stay in order (one connection per node; Redis runs script calls in order).
+   */
   readonly #flush = (): void => {
     this.#scheduled = false;
     const queue = this.#queue;
     if (queue.length === 0) return;
     this.#queue = [];
     this.#open.clear();
-    for (const g of queue) this.#send(g.nowMs, g.calls);
+    for (const g of queue) {
+      const n = g.calls.length;
+      if (n < 2 * SPLIT_MIN_SIZE) {
+        this.#send(g.nowMs, g.calls);
+        continue;
+      }
+      const parts = Math.min(SPLIT_FLIGHTS, Math.floor(n / SPLIT_MIN_SIZE));
+      const size = Math.ceil(n / parts);
+      for (let i = 0; i < n; i += size) this.#send(g.nowMs, g.calls.slice(i, i + size));
+    }
   };
 
   /** #send runs one script call for `calls`, bounded by the timeout; each call is answered exactly once. */
