@@ -89,11 +89,13 @@ describe("lone scripts (lone.lua) against decide.lua", () => {
             kd,
             t,
             grace,
+            // one policy, one set (consume that policy), one run of one decision
             "1",
             kind,
             ...params,
             "1",
             "c",
+            "1",
             "1",
             "1",
             "1",
@@ -104,7 +106,7 @@ describe("lone scripts (lone.lua) against decide.lua", () => {
           const [sa, sd] = await Promise.all([client.getBuffer(kl), client.getBuffer(kd)]);
           const [ta, td] = await Promise.all([client.pttl(kl), client.pttl(kd)]);
           const call = `step ${step}: ${kind}(${params.join(", ")}) at ${nowMs} cost ${cost}`;
-          expect(a, `${call}: lone reply vs decide reply ${JSON.stringify(b)}`).toEqual(b.slice(1));
+          expect(a, `${call}: lone reply vs decide reply ${JSON.stringify(b)}`).toEqual(b);
           expect(sa?.toString("hex") ?? null, `${call}: stored state`).toBe(sd?.toString("hex") ?? null);
           // Both keys got the same PX in the same step, at most maxElapsedMs apart; Redis's cached
           // clock can add a few ms under load. A wrong TTL formula is off by far more (grace is 1000).

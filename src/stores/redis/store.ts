@@ -551,7 +551,7 @@ export class RedisStore implements Store {
     f.done = true;
     clearTimeout(f.timer as ReturnType<typeof setTimeout>);
     try {
-      this.#answer(f.calls, reply, f.sentAtMs, f.script !== DECIDE);
+      this.#answer(f.calls, reply, f.sentAtMs);
     } catch (err) {
       // A reply that cannot be read must not become an unhandled rejection; calls
       // already answered stay answered (a promise settles once).
@@ -579,12 +579,16 @@ export class RedisStore implements Store {
   }
 
   /**
-   * #answer turns a script reply into each call's Decision. A lone script's reply
-   * is one policy's four numbers; decide.lua's starts each consume with its allowed.
+   * #answer turns a script reply into each call's Decision: per consume of one
+   * policy its four numbers (lone.lua and decide.lua alike); per consume of
+   * several, the decision's allowed and four numbers per policy; per refund or reset, 1.
    */
-  #answer(calls: Call[], reply: unknown, sentAtMs: number, lone: boolean): void {
-    let expected = lone ? -1 : 0;
-    for (const c of calls) expected += c.op === "c" ? 1 + 4 * c.policies.length : 1;
+  #answer(calls: Call[], reply: unknown, sentAtMs: number): void {
+    let expected = 0;
+    for (const c of calls) {
+      const n = c.policies.length;
+      expected += c.op !== "c" ? 1 : n === 1 ? 4 : 1 + 4 * n;
+    }
     if (!Array.isArray(reply) || reply.length !== expected) {
       this.#fail(calls, "reply", new Error(`floodgate: unexpected script reply ${describe(reply)}`));
       return;
@@ -600,9 +604,9 @@ export class RedisStore implements Store {
         c.resolve(undefined);
         continue;
       }
-      const allowed = reply[i] === 1;
-      if (!lone) i++;
       const n = c.policies.length;
+      const allowed = reply[i] === 1;
+      if (n > 1) i++;
       const outs: Outcome[] = [];
       for (let j = 0; j < n; j++) {
         outs.push({
@@ -743,7 +747,7 @@ export class RedisStore implements Store {
 /** LONE caches, per op and policy array, the ARGV section of a lone call up to its cost. */
 const LONE = { c: new WeakMap<readonly Policy[], string[]>(), r: new WeakMap(), d: new WeakMap() } as const;
 
-/** loneArgs returns the ARGV of one call after the time and grace: its policies, one set, one decision (cost to add). */
+/** loneArgs returns the ARGV of one call after the time and grace: its policies, one set, one run of one decision (cost to add). */
 function loneArgs(op: Call["op"], policies: readonly Policy[]): string[] {
   const cache = LONE[op] as WeakMap<readonly Policy[], string[]>;
   let a = cache.get(policies);
@@ -752,7 +756,7 @@ function loneArgs(op: Call["op"], policies: readonly Policy[]): string[] {
     for (const p of policies) a.push(...specOf(p));
     a.push("1", op, String(policies.length));
     for (let i = 1; i <= policies.length; i++) a.push(String(i));
-    a.push("1", "1");
+    a.push("1", "1", "1");
     cache.set(policies, a);
   }
   return a;
@@ -760,7 +764,8 @@ function loneArgs(op: Call["op"], policies: readonly Policy[]): string[] {
 
 /**
  * batchArgs returns the KEYS and ARGV of several calls: each policy and each
- * (op, policies) set goes once into ARGV, and each decision refers to them by index.
+ * (op, policies) set goes once into ARGV, and consecutive decisions of the same
+ * set and cost go as one run (count, set, cost).
  */
 function batchArgs(head: string[], calls: Call[]): [string[], string[]] {
   const keys: string[] = [];
@@ -768,8 +773,12 @@ function batchArgs(head: string[], calls: Call[]): [string[], string[]] {
   const specIndex = new Map<Policy, number>();
   const setArgs: string[] = [];
   const setIndex: Map<readonly Policy[], number>[] = [new Map(), new Map(), new Map()];
-  const callArgs: string[] = [];
+  const runArgs: string[] = [];
   let nSets = 0;
+  let runs = 0;
+  let runSet = 0;
+  let runCost = -1;
+  let runCount = 0;
   for (const c of calls) {
     const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : 2] as Map<readonly Policy[], number>;
     let set = sets.get(c.policies);
@@ -787,18 +796,20 @@ function batchArgs(head: string[], calls: Call[]): [string[], string[]] {
       set = ++nSets;
       sets.set(c.policies, set);
     }
-    callArgs.push(String(set), String(c.cost));
-    for (const k of c.keys) keys.push(k);
+    if (set === runSet && c.cost === runCost) {
+      runCount++;
+    } else {
+      if (runCount > 0) runArgs.push(String(runCount), String(runSet), String(runCost));
+      runs++;
+      runSet = set;
+      runCost = c.cost;
+      runCount = 1;
+    }
+    const ks = c.keys;
+    for (let i = 0; i < ks.length; i++) keys.push(ks[i] as string);
   }
-  const args = [
-    ...head,
-    String(specIndex.size),
-    ...specArgs,
-    String(nSets),
-    ...setArgs,
-    String(calls.length),
-    ...callArgs,
-  ];
+  if (runCount > 0) runArgs.push(String(runCount), String(runSet), String(runCost));
+  const args = [...head, String(specIndex.size), ...specArgs, String(nSets), ...setArgs, String(runs), ...runArgs];
   return [keys, args];
 }
 

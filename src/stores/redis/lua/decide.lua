@@ -12,12 +12,15 @@
 --   sets             how many policy sets follow, then per set:
 --     op             'c' consume (cost 0 is a peek), 'r' refund, 'd' reset
 --     n              number of policies, then n policy indexes (1-based)
---   count            how many decisions follow, then per decision:
+--   runs             how many runs of decisions follow, then per run (consecutive
+--                    decisions with the same set and cost, such as a burst of cost 1):
+--     count          how many decisions
 --     set            the policy set's index (1-based)
 --     cost           whole number of units
 --
--- Reply: a flat array of integers. Per 'c' decision: allowed (1/0), then per
--- policy: allowed, remaining, retryAfterMs, resetAfterMs. Per 'r'/'d': 1.
+-- Reply: a flat array of integers. Per 'c' decision of one policy: allowed (1/0),
+-- remaining, retryAfterMs, resetAfterMs (as lone.lua). Per 'c' decision of several
+-- policies: the decision's allowed, then those four per policy. Per 'r'/'d': 1.
 -- Decisions run in order, so two decisions on one key see each other's writes.
 
 if redis.replicate_commands then redis.replicate_commands() end
@@ -62,113 +65,116 @@ for i = 1, tonumber(ARGV[a]) do
   a = a + 2 + n
 end
 a = a + 1
-local count = tonumber(ARGV[a])
+local runs = tonumber(ARGV[a])
 a = a + 1
 
 local out = {}
 local o = 0
 local k = 1
-for _ = 1, count do
-  local set = tonumber(ARGV[a])
-  local cost = tonumber(ARGV[a + 1])
-  a = a + 2
+for _ = 1, runs do
+  local count = tonumber(ARGV[a])
+  local set = tonumber(ARGV[a + 1])
+  local cost = tonumber(ARGV[a + 2])
+  a = a + 3
   local op = SET_OP[set]
   local specs = SET_SPECS[set]
   local n = #specs
   if n == 1 and op == 'c' then
     -- One policy, the common case: no tables beyond the state.
     local sp = specs[1]
-    local math_of = SPEC_ALG[sp]
+    local eval = SPEC_ALG[sp].eval
     local q1, q2, q3 = SPEC_P1[sp], SPEC_P2[sp], SPEC_P3[sp]
-    local key = KEYS[k]
-    k = k + 1
-    local raw = redis.call('GET', key)
-    local st = nil
-    if raw then st = parse(raw) end
-    local ok, rem, retry, reset, nx = math_of.eval(st, now, cost, q1, q2, q3)
-    if ok then
-      if cost > 0 then store(key, nx, reset) end
-      out[o + 1] = 1
-      out[o + 2] = 1
-    else
-      out[o + 1] = 0
-      out[o + 2] = 0
-    end
-    out[o + 3] = rem
-    out[o + 4] = retry
-    out[o + 5] = reset
-    o = o + 5
-  else
-    local algs, p1, p2, p3, keys = {}, {}, {}, {}, {}
-    for i = 1, n do
-      local sp = specs[i]
-      algs[i] = SPEC_ALG[sp]
-      p1[i] = SPEC_P1[sp]
-      p2[i] = SPEC_P2[sp]
-      p3[i] = SPEC_P3[sp]
-      keys[i] = KEYS[k]
+    for _ = 1, count do
+      local key = KEYS[k]
       k = k + 1
-    end
-    if op == 'c' then
-      local states, oks, rems, retries, resets, nexts = {}, {}, {}, {}, {}, {}
-      local all = true
-      for i = 1, n do
-        local raw = redis.call('GET', keys[i])
-        local st = nil
-        if raw then st = parse(raw) end
-        states[i] = st
-        oks[i], rems[i], retries[i], resets[i], nexts[i] = algs[i].eval(st, now, cost, p1[i], p2[i], p3[i])
-        if not oks[i] then all = false end
-      end
-      o = o + 1
-      if all then
-        out[o] = 1
-        if cost > 0 then
-          for i = 1, n do store(keys[i], nexts[i], resets[i]) end
-        end
+      local raw = redis.call('GET', key)
+      local st = nil
+      if raw then st = parse(raw) end
+      local ok, rem, retry, reset, nx = eval(st, now, cost, q1, q2, q3)
+      if ok then
+        if cost > 0 then store(key, nx, reset) end
+        out[o + 1] = 1
       else
-        out[o] = 0
-        -- Denied: nothing is taken; a policy that would have admitted the cost is
-        -- reported as it stands (a peek).
+        out[o + 1] = 0
+      end
+      out[o + 2] = rem
+      out[o + 3] = retry
+      out[o + 4] = reset
+      o = o + 4
+    end
+  else
+    for _ = 1, count do
+      local algs, p1, p2, p3, keys = {}, {}, {}, {}, {}
+      for i = 1, n do
+        local sp = specs[i]
+        algs[i] = SPEC_ALG[sp]
+        p1[i] = SPEC_P1[sp]
+        p2[i] = SPEC_P2[sp]
+        p3[i] = SPEC_P3[sp]
+        keys[i] = KEYS[k]
+        k = k + 1
+      end
+      if op == 'c' then
+        local states, oks, rems, retries, resets, nexts = {}, {}, {}, {}, {}, {}
+        local all = true
         for i = 1, n do
-          if oks[i] then
-            oks[i], rems[i], retries[i], resets[i] = algs[i].eval(states[i], now, 0, p1[i], p2[i], p3[i])
-          end
+          local raw = redis.call('GET', keys[i])
+          local st = nil
+          if raw then st = parse(raw) end
+          states[i] = st
+          oks[i], rems[i], retries[i], resets[i], nexts[i] = algs[i].eval(st, now, cost, p1[i], p2[i], p3[i])
+          if not oks[i] then all = false end
         end
-      end
-      for i = 1, n do
-        if oks[i] then out[o + 1] = 1 else out[o + 1] = 0 end
-        out[o + 2] = rems[i]
-        out[o + 3] = retries[i]
-        out[o + 4] = resets[i]
-        o = o + 4
-      end
-    elseif op == 'r' then
-      for i = 1, n do
-        local raw = redis.call('GET', keys[i])
-        if raw then
-          local nx = algs[i].refund(parse(raw), now, cost, p1[i], p2[i], p3[i])
-          if nx then
-            -- A refund only brings the state closer to idle, so the key's current TTL
-            -- still bounds it; keep the state (an idle-looking state can still differ
-            -- from a fresh one, such as a stepped bucket's phase) until then.
-            local _, _, _, reset = algs[i].eval(nx, now, 0, p1[i], p2[i], p3[i])
-            local ttl = redis.call('PTTL', keys[i])
-            if reset > 0 and reset + grace > ttl then ttl = reset + grace end
-            if ttl > 0 and #nx > 0 then
-              redis.call('SET', keys[i], serialize(nx), 'PX', ttl)
-            else
-              redis.call('DEL', keys[i])
+        o = o + 1
+        if all then
+          out[o] = 1
+          if cost > 0 then
+            for i = 1, n do store(keys[i], nexts[i], resets[i]) end
+          end
+        else
+          out[o] = 0
+          -- Denied: nothing is taken; a policy that would have admitted the cost is
+          -- reported as it stands (a peek).
+          for i = 1, n do
+            if oks[i] then
+              oks[i], rems[i], retries[i], resets[i] = algs[i].eval(states[i], now, 0, p1[i], p2[i], p3[i])
             end
           end
         end
+        for i = 1, n do
+          if oks[i] then out[o + 1] = 1 else out[o + 1] = 0 end
+          out[o + 2] = rems[i]
+          out[o + 3] = retries[i]
+          out[o + 4] = resets[i]
+          o = o + 4
+        end
+      elseif op == 'r' then
+        for i = 1, n do
+          local raw = redis.call('GET', keys[i])
+          if raw then
+            local nx = algs[i].refund(parse(raw), now, cost, p1[i], p2[i], p3[i])
+            if nx then
+              -- A refund only brings the state closer to idle, so the key's current TTL
+              -- still bounds it; keep the state (an idle-looking state can still differ
+              -- from a fresh one, such as a stepped bucket's phase) until then.
+              local _, _, _, reset = algs[i].eval(nx, now, 0, p1[i], p2[i], p3[i])
+              local ttl = redis.call('PTTL', keys[i])
+              if reset > 0 and reset + grace > ttl then ttl = reset + grace end
+              if ttl > 0 and #nx > 0 then
+                redis.call('SET', keys[i], serialize(nx), 'PX', ttl)
+              else
+                redis.call('DEL', keys[i])
+              end
+            end
+          end
+        end
+        o = o + 1
+        out[o] = 1
+      else
+        for i = 1, n do redis.call('DEL', keys[i]) end
+        o = o + 1
+        out[o] = 1
       end
-      o = o + 1
-      out[o] = 1
-    else
-      for i = 1, n do redis.call('DEL', keys[i]) end
-      o = o + 1
-      out[o] = 1
     end
   end
 end
