@@ -230,6 +230,8 @@ export class RedisStore implements Store {
   #queue: Group[] = [];
   readonly #open = new Map<number, Group>();
   #scheduled = false;
+  /** #inFlight counts script calls sent and not yet answered (by reply, error or timeout). */
+  #inFlight = 0;
   #down = false;
   #downSinceMs = 0;
   #nextProbeMs = 0;
@@ -468,11 +470,13 @@ export class RedisStore implements Store {
   }
 
   /**
-   * #flush sends every queued group, in order. A large group is split into up to
-   * SPLIT_FLIGHTS script calls of at least SPLIT_MIN_SIZE decisions: Redis runs
-   * the first while this process still answers the last one's callers, so Node
-   * and Redis work at the same time instead of taking turns. Calls on one key
-   * stay in order (one connection per node; Redis runs script calls in order).
+   * #flush sends every queued group, in order. While fewer than SPLIT_FLIGHTS
+   * script calls are in flight, a large group is split to fill them, each part at
+   * least SPLIT_MIN_SIZE decisions: Redis runs the first part while this process
+   * still answers the last one's callers, so Node and Redis work at the same time
+   * instead of taking turns. With enough calls in flight Redis is busy anyway, and
+   * one larger call costs it less per decision. Calls on one key stay in order
+   * (one connection per node; Redis runs script calls in order).
    */
   readonly #flush = (): void => {
     this.#scheduled = false;
@@ -482,11 +486,11 @@ export class RedisStore implements Store {
     this.#open.clear();
     for (const g of queue) {
       const n = g.calls.length;
-      if (n < 2 * SPLIT_MIN_SIZE) {
+      const parts = Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
+      if (parts < 2) {
         this.#send(g.nowMs, g.calls);
         continue;
       }
-      const parts = Math.min(SPLIT_FLIGHTS, Math.floor(n / SPLIT_MIN_SIZE));
       const size = Math.ceil(n / parts);
       for (let i = 0; i < n; i += size) this.#send(g.nowMs, g.calls.slice(i, i + size));
     }
@@ -522,9 +526,11 @@ export class RedisStore implements Store {
       retried: false,
       timer: 0,
     };
+    this.#inFlight++;
     f.timer = setTimeout(() => {
       if (f.done) return;
       f.done = true;
+      this.#inFlight--;
       this.#fail(calls, "timeout", new Error(`floodgate: Redis did not answer within ${this.timeoutMs} ms`));
     }, this.timeoutMs);
     (f.timer as { unref?: () => void }).unref?.();
@@ -549,6 +555,7 @@ export class RedisStore implements Store {
   #onReply(f: Flight, reply: unknown): void {
     if (f.done) return;
     f.done = true;
+    this.#inFlight--;
     clearTimeout(f.timer as ReturnType<typeof setTimeout>);
     try {
       this.#answer(f.calls, reply, f.sentAtMs);
@@ -569,6 +576,7 @@ export class RedisStore implements Store {
       return;
     }
     f.done = true;
+    this.#inFlight--;
     clearTimeout(f.timer as ReturnType<typeof setTimeout>);
     // A Redis error reply (WRONGTYPE, ERR ...) fails this call only; anything else means Redis is unreachable.
     const isReply =

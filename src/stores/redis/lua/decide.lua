@@ -35,15 +35,21 @@ end
 local grace = tonumber(ARGV[2])
 
 -- store writes a state with a TTL of resetMs (+ grace), or deletes the key when
--- the state holds no information.
+-- the state holds no information. It returns what the key now holds: the
+-- serialized state, or false.
 local function store(key, st, reset_ms)
   local ttl = reset_ms + grace
   if reset_ms > 0 and #st > 0 then
-    redis.call('SET', key, serialize(st), 'PX', ttl)
-  else
-    redis.call('DEL', key)
+    local raw = serialize(st)
+    redis.call('SET', key, raw, 'PX', ttl)
+    return raw
   end
+  redis.call('DEL', key)
+  return false
 end
+
+-- MGET_MAX bounds the keys of one MGET (Lua's unpack has a limit on values).
+local MGET_MAX = 200
 
 local a = 3
 local SPEC_ALG, SPEC_P1, SPEC_P2, SPEC_P3 = {}, {}, {}, {}
@@ -84,23 +90,36 @@ for _ = 1, runs do
     local sp = specs[1]
     local eval = SPEC_ALG[sp].eval
     local q1, q2, q3 = SPEC_P1[sp], SPEC_P2[sp], SPEC_P3[sp]
-    for _ = 1, count do
-      local key = KEYS[k]
-      k = k + 1
-      local raw = redis.call('GET', key)
-      local st = nil
-      if raw then st = parse(raw) end
-      local ok, rem, retry, reset, nx = eval(st, now, cost, q1, q2, q3)
-      if ok then
-        if cost > 0 then store(key, nx, reset) end
-        out[o + 1] = 1
-      else
-        out[o + 1] = 0
+    -- One MGET per MGET_MAX keys reads the run's states (one command, not one GET per
+    -- decision). A key this run already wrote is read from `written` instead, so two
+    -- decisions on one key still see each other's writes, in order. Earlier runs'
+    -- writes are in Redis before this run's MGET.
+    local written = {}
+    local done = 0
+    while done < count do
+      local m = count - done
+      if m > MGET_MAX then m = MGET_MAX end
+      local raws = redis.call('MGET', unpack(KEYS, k, k + m - 1))
+      for j = 1, m do
+        local key = KEYS[k]
+        k = k + 1
+        local raw = written[key]
+        if raw == nil then raw = raws[j] end
+        local st = nil
+        if raw then st = parse(raw) end
+        local ok, rem, retry, reset, nx = eval(st, now, cost, q1, q2, q3)
+        if ok then
+          if cost > 0 then written[key] = store(key, nx, reset) end
+          out[o + 1] = 1
+        else
+          out[o + 1] = 0
+        end
+        out[o + 2] = rem
+        out[o + 3] = retry
+        out[o + 4] = reset
+        o = o + 4
       end
-      out[o + 2] = rem
-      out[o + 3] = retry
-      out[o + 4] = reset
-      o = o + 4
+      done = done + m
     end
   else
     for _ = 1, count do
