@@ -1,6 +1,13 @@
 // redis.ts: RedisStore against rate-limiter-flexible RateLimiterRedis on one local redis-server, in one run.
 //
 // Run: node --expose-gc --import tsx bench/redis.ts   (prints markdown, writes bench/results/redis.md)
+//      BENCH_ROUNDS=5 BENCH_RUN_MS=2000 ... to change rounds and row length.
+//
+// Fairness: both libraries use the same ioredis settings (defaults, one connection
+// each, no auto-pipelining) on one redis-server; contenders run interleaved in
+// every round (the order rotates each round) and each figure is the median over
+// rounds, so background load hits both alike. Latencies go into a preallocated
+// array, so the bench loop adds the same small cost to every contender.
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -13,8 +20,9 @@ import { fixedWindow, RateLimiter, tokenBucket } from "../src/index.js";
 import { RedisStore } from "../src/stores/redis/index.js";
 import { startRedis } from "../test/helpers/redis-server.js";
 
-const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 2500);
-const WARM_MS = 400;
+const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARM_MS = 300;
 const KEYS = 10_000;
 const CONCURRENCY = [1, 64, 512];
 
@@ -43,17 +51,27 @@ async function redisStats(admin: Redis): Promise<{ cpuUs: number; calls: number 
   return { cpuUs: (user + sys) * 1e6, calls };
 }
 
-/** drive runs `concurrency` loops of consume for `ms` and records each call's latency. */
-async function drive(consume: Consume, concurrency: number, ms: number, latNs: number[] | undefined): Promise<number> {
+/** LAT holds one row's latencies in µs (preallocated: no array growth or GC in the measured loop). */
+let LAT = new Float64Array(1 << 20);
+
+/** drive runs `concurrency` loops of consume for `ms`; with `record`, each call's latency goes into LAT. */
+async function drive(consume: Consume, concurrency: number, ms: number, record: boolean): Promise<number> {
   let n = 0;
   let k = 0;
   const end = performance.now() + ms;
   const loop = async (): Promise<void> => {
     while (performance.now() < end) {
       const key = `user:${k++ % KEYS}`;
-      const t0 = process.hrtime.bigint();
+      const t0 = performance.now();
       await consume(key);
-      if (latNs) latNs.push(Number(process.hrtime.bigint() - t0));
+      if (record) {
+        if (n === LAT.length) {
+          const grown = new Float64Array(LAT.length * 2);
+          grown.set(LAT);
+          LAT = grown;
+        }
+        LAT[n] = (performance.now() - t0) * 1000;
+      }
       n++;
     }
   };
@@ -65,25 +83,47 @@ function pct(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }
 
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+/** medianResult combines one contender's rounds: each figure is its median over the rounds. */
+function medianResult(rs: Result[]): Result {
+  const first = rs[0] as Result;
+  const m = (f: (r: Result) => number): number => median(rs.map(f));
+  return {
+    name: first.name,
+    concurrency: first.concurrency,
+    decisions: m((r) => r.decisions),
+    perSec: m((r) => r.perSec),
+    p50Us: m((r) => r.p50Us),
+    p99Us: m((r) => r.p99Us),
+    redisCpuUsPerDecision: m((r) => r.redisCpuUsPerDecision),
+    nodeCpuUsPerDecision: m((r) => r.nodeCpuUsPerDecision),
+    scriptCalls: m((r) => r.scriptCalls),
+  };
+}
+
 async function measure(name: string, consume: Consume, concurrency: number, admin: Redis): Promise<Result> {
-  await drive(consume, concurrency, WARM_MS, undefined);
+  await drive(consume, concurrency, WARM_MS, false);
   (globalThis as { gc?: () => void }).gc?.();
-  const lat: number[] = [];
   const before = await redisStats(admin);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const decisions = await drive(consume, concurrency, RUN_MS, lat);
+  const decisions = await drive(consume, concurrency, RUN_MS, true);
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const after = await redisStats(admin);
-  const sorted = Float64Array.from(lat).sort();
+  const sorted = LAT.slice(0, decisions).sort();
   return {
     name,
     concurrency,
     decisions,
     perSec: decisions / (elapsedMs / 1000),
-    p50Us: pct(sorted, 0.5) / 1000,
-    p99Us: pct(sorted, 0.99) / 1000,
+    p50Us: pct(sorted, 0.5),
+    p99Us: pct(sorted, 0.99),
     redisCpuUsPerDecision: (after.cpuUs - before.cpuUs) / decisions,
     nodeCpuUsPerDecision: (cpu.user + cpu.system) / decisions,
     scriptCalls: after.calls - before.calls,
@@ -115,13 +155,18 @@ async function main(): Promise<void> {
     const results: Result[] = [];
     const loadBefore = loadavg()[0] ?? 0;
     for (const c of CONCURRENCY) {
-      for (const [name, consume] of contenders) {
-        const r = await measure(name, consume, c, admin);
-        results.push(r);
-        console.error(
-          `${name} c=${c}: ${Math.round(r.perSec)}/s p50 ${r.p50Us.toFixed(0)}µs p99 ${r.p99Us.toFixed(0)}µs redis ${r.redisCpuUsPerDecision.toFixed(2)}µs node ${r.nodeCpuUsPerDecision.toFixed(2)}µs`,
-        );
+      const rounds = new Map<string, Result[]>();
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let j = 0; j < contenders.length; j++) {
+          const [name, consume] = contenders[(j + round) % contenders.length] as [string, Consume];
+          const r = await measure(name, consume, c, admin);
+          rounds.set(name, [...(rounds.get(name) ?? []), r]);
+          console.error(
+            `round ${round} ${name} c=${c}: ${Math.round(r.perSec)}/s p50 ${r.p50Us.toFixed(0)}µs p99 ${r.p99Us.toFixed(0)}µs redis ${r.redisCpuUsPerDecision.toFixed(2)}µs node ${r.nodeCpuUsPerDecision.toFixed(2)}µs`,
+          );
+        }
       }
+      for (const [name] of contenders) results.push(medianResult(rounds.get(name) as Result[]));
     }
     // A flood: 100 keys of 10 per minute hammered at concurrency 64; after the first
     // 1000 calls every call is a denial. The deny cache answers those locally;
@@ -149,11 +194,15 @@ async function main(): Promise<void> {
       ["flood: floodgate fixedWindow, deny cache", (k) => fgFlood.consume(floodKeys(k))],
       ["flood: floodgate fixedWindow, denyCache: false", (k) => fgFloodNoCache.consume(floodKeys(k))],
     ];
-    for (const [name, consume] of floods) {
-      const r = await measure(name, consume, 64, admin);
-      results.push(r);
-      console.error(`${name} c=64: ${Math.round(r.perSec)}/s p50 ${r.p50Us.toFixed(0)}µs`);
+    const floodRounds = new Map<string, Result[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, consume] of floods) {
+        const r = await measure(name, consume, 64, admin);
+        floodRounds.set(name, [...(floodRounds.get(name) ?? []), r]);
+        console.error(`round ${round} ${name} c=64: ${Math.round(r.perSec)}/s p50 ${r.p50Us.toFixed(0)}µs`);
+      }
     }
+    for (const [name] of floods) results.push(medianResult(floodRounds.get(name) as Result[]));
     const nodeVersion = process.version;
     const loadAfter = loadavg()[0] ?? 0;
     const lines = [
@@ -161,7 +210,7 @@ async function main(): Promise<void> {
       "",
       "Command: `node --expose-gc --import tsx bench/redis.ts`",
       "",
-      `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${nodeVersion}, redis-server ${version} on 127.0.0.1 (no persistence), ioredis for both libraries, ${KEYS} keys round-robin, every call admitted (except the flood rows), ${RUN_MS} ms per row after ${WARM_MS} ms warm-up. Load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after: other work on the machine makes decisions/s and latency noisy; CPU per decision is steadier. Redis CPU is used_cpu_user+sys from INFO per decision (includes network I/O); script calls from INFO commandstats.`,
+      `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${nodeVersion}, redis-server ${version} on 127.0.0.1 (no persistence), ioredis for both libraries, ${KEYS} keys round-robin, every call admitted (except the flood rows), ${RUN_MS} ms per row after ${WARM_MS} ms warm-up, ${ROUNDS} rounds with the contenders interleaved (order rotating), each figure the median over rounds. Load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after: other work on the machine makes decisions/s and latency noisy; CPU per decision is steadier. Redis CPU is used_cpu_user+sys from INFO per decision (includes network I/O); script calls from INFO commandstats.`,
       "",
       "| library | concurrency | decisions/s | p50 µs | p99 µs | Redis CPU µs/decision | Node CPU µs/decision | decisions per script call |",
       "|---|---:|---:|---:|---:|---:|---:|---:|",
