@@ -201,7 +201,7 @@ describe("batch runs", () => {
       const got = await run(newStore({ denyCache: false }));
       const want = await run(newStore({ denyCache: false, batch: false }));
       for (let i = 0; i < got.length; i++) {
-        const [op, key, at] = ticks[Math.floor(i / 250)]?.[i % 250] as Op;
+        const [op, key, at] = (ticks[Math.floor(i / 250)] as Op[])[i % 250] as Op;
         expect(got[i], `call ${i}: ${op}(${key}) at ${at}: batched vs alone`).toEqual(want[i]);
       }
     });
