@@ -381,6 +381,20 @@ describe("events and options", () => {
     off();
     await store.consume("wrongtype", policy, 1, undefined);
     expect(seen, "after off()").toEqual(["error"]);
+    // In a batch too (decide.lua reads a run's keys with MGET, which reads a hash as missing):
+    // the hash is neither read as a fresh state nor overwritten.
+    const batch = await Promise.all([
+      store.consume("wrongtype", policy, 1, undefined),
+      store.consume("wrongtype", policy, 1, undefined),
+      store.consume("fine", policy, 1, undefined),
+    ]);
+    expect(
+      {
+        batch: batch.map((x) => x.degraded),
+        type: await admin.type(store.keyOf("wrongtype", policy[0] as Policy)),
+      },
+      "a batch with a hash key",
+    ).toEqual({ batch: ["fail-open", "fail-open", "fail-open"], type: "hash" });
     // The same through node-redis, whose error replies are classed differently.
     const nr = createClient({ url: server.url });
     await nr.connect();

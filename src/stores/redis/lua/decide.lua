@@ -36,12 +36,21 @@ local grace = tonumber(ARGV[2])
 
 -- store writes a state with a TTL of resetMs (+ grace), or deletes the key when
 -- the state holds no information. It returns what the key now holds: the
--- serialized state, or false.
-local function store(key, st, reset_ms)
+-- serialized state, or false. With `absent` (the key was read as missing, by
+-- MGET) it writes only if the key still does not exist: MGET reads a key of
+-- another type as missing where GET fails, so such a key fails the call with
+-- WRONGTYPE, as GET would, instead of being overwritten.
+local function store(key, st, reset_ms, absent)
   local ttl = reset_ms + grace
   if reset_ms > 0 and #st > 0 then
     local raw = serialize(st)
-    redis.call('SET', key, raw, 'PX', ttl)
+    if absent then
+      if not redis.call('SET', key, raw, 'PX', ttl, 'NX') then
+        error({ err = 'WRONGTYPE Operation against a key holding the wrong kind of value' })
+      end
+    else
+      redis.call('SET', key, raw, 'PX', ttl)
+    end
     return raw
   end
   redis.call('DEL', key)
@@ -109,7 +118,7 @@ for _ = 1, runs do
         if raw then st = parse(raw) end
         local ok, rem, retry, reset, nx = eval(st, now, cost, q1, q2, q3)
         if ok then
-          if cost > 0 then written[key] = store(key, nx, reset) end
+          if cost > 0 then written[key] = store(key, nx, reset, not raw) end
           out[o + 1] = 1
         else
           out[o + 1] = 0
