@@ -57,8 +57,10 @@ export interface RedisStoreOptions {
    */
   denyCache?: boolean | { maxKeys?: number };
   /**
-   * batch: decisions arriving in the same tick travel in one script call (per
-   * Cluster slot), up to `maxSize` (default 100) per call. true (default) or false.
+   * batch: decisions arriving in the same tick travel together (per Cluster
+   * slot), up to `maxSize` (default 100) per script call; while fewer than 4
+   * script calls are in flight, a batch of 32 or more is split to fill them, so
+   * Node and Redis work at once. true (default) or false.
    */
   batch?: boolean | { maxSize?: number };
   /**
@@ -193,7 +195,8 @@ function specOf(policy: Policy): SpecArgs {
  *   collide with another; keys longer than 256 characters are stored by their
  *   SHA-256. Every key has a TTL: the time until its state holds no information.
  * - Several policies are decided all-or-nothing in one call.
- * - Calls in the same tick are batched into one script call (per Cluster slot).
+ * - Calls in the same tick are batched into script calls (per Cluster slot); a
+ *   lone consume of one policy runs its algorithm's own, smaller script.
  * - Every call is bounded by `timeoutMs`. When Redis is slow or unreachable the
  *   failure policy decides, the decision carries `degraded`, a `degraded` event
  *   is emitted, and one call per `probeIntervalMs` tries Redis until it answers
