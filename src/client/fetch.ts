@@ -95,7 +95,8 @@ export type RateLimitedFetch = FetchLike & {
   holdMs(key: string): number;
 };
 
-const SHARED = [
+/** SHARED_OPTION_KEYS are the options rateLimitedFetch and throttleInterceptor both take. */
+export const SHARED_OPTION_KEYS = [
   "policy",
   "store",
   "retries",
@@ -318,7 +319,7 @@ export function replayableBody(body: unknown): boolean {
  */
 export function rateLimitedFetch(options: RateLimitedFetchOptions = {}): RateLimitedFetch {
   const fn = "rateLimitedFetch";
-  const o = checkOptions(fn, options, [...SHARED, "fetch", "key", "cost"]) as RateLimitedFetchOptions;
+  const o = checkOptions(fn, options, [...SHARED_OPTION_KEYS, "fetch", "key", "cost"]) as RateLimitedFetchOptions;
   const c = buildClient(fn, o);
   const base: FetchLike | undefined = o.fetch ?? (globalThis.fetch as FetchLike | undefined);
   if (typeof base !== "function") {

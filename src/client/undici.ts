@@ -2,7 +2,14 @@
 
 import { describe, FloodgateTypeError } from "../core/errors.js";
 import { checkOptions } from "../core/validate.js";
-import { buildClient, type ClientOptions, checkClientCost, observe, replayableBody } from "./fetch.js";
+import {
+  buildClient,
+  type ClientOptions,
+  checkClientCost,
+  observe,
+  replayableBody,
+  SHARED_OPTION_KEYS,
+} from "./fetch.js";
 import { recordGetter } from "./headers.js";
 import type { Permit } from "./scheduler.js";
 
@@ -88,28 +95,7 @@ class ControllerProxy implements DispatchController {
   }
 }
 
-const KNOWN = [
-  "policy",
-  "store",
-  "retries",
-  "retryStatuses",
-  "retryMethods",
-  "maxDelayMs",
-  "backoffMs",
-  "jitter",
-  "spreadBelow",
-  "adapt",
-  "maxWaitMs",
-  "maxQueue",
-  "concurrency",
-  "now",
-  "wallNow",
-  "timers",
-  "random",
-  "onRetry",
-  "key",
-  "cost",
-];
+const KNOWN = [...SHARED_OPTION_KEYS, "key", "cost"];
 
 function isSignal(x: unknown): x is AbortSignal {
   return (

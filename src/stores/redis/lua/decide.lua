@@ -23,15 +23,7 @@
 -- policies: the decision's allowed, then those four per policy. Per 'r'/'d': 1.
 -- Decisions run in order, so two decisions on one key see each other's writes.
 
-if redis.replicate_commands then redis.replicate_commands() end
-
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-else
-  now = tonumber(ARGV[1])
-end
+local now = now_ms(ARGV[1])
 local grace = tonumber(ARGV[2])
 
 -- store writes a state with a TTL of resetMs (+ grace), or deletes the key when

@@ -21,6 +21,18 @@ local function ceil_ms(x)
   return 0
 end
 
+-- now_ms returns the time in ms: `given` (ARGV text) when not empty, else the
+-- server's clock. It turns on effect replication first, since TIME is not
+-- deterministic and scripts that read it must replicate their writes.
+local function now_ms(given)
+  if redis.replicate_commands then redis.replicate_commands() end
+  if given == '' then
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+  end
+  return tonumber(given)
+end
+
 -- CHUNK is how many doubles parse and serialize move per struct call (Lua 5.1
 -- limits how many values one call may return).
 local CHUNK = 64

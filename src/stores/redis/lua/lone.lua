@@ -9,15 +9,7 @@
 -- ARGV: nowMs ('' to read the server's TIME), graceMs, p1, p2, p3, cost.
 -- Reply: allowed (1/0), remaining, retryAfterMs, resetAfterMs.
 
-if redis.replicate_commands then redis.replicate_commands() end
-
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-else
-  now = tonumber(ARGV[1])
-end
+local now = now_ms(ARGV[1])
 local cost = tonumber(ARGV[6])
 local key = KEYS[1]
 local raw = redis.call('GET', key)
