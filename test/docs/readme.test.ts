@@ -53,7 +53,7 @@ describe("README examples", () => {
 
   for (const b of found) {
     it(`README.md:${b.line} runs`, () => {
-      const code = b.code.replace(/from "(floodgate(?:\/[a-z]+)?)"/g, (m, spec: string) => {
+      const code = b.code.replace(/from "(floodgate(?:\/[a-z]+)?)"/g, (_match, spec: string) => {
         const src = subpathSources[spec];
         if (!src) throw new Error(`README.md:${b.line} imports ${spec}, which is not a known subpath`);
         return `from ${JSON.stringify(join(root, src))}`;

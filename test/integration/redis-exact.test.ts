@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisCluster, type RedisServer, startCluster, startRedis } from "../helpers/redis-server.js";
+import { keysWithoutTtl } from "./redis-util.js";
 
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), "../helpers/redis-worker.ts");
 
@@ -47,18 +48,6 @@ function sum(reports: Report[]): Report {
     for (const [k, v] of Object.entries(r.perKey)) total.perKey[k] = (total.perKey[k] ?? 0) + v;
   }
   return total;
-}
-
-/** keysWithoutTtl scans a node and returns the keys that have no TTL. */
-async function keysWithoutTtl(r: Redis): Promise<string[]> {
-  const bad: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, keys] = await r.scan(cursor, "COUNT", 1000);
-    cursor = next;
-    for (const k of keys) if ((await r.pttl(k)) < 0) bad.push(k);
-  } while (cursor !== "0");
-  return bad;
 }
 
 describe("exact across processes: standalone Redis", () => {

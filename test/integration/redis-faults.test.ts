@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Decision, fixedWindow, MemoryStore, type Policy, RateLimiter, tokenBucket } from "../../src/index.js";
 import { RedisStore, type RedisStoreEvents, type RedisStoreOptions } from "../../src/stores/redis/index.js";
 import { freePort, type RedisServer, startRedis } from "../helpers/redis-server.js";
+import { keysWithoutTtl } from "./redis-util.js";
 
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown): void => {
@@ -25,18 +26,6 @@ function quiet(port: number, options: Record<string, unknown> = {}): Redis {
   const r = new Redis(port, "127.0.0.1", { retryStrategy: () => 20, ...options });
   r.on("error", () => {});
   return r;
-}
-
-/** keysWithoutTtl scans a server and returns the keys without a TTL. */
-async function keysWithoutTtl(r: Redis): Promise<string[]> {
-  const bad: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, keys] = await r.scan(cursor, "COUNT", 1000);
-    cursor = next;
-    for (const k of keys) if ((await r.pttl(k)) < 0) bad.push(k);
-  } while (cursor !== "0");
-  return bad;
 }
 
 /** record subscribes to every event of a store and returns the log. */

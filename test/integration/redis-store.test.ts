@@ -18,7 +18,7 @@ import {
 import { DECIDE, encodeKey, hashSlot, RedisStore, type RedisStoreOptions } from "../../src/stores/redis/index.js";
 import { LONE } from "../../src/stores/redis/scripts.generated.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
-import { fields } from "./redis-util.js";
+import { fields, keysWithoutTtl } from "./redis-util.js";
 
 let server: RedisServer;
 let client: Redis;
@@ -48,18 +48,6 @@ async function scriptCalls(): Promise<number> {
 /** newStore returns a store with its own key prefix. */
 function newStore(options: Omit<RedisStoreOptions, "client"> = {}): RedisStore {
   return new RedisStore({ client, prefix: `t${n++}:`, timeoutMs: 5000, onFailure: "fail-closed", ...options });
-}
-
-/** keysWithoutTtl scans the server and returns the keys without a TTL. */
-async function keysWithoutTtl(): Promise<string[]> {
-  const bad: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, keys] = await admin.scan(cursor, "COUNT", 1000);
-    cursor = next;
-    for (const k of keys) if ((await admin.pttl(k)) < 0) bad.push(k);
-  } while (cursor !== "0");
-  return bad;
 }
 
 describe("batching", () => {
@@ -333,7 +321,7 @@ describe("keys", () => {
     // Every key was stored with a TTL; the long key by its hash.
     const bigKeys = (await admin.keys(`${(redis.store as RedisStore).prefix}*`)).filter((k) => k.length > 300);
     expect(bigKeys, "keys longer than 300 bytes").toEqual([]);
-    expect(await keysWithoutTtl(), "keys without TTL").toEqual([]);
+    expect(await keysWithoutTtl(admin), "keys without TTL").toEqual([]);
   });
 });
 

@@ -1,5 +1,6 @@
 // redis-util.ts: helpers shared by the Redis integration tests: a pure-core reference engine and decision comparison.
 
+import type { Redis } from "ioredis";
 import { combineDecision, singleDecision } from "../../src/core/decision.js";
 import { applyPolicy, type Decision, type Outcome, type Policy, refundPolicy } from "../../src/index.js";
 
@@ -76,4 +77,16 @@ export function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** keysWithoutTtl scans one Redis node and returns the keys that have no TTL (there must be none). */
+export async function keysWithoutTtl(r: Redis): Promise<string[]> {
+  const bad: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await r.scan(cursor, "COUNT", 1000);
+    cursor = next;
+    for (const k of keys) if ((await r.pttl(k)) < 0) bad.push(k);
+  } while (cursor !== "0");
+  return bad;
 }

@@ -133,6 +133,15 @@ function show(x: unknown): string {
   return JSON.stringify(x);
 }
 
+/** lcg returns a seeded pseudo-random generator in [0, 1), so a million-step run is the same every time. */
+function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
+}
+
 describe("properties of every algorithm", () => {
   for (const [name, arb] of Object.entries(subjects)) {
     describe(name, () => {
@@ -500,11 +509,7 @@ describe("no drift", () => {
         // Exact model in units of 1/limit ms: the emission interval is periodMs units.
         const tolerance = burst * periodMs;
         let tat: number | undefined;
-        let seed = limit * 31 + periodMs;
-        const random = (): number => {
-          seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-          return seed / 2 ** 32;
-        };
+        const random = lcg(limit * 31 + periodMs);
         const state: number[] = [];
         const next: number[] = [];
         const out = { allowed: false, remaining: 0, retryAfterMs: 0, resetAfterMs: 0 };
@@ -546,11 +551,7 @@ describe("no drift", () => {
         const D = 1000 * m;
         let units = capacity * D;
         let atMs = startMs;
-        let seed = capacity * 31 + n;
-        const random = (): number => {
-          seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-          return seed / 2 ** 32;
-        };
+        const random = lcg(capacity * 31 + n);
         const state: number[] = [];
         const next: number[] = [];
         const out = { allowed: false, remaining: 0, retryAfterMs: 0, resetAfterMs: 0 };
