@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { ALGORITHMS } from "../src/core/registry.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const luaDir = join(root, "src/stores/redis/lua");
@@ -16,31 +17,14 @@ export const OUTPUT = join(root, "src/stores/redis/scripts.generated.ts");
 
 /** SCRIPTS lists each script and the .lua files it is made of, in order. */
 export const SCRIPTS: Record<string, readonly string[]> = {
-  decide: [
-    "lib.lua",
-    "token_bucket.lua",
-    "gcra.lua",
-    "leaky_bucket.lua",
-    "fixed_window.lua",
-    "sliding_window.lua",
-    "sliding_log.lua",
-    "decide.lua",
-  ],
+  decide: ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "decide.lua"],
 };
 
 /**
- * LONE lists, per policy kind code, the math file of its dedicated lone-call
- * script: `local KIND = '<kind>'`, lib.lua, that file, lone.lua.
+ * LONE lists, per algorithm code (from the registry), the math file of its
+ * dedicated lone-call script: `local KIND = '<code>'`, lib.lua, that file, lone.lua.
  */
-export const LONE: Record<string, string> = {
-  tb: "token_bucket.lua",
-  ts: "token_bucket.lua",
-  gc: "gcra.lua",
-  lb: "leaky_bucket.lua",
-  fw: "fixed_window.lua",
-  sw: "sliding_window.lua",
-  sl: "sliding_log.lua",
-};
+export const LONE: Record<string, string> = Object.fromEntries(ALGORITHMS.map((a) => [a.code, a.lua]));
 
 /** scriptSource concatenates a script's files into the source Redis runs. */
 export function scriptSource(files: readonly string[]): string {

@@ -1,16 +1,14 @@
 // limiter.ts: RateLimiter, the public entry point: consume, peek, refund, reset, acquire.
 
+import { badClock, checkClockOption, defaultTimers, monotonicNow, readClock, type Timers } from "./core/clock.js";
 import { describe, FloodgateError, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
 import type { Decision, Policy } from "./core/policy.js";
+import { checkPolicies } from "./core/registry.js";
 import { checkCost, checkKey, checkNow, checkOptions, MAX_LIMIT } from "./core/validate.js";
-import { MemoryStore } from "./stores/memory.js";
+import { isMemoryStore, MemoryStore } from "./stores/memory.js";
 import type { Store } from "./stores/store.js";
 
-/** Timers lets tests and simulations replace setTimeout and clearTimeout. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { Timers };
 
 /** RateLimiterOptions configures a RateLimiter. */
 export interface RateLimiterOptions {
@@ -47,19 +45,9 @@ export interface AcquireOptions extends CallOptions {
   maxWaitMs?: number;
 }
 
-// Perf: the global `performance` and its `timeOrigin` are getters that check their
-// receiver in Node; reading both once leaves one native call per clock read.
-const perf = performance;
-const timeOriginMs = perf.timeOrigin;
 const CALL_OPTIONS = ["cost", "policy"] as const;
 const CALL_OPTIONS_NO_COST = ["policy"] as const;
 const ACQUIRE_OPTIONS = ["cost", "policy", "signal", "maxWaitMs"] as const;
-
-const defaultNow = (): number => timeOriginMs + perf.now();
-const defaultTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 /** Waiter is one pending acquire. */
 interface Waiter {
@@ -81,6 +69,14 @@ interface Queue {
   running: boolean;
 }
 
+/** RATE_LIMITER is the brand of a RateLimiter: a registered symbol, the same in every copy of floodgate. */
+const RATE_LIMITER: unique symbol = Symbol.for("floodgate.RateLimiter") as never;
+
+/** isRateLimiter reports whether `x` is a RateLimiter, from this or another copy of floodgate (ESM beside CJS). */
+export function isRateLimiter(x: unknown): x is RateLimiter {
+  return typeof x === "object" && x !== null && (x as { [RATE_LIMITER]?: unknown })[RATE_LIMITER] === true;
+}
+
 /**
  * RateLimiter applies a policy (or several, all-or-nothing) per key.
  *
@@ -96,6 +92,13 @@ interface Queue {
  * if (!d.allowed) console.log(`retry in ${d.retryAfterMs} ms`);
  */
 export class RateLimiter {
+  /** `instanceof RateLimiter` also recognises a RateLimiter of another copy of floodgate (ESM beside CJS). */
+  static [Symbol.hasInstance](x: unknown): boolean {
+    return isRateLimiter(x);
+  }
+  get [RATE_LIMITER](): true {
+    return true;
+  }
   readonly policies: readonly Policy[];
   readonly store: Store;
   readonly #now: () => number;
@@ -118,12 +121,7 @@ export class RateLimiter {
         `floodgate: RateLimiter({ store }) must be a Store (consume, peek, refund, reset), got ${describe(o.store)}; pass new MemoryStore() or a RedisStore.`,
       );
     }
-    if (o.now !== undefined && typeof o.now !== "function") {
-      throw new FloodgateTypeError(
-        "ERR_INVALID_OPTION",
-        `floodgate: RateLimiter({ now }) must be a function returning milliseconds, got ${describe(o.now)}; pass () => Date.now().`,
-      );
-    }
+    const injected = checkClockOption("RateLimiter", o.now);
     const maxQueue = o.maxQueue ?? 1000;
     if (typeof maxQueue !== "number" || !Number.isInteger(maxQueue) || maxQueue < 1) {
       throw new FloodgateRangeError(
@@ -132,9 +130,11 @@ export class RateLimiter {
       );
     }
     this.store = (o.store as Store | undefined) ?? new MemoryStore();
-    this.#memory = this.store instanceof MemoryStore ? this.store : undefined;
-    this.#now = (o.now as (() => number) | undefined) ?? defaultNow;
-    this.#injectedClock = o.now !== undefined;
+    this.#memory = isMemoryStore(this.store) ? this.store : undefined;
+    // An injected clock that throws fails the call with ERR_INVALID_CLOCK (readClock); one
+    // that returns a non-number is caught where the time is read (#clock, consumeSync).
+    this.#now = injected === undefined ? monotonicNow : () => readClock("RateLimiter", injected);
+    this.#injectedClock = injected !== undefined;
     this.#timers = (o.timers as Timers | undefined) ?? defaultTimers;
     this.#maxQueue = maxQueue;
     let fastCostMax = MAX_LIMIT;
@@ -155,11 +155,11 @@ export class RateLimiter {
   }
 
   /** #clock returns the time to pass to the store: undefined when the store reads its own clock. */
-  #clock(call: string): number | undefined {
+  #clock(): number | undefined {
     if (this.store.ownsClock && !this.#injectedClock) return undefined;
-    // Perf: a finite number skips checkNow, whose error building is too big to inline.
+    // Perf: a finite number skips badClock, whose error building is too big to inline.
     const nowMs = this.#now();
-    return Number.isFinite(nowMs) ? nowMs : checkNow(call, nowMs);
+    return Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs);
   }
 
   /** #resolve validates the per-call options and returns the policies and cost. */
@@ -205,13 +205,13 @@ export class RateLimiter {
     // Perf: the common call skips #resolve (see #fastCost); the rest takes #consumeResolved.
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
     if (fast < 0 || typeof key !== "string") return this.#consumeResolved(key, costOrOptions);
-    return this.store.consume(key, this.policies, fast, this.#clock("consume"));
+    return this.store.consume(key, this.policies, fast, this.#clock());
   }
 
   /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input). */
   #consumeResolved(key: string, costOrOptions: number | CallOptions | undefined): Promise<Decision> | Decision {
     const [policies, cost] = this.#resolve("consume", key, costOrOptions, 1);
-    return this.store.consume(key, policies, cost, this.#clock("consume"));
+    return this.store.consume(key, policies, cost, this.#clock());
   }
 
   /**
@@ -237,7 +237,7 @@ export class RateLimiter {
         key,
         this.policies,
         fast,
-        Number.isFinite(nowMs) ? nowMs : checkNow("consumeSync", nowMs),
+        Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs),
       );
     }
     return this.#consumeSyncResolved(key, costOrOptions);
@@ -253,13 +253,14 @@ export class RateLimiter {
       );
     }
     const [policies, cost] = this.#resolve("consumeSync", key, costOrOptions, 1);
-    return memory.consumeSync(key, policies, cost, checkNow("consumeSync", this.#now()));
+    const nowMs = this.#now();
+    return memory.consumeSync(key, policies, cost, Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs));
   }
 
   /** peek reports the key's standing without spending anything or creating state. */
   async peek(key: string, options?: Omit<CallOptions, "cost">): Promise<Decision> {
     const [policies] = this.#resolve("peek", key, options, 0);
-    return this.store.peek(key, policies, this.#clock("peek"));
+    return this.store.peek(key, policies, this.#clock());
   }
 
   /** peekAt is peek at an explicit time in milliseconds. */
@@ -271,7 +272,7 @@ export class RateLimiter {
   /** refund gives `cost` back to `key`, never above any policy's limit (for work that did not happen). */
   async refund(key: string, costOrOptions?: number | CallOptions): Promise<void> {
     const [policies, cost] = this.#resolve("refund", key, costOrOptions, 1);
-    await this.store.refund(key, policies, cost, this.#clock("refund"));
+    await this.store.refund(key, policies, cost, this.#clock());
   }
 
   /** refundAt is refund at an explicit time in milliseconds. */
@@ -382,7 +383,7 @@ export class RateLimiter {
         const w = q.waiters[0] as Waiter;
         let d: Decision;
         try {
-          d = await this.store.consume(key, w.policies, w.cost, this.#clock("acquire"));
+          d = await this.store.consume(key, w.policies, w.cost, this.#clock());
         } catch (err) {
           if (!w.done) {
             this.#finish(q, w);
@@ -394,7 +395,7 @@ export class RateLimiter {
           // Aborted while the store answered: give back what was taken for it.
           if (d.allowed && w.cost > 0) {
             try {
-              await this.store.refund(key, w.policies, w.cost, this.#clock("acquire"));
+              await this.store.refund(key, w.policies, w.cost, this.#clock());
             } catch {
               // A failed refund leaves the cost spent; it must not stop the queue or escape unhandled.
             }
@@ -466,50 +467,4 @@ function isStore(x: unknown): x is Store {
   );
 }
 
-const checked = new WeakMap<object, readonly Policy[]>();
-
-/** checkPolicies validates a policy or an array of distinct, distinctly named policies. */
-export function checkPolicies(where: string, value: unknown): readonly Policy[] {
-  if (typeof value === "object" && value !== null) {
-    const hit = checked.get(value);
-    if (hit) return hit;
-  }
-  const list = Array.isArray(value) ? (value as unknown[]) : [value];
-  if (list.length === 0) {
-    throw new FloodgateTypeError(
-      "ERR_INVALID_POLICY",
-      `floodgate: ${where} needs at least one policy, got an empty array; pass a policy such as tokenBucket({ capacity: 10, refillRate: 2 }).`,
-    );
-  }
-  const names = new Set<string>();
-  for (const p of list) {
-    if (!isPolicy(p)) {
-      throw new FloodgateTypeError(
-        "ERR_INVALID_POLICY",
-        `floodgate: ${where} needs a policy built by tokenBucket(), gcra(), leakyBucket(), fixedWindow(), slidingWindow() or slidingLog(), got ${describe(p)}.`,
-      );
-    }
-    if (names.has(p.name)) {
-      throw new FloodgateTypeError(
-        "ERR_INVALID_POLICY",
-        `floodgate: ${where} has two policies named "${p.name}"; give each its own { name }, such as "per-second" and "per-day".`,
-      );
-    }
-    names.add(p.name);
-  }
-  const result = Object.freeze(list.slice()) as readonly Policy[];
-  if (typeof value === "object" && value !== null) checked.set(value, result);
-  return result;
-}
-
-function isPolicy(p: unknown): p is Policy {
-  const x = p as Policy;
-  return (
-    typeof p === "object" &&
-    p !== null &&
-    typeof x.evaluate === "function" &&
-    typeof x.id === "string" &&
-    typeof x.name === "string" &&
-    typeof x.limit === "number"
-  );
-}
+export { checkPolicies };

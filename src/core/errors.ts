@@ -11,6 +11,7 @@ export type ErrorCode =
   | "ERR_QUEUE_FULL"
   | "ERR_WAIT_TOO_LONG"
   | "ERR_ABORTED"
+  | "ERR_INVALID_CLOCK"
   | "ERR_STORE";
 
 /**
@@ -20,10 +21,15 @@ export type ErrorCode =
  */
 export class FloodgateRangeError extends RangeError {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "FloodgateRangeError";
     this.code = code;
+    brand(this, "FloodgateRangeError");
+  }
+  /** `instanceof` also recognises errors from another copy of floodgate (the CJS build beside the ESM one). */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return isBrandedError(x, "FloodgateRangeError");
   }
 }
 
@@ -33,10 +39,15 @@ export class FloodgateRangeError extends RangeError {
  */
 export class FloodgateTypeError extends TypeError {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "FloodgateTypeError";
     this.code = code;
+    brand(this, "FloodgateTypeError");
+  }
+  /** `instanceof` also recognises errors from another copy of floodgate (the CJS build beside the ESM one). */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return isBrandedError(x, "FloodgateTypeError");
   }
 }
 
@@ -50,7 +61,27 @@ export class FloodgateError extends Error {
     super(message, options);
     this.name = "FloodgateError";
     this.code = code;
+    brand(this, "FloodgateError");
   }
+  /** `instanceof` also recognises errors from another copy of floodgate (the CJS build beside the ESM one). */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return isBrandedError(x, "FloodgateError");
+  }
+}
+
+/**
+ * ERROR_BRAND marks floodgate's errors with their class name. A registered symbol
+ * is the same in every copy of floodgate loaded in one process (ESM and CJS
+ * builds are separate copies), so `instanceof` works across them.
+ */
+const ERROR_BRAND = Symbol.for("floodgate.error");
+
+function brand(e: Error, cls: string): void {
+  Object.defineProperty(e, ERROR_BRAND, { value: cls, enumerable: false });
+}
+
+function isBrandedError(x: unknown, cls: string): boolean {
+  return typeof x === "object" && x !== null && (x as Record<symbol, unknown>)[ERROR_BRAND] === cls;
 }
 
 /** describe renders a value for an error message: strings quoted, others as JS would print them. */

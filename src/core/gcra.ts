@@ -1,7 +1,9 @@
 // gcra.ts: the generic cell rate algorithm, a token bucket kept in one number.
 
+import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError } from "./errors.js";
-import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy } from "./policy.js";
+import { bucketNextUnitMs, ceilMs, EPSILON, floorTokens, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import { tokenBucket } from "./token-bucket.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
 /** TIME_SLACK is the share of the clock's magnitude (in units) within which GCRA counts a unit as on time (2^-51, two ulps). */
@@ -80,70 +82,96 @@ export function gcra(options: GcraOptions): Policy {
       `floodgate: gcra({ burst: ${burst} }) takes more than the 10 years supported to recover; lower burst or raise limit.`,
     );
   }
-  return Object.freeze({
-    kind: "gcra" as const,
+  return definePolicy(
+    GCRA,
     name,
-    id: `${name}:gcra:l${limit}p${periodMs}b${burst}`,
-    limit: burst,
-    windowMs: ceilMs(burstToleranceMs),
-    stateSize: 1,
-    params: Object.freeze([emissionIntervalMs, burstToleranceMs, burst]),
-    evaluate(
-      s: ArrayLike<number>,
-      o: number,
-      fresh: boolean,
-      nowMs: number,
-      cost: number,
-      next: number[] | Float64Array,
-      out: Outcome,
-    ): boolean {
-      // The state keeps tat in emission intervals (units); params stay in ms for the Lua twin.
-      const nowUnits = nowMs / emissionIntervalMs;
-      // aheadUnits is how far tat runs ahead of now, taken first so it keeps a double's full precision.
-      const tat = fresh ? nowUnits : (s[o] as number);
-      const aheadUnits = tat > nowUnits ? tat - nowUnits : 0;
-      const newAheadUnits = aheadUnits + cost;
-      // Rounding errs by about 2^-53 of the numbers involved (the clock, the units ahead):
-      // a unit late by that much is on time, and waits are not rounded up for it.
-      const slack = ((nowUnits < 0 ? -nowUnits : nowUnits) + newAheadUnits) * TIME_SLACK;
-      if (newAheadUnits <= burst + EPSILON + slack) {
-        // tat + cost is exact on tat's grid, so a client at the limit accumulates no rounding.
-        next[0] = nowUnits + newAheadUnits;
-        out.allowed = true;
-        const left = floorTokens(burst + slack - newAheadUnits);
+    { limit, periodMs, burst },
+    {
+      id: `${name}:gcra:l${limit}p${periodMs}b${burst}`,
+      limit: burst,
+      windowMs: ceilMs(burstToleranceMs),
+      stateSize: 1,
+      params: Object.freeze([emissionIntervalMs, burstToleranceMs, burst]),
+      evaluate(
+        s: ArrayLike<number>,
+        o: number,
+        fresh: boolean,
+        nowMs: number,
+        cost: number,
+        next: number[] | Float64Array,
+        out: Outcome,
+      ): boolean {
+        // The state keeps tat in emission intervals (units); params stay in ms for the Lua twin.
+        const nowUnits = nowMs / emissionIntervalMs;
+        // aheadUnits is how far tat runs ahead of now, taken first so it keeps a double's full precision.
+        const tat = fresh ? nowUnits : (s[o] as number);
+        const aheadUnits = tat > nowUnits ? tat - nowUnits : 0;
+        const newAheadUnits = aheadUnits + cost;
+        // Rounding errs by about 2^-53 of the numbers involved (the clock, the units ahead):
+        // a unit late by that much is on time, and waits are not rounded up for it.
+        const slack = ((nowUnits < 0 ? -nowUnits : nowUnits) + newAheadUnits) * TIME_SLACK;
+        if (newAheadUnits <= burst + EPSILON + slack) {
+          // tat + cost is exact on tat's grid, so a client at the limit accumulates no rounding.
+          next[0] = nowUnits + newAheadUnits;
+          out.allowed = true;
+          const left = floorTokens(burst + slack - newAheadUnits);
+          out.remaining = left > burst ? burst : left;
+          out.retryAfterMs = 0;
+          out.resetAfterMs = ceilMs((newAheadUnits - slack) * emissionIntervalMs);
+          return true;
+        }
+        next[0] = nowUnits + aheadUnits;
+        out.allowed = false;
+        const left = floorTokens(burst + slack - aheadUnits);
         out.remaining = left > burst ? burst : left;
-        out.retryAfterMs = 0;
-        out.resetAfterMs = ceilMs((newAheadUnits - slack) * emissionIntervalMs);
+        out.retryAfterMs = ceilMs((newAheadUnits - burst - slack) * emissionIntervalMs);
+        out.resetAfterMs = ceilMs((aheadUnits - slack) * emissionIntervalMs);
+        return false;
+      },
+      refund(
+        s: ArrayLike<number>,
+        o: number,
+        fresh: boolean,
+        nowMs: number,
+        cost: number,
+        next: number[] | Float64Array,
+      ): boolean {
+        if (fresh) return false;
+        const nowUnits = nowMs / emissionIntervalMs;
+        let tat = s[o] as number;
+        if (tat < nowUnits) tat = nowUnits;
+        tat = tat - cost;
+        next[0] = tat < nowUnits ? nowUnits : tat;
         return true;
-      }
-      next[0] = nowUnits + aheadUnits;
-      out.allowed = false;
-      const left = floorTokens(burst + slack - aheadUnits);
-      out.remaining = left > burst ? burst : left;
-      out.retryAfterMs = ceilMs((newAheadUnits - burst - slack) * emissionIntervalMs);
-      out.resetAfterMs = ceilMs((aheadUnits - slack) * emissionIntervalMs);
-      return false;
+      },
+      idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
+        // The same slack as evaluate, so a key is idle once resetAfterMs has passed.
+        const nowUnits = nowMs / emissionIntervalMs;
+        return (s[o] as number) - nowUnits <= ((nowUnits < 0 ? -nowUnits : nowUnits) + burst) * TIME_SLACK;
+      },
     },
-    refund(
-      s: ArrayLike<number>,
-      o: number,
-      fresh: boolean,
-      nowMs: number,
-      cost: number,
-      next: number[] | Float64Array,
-    ): boolean {
-      if (fresh) return false;
-      const nowUnits = nowMs / emissionIntervalMs;
-      let tat = s[o] as number;
-      if (tat < nowUnits) tat = nowUnits;
-      tat = tat - cost;
-      next[0] = tat < nowUnits ? nowUnits : tat;
-      return true;
-    },
-    idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-      // The same slack as evaluate, so a key is idle once resetAfterMs has passed.
-      const nowUnits = nowMs / emissionIntervalMs;
-      return (s[o] as number) - nowUnits <= ((nowUnits < 0 ? -nowUnits : nowUnits) + burst) * TIME_SLACK;
-    },
-  });
+  );
 }
+
+/** GCRA describes the generic cell rate algorithm: Lua twin 'gc'. */
+export const GCRA: AlgorithmDescriptor = Object.freeze({
+  code: "gc",
+  kind: "gcra" as const,
+  factory: "gcra",
+  lua: "gcra.lua",
+  params: Object.freeze(["emissionIntervalMs", "burstToleranceMs", "burst"]),
+  create: (options: Readonly<Record<string, unknown>>): Policy => gcra(options as unknown as GcraOptions),
+  // Scaled as the token bucket it equals: a GCRA limit must stay a whole number per period.
+  scale: (p: Policy, scale: number): Policy =>
+    tokenBucket({
+      name: p.name,
+      capacity: scaleLimit(p.limit, scale),
+      refillRate: (((p.options.limit as number) * 1000) / (p.options.periodMs as number)) * scale,
+    }),
+  nextUnitMs: (p: Policy, d: { remaining: number; resetAfterMs: number }): number =>
+    bucketNextUnitMs(
+      d.resetAfterMs,
+      p.limit - d.remaining,
+      (p.options.periodMs as number) / (p.options.limit as number),
+    ),
+});

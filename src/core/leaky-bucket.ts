@@ -1,7 +1,8 @@
 // leaky-bucket.ts: the leaky bucket as a meter.
 
+import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError } from "./errors.js";
-import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy } from "./policy.js";
+import { bucketNextUnitMs, ceilMs, EPSILON, floorTokens, type Outcome, type Policy, scaleLimit } from "./policy.js";
 import {
   checkOptions,
   integerOption,
@@ -47,77 +48,98 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
     );
   }
   // State: [level, updatedAtMs].
-  return Object.freeze({
-    kind: "leakyBucket" as const,
+  return definePolicy(
+    LEAKY_BUCKET,
     name,
-    id: `${name}:lb:c${capacity}r${rate}`,
-    limit: capacity,
-    windowMs: ceilMs((capacity * 1000) / rate),
-    stateSize: 2,
-    params: Object.freeze([capacity, rate]),
-    evaluate(
-      s: ArrayLike<number>,
-      o: number,
-      fresh: boolean,
-      nowMs: number,
-      cost: number,
-      next: number[] | Float64Array,
-      out: Outcome,
-    ): boolean {
-      let level = 0;
-      let at = nowMs;
-      if (!fresh) {
-        level = s[o] as number;
-        at = s[o + 1] as number;
+    { capacity, leakRate: rate },
+    {
+      id: `${name}:lb:c${capacity}r${rate}`,
+      limit: capacity,
+      windowMs: ceilMs((capacity * 1000) / rate),
+      stateSize: 2,
+      params: Object.freeze([capacity, rate]),
+      evaluate(
+        s: ArrayLike<number>,
+        o: number,
+        fresh: boolean,
+        nowMs: number,
+        cost: number,
+        next: number[] | Float64Array,
+        out: Outcome,
+      ): boolean {
+        let level = 0;
+        let at = nowMs;
+        if (!fresh) {
+          level = s[o] as number;
+          at = s[o + 1] as number;
+          if (nowMs > at) {
+            level = level - ((nowMs - at) * rate) / 1000;
+            if (level < 0) level = 0;
+            at = nowMs;
+          }
+        }
+        const filled = level + cost;
+        next[1] = at;
+        // After a clock went backwards, draining resumes only once nowMs passes `at`.
+        const lagMs = at > nowMs ? at - nowMs : 0;
+        if (filled <= capacity + EPSILON) {
+          next[0] = filled;
+          out.allowed = true;
+          out.remaining = floorTokens(capacity - filled);
+          out.retryAfterMs = 0;
+          out.resetAfterMs = filled > 0 ? ceilMs(lagMs + (filled * 1000) / rate) : 0;
+          return true;
+        }
+        next[0] = level;
+        out.allowed = false;
+        out.remaining = floorTokens(capacity - level);
+        out.retryAfterMs = ceilMs(lagMs + ((filled - capacity) * 1000) / rate);
+        out.resetAfterMs = ceilMs(lagMs + (level * 1000) / rate);
+        return false;
+      },
+      refund(
+        s: ArrayLike<number>,
+        o: number,
+        fresh: boolean,
+        nowMs: number,
+        cost: number,
+        next: number[] | Float64Array,
+      ): boolean {
+        if (fresh) return false;
+        let level = s[o] as number;
+        let at = s[o + 1] as number;
         if (nowMs > at) {
           level = level - ((nowMs - at) * rate) / 1000;
-          if (level < 0) level = 0;
           at = nowMs;
         }
-      }
-      const filled = level + cost;
-      next[1] = at;
-      // After a clock went backwards, draining resumes only once nowMs passes `at`.
-      const lagMs = at > nowMs ? at - nowMs : 0;
-      if (filled <= capacity + EPSILON) {
-        next[0] = filled;
-        out.allowed = true;
-        out.remaining = floorTokens(capacity - filled);
-        out.retryAfterMs = 0;
-        out.resetAfterMs = filled > 0 ? ceilMs(lagMs + (filled * 1000) / rate) : 0;
+        level = level - cost;
+        next[0] = level < 0 ? 0 : level;
+        next[1] = at;
         return true;
-      }
-      next[0] = level;
-      out.allowed = false;
-      out.remaining = floorTokens(capacity - level);
-      out.retryAfterMs = ceilMs(lagMs + ((filled - capacity) * 1000) / rate);
-      out.resetAfterMs = ceilMs(lagMs + (level * 1000) / rate);
-      return false;
+      },
+      idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
+        const at = s[o + 1] as number;
+        const level = (s[o] as number) - (nowMs > at ? ((nowMs - at) * rate) / 1000 : 0);
+        return level <= EPSILON;
+      },
     },
-    refund(
-      s: ArrayLike<number>,
-      o: number,
-      fresh: boolean,
-      nowMs: number,
-      cost: number,
-      next: number[] | Float64Array,
-    ): boolean {
-      if (fresh) return false;
-      let level = s[o] as number;
-      let at = s[o + 1] as number;
-      if (nowMs > at) {
-        level = level - ((nowMs - at) * rate) / 1000;
-        at = nowMs;
-      }
-      level = level - cost;
-      next[0] = level < 0 ? 0 : level;
-      next[1] = at;
-      return true;
-    },
-    idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-      const at = s[o + 1] as number;
-      const level = (s[o] as number) - (nowMs > at ? ((nowMs - at) * rate) / 1000 : 0);
-      return level <= EPSILON;
-    },
-  });
+  );
 }
+
+/** LEAKY_BUCKET describes the leaky bucket meter: Lua twin 'lb'. */
+export const LEAKY_BUCKET: AlgorithmDescriptor = Object.freeze({
+  code: "lb",
+  kind: "leakyBucket" as const,
+  factory: "leakyBucket",
+  lua: "leaky_bucket.lua",
+  params: Object.freeze(["capacity", "leakRate"]),
+  create: (options: Readonly<Record<string, unknown>>): Policy => leakyBucket(options as unknown as LeakyBucketOptions),
+  scale: (p: Policy, scale: number): Policy =>
+    leakyBucket({
+      name: p.name,
+      capacity: scaleLimit(p.limit, scale),
+      leakRate: (p.options.leakRate as number) * scale,
+    }),
+  nextUnitMs: (p: Policy, d: { remaining: number; resetAfterMs: number }): number =>
+    bucketNextUnitMs(d.resetAfterMs, p.limit - d.remaining, 1000 / (p.options.leakRate as number)),
+});

@@ -1,5 +1,7 @@
 // policy.ts: the Policy contract every algorithm implements, and the Decision types.
 
+import type { AlgorithmDescriptor } from "./algorithm.js";
+
 /** Algorithm names the classic rate limiting algorithms floodgate implements. */
 export type Algorithm = "tokenBucket" | "gcra" | "leakyBucket" | "fixedWindow" | "slidingWindow" | "slidingLog";
 
@@ -36,6 +38,17 @@ export function newOutcome(): Outcome {
 export interface Policy {
   /** kind names the algorithm. */
   readonly kind: Algorithm;
+  /**
+   * algorithm is the descriptor of the policy's algorithm (see algorithm.ts): its
+   * Lua twin, its parameter names, how it scales for insurance, what headers need.
+   */
+  readonly algorithm: AlgorithmDescriptor;
+  /**
+   * options are the named parameters the policy was built from, defaults filled
+   * in and without the name (`{ capacity: 10, refillRate: 2 }`): passing them with
+   * the name to `algorithm.create` builds the same policy again.
+   */
+  readonly options: Readonly<Record<string, number>>;
   /** name identifies the policy in decisions and headers; a valid RFC 9651 key. */
   readonly name: string;
   /** id is a stable identity built from the name, the kind and the parameters; stores key state by it. */
@@ -131,4 +144,23 @@ export function floorTokens(x: number): number {
 export function ceilMs(x: number): number {
   const c = Math.ceil(x);
   return c > 0 ? c : 0;
+}
+
+/** scaleLimit multiplies a limit by `scale` for an insurance twin: floored, but at least 1. */
+export function scaleLimit(limit: number, scale: number): number {
+  const x = Math.floor(limit * scale);
+  return x > 1 ? x : 1;
+}
+
+/**
+ * bucketNextUnitMs is the `t` of a bucket that refills one unit every `unitMs`:
+ * with `missing` units short of full, the last one lands at resetAfterMs, so the
+ * next one lands (missing - 1) units earlier. A full bucket reports one unit's
+ * time: spent now, that is when the first unit returns.
+ */
+export function bucketNextUnitMs(resetAfterMs: number, missing: number, unitMs: number): number {
+  const one = Math.ceil(unitMs);
+  if (missing <= 0) return one;
+  const t = Math.ceil(resetAfterMs - (missing - 1) * unitMs);
+  return t < 0 ? 0 : t > one ? one : t;
 }

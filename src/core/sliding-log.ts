@@ -1,8 +1,9 @@
 // sliding-log.ts: the exact sliding window, one log entry per admitted call.
 
+import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError } from "./errors.js";
 import type { WindowOptions } from "./fixed-window.js";
-import { ceilMs, type Outcome, type Policy } from "./policy.js";
+import { ceilMs, type Outcome, type Policy, scaleLimit } from "./policy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
 /** MAX_LOG_LIMIT bounds a sliding log's limit: its memory grows with the limit. */
@@ -46,90 +47,115 @@ export function slidingLog(options: WindowOptions): Policy {
     return i;
   };
 
-  return Object.freeze({
-    kind: "slidingLog" as const,
+  return definePolicy(
+    SLIDING_LOG,
     name,
-    id: `${name}:sl:l${limit}w${windowMs}`,
-    limit,
-    windowMs,
-    stateSize: -1,
-    params: Object.freeze([limit, windowMs]),
-    evaluate(
-      s: ArrayLike<number>,
-      _o: number,
-      fresh: boolean,
-      nowMs: number,
-      cost: number,
-      next: number[] | Float64Array,
-      out: Outcome,
-    ): boolean {
-      const log = fresh ? [] : s;
-      const first = firstLive(log, nowMs);
-      let used = 0;
-      for (let i = first + 1; i < log.length; i += 2) used += log[i] as number;
-      const n = log.length - first;
-      for (let i = 0; i < n; i++) next[i] = log[first + i] as number;
-      const newest = n > 0 ? (log[log.length - 2] as number) : nowMs;
-      if (used + cost <= limit) {
-        let len = n;
-        if (cost > 0) {
-          next[len++] = newest > nowMs ? newest : nowMs;
-          next[len++] = cost;
+    { limit, windowMs },
+    {
+      id: `${name}:sl:l${limit}w${windowMs}`,
+      limit,
+      windowMs,
+      stateSize: -1,
+      params: Object.freeze([limit, windowMs]),
+      evaluate(
+        s: ArrayLike<number>,
+        _o: number,
+        fresh: boolean,
+        nowMs: number,
+        cost: number,
+        next: number[] | Float64Array,
+        out: Outcome,
+      ): boolean {
+        const log = fresh ? [] : s;
+        const first = firstLive(log, nowMs);
+        let used = 0;
+        for (let i = first + 1; i < log.length; i += 2) used += log[i] as number;
+        const n = log.length - first;
+        for (let i = 0; i < n; i++) next[i] = log[first + i] as number;
+        const newest = n > 0 ? (log[log.length - 2] as number) : nowMs;
+        if (used + cost <= limit) {
+          let len = n;
+          if (cost > 0) {
+            next[len++] = newest > nowMs ? newest : nowMs;
+            next[len++] = cost;
+          }
+          if (Array.isArray(next)) next.length = len;
+          const total = used + cost;
+          out.allowed = true;
+          out.remaining = limit - total;
+          out.retryAfterMs = 0;
+          out.resetAfterMs = total > 0 ? ceilMs((next[len - 2] as number) + windowMs - nowMs) : 0;
+          return true;
+        }
+        if (Array.isArray(next)) next.length = n;
+        out.allowed = false;
+        out.remaining = limit - used;
+        // Wait until enough of the oldest entries have expired.
+        let freed = 0;
+        let waitMs = 0;
+        for (let i = first; i < log.length; i += 2) {
+          freed += log[i + 1] as number;
+          if (used - freed + cost <= limit) {
+            waitMs = (log[i] as number) + windowMs - nowMs;
+            break;
+          }
+        }
+        out.retryAfterMs = ceilMs(waitMs);
+        out.resetAfterMs = ceilMs(newest + windowMs - nowMs);
+        return false;
+      },
+      refund(
+        s: ArrayLike<number>,
+        _o: number,
+        fresh: boolean,
+        nowMs: number,
+        cost: number,
+        next: number[] | Float64Array,
+      ): boolean {
+        if (fresh) return false;
+        const first = firstLive(s, nowMs);
+        let len = 0;
+        for (let i = first; i < s.length; i++) next[len++] = s[i] as number;
+        // Take the refund back from the newest entries.
+        let left = cost;
+        while (left > 0 && len > 0) {
+          const c = next[len - 1] as number;
+          if (c > left) {
+            next[len - 1] = c - left;
+            left = 0;
+          } else {
+            left -= c;
+            len -= 2;
+          }
         }
         if (Array.isArray(next)) next.length = len;
-        const total = used + cost;
-        out.allowed = true;
-        out.remaining = limit - total;
-        out.retryAfterMs = 0;
-        out.resetAfterMs = total > 0 ? ceilMs((next[len - 2] as number) + windowMs - nowMs) : 0;
         return true;
-      }
-      if (Array.isArray(next)) next.length = n;
-      out.allowed = false;
-      out.remaining = limit - used;
-      // Wait until enough of the oldest entries have expired.
-      let freed = 0;
-      let waitMs = 0;
-      for (let i = first; i < log.length; i += 2) {
-        freed += log[i + 1] as number;
-        if (used - freed + cost <= limit) {
-          waitMs = (log[i] as number) + windowMs - nowMs;
-          break;
-        }
-      }
-      out.retryAfterMs = ceilMs(waitMs);
-      out.resetAfterMs = ceilMs(newest + windowMs - nowMs);
-      return false;
+      },
+      idle(s: ArrayLike<number>, _o: number, nowMs: number): boolean {
+        return s.length === 0 || (s[s.length - 2] as number) + windowMs <= nowMs;
+      },
     },
-    refund(
-      s: ArrayLike<number>,
-      _o: number,
-      fresh: boolean,
-      nowMs: number,
-      cost: number,
-      next: number[] | Float64Array,
-    ): boolean {
-      if (fresh) return false;
-      const first = firstLive(s, nowMs);
-      let len = 0;
-      for (let i = first; i < s.length; i++) next[len++] = s[i] as number;
-      // Take the refund back from the newest entries.
-      let left = cost;
-      while (left > 0 && len > 0) {
-        const c = next[len - 1] as number;
-        if (c > left) {
-          next[len - 1] = c - left;
-          left = 0;
-        } else {
-          left -= c;
-          len -= 2;
-        }
-      }
-      if (Array.isArray(next)) next.length = len;
-      return true;
-    },
-    idle(s: ArrayLike<number>, _o: number, nowMs: number): boolean {
-      return s.length === 0 || (s[s.length - 2] as number) + windowMs <= nowMs;
-    },
-  });
+  );
 }
+
+/** SLIDING_LOG describes the exact sliding window: Lua twin 'sl'. */
+export const SLIDING_LOG: AlgorithmDescriptor = Object.freeze({
+  code: "sl",
+  kind: "slidingLog" as const,
+  factory: "slidingLog",
+  lua: "sliding_log.lua",
+  params: Object.freeze(["limit", "windowMs"]),
+  create: (options: Readonly<Record<string, unknown>>): Policy => slidingLog(options as unknown as WindowOptions),
+  scale: (p: Policy, scale: number): Policy =>
+    slidingLog({ name: p.name, limit: scaleLimit(p.limit, scale), windowMs: p.windowMs }),
+  nextUnitMs: (
+    p: Policy,
+    d: { allowed: boolean; remaining: number; retryAfterMs: number; resetAfterMs: number },
+  ): number => {
+    // The verdict does not tell when the oldest use leaves the window, so this is the
+    // time until the quota is fully restored (it has grown by then at the latest); a
+    // denied request reports at most its own retry time.
+    if (p.limit - d.remaining <= 0 || d.resetAfterMs <= 0) return p.windowMs;
+    return !d.allowed && d.retryAfterMs > 0 ? Math.min(d.retryAfterMs, d.resetAfterMs) : d.resetAfterMs;
+  },
+});

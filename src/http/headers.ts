@@ -1,6 +1,7 @@
 // headers.ts: the IETF RateLimit and RateLimit-Policy fields (draft-ietf-httpapi-ratelimit-headers-11), legacy X-RateLimit-*, Retry-After.
 
-import type { Decision, Policy, PolicyDecision } from "../core/policy.js";
+import type { Verdict } from "../core/algorithm.js";
+import type { Decision, Policy } from "../core/policy.js";
 
 /** HeaderList is a list of [name, value] pairs, in the order they are set. */
 export type HeaderList = [string, string][];
@@ -10,58 +11,16 @@ export function secondsUp(ms: number): number {
   return ms > 0 ? Math.ceil(ms / 1000) : 0;
 }
 
-/** Verdict is what nextUnitMs reads of one policy's decision. */
-export type Verdict = Pick<PolicyDecision, "allowed" | "remaining" | "retryAfterMs" | "resetAfterMs">;
+export type { Verdict } from "../core/algorithm.js";
 
 /**
  * nextUnitMs is the time until the policy's available quota next grows, in
  * milliseconds, derived from its verdict alone (so it is the same with every
- * store): the `t` of the RateLimit field.
- *
- * - token bucket (smooth), GCRA and leaky bucket: the time until the next whole
- *   unit drips back, not until the bucket is full. A full bucket reports one
- *   unit's time: spent now, that is when the first unit returns.
- * - token bucket (stepped): the time until the next refill step.
- * - fixed window: the time until the window ends (the whole window when the
- *   client has used nothing in it, as it is then unknown and at most that).
- * - sliding window and sliding log: their verdict does not reveal when the
- *   oldest use leaves the window, so this is the time until the quota is fully
- *   restored (it has grown by then at the latest); a denied request reports at
- *   most its own retry time.
+ * store): the `t` of the RateLimit field. Each algorithm defines it in its
+ * descriptor (`policy.algorithm.nextUnitMs`).
  */
 export function nextUnitMs(p: Policy, d: Verdict): number {
-  const missing = p.limit - d.remaining;
-  switch (p.kind) {
-    case "tokenBucket": {
-      if (p.params.length === 3) {
-        const amount = p.params[1] as number;
-        const intervalMs = p.params[2] as number;
-        if (missing <= 0) return intervalMs;
-        return clamp(d.resetAfterMs - (Math.ceil(missing / amount) - 1) * intervalMs, intervalMs);
-      }
-      return bucketNext(d, missing, 1000 / (p.params[1] as number));
-    }
-    case "leakyBucket":
-      return bucketNext(d, missing, 1000 / (p.params[1] as number));
-    case "gcra":
-      return bucketNext(d, missing, p.params[0] as number);
-    case "fixedWindow":
-      return missing <= 0 || d.resetAfterMs <= 0 ? p.windowMs : d.resetAfterMs;
-    default: {
-      if (missing <= 0 || d.resetAfterMs <= 0) return p.windowMs;
-      return !d.allowed && d.retryAfterMs > 0 ? Math.min(d.retryAfterMs, d.resetAfterMs) : d.resetAfterMs;
-    }
-  }
-}
-
-/** bucketNext: a bucket of `missing` units refills one unit per `unitMs`; the last unit lands at resetAfterMs. */
-function bucketNext(d: Verdict, missing: number, unitMs: number): number {
-  if (missing <= 0) return Math.ceil(unitMs);
-  return clamp(Math.ceil(d.resetAfterMs - (missing - 1) * unitMs), Math.ceil(unitMs));
-}
-
-function clamp(ms: number, maxMs: number): number {
-  return ms < 0 ? 0 : ms > maxMs ? maxMs : ms;
+  return p.algorithm.nextUnitMs(p, d);
 }
 
 const policyFieldCache = new WeakMap<readonly Policy[], string>();

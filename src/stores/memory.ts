@@ -19,6 +19,18 @@ export interface MemoryStoreOptions {
   onOverflow?: (info: { policy: string; trackedKeys: number }) => void;
 }
 
+/**
+ * MEMORY_STORE is the brand of a MemoryStore: a registered symbol, the same in
+ * every copy of floodgate in one process (the ESM and CJS builds are separate
+ * copies), so a store from one is recognised by the other (see isMemoryStore).
+ */
+const MEMORY_STORE: unique symbol = Symbol.for("floodgate.MemoryStore") as never;
+
+/** isMemoryStore reports whether `x` is a MemoryStore, from this or another copy of floodgate. */
+export function isMemoryStore(x: unknown): x is MemoryStore {
+  return typeof x === "object" && x !== null && (x as { [MEMORY_STORE]?: unknown })[MEMORY_STORE] === true;
+}
+
 /** MAX_KEYS is the largest maxKeys: V8 Maps throw past 2^24 (16,777,216) entries, mid-decision. */
 const MAX_KEYS = 16_000_000;
 /** OVERFLOW is the slot reserved for keys that arrive while a table is full. */
@@ -85,6 +97,13 @@ class Table {
  * and long strings are ordinary, independent keys.
  */
 export class MemoryStore implements Store {
+  /** `instanceof MemoryStore` also recognises a MemoryStore of another copy of floodgate (ESM beside CJS). */
+  static [Symbol.hasInstance](x: unknown): boolean {
+    return isMemoryStore(x);
+  }
+  get [MEMORY_STORE](): true {
+    return true;
+  }
   readonly ownsClock = false;
   readonly maxKeys: number;
   readonly #onOverflow: MemoryStoreOptions["onOverflow"];

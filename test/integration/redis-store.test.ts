@@ -427,10 +427,10 @@ describe("events and options", () => {
     }
   });
 
-  it("rejects a hand-made policy it cannot run", async () => {
+  it("a hand-made policy it cannot run is refused where it enters, before Redis", async () => {
     const fake = { ...tokenBucket({ capacity: 1, refillRate: 1 }), kind: "custom" } as unknown as Policy;
     const err = await Promise.resolve()
-      .then(() => newStore().consume("k", [fake], 1, undefined))
+      .then(() => new RateLimiter({ policy: fake, store: newStore() }).consume("k"))
       .catch((e: { code?: string }) => e.code);
     expect(err).toBe("ERR_INVALID_POLICY");
   });

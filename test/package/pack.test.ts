@@ -97,6 +97,32 @@ console.log(JSON.stringify([a.allowed, b.allowed, code]));`,
     expect(run("cjs.cjs").trim()).toBe('[true,false,"ERR_INVALID_OPTION"]');
   });
 
+  // Regression (issue 8, defect 8): consumeSync with a MemoryStore of the other format threw ERR_STORE,
+  // rateLimit({ limiter }) refused a RateLimiter of the other format, and instanceof failed across formats.
+  it("ESM and CJS copies mixed in one process recognise each other's stores, limiters, policies and errors", () => {
+    writeFileSync(
+      join(dir, "mixed.mjs"),
+      `import { createRequire } from "node:module";
+import * as esm from "floodgate";
+import { HttpRateLimit } from "floodgate/http";
+const require = createRequire(import.meta.url);
+const cjs = require("floodgate");
+const cjsHttp = require("floodgate/http");
+const out = [];
+// A CJS store under an ESM limiter keeps the synchronous path.
+const l = new esm.RateLimiter({ policy: cjs.tokenBucket({ capacity: 1, refillRate: 1 }), store: new cjs.MemoryStore(), now: () => 0 });
+out.push(l.consumeSync("k").allowed, l.consumeSync("k").allowed);
+// A limiter of either format is accepted by the HTTP core of the other.
+out.push(new HttpRateLimit({ limiter: new cjs.RateLimiter({ policy: esm.fixedWindow({ limit: 1, windowMs: 1000 }) }) }).limiter !== undefined);
+out.push(new cjsHttp.HttpRateLimit({ limiter: l }).limiter === l);
+// Errors and classes answer instanceof across formats.
+let e; try { cjs.fixedWindow({ limit: 0, windowMs: 1 }); } catch (x) { e = x; }
+out.push(e instanceof esm.FloodgateRangeError, e instanceof RangeError, new cjs.MemoryStore() instanceof esm.MemoryStore, l instanceof cjs.RateLimiter);
+console.log(JSON.stringify(out));`,
+    );
+    expect(run("mixed.mjs").trim()).toBe("[true,false,true,true,true,true,true,true]");
+  });
+
   it("every subpath loads from both ESM and CJS", () => {
     for (const s of subpaths) {
       writeFileSync(

@@ -356,9 +356,9 @@ describe("bad calls", () => {
       }
       nowMs = Number.NaN;
       const e = await thrown("consume with now() = NaN", () => limiter.consume("k"));
-      expect([e.name, e.code, e.message.includes("now()")], e.message).toEqual([
+      expect([e.name, e.code, e.message.includes("RateLimiter({ now })")], e.message).toEqual([
         "FloodgateTypeError",
-        "ERR_INVALID_OPTION",
+        "ERR_INVALID_CLOCK",
         true,
       ]);
       expect(standing(await limiter.peekAt("k", 5000)), `${policy.id}: state after all bad calls`).toEqual(before);
@@ -468,5 +468,41 @@ describe("gcra rate bound", () => {
       const r = applyPolicy(policy, null, at, 0);
       expect(r.remaining, `peek at=${at}`).toBeLessThanOrEqual(5);
     }
+  });
+});
+
+// Regression (issue 8, defect 7): a spread of a factory result with a name that breaks the RateLimit
+// headers was accepted by RateLimiter and the HTTP core.
+describe("hand-built policies are validated where they enter", () => {
+  const base = tokenBucket({ capacity: 10, refillRate: 1 });
+  it("a spread with an invalid name is refused by RateLimiter and the HTTP core, naming the fix", async () => {
+    const { HttpRateLimit } = await import("../../src/http/index.js");
+    const bad = { ...base, name: 'we"ird' } as Policy;
+    for (const [where, make] of [
+      ["RateLimiter", () => new RateLimiter({ policy: bad })],
+      ["RateLimiter (array)", () => new RateLimiter({ policy: [bad] })],
+      ["HttpRateLimit", () => new HttpRateLimit({ policy: bad })],
+      ["consume({ policy })", () => new RateLimiter({ policy: base }).consumeSync("k", { policy: bad })],
+    ] as const) {
+      const e = await thrown(where, make);
+      expect([e.name, e.code], `${where}: ${e.message}`).toEqual(["FloodgateTypeError", "ERR_INVALID_POLICY"]);
+      expect(e.message, where).toContain("tokenBucket(");
+    }
+  });
+  it("a spread with a valid new name is rebuilt by its factory and keyed by that name", () => {
+    const renamed = { ...base, name: "api" } as Policy;
+    const limiter = new RateLimiter({ policy: renamed, now: () => 0 });
+    const p = limiter.policies[0] as Policy;
+    expect([p.name, p.id, p.limit, p.algorithm.code]).toEqual(["api", "api:tb:c10r1", 10, "tb"]);
+    expect(limiter.consumeSync("k").policy).toBe("api");
+  });
+  it("a spread whose fields disagree with its options is refused", async () => {
+    const edited = { ...base, limit: 20 } as Policy;
+    const e = await thrown("limit edited", () => new RateLimiter({ policy: edited }));
+    expect([e.code, e.message.includes("limit")]).toEqual(["ERR_INVALID_POLICY", true]);
+  });
+  it("an object that is no policy at all is refused with the list of factories", async () => {
+    const e = await thrown("fake", () => new RateLimiter({ policy: { name: "x", evaluate() {} } as never }));
+    expect([e.code, e.message.includes("slidingLog()")]).toEqual(["ERR_INVALID_POLICY", true]);
   });
 });

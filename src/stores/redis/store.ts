@@ -146,39 +146,12 @@ function loneSpecOf(policy: Policy): LoneSpec {
   return l;
 }
 
-/** specOf returns the ARGV entries of a built-in policy; it throws for a policy Redis cannot run. */
+/** specOf returns the ARGV entries of a policy: its algorithm's code and its params ('0' for unused ones). */
 function specOf(policy: Policy): SpecArgs {
   let s = specs.get(policy);
   if (s !== undefined) return s;
   const p = policy.params;
-  let code: string | undefined;
-  switch (policy.kind) {
-    case "tokenBucket":
-      code = p.length === 2 ? "tb" : p.length === 3 ? "ts" : undefined;
-      break;
-    case "gcra":
-      code = p.length === 3 ? "gc" : undefined;
-      break;
-    case "leakyBucket":
-      code = p.length === 2 ? "lb" : undefined;
-      break;
-    case "fixedWindow":
-      code = p.length === 2 ? "fw" : undefined;
-      break;
-    case "slidingWindow":
-      code = p.length === 2 ? "sw" : undefined;
-      break;
-    case "slidingLog":
-      code = p.length === 2 ? "sl" : undefined;
-      break;
-  }
-  if (code === undefined || /[{}]/.test(policy.id) || !p.every((x) => typeof x === "number" && Number.isFinite(x))) {
-    throw new FloodgateTypeError(
-      "ERR_INVALID_POLICY",
-      `floodgate: RedisStore cannot run policy ${describe(policy.name)} of kind ${describe(policy.kind)}; build it with tokenBucket(), gcra(), leakyBucket(), fixedWindow(), slidingWindow() or slidingLog().`,
-    );
-  }
-  s = [code, String(p[0] ?? 0), String(p[1] ?? 0), String(p[2] ?? 0)] as const;
+  s = [policy.algorithm.code, String(p[0] ?? 0), String(p[1] ?? 0), String(p[2] ?? 0)] as const;
   specs.set(policy, s);
   return s;
 }
