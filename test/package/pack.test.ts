@@ -20,8 +20,12 @@ let dir = "";
 
 beforeAll(() => {
   // Pack what npm would publish (needs a fresh build: `npm test` builds first), then unpack it as node_modules/floodgate.
+  // --ignore-scripts: npm pack runs `prepare`, which would rebuild dist/ (tsup cleans it first) under the other tests.
   dir = mkdtempSync(join(tmpdir(), "floodgate-pack-"));
-  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: root, encoding: "utf8" });
+  const out = execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], {
+    cwd: root,
+    encoding: "utf8",
+  });
   const tarball = join(dir, (JSON.parse(out) as { filename: string }[])[0]!.filename);
   const mod = join(dir, "node_modules", "floodgate");
   mkdirSync(mod, { recursive: true });
@@ -55,7 +59,10 @@ const run = (file: string): string => execFileSync(process.execPath, [file], { c
 
 describe("packed tarball", () => {
   it("contains dist, README, LICENSE and CHANGELOG, and no sources or tests", () => {
-    const out = execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd: root, encoding: "utf8" });
+    const out = execFileSync("npm", ["pack", "--dry-run", "--ignore-scripts", "--json"], {
+      cwd: root,
+      encoding: "utf8",
+    });
     const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
     expect(files).toEqual(
       expect.arrayContaining(["README.md", "LICENSE", "CHANGELOG.md", "package.json", "dist/index.js"]),
