@@ -1,6 +1,6 @@
 // pack.test.ts: the packed tarball installs and imports from ESM and CJS, JS and TS, on every subpath.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -58,6 +58,18 @@ afterAll(() => {
 const run = (file: string): string => execFileSync(process.execPath, [file], { cwd: dir, encoding: "utf8" });
 
 describe("packed tarball", () => {
+  it("npm publish --dry-run warns about nothing in package.json (only that no one is logged in)", () => {
+    // --ignore-scripts: publish runs `prepare` too. No npm_* variables from `npm test`: npm would read them as config.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+    const r = spawnSync("npm", ["publish", "--dry-run", "--ignore-scripts"], { cwd: root, env, encoding: "utf8" });
+    const warnings = `${r.stdout}${r.stderr}`
+      .split("\n")
+      .filter((line) => /^npm (warn|error)/i.test(line))
+      .filter((line) => !/requires you to be logged in .*\(dry-run\)/.test(line));
+    expect(r.status, r.stderr).toBe(0);
+    expect(warnings).toEqual([]);
+  });
+
   it("contains dist, README, LICENSE and CHANGELOG, and no sources or tests", () => {
     const out = execFileSync("npm", ["pack", "--dry-run", "--ignore-scripts", "--json"], {
       cwd: root,
