@@ -54,12 +54,22 @@ describe("Node versions", () => {
 
   it(`npm ci (dry run, --engine-strict) on this Node (${process.version}) prints no warning`, () => {
     // Only package.json and the lockfile, in a scratch folder: a dry run there touches no node_modules.
+    // --ignore-scripts: even a dry run would run our `prepare`, which has no scripts/ to run here.
     const dir = mkdtempSync(join(tmpdir(), "floodgate-engines-"));
     try {
       for (const f of ["package.json", "package-lock.json"]) copyFileSync(join(root, f), join(dir, f));
       const r = spawnSync(
         "npm",
-        ["ci", "--dry-run", "--engine-strict", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=warn"],
+        [
+          "ci",
+          "--dry-run",
+          "--ignore-scripts",
+          "--engine-strict",
+          "--no-audit",
+          "--no-fund",
+          "--prefer-offline",
+          "--loglevel=warn",
+        ],
         { cwd: dir, encoding: "utf8" },
       );
       const said = `${r.stdout}${r.stderr}`;
