@@ -422,6 +422,46 @@ describe("rateLimitedFetch ignores the quota fields of a response served from a 
   }
 });
 
+// Regression (issue 8, defect 4): a server pause past setTimeout's limit was slept as one timer, which Node fires
+// after 1 ms, so the client woke about 870 times a second for the whole pause (here: the test never ends).
+describe("rateLimitedFetch: a pause longer than setTimeout's limit (2^31-1 ms)", () => {
+  it("Retry-After of 30 days (maxDelayMs raised) is waited with chained timers, not polled every 1 ms", async () => {
+    const DAY_MS = 86_400_000;
+    const MAX = 2 ** 31 - 1;
+    const clock = new FakeClock(T0, true);
+    const arrivals: number[] = [];
+    const server = await startServer((_req, res) => {
+      arrivals.push(clock.now() - T0);
+      res.writeHead(arrivals.length === 1 ? 429 : 200, arrivals.length === 1 ? { "retry-after": "2592000" } : {});
+      res.end();
+    });
+    servers.push(server);
+    let inFlight = 0;
+    const f = rateLimitedFetch({
+      now: clock.now,
+      timers: clock,
+      jitter: 0,
+      maxDelayMs: 60 * DAY_MS,
+      fetch: async (input, init) => {
+        inFlight++;
+        try {
+          return await fetch(input, init);
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    const status = await drive(
+      clock,
+      () => inFlight > 0,
+      f(server.url).then((r) => r.status),
+    );
+    expect({ status, arrivals }).toEqual({ status: 200, arrivals: [0, 30 * DAY_MS] });
+    expect(clock.asked, "one timer per 2^31-1 ms").toEqual([MAX, 30 * DAY_MS - MAX]);
+    expect(clock.pending).toBe(0);
+  });
+});
+
 describe("rateLimitedFetch real time (bounded)", () => {
   it("paces 10 requests at 50/s against a real-clock floodgate server with no 429", async () => {
     const limiter = new RateLimiter({ policy: gcra({ limit: 50, periodMs: 1000, burst: 2 }) });
