@@ -59,9 +59,75 @@ interface Waiter<J, R> {
   cleanup: () => void;
 }
 
+/**
+ * Fifo is an array queue whose head leaves in O(1): items live at
+ * `items[head..]`, and the dead prefix is cut off once it is half the array
+ * (Array.prototype.shift copies the whole array once it is large, which made
+ * draining a long queue quadratic).
+ */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** at returns the item `i` places behind the head (0 is the head). */
+  at(i: number): T | undefined {
+    return this.#items[this.#head + i];
+  }
+
+  push(x: T): void {
+    this.#items.push(x);
+  }
+
+  /** remove takes `x` out and returns the place it had (0 for the head), or -1. */
+  remove(x: T): number {
+    const items = this.#items;
+    if (items[this.#head] === x) {
+      items[this.#head++] = undefined;
+      if (this.#head === items.length) {
+        items.length = 0;
+        this.#head = 0;
+      } else if (this.#head >= 1024 && this.#head * 2 >= items.length) {
+        items.splice(0, this.#head);
+        this.#head = 0;
+      }
+      return 0;
+    }
+    const i = items.indexOf(x, this.#head);
+    if (i < 0) return -1;
+    items.splice(i, 1);
+    return i - this.#head;
+  }
+
+  /** removeWhere takes out, in order, the items from place `from` on that `test` picks, and returns them. */
+  removeWhere(from: number, test: (x: T) => boolean): T[] {
+    const items = this.#items;
+    const out: T[] = [];
+    let kept = this.#head + from;
+    for (let i = kept; i < items.length; i++) {
+      const x = items[i] as T;
+      if (test(x)) out.push(x);
+      else items[kept++] = x;
+    }
+    items.length = kept;
+    if (kept === this.#head) {
+      items.length = 0;
+      this.#head = 0;
+    }
+    return out;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as T;
+  }
+}
+
 /** Line is one key's FIFO, with its single timer. */
 interface Line<J, R> {
-  readonly waiters: Waiter<J, R>[];
+  readonly waiters: Fifo<Waiter<J, R>>;
   /** retryAtMs is when the head is asked again: a time, Infinity (until woken), or NaN while it is being asked. */
   retryAtMs: number;
   timer: unknown;
@@ -100,9 +166,9 @@ export class WaitQueue<J, V, R> {
 
   /** waiting reports how many calls wait for `key` (or for every key). */
   waiting(key?: string): number {
-    if (key !== undefined) return this.#lines.get(key)?.waiters.length ?? 0;
+    if (key !== undefined) return this.#lines.get(key)?.waiters.size ?? 0;
     let n = 0;
-    for (const line of this.#lines.values()) n += line.waiters.length;
+    for (const line of this.#lines.values()) n += line.waiters.size;
     return n;
   }
 
@@ -119,7 +185,7 @@ export class WaitQueue<J, V, R> {
         return;
       }
       let line = this.#lines.get(key);
-      if (line !== undefined && line.waiters.length >= this.#o.maxQueue) {
+      if (line !== undefined && line.waiters.size >= this.#o.maxQueue) {
         reject(
           new FloodgateError(
             "ERR_QUEUE_FULL",
@@ -136,7 +202,14 @@ export class WaitQueue<J, V, R> {
         return;
       }
       if (line === undefined) {
-        line = { waiters: [], retryAtMs: Number.NaN, timer: undefined, timerLeftMs: 0, running: false, woken: false };
+        line = {
+          waiters: new Fifo(),
+          retryAtMs: Number.NaN,
+          timer: undefined,
+          timerLeftMs: 0,
+          running: false,
+          woken: false,
+        };
         this.#lines.set(key, line);
       }
       const l = line;
@@ -151,7 +224,7 @@ export class WaitQueue<J, V, R> {
         w.cleanup = () => signal.removeEventListener("abort", onAbort);
       }
       l.waiters.push(w);
-      if (l.waiters.length === 1) void this.#drain(key, l);
+      if (l.waiters.size === 1) void this.#drain(key, l);
       else if (l.retryAtMs === Number.POSITIVE_INFINITY && deadlineMs < Number.POSITIVE_INFINITY) {
         // The head waits to be woken: the timer watches the earliest deadline, which may now be this one.
         this.#arm(key, l, nowMs);
@@ -197,39 +270,27 @@ export class WaitQueue<J, V, R> {
     );
   }
 
-  /** #expire rejects with `error()`, in queue order, the waiters from index `from` whose deadline `gone` says has passed. */
+  /** #expire rejects with `error()`, in queue order, the waiters from place `from` whose deadline `gone` says has passed. */
   #expire(line: Line<J, R>, from: number, gone: (deadlineMs: number) => boolean, error: () => unknown): void {
-    const ws = line.waiters;
-    let kept = from;
-    const out: Waiter<J, R>[] = [];
-    for (let i = from; i < ws.length; i++) {
-      const w = ws[i] as Waiter<J, R>;
-      if (gone(w.deadlineMs)) out.push(w);
-      else ws[kept++] = w;
-    }
-    if (out.length === 0) return;
-    ws.length = kept;
-    for (const w of out) {
+    for (const w of line.waiters.removeWhere(from, (x) => gone(x.deadlineMs))) {
       w.done = true;
       w.cleanup();
       w.reject(error());
     }
   }
 
-  /** #remove takes a waiter out of its line for good and returns the index it had. */
+  /** #remove takes a waiter out of its line for good and returns the place it had (0 for the head). */
   #remove(line: Line<J, R>, w: Waiter<J, R>): number {
     w.done = true;
     w.cleanup();
-    const i = line.waiters.indexOf(w);
-    if (i >= 0) line.waiters.splice(i, 1);
-    return i;
+    return line.waiters.remove(w);
   }
 
   /** #leave removes a waiter that gave up (abort); when it led the line, the next one is asked at once. */
   #leave(key: string, line: Line<J, R>, w: Waiter<J, R>): void {
     const i = this.#remove(line, w);
     if (line.running) return; // the running drain sees `done` and moves on
-    if (line.waiters.length === 0) {
+    if (line.waiters.size === 0) {
       this.#disarm(line);
       this.#lines.delete(key);
     } else if (i === 0) {
@@ -243,9 +304,10 @@ export class WaitQueue<J, V, R> {
     if (line.running) return;
     line.running = true;
     line.retryAtMs = Number.NaN;
+    this.#disarm(line);
     try {
-      while (line.waiters.length > 0) {
-        const w = line.waiters[0] as Waiter<J, R>;
+      while (line.waiters.size > 0) {
+        const w = line.waiters.at(0) as Waiter<J, R>;
         line.woken = false;
         let a: Admission<V>;
         try {
@@ -354,15 +416,15 @@ export class WaitQueue<J, V, R> {
       return;
     }
     const nowMs = this.#o.now();
-    const head = line.waiters[0];
+    const head = line.waiters.at(0);
     this.#expire(
       line,
       0,
       (d) => d <= nowMs,
       () => this.#timedOut(),
     );
-    if (line.waiters.length === 0) this.#lines.delete(key);
-    else if (line.waiters[0] !== head) void this.#drain(key, line);
+    if (line.waiters.size === 0) this.#lines.delete(key);
+    else if (line.waiters.at(0) !== head) void this.#drain(key, line);
     else this.#arm(key, line, nowMs);
   }
 }
