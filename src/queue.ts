@@ -342,14 +342,15 @@ export class WaitQueue<J, V, R> {
           w.resolve(r);
           continue;
         }
+        const nowMs = this.#read(line);
+        if (nowMs === undefined) continue;
         if (a.waitMs === Number.POSITIVE_INFINITY) {
           if (line.woken) continue; // a slot was freed while the head was asked: ask again
           line.retryAtMs = Number.POSITIVE_INFINITY;
-          this.#arm(key, line, this.#o.now());
+          this.#arm(key, line, nowMs);
           return;
         }
         const waitMs = Math.max(1, Math.ceil(a.waitMs));
-        const nowMs = this.#o.now();
         const retryAtMs = nowMs + waitMs;
         if (retryAtMs > w.deadlineMs) {
           this.#remove(line, w);
@@ -400,6 +401,25 @@ export class WaitQueue<J, V, R> {
     }, ms);
   }
 
+  /**
+   * #read reads the clock. A clock that throws (an injected clock that is broken,
+   * ERR_INVALID_CLOCK) rejects every waiter of the line with its error, rather
+   * than escape from a timer as an unhandled rejection; it returns undefined then.
+   */
+  #read(line: Line<J, R>): number | undefined {
+    try {
+      return this.#o.now();
+    } catch (err) {
+      this.#disarm(line);
+      for (const w of line.waiters.removeWhere(0, () => true)) {
+        w.done = true;
+        w.cleanup();
+        w.reject(err);
+      }
+      return undefined;
+    }
+  }
+
   #disarm(line: Line<J, R>): void {
     if (line.timer !== undefined) {
       this.#o.timers.clearTimeout(line.timer);
@@ -415,7 +435,11 @@ export class WaitQueue<J, V, R> {
       void this.#drain(key, line);
       return;
     }
-    const nowMs = this.#o.now();
+    const nowMs = this.#read(line);
+    if (nowMs === undefined) {
+      this.#lines.delete(key);
+      return;
+    }
     const head = line.waiters.at(0);
     this.#expire(
       line,

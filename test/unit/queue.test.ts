@@ -360,6 +360,54 @@ describe("WaitQueue aborts and failures", () => {
   });
 });
 
+describe("WaitQueue and a broken clock", () => {
+  it("a clock that starts throwing rejects the line's waiters with its error, with no unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => {
+      unhandled.push(e);
+    };
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      // The clock breaks after the head was first asked; it is next read when the head's wait ends (1000) or, for
+      // a head waiting for a wake, when the earliest deadline comes (a's, 5000).
+      const rows: { why: string; admit: () => Admission<undefined>; atMs: number }[] = [
+        { why: "head told to wait a time", admit: () => ({ go: false, waitMs: 1000 }), atMs: 1000 },
+        { why: "head told to wait for a wake", admit: () => WAIT_FOR_WAKE, atMs: 5000 },
+      ];
+      for (const row of rows) {
+        const clock = new FakeClock(T0);
+        let broken = false;
+        const now = (): number => {
+          if (broken) throw new Error("clock broke");
+          return clock.now();
+        };
+        const queue = new WaitQueue<string, undefined, string>({
+          now,
+          timers: clock,
+          maxQueue: 10,
+          call: "test()",
+          maxQueueOption: "test({ maxQueue })",
+          admit: row.admit,
+          grant: (_key, name) => name,
+        });
+        const { log, track } = logger(clock);
+        const all = [track("a", queue.wait("k", "a", { maxWaitMs: 5000 })), track("b", queue.wait("k", "b"))];
+        await settle();
+        broken = true;
+        await clock.advance(5000);
+        await Promise.all(all);
+        expect(log, row.why).toEqual([`a!Error: clock broke@${row.atMs}`, `b!Error: clock broke@${row.atMs}`]);
+        expect(queue.waiting(), row.why).toBe(0);
+        expect(clock.pending, `${row.why}: no timer left`).toBe(0);
+      }
+      await settle();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+});
+
 describe("WaitQueue properties", () => {
   // Waiters arrive at random times on two keys, some with a bound, some aborted later; a real
   // RateLimiter's non-waiting consume admits the head. Whatever happens:
