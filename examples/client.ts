@@ -1,6 +1,6 @@
-// client.ts: floodgate/client recipes against local servers it starts itself: GitHub-style headers, LLM token costs, a polite crawler.
+// client.ts: floodgate/client recipes against local servers it starts itself: GitHub-style headers, LLM token costs, a polite crawler, Retry-After precedence.
 //
-// Run: node --import tsx examples/client.ts      (about 6 seconds; stops by itself)
+// Run: node --import tsx examples/client.ts      (about 7 seconds; stops by itself)
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -113,6 +113,28 @@ async function crawler(): Promise<void> {
   await Promise.all([a.close(), b.close()]);
 }
 
+// 4. A server that says two things at once on a 429: Retry-After: 1 and RateLimit r=0;t=10. The IETF draft
+//    (draft-ietf-httpapi-ratelimit-headers-11, section 7) says Retry-After takes precedence: the client retries
+//    after about 1 s, not 10. A response a cache served (Age > 0) carries stale quota fields: they are ignored.
+async function retryAfterWins(): Promise<void> {
+  let calls = 0;
+  const api = await serve((_req, res) => {
+    calls++;
+    if (calls === 1) res.writeHead(429, { "retry-after": "1", ratelimit: '"api";r=0;t=10' }).end();
+    else res.writeHead(200, { age: "120", ratelimit: '"api";r=0;t=3600' }).end("cached");
+  });
+  const f = rateLimitedFetch();
+  const t0 = Date.now();
+  const first = await f(`${api.origin}/report`);
+  const waitedMs = Date.now() - t0;
+  const second = await f(`${api.origin}/report`); // not held for an hour: that quota came from a cache
+  console.log(
+    `Retry-After wins: ${first.status} after ${waitedMs} ms (Retry-After: 1, RateLimit t=10), then ${second.status} at once`,
+  );
+  await api.close();
+}
+
 await githubStyle();
 await llmTokens();
 await crawler();
+await retryAfterWins();

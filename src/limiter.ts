@@ -1,10 +1,11 @@
 // limiter.ts: RateLimiter, the public entry point: consume, peek, refund, reset, acquire.
 
 import { badClock, checkClockOption, defaultTimers, monotonicNow, readClock, type Timers } from "./core/clock.js";
-import { describe, FloodgateError, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
+import { describe, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
 import type { Decision, Policy } from "./core/policy.js";
 import { checkPolicies } from "./core/registry.js";
 import { checkCost, checkKey, checkNow, checkOptions, MAX_LIMIT } from "./core/validate.js";
+import { WaitQueue } from "./queue.js";
 import { isMemoryStore, MemoryStore } from "./stores/memory.js";
 import type { Store } from "./stores/store.js";
 
@@ -49,24 +50,10 @@ const CALL_OPTIONS = ["cost", "policy"] as const;
 const CALL_OPTIONS_NO_COST = ["policy"] as const;
 const ACQUIRE_OPTIONS = ["cost", "policy", "signal", "maxWaitMs"] as const;
 
-/** Waiter is one pending acquire. */
-interface Waiter {
-  policies: readonly Policy[];
-  cost: number;
-  resolve(d: Decision): void;
-  reject(e: unknown): void;
-  deadline: number;
-  done: boolean;
-  cleanup(): void;
-}
-
-/** Queue is the FIFO of waiters for one key, with its single timer. */
-interface Queue {
-  waiters: Waiter[];
-  timer: unknown;
-  /** dueMs is when the timer fires (the head's next try); no waiter behind it is served earlier. */
-  dueMs: number;
-  running: boolean;
+/** AcquireJob is what one pending acquire asks for. */
+interface AcquireJob {
+  readonly policies: readonly Policy[];
+  readonly cost: number;
 }
 
 /** RATE_LIMITER is the brand of a RateLimiter: a registered symbol, the same in every copy of floodgate. */
@@ -105,7 +92,8 @@ export class RateLimiter {
   readonly #injectedClock: boolean;
   readonly #timers: Timers;
   readonly #maxQueue: number;
-  readonly #queues = new Map<string, Queue>();
+  /** #waiters is the wait queue of `acquire`, built on its first call. */
+  #waiters: WaitQueue<AcquireJob, Decision, Decision> | undefined;
   readonly #memory: MemoryStore | undefined;
   /** #fastCostMax (perf) is the largest cost valid for every default policy; see #fastCost. */
   readonly #fastCostMax: number;
@@ -293,10 +281,14 @@ export class RateLimiter {
    * a heavy call is not starved by lighter ones behind it. It rejects with
    * ERR_ABORTED when `signal` aborts (taking nothing), ERR_WAIT_TOO_LONG when the
    * wait would pass `maxWaitMs`, and ERR_QUEUE_FULL when `maxQueue` calls already
-   * wait for this key. It leaves no timer behind once the queue is empty.
+   * wait for this key. A waiter behind others is turned away as soon as the
+   * head's wait already passes its `maxWaitMs`. It keeps at most one timer per
+   * waiting key and none once the queue is empty; a wait longer than
+   * setTimeout's limit (2^31-1 ms, about 24.8 days) is chained, one timer per
+   * 2^31-1 ms, and the store is asked again only when it ends.
    */
   acquire(key: string, options: AcquireOptions = {}): Promise<Decision> {
-    return new Promise<Decision>((resolve, reject) => {
+    try {
       checkOptions("acquire", options, ACQUIRE_OPTIONS);
       const [policies, cost] = this.#resolve(
         "acquire",
@@ -311,148 +303,35 @@ export class RateLimiter {
           `floodgate: acquire({ maxWaitMs }) must be a number of milliseconds >= 0, got ${describe(maxWaitMs)}.`,
         );
       }
-      if (signal?.aborted) {
-        reject(abortError(signal));
-        return;
-      }
-      let queue = this.#queues.get(key);
-      if (queue === undefined) {
-        queue = { waiters: [], timer: undefined, dueMs: 0, running: false };
-        this.#queues.set(key, queue);
-      }
-      if (queue.waiters.length >= this.#maxQueue) {
-        reject(
-          new FloodgateError(
-            "ERR_QUEUE_FULL",
-            `floodgate: acquire() queue for this key is full (${this.#maxQueue} waiting); raise RateLimiter({ maxQueue }) or shed load.`,
-          ),
-        );
-        return;
-      }
-      const q = queue;
-      const waiter: Waiter = {
-        policies,
-        cost,
-        resolve,
-        reject,
-        deadline: maxWaitMs === undefined ? Number.POSITIVE_INFINITY : this.#now() + maxWaitMs,
-        done: false,
-        cleanup: () => {},
-      };
-      // Behind a head that waits until dueMs, this waiter cannot be served earlier.
-      if (q.timer !== undefined && q.dueMs > waiter.deadline) {
-        reject(waitTooLong(q.dueMs - this.#now()));
-        return;
-      }
-      if (signal) {
-        const onAbort = (): void => {
-          if (waiter.done) return;
-          this.#settle(key, q, waiter);
-          reject(abortError(signal));
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        waiter.cleanup = () => signal.removeEventListener("abort", onAbort);
-      }
-      q.waiters.push(waiter);
-      if (q.waiters.length === 1) void this.#drain(key, q);
+      this.#waiters ??= this.#waitQueue();
+      return this.#waiters.wait(key, { policies, cost }, { signal, maxWaitMs });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * #waitQueue builds acquire's queue: its head is admitted by a plain consume;
+   * a denial waits its `retryAfterMs`, and a call aborted while the store
+   * answered gets its cost refunded.
+   */
+  #waitQueue(): WaitQueue<AcquireJob, Decision, Decision> {
+    return new WaitQueue<AcquireJob, Decision, Decision>({
+      now: this.#now,
+      timers: this.#timers,
+      maxQueue: this.#maxQueue,
+      call: "acquire()",
+      maxQueueOption: "RateLimiter({ maxQueue })",
+      admit: async (key, job) => {
+        const d = await this.store.consume(key, job.policies, job.cost, this.#clock());
+        return d.allowed ? { go: true, value: d } : { go: false, waitMs: d.retryAfterMs };
+      },
+      grant: (_key, _job, d) => d,
+      undo: (key, job, d) => {
+        if (d.allowed && job.cost > 0) return this.store.refund(key, job.policies, job.cost, this.#clock());
+      },
     });
   }
-
-  /** #settle removes a waiter from its queue and reschedules the queue if it led it. */
-  #settle(key: string, q: Queue, w: Waiter): void {
-    w.done = true;
-    w.cleanup();
-    const i = q.waiters.indexOf(w);
-    if (i >= 0) q.waiters.splice(i, 1);
-    if (i === 0 && !q.running) {
-      if (q.timer !== undefined) {
-        this.#timers.clearTimeout(q.timer);
-        q.timer = undefined;
-      }
-      void this.#drain(key, q);
-    }
-  }
-
-  /** #drain serves the queue's head until it must wait, then sets one timer. */
-  async #drain(key: string, q: Queue): Promise<void> {
-    if (q.running) return;
-    q.running = true;
-    q.timer = undefined;
-    try {
-      while (q.waiters.length > 0) {
-        const w = q.waiters[0] as Waiter;
-        let d: Decision;
-        try {
-          d = await this.store.consume(key, w.policies, w.cost, this.#clock());
-        } catch (err) {
-          if (!w.done) {
-            this.#finish(q, w);
-            w.reject(err);
-          }
-          continue;
-        }
-        if (w.done) {
-          // Aborted while the store answered: give back what was taken for it.
-          if (d.allowed && w.cost > 0) {
-            try {
-              await this.store.refund(key, w.policies, w.cost, this.#clock());
-            } catch {
-              // A failed refund leaves the cost spent; it must not stop the queue or escape unhandled.
-            }
-          }
-          continue;
-        }
-        if (d.allowed) {
-          this.#finish(q, w);
-          w.resolve(d);
-          continue;
-        }
-        const waitMs = Math.max(1, d.retryAfterMs);
-        const nowMs = this.#now();
-        if (nowMs + waitMs > w.deadline) {
-          this.#finish(q, w);
-          w.reject(waitTooLong(waitMs));
-          continue;
-        }
-        // Waiters behind the head are served no earlier than dueMs: turn away those whose bound it passes.
-        q.dueMs = nowMs + waitMs;
-        for (const behind of q.waiters.slice(1)) {
-          if (behind.deadline < q.dueMs) {
-            this.#finish(q, behind);
-            behind.reject(waitTooLong(waitMs));
-          }
-        }
-        q.timer = this.#timers.setTimeout(() => {
-          q.timer = undefined;
-          void this.#drain(key, q);
-        }, waitMs);
-        return;
-      }
-      this.#queues.delete(key);
-    } finally {
-      q.running = false;
-    }
-  }
-
-  #finish(q: Queue, w: Waiter): void {
-    w.done = true;
-    w.cleanup();
-    const i = q.waiters.indexOf(w);
-    if (i >= 0) q.waiters.splice(i, 1);
-  }
-}
-
-function waitTooLong(waitMs: number): FloodgateError {
-  return new FloodgateError(
-    "ERR_WAIT_TOO_LONG",
-    `floodgate: acquire() would wait at least ${waitMs} ms, longer than maxWaitMs allows; raise maxWaitMs or retry later.`,
-  );
-}
-
-function abortError(signal: AbortSignal): FloodgateError {
-  return new FloodgateError("ERR_ABORTED", "floodgate: acquire() was aborted; nothing was taken.", {
-    cause: signal.reason,
-  });
 }
 
 function isStore(x: unknown): x is Store {

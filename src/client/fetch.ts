@@ -1,9 +1,10 @@
 // fetch.ts: rateLimitedFetch, a fetch that paces itself per origin and listens to the server's rate limit headers.
 
+import { checkClockOption, defaultTimers, monotonicNow, readClock, type Timers } from "../core/clock.js";
 import { describe, FloodgateRangeError, FloodgateTypeError } from "../core/errors.js";
 import type { Policy } from "../core/policy.js";
 import { checkCost, checkOptions } from "../core/validate.js";
-import { RateLimiter, type Timers } from "../limiter.js";
+import { RateLimiter } from "../limiter.js";
 import type { Store } from "../stores/store.js";
 import { DEFAULT_MAX_DELAY_MS, type RateLimitHints, readRateLimitHints } from "./headers.js";
 import { ServerPacer } from "./pacer.js";
@@ -118,11 +119,6 @@ export const SHARED_OPTION_KEYS = [
 ] as const;
 
 const IDEMPOTENT = ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"];
-const defaultTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-const defaultNow = (): number => performance.timeOrigin + performance.now();
 
 /** Client is the validated machinery shared by rateLimitedFetch and the undici interceptor. */
 export interface Client {
@@ -142,9 +138,10 @@ export interface Client {
 
 /** buildClient validates the shared options and builds the scheduler and pacer. */
 export function buildClient(fn: string, o: ClientOptions): Client {
-  const now = o.now ?? defaultNow;
+  const injected = checkClockOption(fn, o.now);
+  const now = injected === undefined ? monotonicNow : () => readClock(fn, injected);
   const timers = o.timers ?? defaultTimers;
-  for (const name of ["now", "wallNow", "random", "onRetry"] as const) {
+  for (const name of ["wallNow", "random", "onRetry"] as const) {
     if (o[name] !== undefined && typeof o[name] !== "function") {
       throw new FloodgateTypeError(
         "ERR_INVALID_OPTION",
@@ -204,6 +201,7 @@ export function buildClient(fn: string, o: ClientOptions): Client {
     ),
     now,
     timers,
+    call: `${fn}()`,
     holdMs: (key) => pacer.holdMs(key),
     onStart: (key) => pacer.started(key),
     abortError: (reason) => reason,

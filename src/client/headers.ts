@@ -33,6 +33,19 @@ export interface RateLimitHints {
   windowMs?: number;
   /** policy names the server policy the quota fields came from, when named. */
   policy?: string;
+  /**
+   * partitionKey is that policy's `pk` (base64, as sent), when the server sent
+   * one: the quota partition the response spoke of. The client keeps one budget
+   * per `key`; when a server partitions one origin (per user, per API key), make
+   * `key` tell the partitions apart.
+   */
+  partitionKey?: string;
+  /**
+   * ageMs is the response's `Age` when positive: it was served from a cache, so
+   * its quota fields (remaining, reset, limit, window, policy) were ignored, as
+   * draft-11 section 7.3 says; Retry-After is still read.
+   */
+  ageMs?: number;
   /** source tells which header family the quota fields came from. */
   source?: "ratelimit" | "ratelimit-draft7" | "ratelimit-legacy" | "x-ratelimit" | "x-ratelimit-requests";
 }
@@ -57,7 +70,10 @@ export interface ParseHintsOptions {
  * `X-RateLimit-Reset` (or `-Reset-After`) / `X-RateLimit-Limit`, then the
  * LLM-style `X-RateLimit-Remaining-Requests` family. With several
  * policies in `RateLimit`, the tightest wins: any exhausted one (the longest
- * `t`), else the least `r`. Malformed fields are ignored as a whole.
+ * `t`), else the least `r`. Malformed fields are ignored as a whole. On a
+ * response served from a cache (a positive `Age`), the quota fields are not
+ * read at all and `ageMs` says why; `Retry-After` still is. How Retry-After
+ * and the quota combine (Retry-After takes precedence) is the pacer's part.
  *
  * HTTP-dates and epoch resets are measured against the response's `Date`
  * header when valid (so a skewed local clock does not matter), else `wallNowMs`.
@@ -69,6 +85,15 @@ export function readRateLimitHints(get: HeaderGetter, options: ParseHintsOptions
   const hints: RateLimitHints = {};
   const retryAfterMs = parseRetryAfter(get("retry-after"), wallNowMs, maxDelayMs);
   if (retryAfterMs !== undefined) hints.retryAfterMs = retryAfterMs;
+  // draft-ietf-httpapi-ratelimit-headers-11, section 7.3: the RateLimit fields of a response that comes from a
+  // cache "SHOULD be ignored" (a positive current_age, RFC 9111 section 4.2.3): they may not be current. The
+  // vendor families are no fresher, so they are ignored too. A client cannot compute current_age without the
+  // cache's bookkeeping; the Age field a cache adds (RFC 9111 section 5.1) is the signal it sees.
+  const ageS = parseAge(get("age"));
+  if (ageS !== undefined && ageS > 0) {
+    hints.ageMs = secondsToMs(ageS);
+    return hints;
+  }
   const quota =
     readIetf(get, maxDelayMs) ??
     readLegacy(get, maxDelayMs) ??
@@ -76,6 +101,17 @@ export function readRateLimitHints(get: HeaderGetter, options: ParseHintsOptions
     readPerRequestsFamily(get, maxDelayMs);
   if (quota) Object.assign(hints, quota);
   return hints;
+}
+
+/**
+ * parseAge reads an Age field (RFC 9111 section 5.1): delta-seconds; from a
+ * list, the first member. It returns undefined for a missing or invalid value,
+ * which is ignored, as the RFC says.
+ */
+function parseAge(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const first = (value.split(",")[0] ?? "").trim();
+  return /^\d{1,32}$/.test(first) ? Number(first) : undefined;
 }
 
 /**
@@ -134,33 +170,69 @@ function itemName(item: BareItem | null): string | undefined {
   return item !== null && (item.type === "string" || item.type === "token") ? item.value : undefined;
 }
 
-/** readIetf reads the latest-draft `RateLimit` List (with `RateLimit-Policy` for the limit), or its draft-07 Dictionary form. */
+/**
+ * wellFormedLimit reports whether a `RateLimit` member is a Service Limit Item
+ * as draft-11 section 4.1 defines it: a policy name, the REQUIRED `r` (a
+ * non-negative Integer), and, when present, `t` (a non-negative Integer) and
+ * `pk` (a Byte Sequence). Other parameters are comments and are not checked.
+ */
+function wellFormedLimit(m: Member): boolean {
+  return (
+    itemName(m.item) !== undefined &&
+    intParam(m, "r") !== undefined &&
+    (!m.params.has("t") || intParam(m, "t") !== undefined) &&
+    (!m.params.has("pk") || m.params.get("pk")?.type === "bytes")
+  );
+}
+
+/**
+ * wellFormedPolicy reports whether a `RateLimit-Policy` member is a Quota
+ * Policy Item as draft-11 section 3.1 defines it: a name, the REQUIRED `q` (a
+ * non-negative Integer), and, when present, `w` (a positive Integer), `qu` (a
+ * String) and `pk` (a Byte Sequence).
+ */
+function wellFormedPolicy(m: Member): boolean {
+  const w = m.params.get("w");
+  return (
+    itemName(m.item) !== undefined &&
+    intParam(m, "q") !== undefined &&
+    (w === undefined || (w.type === "integer" && w.value > 0)) &&
+    (!m.params.has("qu") || m.params.get("qu")?.type === "string") &&
+    (!m.params.has("pk") || m.params.get("pk")?.type === "bytes")
+  );
+}
+
+/**
+ * readIetf reads the latest-draft `RateLimit` List (with `RateLimit-Policy` for
+ * the limit), or its draft-07 Dictionary form. draft-11 section 7: "Malformed
+ * RateLimit header fields MUST be ignored": one malformed member makes the whole
+ * field ignored, and a malformed `RateLimit-Policy` is ignored on its own (it is
+ * informative). Policy names may be Strings or Tokens (drafts before 11).
+ */
 function readIetf(get: HeaderGetter, maxDelayMs: number): RateLimitHints | undefined {
   const raw = get("ratelimit");
   if (raw === null) return undefined;
   const list = parseList(raw);
-  if (
-    list !== null &&
-    list.length > 0 &&
-    list.every((m) => itemName(m.item) !== undefined && intParam(m, "r") !== undefined)
-  ) {
-    let best: { name: string; r: number; t: number | undefined } | undefined;
+  if (list !== null && list.length > 0 && list.every(wellFormedLimit)) {
+    let best: { name: string; r: number; t: number | undefined; m: Member } | undefined;
     for (const m of list) {
       const r = Math.min(intParam(m, "r") as number, MAX_LIMIT);
       const t = intParam(m, "t");
-      const cand = { name: itemName(m.item) as string, r, t };
+      const cand = { name: itemName(m.item) as string, r, t, m };
       if (best === undefined || tighter(cand, best)) best = cand;
     }
     if (best === undefined) return undefined;
     const hints: RateLimitHints = { remaining: best.r, policy: best.name, source: "ratelimit" };
     if (best.t !== undefined) hints.resetAfterMs = clampMs(secondsToMs(best.t), maxDelayMs) as number;
+    const pk = best.m.params.get("pk");
+    if (pk?.type === "bytes") hints.partitionKey = pk.value;
     const policies = parseList(get("ratelimit-policy") ?? "");
-    const pol = policies?.find((m) => itemName(m.item) === best.name);
+    const pol = policies?.every(wellFormedPolicy) ? policies.find((m) => itemName(m.item) === best.name) : undefined;
     if (pol) {
       const q = intParam(pol, "q");
       const w = intParam(pol, "w");
       if (q !== undefined) hints.limit = Math.min(q, MAX_LIMIT);
-      if (w !== undefined && w > 0) hints.windowMs = clampMs(secondsToMs(w), maxDelayMs) as number;
+      if (w !== undefined) hints.windowMs = clampMs(secondsToMs(w), maxDelayMs) as number;
     }
     return hints;
   }

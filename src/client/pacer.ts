@@ -45,6 +45,9 @@ interface KeyState {
  *
  * - A 429 or 503 pauses the key for Retry-After, else until the quota resets
  *   when it is exhausted, else for an exponential backoff; jitter is added.
+ *   Retry-After takes precedence over the quota fields of the same response: a
+ *   quota the server says is exhausted (remaining 0) then lasts until
+ *   Retry-After, whatever its reset says (draft-11, section 7).
  * - A response with a remaining quota and a reset time sets a budget: no more
  *   than `remaining` starts before the reset, and none at all once it is 0.
  *   Requests started after the one that carried the news were not counted by
@@ -113,16 +116,22 @@ export class ServerPacer {
     const now = this.#o.now();
     let pauseMs = 0;
     if (throttled) {
+      // Retry-After decides the pause when present (it takes precedence over the quota fields, see below).
       if (hints.retryAfterMs !== undefined) pauseMs = hints.retryAfterMs;
       else if (hints.remaining === 0 && hints.resetAfterMs !== undefined) pauseMs = hints.resetAfterMs;
       else pauseMs = this.#o.backoffMs * 2 ** Math.min(attempt, 30);
       pauseMs = this.#jittered(Math.min(pauseMs, this.#o.maxDelayMs));
       s.pausedUntilMs = Math.max(s.pausedUntilMs, now + pauseMs);
     }
-    if (hints.remaining !== undefined && hints.resetAfterMs !== undefined) {
+    // draft-ietf-httpapi-ratelimit-headers-11, section 7: "If a response contains both the RateLimit and
+    // Retry-After fields, the Retry-After field MUST take precedence and the effective window MAY be ignored."
+    // So a quota the server says is exhausted lasts until Retry-After, not until its window ends (earlier or later).
+    const windowMs =
+      hints.remaining === 0 && hints.retryAfterMs !== undefined ? hints.retryAfterMs : hints.resetAfterMs;
+    if (hints.remaining !== undefined && windowMs !== undefined) {
       const startedSince = Math.max(0, s.starts - startSeq);
       const remaining = hints.remaining - startedSince;
-      const resetAfterMs = remaining <= 0 ? this.#jittered(hints.resetAfterMs) : hints.resetAfterMs;
+      const resetAfterMs = remaining <= 0 ? this.#jittered(windowMs) : windowMs;
       const o = this.#o;
       const spread =
         o.spreadBelow >= 1 ||

@@ -1,9 +1,10 @@
 // throttle.ts: throttle(fn) runs a function only as fast as a policy admits, first come first served.
 
+import { checkClockOption, defaultTimers, monotonicNow, readClock, type Timers } from "../core/clock.js";
 import { describe, FloodgateError, FloodgateRangeError, FloodgateTypeError } from "../core/errors.js";
 import type { Policy } from "../core/policy.js";
 import { checkCost, checkOptions } from "../core/validate.js";
-import { RateLimiter, type Timers } from "../limiter.js";
+import { RateLimiter } from "../limiter.js";
 import type { Store } from "../stores/store.js";
 import { checkWholeNumber, Scheduler } from "./scheduler.js";
 
@@ -55,12 +56,6 @@ export type Throttled<A extends unknown[], R> = ((...args: A) => Promise<Awaited
 
 const KNOWN = ["policy", "key", "cost", "signal", "maxWaitMs", "maxQueue", "store", "concurrency", "now", "timers"];
 
-const defaultTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-const defaultNow = (): number => performance.timeOrigin + performance.now();
-
 /**
  * throttle wraps `fn` so that each call starts only when the policy admits its
  * cost, and returns a function with the same arguments that resolves to `fn`'s
@@ -91,7 +86,8 @@ export function throttle<A extends unknown[], R>(fn: (...args: A) => R, options:
     );
   }
   const o = checkOptions("throttle", options, KNOWN) as unknown as ThrottleOptions<A>;
-  const now = o.now ?? defaultNow;
+  const injected = checkClockOption("throttle", o.now);
+  const now = injected === undefined ? monotonicNow : () => readClock("throttle", injected);
   const timers = o.timers ?? defaultTimers;
   const limiter = new RateLimiter({
     policy: o.policy,
@@ -145,6 +141,7 @@ export function throttle<A extends unknown[], R>(fn: (...args: A) => R, options:
     maxQueue,
     now,
     timers,
+    call: "throttle()",
     abortError: (reason) =>
       new FloodgateError("ERR_ABORTED", "floodgate: throttled call was aborted before it ran; nothing was spent.", {
         cause: reason,

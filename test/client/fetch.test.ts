@@ -308,6 +308,160 @@ describe("rateLimitedFetch slows down when the quota is low", () => {
   });
 });
 
+// Regression (issue 8, defect 12): on a 429 carrying both Retry-After: 7 and RateLimit r=0;t=60, the client held
+// the origin for the 60 s window (63 s with jitter). draft-ietf-httpapi-ratelimit-headers-11, section 7: "If a
+// response contains both the RateLimit and Retry-After fields, the Retry-After field MUST take precedence and the
+// effective window MAY be ignored."
+describe("rateLimitedFetch: Retry-After takes precedence over the RateLimit fields of the same response", () => {
+  // random() is 0.5 and jitter 0.1: a wait of W becomes W * 1.05.
+  const rows: { why: string; headers: Record<string, string>; wantWaitMs: number }[] = [
+    {
+      why: "Retry-After: 7 with RateLimit r=0;t=60: 7 s, not 60",
+      headers: { "retry-after": "7", ratelimit: '"api";r=0;t=60' },
+      wantWaitMs: 7350,
+    },
+    {
+      why: "Retry-After: 7 with X-RateLimit-Remaining: 0 and a 60 s reset: 7 s",
+      headers: { "retry-after": "7", "x-ratelimit-remaining": "0", "x-ratelimit-reset-after": "60" },
+      wantWaitMs: 7350,
+    },
+    {
+      why: "Retry-After: 20 with RateLimit r=0;t=5: 20 s, not 5",
+      headers: { "retry-after": "20", ratelimit: '"api";r=0;t=5' },
+      wantWaitMs: 21_000,
+    },
+    {
+      why: "control: RateLimit r=0;t=60 without Retry-After still waits the window",
+      headers: { ratelimit: '"api";r=0;t=60' },
+      wantWaitMs: 63_000,
+    },
+  ];
+  for (const row of rows) {
+    it(row.why, async () => {
+      const arrivals: { at: number; url: string }[] = [];
+      const h = await harness((clock) => (req, res) => {
+        arrivals.push({ at: clock.now() - T0, url: req.url ?? "" });
+        if (arrivals.length === 1) res.writeHead(429, row.headers);
+        else res.writeHead(200);
+        res.end();
+      });
+      const f = h.client({ maxDelayMs: 120_000 });
+      const first = f(`${h.server.origin}/first`);
+      // Real time passes, virtual time does not: wait until the 429 has paused the origin.
+      for (let i = 0; i < 500 && f.holdMs(h.server.origin) === 0; i++) await new Promise((r) => setTimeout(r, 2));
+      expect(f.holdMs(h.server.origin), `${row.why}: the pause`).toBe(row.wantWaitMs);
+      const second = f(`${h.server.origin}/second`);
+      const got = await h.run(Promise.all([first, second]).then((rs) => rs.map((r) => r.status)));
+      expect(got).toEqual([200, 200]);
+      const summary = arrivals.map((a) => `${a.url}@${a.at}`);
+      expect(summary, `${row.why}: ${summary.join(", ")}`).toEqual([
+        "/first@0",
+        `/first@${row.wantWaitMs}`,
+        `/second@${row.wantWaitMs}`,
+      ]);
+      expect(h.clock.pending).toBe(0);
+    });
+  }
+
+  it("the quota of a 429 with Retry-After still paces the requests after the pause (draft-11, appendix B.3)", async () => {
+    // Retry-After: 20 with RateLimit r=2;t=40: no request for 20 s, then at most 2 before 40 s.
+    const arrivals: number[] = [];
+    const h = await harness((clock) => (_req, res) => {
+      arrivals.push(clock.now() - T0);
+      if (arrivals.length === 1) res.writeHead(429, { "retry-after": "20", ratelimit: '"api";r=2;t=40' });
+      else res.writeHead(200);
+      res.end();
+    });
+    const f = h.client({ jitter: 0, spreadBelow: 0 });
+    await h.run(f(h.server.url));
+    await h.run(Promise.all([f(h.server.url), f(h.server.url)]));
+    // The first call's retry at 20 s and the second call are the 2 the quota allows before 40 s; the third waits.
+    expect(arrivals).toEqual([0, 20_000, 20_000, 40_000]);
+  });
+});
+
+// Regression (issue 8, defect 12): RateLimit fields on a response served from a cache were used as fresh.
+// draft-ietf-httpapi-ratelimit-headers-11, section 7.3: they "SHOULD be ignored on responses that come from cache
+// (i.e., those with a positive current_age; see Section 4.2.3 of [HTTP-CACHING])".
+describe("rateLimitedFetch ignores the quota fields of a response served from a cache (positive Age)", () => {
+  const rows: { why: string; headers: Record<string, string>; wantGapMs: number }[] = [
+    {
+      why: "Age: 30 with RateLimit r=0;t=60: ignored",
+      headers: { age: "30", ratelimit: '"api";r=0;t=60' },
+      wantGapMs: 0,
+    },
+    {
+      why: "Age: 5 with X-RateLimit-Remaining: 0: ignored",
+      headers: { age: "5", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "60" },
+      wantGapMs: 0,
+    },
+    {
+      why: "control: Age: 0 is a fresh response: the window is waited",
+      headers: { age: "0", ratelimit: '"api";r=0;t=60' },
+      wantGapMs: 63_000,
+    },
+    {
+      why: "control: a malformed Age is ignored (RFC 9111, section 5.1): the window is waited",
+      headers: { age: "soon", ratelimit: '"api";r=0;t=60' },
+      wantGapMs: 63_000,
+    },
+  ];
+  for (const row of rows) {
+    it(row.why, async () => {
+      const arrivals: number[] = [];
+      const h = await harness((clock) => (_req, res) => {
+        arrivals.push(clock.now() - T0);
+        res.writeHead(200, row.headers);
+        res.end();
+      });
+      const f = h.client({ maxDelayMs: 120_000 });
+      await h.run(f(h.server.url));
+      await h.run(f(h.server.url));
+      expect(arrivals, row.why).toEqual([0, row.wantGapMs]);
+    });
+  }
+});
+
+// Regression (issue 8, defect 4): a server pause past setTimeout's limit was slept as one timer, which Node fires
+// after 1 ms, so the client woke about 870 times a second for the whole pause (here: the test never ends).
+describe("rateLimitedFetch: a pause longer than setTimeout's limit (2^31-1 ms)", () => {
+  it("Retry-After of 30 days (maxDelayMs raised) is waited with chained timers, not polled every 1 ms", async () => {
+    const DAY_MS = 86_400_000;
+    const MAX = 2 ** 31 - 1;
+    const clock = new FakeClock(T0, true);
+    const arrivals: number[] = [];
+    const server = await startServer((_req, res) => {
+      arrivals.push(clock.now() - T0);
+      res.writeHead(arrivals.length === 1 ? 429 : 200, arrivals.length === 1 ? { "retry-after": "2592000" } : {});
+      res.end();
+    });
+    servers.push(server);
+    let inFlight = 0;
+    const f = rateLimitedFetch({
+      now: clock.now,
+      timers: clock,
+      jitter: 0,
+      maxDelayMs: 60 * DAY_MS,
+      fetch: async (input, init) => {
+        inFlight++;
+        try {
+          return await fetch(input, init);
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    const status = await drive(
+      clock,
+      () => inFlight > 0,
+      f(server.url).then((r) => r.status),
+    );
+    expect({ status, arrivals }).toEqual({ status: 200, arrivals: [0, 30 * DAY_MS] });
+    expect(clock.asked, "one timer per 2^31-1 ms").toEqual([MAX, 30 * DAY_MS - MAX]);
+    expect(clock.pending).toBe(0);
+  });
+});
+
 describe("rateLimitedFetch real time (bounded)", () => {
   it("paces 10 requests at 50/s against a real-clock floodgate server with no 429", async () => {
     const limiter = new RateLimiter({ policy: gcra({ limit: 50, periodMs: 1000, burst: 2 }) });

@@ -121,10 +121,52 @@ describe("readRateLimitHints", () => {
       headers: { ratelimit: '"default";r=-1;t=30' },
       want: {},
     },
+    // Regression (issue 8, defect 12): a member with a malformed t or pk was used without it. draft-11, section 7:
+    // "Malformed RateLimit header fields MUST be ignored"; t is a non-negative Integer, pk a Byte Sequence.
     {
-      why: "IETF RateLimit with a decimal t: t ignored, r kept",
+      why: "IETF RateLimit with a decimal t: malformed, ignored as a whole",
       headers: { ratelimit: '"default";r=4;t=1.5' },
-      want: { remaining: 4, policy: "default", source: "ratelimit" },
+      want: {},
+    },
+    {
+      why: "IETF RateLimit with a negative t: malformed, ignored as a whole",
+      headers: { ratelimit: '"default";r=0;t=-30' },
+      want: {},
+    },
+    {
+      why: "IETF RateLimit with a string t: malformed, ignored as a whole",
+      headers: { ratelimit: '"default";r=0;t="30"' },
+      want: {},
+    },
+    {
+      why: "IETF RateLimit, one of two members malformed: the field is ignored, the next family is read",
+      headers: { ratelimit: '"a";r=5;t=1, "b";r=0;t=?1', "x-ratelimit-remaining": "3" },
+      want: { remaining: 3, source: "x-ratelimit" },
+    },
+    {
+      why: "IETF RateLimit with a pk that is not a Byte Sequence: malformed",
+      headers: { ratelimit: '"default";r=0;t=30;pk="user-1"' },
+      want: {},
+    },
+    {
+      why: "IETF RateLimit with a Byte Sequence pk: read, and the partition key reported",
+      headers: { ratelimit: '"default";r=0;t=30;pk=:dXNlci0x:' },
+      want: { remaining: 0, resetAfterMs: 30_000, policy: "default", partitionKey: "dXNlci0x", source: "ratelimit" },
+    },
+    {
+      why: "IETF RateLimit with unknown parameters (comments, vendor ones): read",
+      headers: { ratelimit: '"default";r=2;t=3;acme-burst=5;note="hi"' },
+      want: { remaining: 2, resetAfterMs: 3_000, policy: "default", source: "ratelimit" },
+    },
+    {
+      why: "RateLimit-Policy with a malformed w: the policy field is ignored, RateLimit still read",
+      headers: { ratelimit: '"default";r=5;t=30', "ratelimit-policy": '"default";q=100;w=0' },
+      want: { remaining: 5, resetAfterMs: 30_000, policy: "default", source: "ratelimit" },
+    },
+    {
+      why: "RateLimit-Policy without its required q: ignored",
+      headers: { ratelimit: '"default";r=5;t=30', "ratelimit-policy": '"default";w=60' },
+      want: { remaining: 5, resetAfterMs: 30_000, policy: "default", source: "ratelimit" },
     },
     {
       why: "IETF RateLimit with a huge t: clamped",
@@ -219,6 +261,28 @@ describe("readRateLimitHints", () => {
       why: "LLM-style absurd reset: clamped",
       headers: { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "999999999h" },
       want: { remaining: 0, resetAfterMs: 3_600_000, source: "x-ratelimit-requests" },
+    },
+    // Regression (issue 8, defect 12): quota fields of a cached response were used as fresh. draft-11, section 7.3:
+    // they "SHOULD be ignored on responses that come from cache (i.e., those with a positive current_age)".
+    {
+      why: "a positive Age: served from a cache, the quota fields are ignored, Retry-After is kept",
+      headers: { age: "12", "retry-after": "3", ratelimit: '"default";r=0;t=60', "x-ratelimit-remaining": "0" },
+      want: { retryAfterMs: 3_000, ageMs: 12_000 },
+    },
+    {
+      why: "Age as a list: the first member counts (RFC 9111, section 5.1)",
+      headers: { age: "7, 0", ratelimit: '"default";r=0;t=60' },
+      want: { ageMs: 7_000 },
+    },
+    {
+      why: "Age: 0 is fresh: the fields are read",
+      headers: { age: "0", ratelimit: '"default";r=0;t=60' },
+      want: { remaining: 0, resetAfterMs: 60_000, policy: "default", source: "ratelimit" },
+    },
+    {
+      why: "an invalid Age is ignored (RFC 9111, section 5.1): the fields are read",
+      headers: { age: "-5", ratelimit: '"default";r=0;t=60' },
+      want: { remaining: 0, resetAfterMs: 60_000, policy: "default", source: "ratelimit" },
     },
     {
       why: "IETF field wins over X-RateLimit-*",

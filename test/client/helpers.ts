@@ -19,13 +19,24 @@ export class FakeClock implements Timers {
   t: number;
   #next = 1;
   #timers: Pending[] = [];
-  constructor(start = 1_000_000) {
+  /** asked records every delay passed to setTimeout, in order. */
+  readonly asked: number[] = [];
+  /**
+   * @param nodeClamp makes the timers behave like Node's: a delay above 2^31-1 ms
+   * (setTimeout's limit) fires after 1 ms.
+   */
+  constructor(
+    start = 1_000_000,
+    readonly nodeClamp = false,
+  ) {
     this.t = start;
   }
   now = (): number => this.t;
   setTimeout(fn: () => void, ms: number): unknown {
     const id = this.#next++;
-    this.#timers.push({ id, at: this.t + Math.max(0, ms), fn });
+    this.asked.push(ms);
+    const delayMs = this.nodeClamp && ms > 2 ** 31 - 1 ? 1 : ms;
+    this.#timers.push({ id, at: this.t + Math.max(0, delayMs), fn });
     this.#timers.sort((a, b) => a.at - b.at || a.id - b.id);
     return id;
   }

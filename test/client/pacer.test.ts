@@ -29,6 +29,40 @@ describe("ServerPacer", () => {
     expect(p.holdMs("k"), "after the reset the budget is gone").toBe(0);
   });
 
+  // Regression (issue 8, defect 12): Retry-After must take precedence over the quota fields of the same response.
+  it("Retry-After decides how long an exhausted quota of the same response holds, shorter or longer", () => {
+    const rows = [
+      {
+        why: "Retry-After shorter than the window",
+        hints: { retryAfterMs: 7_000, remaining: 0, resetAfterMs: 60_000 },
+      },
+      { why: "Retry-After longer than the window", hints: { retryAfterMs: 20_000, remaining: 0, resetAfterMs: 5_000 } },
+      { why: "Retry-After and remaining 0, no window", hints: { retryAfterMs: 9_000, remaining: 0 } },
+    ];
+    for (const row of rows) {
+      for (const throttled of [true, false]) {
+        const t = { now: 0 };
+        const p = pacer(t);
+        p.observe("k", p.started("k"), throttled, row.hints, 0);
+        const want = row.hints.retryAfterMs;
+        expect(p.holdMs("k"), `${row.why} (throttled ${throttled}): hold`).toBe(want);
+        t.now = want;
+        expect(p.holdMs("k"), `${row.why} (throttled ${throttled}): free at Retry-After`).toBe(0);
+      }
+    }
+  });
+
+  it("a quota with room left keeps its window beside Retry-After: the starts it allows are counted to its end", () => {
+    const t = { now: 0 };
+    const p = pacer(t);
+    p.observe("k", p.started("k"), true, { retryAfterMs: 20_000, remaining: 1, resetAfterMs: 40_000 }, 0);
+    expect(p.holdMs("k"), "the pause").toBe(20_000);
+    t.now = 20_000;
+    expect(p.holdMs("k"), "after the pause: one start left").toBe(0);
+    p.started("k");
+    expect(p.holdMs("k"), "then hold to the window's end").toBe(20_000);
+  });
+
   it("a stale response never raises a newer, lower budget", () => {
     const t = { now: 0 };
     const p = pacer(t);

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { throttle } from "../../src/client/index.js";
-import { fixedWindow, gcra, tokenBucket } from "../../src/index.js";
+import { fixedWindow, gcra, MemoryStore, type Store, tokenBucket } from "../../src/index.js";
 import { FakeClock, settle } from "./helpers.js";
 
 /** startLog wraps a function so each call records its virtual start time and a label. */
@@ -294,6 +294,53 @@ describe("throttle limits and cancellation", () => {
     );
     await expect(t(-1)).rejects.toThrow("negative");
     await expect(t(21)).resolves.toBe(42);
+  });
+});
+
+// Regression (issue 8, defect 4): throttle on a policy whose wait passes setTimeout's 2^31-1 ms limit set one timer
+// that Node fires after 1 ms, so it asked the store about 870 times a second for the whole wait.
+describe("throttle: waits longer than setTimeout's limit (2^31-1 ms)", () => {
+  const MAX = 2 ** 31 - 1;
+  const DAY_MS = 86_400_000;
+  it("a 30-day window sets one timer per 2^31-1 ms and asks the store once more, at the end", async () => {
+    // The clock starts on a 30-day window boundary, so the next window opens exactly 30 days later.
+    const start = 30 * DAY_MS * 1000;
+    const clock = new FakeClock(start, true);
+    const { starts, fn } = recorder(clock);
+    let consumes = 0;
+    const memory = new MemoryStore();
+    const store: Store = {
+      ownsClock: false,
+      consume: (key, policies, cost, nowMs) => {
+        consumes++;
+        return memory.consume(key, policies, cost, nowMs);
+      },
+      peek: (key, policies, nowMs) => memory.peek(key, policies, nowMs),
+      refund: (key, policies, cost, nowMs) => memory.refund(key, policies, cost, nowMs),
+      reset: (key, policies) => memory.reset(key, policies),
+    };
+    const t = throttle(fn, {
+      policy: fixedWindow({ limit: 1, windowMs: 30 * DAY_MS }),
+      store,
+      now: clock.now,
+      timers: clock,
+    });
+    const all = Promise.all([t("first"), t("second")]);
+    // Step 1: one second in: the first call ran, the second waits on one timer; two store calls.
+    await clock.advance(1000);
+    expect(starts.map((s) => s.label)).toEqual(["first"]);
+    expect(consumes, "store calls in the first second").toBe(2);
+    // Step 2: 1 ms before the window opens: still waiting, timers chained, no store call meanwhile.
+    await clock.advance(30 * DAY_MS - 1 - 1000);
+    expect(starts.map((s) => s.label)).toEqual(["first"]);
+    expect(consumes, "no store call until the wait ends").toBe(2);
+    expect(clock.asked, "one timer per 2^31-1 ms, the last one for the rest").toEqual([MAX, 30 * DAY_MS - MAX]);
+    // Step 3: the window opens: the second call runs, and nothing is left behind.
+    await clock.advance(1);
+    await all;
+    expect(starts.map((s) => `${s.label}@${s.at - start + 1_000_000}`)).toEqual(["first@0", `second@${30 * DAY_MS}`]);
+    expect(consumes).toBe(3);
+    expect(clock.pending).toBe(0);
   });
 });
 

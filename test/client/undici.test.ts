@@ -127,6 +127,32 @@ describe("throttleInterceptor on undici", () => {
     expect(retried).toEqual([2100]);
   });
 
+  // Regression (issue 8, defect 12): the interceptor waited the 60 s window of RateLimit r=0;t=60 despite
+  // Retry-After: 7 (draft-11, section 7: Retry-After MUST take precedence), and used the quota fields of a
+  // response served from a cache (section 7.3: they SHOULD be ignored on a response with a positive age).
+  it("Retry-After takes precedence over RateLimit; the quota of a cached (Age > 0) response is ignored", async () => {
+    const arrivals: number[] = [];
+    const h = await setup((clock) => (_req, res) => {
+      arrivals.push(clock.now() - T0);
+      if (arrivals.length === 1) res.writeHead(429, { "retry-after": "7", ratelimit: '"api";r=0;t=60' });
+      else res.writeHead(200, { age: "30", ratelimit: '"api";r=0;t=600' });
+      res.end();
+    });
+    const agent = new Agent();
+    closers.push(() => agent.close());
+    const d = agent.compose(
+      counting(h.state),
+      throttleInterceptor({ now: h.clock.now, timers: h.clock, random: () => 0.5, maxDelayMs: 1_000_000 }),
+    );
+    const first = await h.run(get(d, h.server.origin, "/"));
+    const second = await h.run(get(d, h.server.origin, "/"));
+    expect({ statuses: [first.status, second.status], arrivals }).toEqual({
+      statuses: [200, 200],
+      // 7 s + 5% jitter, then at once: the cached 200's r=0;t=600 is not news.
+      arrivals: [0, 7350, 7350],
+    });
+  });
+
   it("garbage Retry-After falls back to the backoff, never to the garbage", async () => {
     const arrivals: number[] = [];
     const h = await setup((clock) => (_req, res) => {

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   type Decision,
   FloodgateError,
+  fixedWindow,
   gcra,
   MemoryStore,
   type Policy,
@@ -18,10 +19,19 @@ class FakeTime {
   nowMs = 0;
   #nextId = 1;
   readonly #pending = new Map<number, { dueMs: number; fn: () => void }>();
+  /** asked records every delay passed to setTimeout, in order. */
+  readonly asked: number[] = [];
+  /**
+   * @param nodeClamp makes the timers behave like Node's: a delay above 2^31-1 ms
+   * (setTimeout's limit) fires after 1 ms.
+   */
+  constructor(readonly nodeClamp = false) {}
   readonly timers: Timers = {
     setTimeout: (fn, ms) => {
       const id = this.#nextId++;
-      this.#pending.set(id, { dueMs: this.nowMs + ms, fn });
+      this.asked.push(ms);
+      const delayMs = this.nodeClamp && ms > 2 ** 31 - 1 ? 1 : ms;
+      this.#pending.set(id, { dueMs: this.nowMs + delayMs, fn });
       return id;
     },
     clearTimeout: (h) => {
@@ -68,8 +78,8 @@ function track(time: FakeTime, log: string[], name: string, p: Promise<Decision>
   );
 }
 
-function setup(policy: Policy, extra: { maxQueue?: number; store?: Store } = {}) {
-  const time = new FakeTime();
+function setup(policy: Policy, extra: { maxQueue?: number; store?: Store } = {}, nodeClamp = false) {
+  const time = new FakeTime(nodeClamp);
   const limiter = new RateLimiter({ policy, now: time.now, timers: time.timers, ...extra });
   return { time, limiter };
 }
@@ -388,4 +398,78 @@ describe("acquire", () => {
     expect([d.allowed, d.remaining]).toEqual([true, 0]);
     expect((await limiter.consume("k")).allowed).toBe(false);
   });
+
+  // Regression (issue 8, defect 4): a wait past setTimeout's 2^31-1 ms limit was set as one timer, which Node
+  // fires after 1 ms, so acquire asked the store about 870 times a second for the whole wait.
+  describe("waits longer than setTimeout's limit (2^31-1 ms) chain timers", () => {
+    const MAX = 2 ** 31 - 1;
+    const DAY_MS = 86_400_000;
+    const rows = [
+      {
+        why: "fixedWindow of 1 per 30 days: the next window opens at 30 d",
+        policy: fixedWindow({ limit: 1, windowMs: 30 * DAY_MS }),
+        waitMs: 30 * DAY_MS,
+      },
+      {
+        why: "tokenBucket of 1 refilling one token per 100 days",
+        policy: tokenBucket({ capacity: 1, refillRate: 1 / (100 * 86_400) }),
+        waitMs: 100 * DAY_MS,
+      },
+    ];
+    for (const row of rows) {
+      it(row.why, async () => {
+        const counted = countingStore();
+        const { time, limiter } = setup(row.policy, { store: counted.store }, true);
+        await limiter.consume("k");
+        const log: string[] = [];
+        const p = track(time, log, "long", limiter.acquire("k"));
+        // Step 1: a second of virtual time: one timer asked for (a chunk of at most 2^31-1 ms), one store call.
+        await time.advance(1000);
+        expect(counted.consumes, "store calls in the first second (initial consume + acquire's first try)").toBe(2);
+        expect(time.asked, "delays asked so far").toEqual([Math.min(row.waitMs, MAX)]);
+        // Step 2: run to 1 ms before the wait ends: still waiting, one timer per 2^31-1 ms, no extra store call.
+        await time.advance(row.waitMs - 1 - 1000);
+        expect(log, "not admitted before the wait ends").toEqual([]);
+        expect(counted.consumes, "no store call until the wait ends").toBe(2);
+        const chunks: number[] = [];
+        for (let left = row.waitMs; left > 0; left -= MAX) chunks.push(Math.min(left, MAX));
+        expect(time.asked, "one timer per 2^31-1 ms, the last one for the rest").toEqual(chunks);
+        expect(time.live, "one timer at a time").toBe(1);
+        // Step 3: the wait ends: admitted, with one more store call, and no timer left.
+        await time.advance(1);
+        await p;
+        expect(log).toEqual([`long@${row.waitMs}`]);
+        expect(counted.consumes).toBe(3);
+        expect(time.live).toBe(0);
+      });
+    }
+
+    it("maxWaitMs larger than setTimeout's limit still bounds the wait, at once", async () => {
+      const { time, limiter } = setup(fixedWindow({ limit: 1, windowMs: 30 * DAY_MS }), {}, true);
+      await limiter.consume("k");
+      const log: string[] = [];
+      await track(time, log, "bounded", limiter.acquire("k", { maxWaitMs: 29 * DAY_MS }));
+      expect(log).toEqual(["bounded!ERR_WAIT_TOO_LONG@0"]);
+      expect(time.live).toBe(0);
+    });
+  });
 });
+
+/** countingStore is a MemoryStore that counts consume calls. */
+function countingStore(): { store: Store; readonly consumes: number } {
+  const memory = new MemoryStore();
+  const counted = {
+    consumes: 0,
+    store: {
+      ownsClock: false,
+      consume: (key, policies, cost, nowMs) => {
+        counted.consumes++;
+        return memory.consume(key, policies, cost, nowMs);
+      },
+      peek: (key, policies, nowMs) => memory.peek(key, policies, nowMs),
+      refund: (key, policies, cost, nowMs) => memory.refund(key, policies, cost, nowMs),
+      reset: (key, policies) => memory.reset(key, policies),
+    } as Store,
+  };
+  return counted;
+}
