@@ -6,7 +6,7 @@ import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { describe, FloodgateTypeError } from "../core/errors.js";
 import { checkOptions } from "../core/validate.js";
-import { type Batch, BATCH_SIZE, newBatch, type SkippedLine, type Traffic, type TrafficIssues } from "./traffic.js";
+import { BATCH_SIZE, type Batch, newBatch, type Traffic, type TrafficIssues } from "./traffic.js";
 
 /** LogFormat names the formats `replay` reads. */
 export type LogFormat = "clf" | "combined" | "jsonl" | "csv";
@@ -55,9 +55,11 @@ const MONTHS: Record<string, number> = {
 
 // An access log line: host ident user [date] "request" status bytes, then optionally "referer" "agent".
 // The request, referer and agent are quoted strings in which \" and \\ are escapes (Apache and nginx).
-const ACCESS = /^(\S+) \S+ \S+ \[([^\]]+)\] "(?:[^"\\]|\\.)*" (?:\d{3}|-) (?:\d+|-)(?: "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*")?/;
+const ACCESS =
+  /^(\S+) \S+ \S+ \[([^\]]+)\] "(?:[^"\\]|\\.)*" (?:\d{3}|-) (?:\d+|-)(?: "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*")?/;
 // The access log date: 10/Oct/2000:13:55:36 -0700, with an optional fraction of a second and zone.
-const ACCESS_DATE = /^(\d{1,2})\/([A-Za-z]{3})\/(\d{4}):(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:\s*(?:([+-])(\d{2}):?(\d{2})|Z|UTC|GMT))?$/;
+const ACCESS_DATE =
+  /^(\d{1,2})\/([A-Za-z]{3})\/(\d{4}):(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?(?:\s*(?:([+-])(\d{2}):?(\d{2})|Z|UTC|GMT))?$/;
 
 /**
  * parseAccessDate returns the epoch milliseconds of an access log date such as
@@ -119,7 +121,12 @@ export function parseAccessLine(line: string, combined: boolean): ParsedLine {
 }
 
 /** parseJsonLine reads one JSON lines record. */
-export function parseJsonLine(line: string, timeField: string | undefined, keyField: string, costField: string): ParsedLine {
+export function parseJsonLine(
+  line: string,
+  timeField: string | undefined,
+  keyField: string,
+  costField: string,
+): ParsedLine {
   let x: unknown;
   try {
     x = JSON.parse(line);

@@ -84,12 +84,22 @@ export interface PolicyReport {
   /** neverAdmissible counts refused requests whose cost is above the policy's limit (never admitted, whatever the wait). */
   readonly neverAdmissible: number;
   /** clients: how many were seen, how many were refused at least once, the share, and whether the counts are exact. */
-  readonly clients: { readonly seen: number; readonly refused: number; readonly share: number; readonly exact: boolean };
+  readonly clients: {
+    readonly seen: number;
+    readonly refused: number;
+    readonly share: number;
+    readonly exact: boolean;
+  };
   /**
    * window: the most cost admitted to one client in any window `(t - windowMs, t]`
    * (`admitted`, by `key`), beside the policy's `bound` for such a window.
    */
-  readonly window: { readonly windowMs: number; readonly admitted: number; readonly key: string; readonly bound: number };
+  readonly window: {
+    readonly windowMs: number;
+    readonly admitted: number;
+    readonly key: string;
+    readonly bound: number;
+  };
   readonly retryAfter: RetryStats;
   /** limited are the clients refused most, most first. */
   readonly limited: readonly LimitedClient[];
@@ -111,7 +121,11 @@ export interface SimulationReport {
     readonly issues?: TrafficIssues;
   };
   /** timeline: bucket width and start times of the series, and the cost offered per bucket. */
-  readonly timeline: { readonly bucketMs: number; readonly startMs: readonly number[]; readonly offered: readonly number[] };
+  readonly timeline: {
+    readonly bucketMs: number;
+    readonly startMs: readonly number[];
+    readonly offered: readonly number[];
+  };
   readonly windowMs: number;
   readonly watch: string;
   readonly policies: readonly PolicyReport[];
@@ -160,7 +174,11 @@ class Lane {
   levelStride = 1;
   levelSkip = 0;
 
-  constructor(sp: SimPolicy, now: () => number, opts: { windowMs: number; top: number; maxClients: number; maxKeys?: number }) {
+  constructor(
+    sp: SimPolicy,
+    now: () => number,
+    opts: { windowMs: number; top: number; maxClients: number; maxKeys?: number },
+  ) {
     const base = route(checkPolicies("simulate({ policies })", sp.policy), false);
     this.tiers = (sp.tiers ?? []).map((t, i) => ({
       test: matcher(t.match, i),
@@ -328,12 +346,23 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
   const windowMs = positive("windowMs", o.windowMs, 60_000, false);
   const top = positive("top", o.top, 10, true);
   const maxClients = positive("maxClients", o.maxClients, 1_000_000, true);
-  const bucketMs = positive("bucketMs", o.bucketMs, traffic.durationMs ? tidyBucketMs(traffic.durationMs) : 1000, false);
+  const bucketMs = positive(
+    "bucketMs",
+    o.bucketMs,
+    traffic.durationMs ? tidyBucketMs(traffic.durationMs) : 1000,
+    false,
+  );
   if (o.watch !== undefined && typeof o.watch !== "string") {
-    throw new FloodgateTypeError("ERR_INVALID_OPTION", `floodgate: simulate({ watch }) must be a client key, got ${describe(o.watch)}.`);
+    throw new FloodgateTypeError(
+      "ERR_INVALID_OPTION",
+      `floodgate: simulate({ watch }) must be a client key, got ${describe(o.watch)}.`,
+    );
   }
   if (o.onProgress !== undefined && typeof o.onProgress !== "function") {
-    throw new FloodgateTypeError("ERR_INVALID_OPTION", `floodgate: simulate({ onProgress }) must be a function, got ${describe(o.onProgress)}.`);
+    throw new FloodgateTypeError(
+      "ERR_INVALID_OPTION",
+      `floodgate: simulate({ onProgress }) must be a function, got ${describe(o.onProgress)}.`,
+    );
   }
   const clock = { nowMs: 0 };
   const now = (): number => clock.nowMs;

@@ -312,7 +312,8 @@ export class Timeline {
     const odd = this.firstBucket % 2 !== 0 ? 1 : 0;
     for (const s of this.series) {
       const merged = new Float64Array(this.maxBuckets);
-      for (let i = 0; i < this.length; i++) merged[(i + odd) >> 1] = (merged[(i + odd) >> 1] as number) + (s[i] as number);
+      for (let i = 0; i < this.length; i++)
+        merged[(i + odd) >> 1] = (merged[(i + odd) >> 1] as number) + (s[i] as number);
       s.set(merged);
     }
     this.length = (this.length + odd + 1) >> 1;

@@ -155,7 +155,14 @@ const TRAFFIC_OPTIONS = [
 const MAX_CLIENTS = 10_000_000;
 
 /** num validates a number option of generate(). */
-function num(name: string, value: unknown, fallback: number | undefined, min: number, max: number, whole = false): number {
+function num(
+  name: string,
+  value: unknown,
+  fallback: number | undefined,
+  min: number,
+  max: number,
+  whole = false,
+): number {
   const v = value === undefined ? fallback : value;
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (whole && !Number.isInteger(v))) {
     const Err = typeof v === "number" ? FloodgateRangeError : FloodgateTypeError;
