@@ -168,12 +168,7 @@ export async function advise(options: AdviseOptions): Promise<Advice> {
     );
   }
   const build = family(o.template as Policy);
-  const g = checkOptions("advise({ goals })", o.goals ?? {}, [
-    "maxRefusedShare",
-    "percentile",
-    "maxPerWindow",
-    "windowMs",
-  ]);
+  const g = checkOptions("advise goals", o.goals ?? {}, ["maxRefusedShare", "percentile", "maxPerWindow", "windowMs"]);
   const goals = {
     maxRefusedShare: goal(
       "maxRefusedShare",
@@ -189,7 +184,10 @@ export async function advise(options: AdviseOptions): Promise<Advice> {
       (v) => v > 0 && v <= 100,
       "a percentile above 0 and at most 100, such as 99",
     ),
-    maxPerWindow: goal("maxPerWindow", g.maxPerWindow, Number.POSITIVE_INFINITY, (v) => v >= 1, "a cost of at least 1"),
+    maxPerWindow:
+      g.maxPerWindow === undefined
+        ? Number.POSITIVE_INFINITY
+        : goal("maxPerWindow", g.maxPerWindow, 1, (v) => v >= 1, "a cost of at least 1, such as 100"),
     windowMs: goal("windowMs", g.windowMs, 60_000, (v) => v > 0, "a window in milliseconds above 0, such as 60000"),
   };
   const maxClients = (o.maxClients as number | undefined) ?? 5_000_000;

@@ -282,7 +282,7 @@ function isSimPolicy(x: unknown): x is SimPolicy {
 /** toSimPolicy turns a policy, an array or a SimPolicy into a SimPolicy. */
 export function toSimPolicy(x: Policy | readonly Policy[] | SimPolicy): SimPolicy {
   if (isSimPolicy(x)) {
-    checkOptions("simulate({ policies[i] })", x, ["label", "policy", "tiers"]);
+    checkOptions("simulate policy", x, ["label", "policy", "tiers"]);
     return x;
   }
   return { policy: x as Policy | readonly Policy[] };

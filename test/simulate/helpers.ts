@@ -13,7 +13,8 @@ export interface Req {
 export async function readAll(traffic: Traffic): Promise<Req[]> {
   const out: Req[] = [];
   for await (const b of traffic.batches()) {
-    for (let i = 0; i < b.length; i++) out.push({ timeMs: b.timeMs[i] as number, key: b.key[i] as string, cost: b.cost[i] as number });
+    for (let i = 0; i < b.length; i++)
+      out.push({ timeMs: b.timeMs[i] as number, key: b.key[i] as string, cost: b.cost[i] as number });
   }
   return out;
 }

@@ -37,8 +37,16 @@ const ACCESS_LOG = [
 describe("parseAccessDate", () => {
   const rows: [string, number, string][] = [
     ["10/Oct/2000:13:55:36 -0700", Date.UTC(2000, 9, 10, 20, 55, 36), "the CLF example, a negative zone"],
-    ["1/oct/2000:01:02:03 +05:30", Date.UTC(2000, 9, 1, 1, 2, 3) - 330 * 60_000, "one-digit day, lowercase month, zone with a colon"],
-    ["29/Feb/2024:23:59:60 +0000", Date.UTC(2024, 2, 1, 0, 0, 0), "a leap day and a leap second (the next second's start)"],
+    [
+      "1/oct/2000:01:02:03 +05:30",
+      Date.UTC(2000, 9, 1, 1, 2, 3) - 330 * 60_000,
+      "one-digit day, lowercase month, zone with a colon",
+    ],
+    [
+      "29/Feb/2024:23:59:60 +0000",
+      Date.UTC(2024, 2, 1, 0, 0, 0),
+      "a leap day and a leap second (the next second's start)",
+    ],
     ["29/Feb/2024:12:00:00.250 Z", Date.UTC(2024, 1, 29, 12, 0, 0, 250), "a fraction of a second and Z"],
     ["05/Jan/2024:07:08:09", Date.UTC(2024, 0, 5, 7, 8, 9), "no zone: UTC"],
     ["30/Feb/2024:12:00:00 +0000", Number.NaN, "no such day"],

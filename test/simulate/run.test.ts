@@ -76,7 +76,19 @@ function nearestRank(sorted: number[], q: number): number {
 
 describe("simulate", () => {
   it("matches an independent RateLimiter loop for every algorithm, an all-or-nothing pair and per-key tiers", async () => {
-    const traffic = generate({ shape: "bursts", rate: 40, durationMs: 120_000, clients: 30, skew: 1, abusers: 2, burstSize: 400, burstEveryMs: 30_000, burstLengthMs: 2000, burstAtMs: 9000, seed: 5 });
+    const traffic = generate({
+      shape: "bursts",
+      rate: 40,
+      durationMs: 120_000,
+      clients: 30,
+      skew: 1,
+      abusers: 2,
+      burstSize: 400,
+      burstEveryMs: 30_000,
+      burstLengthMs: 2000,
+      burstAtMs: 9000,
+      seed: 5,
+    });
     // Costs of 1 to 3, drawn from the request's index, so tokens and windows see varied costs.
     const reqs = (await readAll(traffic)).map((r, i) => ({ ...r, cost: 1 + (i % 3) }));
     const trace = fromRequests(reqs);
@@ -88,8 +100,17 @@ describe("simulate", () => {
       { policy: fixedWindow({ limit: 60, windowMs: 10_000 }) },
       { policy: slidingWindow({ limit: 60, windowMs: 10_000 }) },
       { policy: slidingLog({ limit: 60, windowMs: 10_000 }) },
-      { policy: [tokenBucket({ capacity: 10, refillRate: 5, name: "burst" }), fixedWindow({ limit: 100, windowMs: 60_000, name: "minute" })] },
-      { label: "tiers", policy: fixedWindow({ limit: 20, windowMs: 10_000 }), tiers: [{ match: "client-0*", policy: fixedWindow({ limit: 200, windowMs: 10_000, name: "paid" }) }] },
+      {
+        policy: [
+          tokenBucket({ capacity: 10, refillRate: 5, name: "burst" }),
+          fixedWindow({ limit: 100, windowMs: 60_000, name: "minute" }),
+        ],
+      },
+      {
+        label: "tiers",
+        policy: fixedWindow({ limit: 20, windowMs: 10_000 }),
+        tiers: [{ match: "client-0*", policy: fixedWindow({ limit: 200, windowMs: 10_000, name: "paid" }) }],
+      },
     ];
     const windowMs = 5000;
     const report = await simulate({ traffic: trace, policies, windowMs, top: 5 });
@@ -130,7 +151,10 @@ describe("simulate", () => {
   it("shows the fixed window's double burst at a boundary: 2 * limit within one window, as its bound allows", async () => {
     // Step 1: 10 requests at 900..990 ms fill the window [0, 1000). Step 2: 10 more at 1000..1090 ms
     // open the next window. In (90, 1090] that is 20 admitted; the token bucket of the same limit admits 10 + refill.
-    const reqs = [...Array.from({ length: 10 }, (_, i) => ({ key: "k", timeMs: 900 + 10 * i })), ...Array.from({ length: 10 }, (_, i) => ({ key: "k", timeMs: 1000 + 10 * i }))];
+    const reqs = [
+      ...Array.from({ length: 10 }, (_, i) => ({ key: "k", timeMs: 900 + 10 * i })),
+      ...Array.from({ length: 10 }, (_, i) => ({ key: "k", timeMs: 1000 + 10 * i })),
+    ];
     const report = await simulate({
       traffic: fromRequests(reqs),
       policies: [fixedWindow({ limit: 10, windowMs: 1000 }), tokenBucket({ capacity: 10, refillRate: 10 })],
@@ -143,6 +167,22 @@ describe("simulate", () => {
     expect(tb?.requests.admitted).toBe(11);
     expect(tb?.window.admitted).toBe(11);
     expect(tb?.window.bound).toBe(20);
+  });
+
+  it("measures windows as (t - windowMs, t]: a request exactly windowMs earlier is outside", async () => {
+    const rows: [number[], number, string][] = [
+      [[0, 1000], 1, "0 is not in (0, 1000]"],
+      [[0, 999], 2, "0 is in (-1, 999]"],
+      [[0, 500, 1000, 1499], 3, "500, 1000 and 1499 are in (499, 1499]"],
+    ];
+    for (const [times, want, why] of rows) {
+      const report = await simulate({
+        traffic: fromRequests(times.map((timeMs) => ({ key: "k", timeMs }))),
+        policies: [tokenBucket({ capacity: 10, refillRate: 1 })],
+        windowMs: 1000,
+      });
+      expect(report.policies[0]?.window.admitted, `${times.join(", ")}: ${why}`).toBe(want);
+    }
   });
 
   it("counts a cost above the limit as refused (never admissible), not as an error", async () => {
@@ -161,7 +201,12 @@ describe("simulate", () => {
 
   it("tracks the watched client's remaining quota, and estimates client counts past maxClients", async () => {
     const traffic = generate({ shape: "poisson", rate: 500, durationMs: 20_000, clients: 3000, seed: 4 });
-    const report = await simulate({ traffic, policies: [fixedWindow({ limit: 2, windowMs: 5000 })], maxClients: 500, watch: "client-0007" });
+    const report = await simulate({
+      traffic,
+      policies: [fixedWindow({ limit: 2, windowMs: 5000 })],
+      maxClients: 500,
+      watch: "client-0007",
+    });
     const p = report.policies[0]!;
     expect(report.watch).toBe("client-0007");
     expect(p.level.length).toBeGreaterThan(3);
@@ -174,9 +219,15 @@ describe("simulate", () => {
 
   it("refuses bad options with the option named", async () => {
     const traffic = fromRequests([]);
-    await expect(simulate({ traffic, policies: [] })).rejects.toThrow(/simulate\(\{ policies \}\) needs a non-empty array/);
-    await expect(simulate({ traffic, policies: [tokenBucket({ capacity: 1, refillRate: 1 })], windowMs: 0 })).rejects.toThrow(/windowMs.*got 0/);
-    await expect(simulate({ traffic: {} as never, policies: [tokenBucket({ capacity: 1, refillRate: 1 })] })).rejects.toThrow(/simulate\(\{ traffic \}\) needs traffic/);
+    await expect(simulate({ traffic, policies: [] })).rejects.toThrow(
+      /simulate\(\{ policies \}\) needs a non-empty array/,
+    );
+    await expect(
+      simulate({ traffic, policies: [tokenBucket({ capacity: 1, refillRate: 1 })], windowMs: 0 }),
+    ).rejects.toThrow(/windowMs.*got 0/);
+    await expect(
+      simulate({ traffic: {} as never, policies: [tokenBucket({ capacity: 1, refillRate: 1 })] }),
+    ).rejects.toThrow(/simulate\(\{ traffic \}\) needs traffic/);
   });
 });
 
@@ -184,22 +235,61 @@ describe("bounds", () => {
   // Property: on random bursty traffic, no algorithm admits one client more than its bound in any window.
   it("the most admitted in any window never exceeds the algorithm's bound", async () => {
     const arbPolicy = fc.oneof(
-      fc.record({ capacity: fc.integer({ min: 1, max: 30 }), refillRate: fc.double({ min: 0.1, max: 20, noNaN: true }) }).map((o) => tokenBucket(o)),
-      fc.record({ capacity: fc.integer({ min: 1, max: 30 }), refillAmount: fc.integer({ min: 1, max: 5 }), refillIntervalMs: fc.integer({ min: 10, max: 3000 }) }).map((o) => tokenBucket(o)),
-      fc.record({ limit: fc.integer({ min: 1, max: 20 }), periodMs: fc.integer({ min: 100, max: 5000 }), burst: fc.integer({ min: 1, max: 30 }) }).map((o) => gcra(o)),
-      fc.record({ capacity: fc.integer({ min: 1, max: 30 }), leakRate: fc.double({ min: 0.1, max: 20, noNaN: true }) }).map((o) => leakyBucket(o)),
-      fc.record({ limit: fc.integer({ min: 1, max: 30 }), windowMs: fc.integer({ min: 50, max: 5000 }) }).map((o) => fixedWindow(o)),
-      fc.record({ limit: fc.integer({ min: 1, max: 30 }), windowMs: fc.integer({ min: 50, max: 5000 }) }).map((o) => slidingWindow(o)),
-      fc.record({ limit: fc.integer({ min: 1, max: 30 }), windowMs: fc.integer({ min: 50, max: 5000 }) }).map((o) => slidingLog(o)),
+      fc
+        .record({
+          capacity: fc.integer({ min: 1, max: 30 }),
+          refillRate: fc.double({ min: 0.1, max: 20, noNaN: true }),
+        })
+        .map((o) => tokenBucket(o)),
+      fc
+        .record({
+          capacity: fc.integer({ min: 1, max: 30 }),
+          refillAmount: fc.integer({ min: 1, max: 5 }),
+          refillIntervalMs: fc.integer({ min: 10, max: 3000 }),
+        })
+        .map((o) => tokenBucket(o)),
+      fc
+        .record({
+          limit: fc.integer({ min: 1, max: 20 }),
+          periodMs: fc.integer({ min: 100, max: 5000 }),
+          burst: fc.integer({ min: 1, max: 30 }),
+        })
+        .map((o) => gcra(o)),
+      fc
+        .record({ capacity: fc.integer({ min: 1, max: 30 }), leakRate: fc.double({ min: 0.1, max: 20, noNaN: true }) })
+        .map((o) => leakyBucket(o)),
+      fc
+        .record({ limit: fc.integer({ min: 1, max: 30 }), windowMs: fc.integer({ min: 50, max: 5000 }) })
+        .map((o) => fixedWindow(o)),
+      fc
+        .record({ limit: fc.integer({ min: 1, max: 30 }), windowMs: fc.integer({ min: 50, max: 5000 }) })
+        .map((o) => slidingWindow(o)),
+      fc
+        .record({ limit: fc.integer({ min: 1, max: 30 }), windowMs: fc.integer({ min: 50, max: 5000 }) })
+        .map((o) => slidingLog(o)),
     );
     await fc.assert(
-      fc.asyncProperty(arbPolicy, fc.integer({ min: 1, max: 2 ** 31 }), fc.integer({ min: 10, max: 8000 }), async (policy, seed, windowMs) => {
-        const traffic = generate({ shape: "bursts", rate: 20, durationMs: 20_000, burstSize: 60, burstEveryMs: 4000, burstLengthMs: 300, burstAtMs: seed % 4000, seed });
-        const report = await simulate({ traffic, policies: [policy], windowMs });
-        const w = report.policies[0]!.window;
-        expect(w.admitted, `${report.policies[0]!.label} over ${windowMs} ms`).toBeLessThanOrEqual(w.bound + 1e-9);
-        expect(w.bound).toBe(boundOf([policy], windowMs));
-      }),
+      fc.asyncProperty(
+        arbPolicy,
+        fc.integer({ min: 1, max: 2 ** 31 }),
+        fc.integer({ min: 10, max: 8000 }),
+        async (policy, seed, windowMs) => {
+          const traffic = generate({
+            shape: "bursts",
+            rate: 20,
+            durationMs: 20_000,
+            burstSize: 60,
+            burstEveryMs: 4000,
+            burstLengthMs: 300,
+            burstAtMs: seed % 4000,
+            seed,
+          });
+          const report = await simulate({ traffic, policies: [policy], windowMs });
+          const w = report.policies[0]!.window;
+          expect(w.admitted, `${report.policies[0]!.label} over ${windowMs} ms`).toBeLessThanOrEqual(w.bound + 1e-9);
+          expect(w.bound).toBe(boundOf([policy], windowMs));
+        },
+      ),
       { numRuns: 60, seed: 11 },
     );
   });
@@ -228,7 +318,12 @@ describe("summaries", () => {
 
   it("SpaceSaving: exact while keys fit; past that, every key above total/capacity is kept, counts within their error", () => {
     const exact = new SpaceSaving(10);
-    for (const [k, n] of [["a", 5], ["b", 3], ["c", 9]] as const) for (let i = 0; i < n; i++) exact.add(k);
+    for (const [k, n] of [
+      ["a", 5],
+      ["b", 3],
+      ["c", 9],
+    ] as const)
+      for (let i = 0; i < n; i++) exact.add(k);
     expect(exact.top(2)).toEqual([
       { key: "c", count: 9, error: 0 },
       { key: "a", count: 5, error: 0 },

@@ -41,7 +41,15 @@ describe("random (sfc32)", () => {
 
 describe("generate", () => {
   it("reproduces a run exactly: read twice, built twice", async () => {
-    const o: TrafficOptions = { shape: "poisson", rate: 200, durationMs: 30_000, clients: 50, skew: 1, abusers: 2, seed: 9 };
+    const o: TrafficOptions = {
+      shape: "poisson",
+      rate: 200,
+      durationMs: 30_000,
+      clients: 50,
+      skew: 1,
+      abusers: 2,
+      seed: 9,
+    };
     const t = generate(o);
     const first = await readAll(t);
     expect(await readAll(t)).toEqual(first);
@@ -78,8 +86,13 @@ describe("generate", () => {
 
   it("onoff: nothing while off, and Poisson(rate * on time) in all", async () => {
     for (const seed of SEEDS) {
-      const reqs = await readAll(generate({ shape: "onoff", rate: 100, durationMs: 100_000, onMs: 7000, offMs: 3000, seed }));
-      expect(reqs.filter((r) => r.timeMs % 10_000 >= 7000).map((r) => r.timeMs), `seed ${seed}`).toEqual([]);
+      const reqs = await readAll(
+        generate({ shape: "onoff", rate: 100, durationMs: 100_000, onMs: 7000, offMs: 3000, seed }),
+      );
+      expect(
+        reqs.filter((r) => r.timeMs % 10_000 >= 7000).map((r) => r.timeMs),
+        `seed ${seed}`,
+      ).toEqual([]);
       expect(poissonOk(reqs.length, 100 * 70), `seed ${seed}: ${reqs.length}`).toBe(true);
     }
   });
@@ -99,14 +112,25 @@ describe("generate", () => {
       const counts = [0, 0, 0, 0];
       for (const r of reqs) counts[Math.floor(r.timeMs / (P / 4))]++;
       counts.forEach((c, q) => {
-        expect(poissonOk(c, expected[q] as number), `seed ${seed} quarter ${q}: ${c} want about ${expected[q]}`).toBe(true);
+        expect(poissonOk(c, expected[q] as number), `seed ${seed} quarter ${q}: ${c} want about ${expected[q]}`).toBe(
+          true,
+        );
       });
     }
   });
 
   it("bursts: each burst is burstSize requests evenly over burstLengthMs, on top of Poisson background", async () => {
     for (const seed of SEEDS) {
-      const o = { shape: "bursts", rate: 2, durationMs: 300_000, burstSize: 50, burstEveryMs: 60_000, burstLengthMs: 5000, burstAtMs: 58_000, seed } as const;
+      const o = {
+        shape: "bursts",
+        rate: 2,
+        durationMs: 300_000,
+        burstSize: 50,
+        burstEveryMs: 60_000,
+        burstLengthMs: 5000,
+        burstAtMs: 58_000,
+        seed,
+      } as const;
       const reqs = await readAll(generate(o));
       const inBurst = (t: number) => t >= 58_000 && (t - 58_000) % 60_000 < 5000;
       // Bursts starting at 58 s, 118 s, 178 s, 238 s (298 s is cut by the end: 2000 ms of it, 20 requests).
@@ -122,7 +146,15 @@ describe("generate", () => {
   });
 
   it("many clients: each client's share is its weight (Zipf skew, abusers) within binomial error", async () => {
-    const o = { shape: "poisson", rate: 1000, durationMs: 60_000, clients: 20, skew: 1.2, abusers: 2, abuseFactor: 10 } as const;
+    const o = {
+      shape: "poisson",
+      rate: 1000,
+      durationMs: 60_000,
+      clients: 20,
+      skew: 1.2,
+      abusers: 2,
+      abuseFactor: 10,
+    } as const;
     const weights = Array.from({ length: 20 }, (_, i) => (i < 2 ? 10 : 1) / (i + 1) ** 1.2);
     const total = weights.reduce((x, y) => x + y, 0);
     for (const seed of SEEDS) {
@@ -132,16 +164,27 @@ describe("generate", () => {
       weights.forEach((w, i) => {
         const key = `client-${String(i).padStart(2, "0")}`;
         const c = counts.get(key) ?? 0;
-        expect(binomialOk(c, reqs.length, w / total), `seed ${seed} ${key}: ${c} of ${reqs.length}, p ${w / total}`).toBe(true);
+        expect(
+          binomialOk(c, reqs.length, w / total),
+          `seed ${seed} ${key}: ${c} of ${reqs.length}, p ${w / total}`,
+        ).toBe(true);
       });
     }
   });
 
   it("refuses bad options with the option named and the fix", () => {
-    expect(() => generate({ rate: -1, durationMs: 1000 })).toThrow(/generate\(\{ rate \}\) must be a number from .* got -1/);
-    expect(() => generate({ rate: 1, durationMs: 1000, shape: "poison" as never })).toThrow(/shape.*steady, poisson, bursts, onoff, daily.*"poison"/);
-    expect(() => generate({ rate: 1, durationMs: 1000, clients: 2, abusers: 3 })).toThrow(/abusers: 3.*more than the 2 clients/);
-    expect(() => generate({ rate: 1, durationMs: 1000, rat: 2 } as never)).toThrow(/unknown option "rat"; did you mean "rate"\?/);
+    expect(() => generate({ rate: -1, durationMs: 1000 })).toThrow(
+      /generate\(\{ rate \}\) must be a number from .* got -1/,
+    );
+    expect(() => generate({ rate: 1, durationMs: 1000, shape: "poison" as never })).toThrow(
+      /shape.*steady, poisson, bursts, onoff, daily.*"poison"/,
+    );
+    expect(() => generate({ rate: 1, durationMs: 1000, clients: 2, abusers: 3 })).toThrow(
+      /abusers: 3.*more than the 2 clients/,
+    );
+    expect(() => generate({ rate: 1, durationMs: 1000, rat: 2 } as never)).toThrow(
+      /unknown option "rat"; did you mean "rate"\?/,
+    );
   });
 });
 
