@@ -112,8 +112,8 @@ describe("advise", () => {
     await expect(advise({ traffic: fiveEach, template, goals: { percentile: 0 } })).rejects.toThrow(
       /percentile.*got 0/,
     );
-    await expect(advise({ traffic: fiveEach, template, goals: { maxRefused: 0.1 } as never })).rejects.toThrow(
-      /unknown option "maxRefused"; did you mean "maxRefusedShare"/,
+    await expect(advise({ traffic: fiveEach, template, goals: { maxRefusedShar: 0.1 } as never })).rejects.toThrow(
+      /unknown option "maxRefusedShar"; did you mean "maxRefusedShare"/,
     );
   });
 });
