@@ -24,7 +24,7 @@ export function formatReport(report: SimulationReport, advice?: Advice): string 
     `  ${n(t.requests)} requests (cost ${n(t.cost)}) from ${n(t.clients)} clients over ${span(Math.max(0, t.endMs - t.startMs))}; ${n(Math.round(report.decisionsPerSecond))} decisions/s`,
   );
   if (t.issues && t.issues.skipped > 0) {
-    out.push(`  ${n(t.issues.skipped)} lines skipped (not requests); the first:`);
+    out.push(`  ${n(t.issues.skipped)} line${t.issues.skipped === 1 ? "" : "s"} skipped (not requests); the first:`);
     for (const e of t.issues.examples) out.push(`    line ${e.line}: ${e.reason}: ${e.text}`);
   }
   for (const p of report.policies) {

@@ -140,7 +140,7 @@ export function parseJsonLine(
   const timeMs = parseTime(rec[tf]);
   if (Number.isNaN(timeMs)) return { error: `bad time ${describe(rec[tf])}` };
   const key = rec[keyField];
-  if (typeof key !== "string" && typeof key !== "number") return { error: `no "${keyField}" field` };
+  if ((typeof key !== "string" && typeof key !== "number") || key === "") return { error: `no "${keyField}" field` };
   const cost = parseCost(rec[costField]);
   if (Number.isNaN(cost)) return { error: `bad cost ${describe(rec[costField])}` };
   return { timeMs, key: String(key), cost };
@@ -188,6 +188,7 @@ export function parseCsvLine(line: string): ParsedLine {
   if (f === undefined || f.length < 2 || f.length > 3) return { error: "not timestamp,key[,cost]" };
   const timeMs = parseTime(f[0]);
   if (Number.isNaN(timeMs)) return { error: `bad time ${describe(f[0])}` };
+  if (f[1] === "") return { error: "empty key" };
   const cost = parseCost(f[2]);
   if (Number.isNaN(cost)) return { error: `bad cost ${describe(f[2])}` };
   return { timeMs, key: f[1] as string, cost };

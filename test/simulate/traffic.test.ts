@@ -110,7 +110,8 @@ describe("generate", () => {
     for (const seed of SEEDS) {
       const reqs = await readAll(generate({ shape: "daily", rate, durationMs: P, periodMs: P, amplitude: a, seed }));
       const counts = [0, 0, 0, 0];
-      for (const r of reqs) counts[Math.floor(r.timeMs / (P / 4))] = (counts[Math.floor(r.timeMs / (P / 4))] as number) + 1;
+      for (const r of reqs)
+        counts[Math.floor(r.timeMs / (P / 4))] = (counts[Math.floor(r.timeMs / (P / 4))] as number) + 1;
       counts.forEach((c, q) => {
         expect(poissonOk(c, expected[q] as number), `seed ${seed} quarter ${q}: ${c} want about ${expected[q]}`).toBe(
           true,
