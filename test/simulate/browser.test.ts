@@ -82,7 +82,7 @@ it("the HTML report draws every chart offline in headless Chromium", async () =>
       timeout: 20_000,
     });
     const drawn = await tab.evaluate(() =>
-      [...document.querySelectorAll(".chart")].map((el) => {
+      Array.from(document.querySelectorAll(".chart")).map((el) => {
         const svg = el.querySelector("svg");
         const box = svg?.getBoundingClientRect();
         return {
