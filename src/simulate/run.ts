@@ -134,14 +134,6 @@ export interface SimulationReport {
   readonly decisionsPerSecond: number;
 }
 
-/** ClientWindow tracks one client's admitted cost in the last windowMs (times and costs, oldest first). */
-interface ClientWindow {
-  times: number[];
-  costs: number[];
-  head: number;
-  sum: number;
-}
-
 /** Route is a resolved set of policies with what the run needs of it. */
 interface Route {
   readonly policies: readonly Policy[];
@@ -167,7 +159,19 @@ class Lane {
   readonly top: SpaceSaving;
   readonly refusedClients: DistinctCounter;
   refusedBy: Float64Array = new Float64Array(1024);
-  readonly windows: (ClientWindow | undefined)[] = [];
+  /**
+   * The admitted requests of the last windowMs, all clients together, oldest
+   * first, in a ring (time, client, cost), and each client's admitted cost in
+   * that window (windowSum): the window maximum in O(1) per request with no
+   * object per client. The ring holds what was admitted in one window, as
+   * per-client queues would.
+   */
+  ringTimeMs = new Float64Array(1024);
+  ringClient = new Int32Array(1024);
+  ringCost = new Float64Array(1024);
+  ringHead = 0;
+  ringSize = 0;
+  windowSum: Float64Array = new Float64Array(1024);
   maxWindow = 0;
   maxWindowKey = "";
   readonly level: [number, number][] = [];
@@ -207,6 +211,41 @@ class Lane {
     if (r.options === undefined) return this.limiter.consumeSync(key, cost);
     r.options.cost = cost;
     return this.limiter.consumeSync(key, r.options);
+  }
+
+  /** admit adds an admitted request of client `ci` to the window at `t` and returns the client's cost in (t - windowMs, t]. */
+  admit(t: number, ci: number, cost: number, windowMs: number): number {
+    const from = t - windowMs;
+    let cap = this.ringTimeMs.length;
+    while (this.ringSize > 0 && (this.ringTimeMs[this.ringHead] as number) <= from) {
+      const old = this.ringClient[this.ringHead] as number;
+      this.windowSum[old] = (this.windowSum[old] as number) - (this.ringCost[this.ringHead] as number);
+      this.ringHead = this.ringHead + 1 === cap ? 0 : this.ringHead + 1;
+      this.ringSize--;
+    }
+    if (this.ringSize === cap) {
+      // Full: double, keeping the order from the head.
+      const grow = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+        const b = make(cap * 2);
+        b.set(a.subarray(this.ringHead));
+        b.set(a.subarray(0, this.ringHead), cap - this.ringHead);
+        return b;
+      };
+      this.ringTimeMs = grow(this.ringTimeMs, (n) => new Float64Array(n));
+      this.ringClient = grow(this.ringClient, (n) => new Int32Array(n));
+      this.ringCost = grow(this.ringCost, (n) => new Float64Array(n));
+      this.ringHead = 0;
+      cap *= 2;
+    }
+    let tail = this.ringHead + this.ringSize;
+    if (tail >= cap) tail -= cap;
+    this.ringTimeMs[tail] = t;
+    this.ringClient[tail] = ci;
+    this.ringCost[tail] = cost;
+    this.ringSize++;
+    const sum = (this.windowSum[ci] as number) + cost;
+    this.windowSum[ci] = sum;
+    return sum;
   }
 
   /** remaining peeks at `key`'s remaining quota. */
@@ -417,7 +456,10 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
         clientIndex.set(key, ci);
         if (ci >= offeredBy.length) {
           offeredBy = grow(offeredBy);
-          for (const lane of lanes) lane.refusedBy = grow(lane.refusedBy);
+          for (const lane of lanes) {
+            lane.refusedBy = grow(lane.refusedBy);
+            lane.windowSum = grow(lane.windowSum);
+          }
         }
       }
       if (ci !== undefined) offeredBy[ci] = (offeredBy[ci] as number) + 1;
@@ -435,26 +477,9 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
           const series = timeline.series[l] as Float64Array;
           series[b] = (series[b] as number) + c;
           if (ci !== undefined && c > 0) {
-            let w = lane.windows[ci];
-            if (w === undefined) {
-              w = { times: [], costs: [], head: 0, sum: 0 };
-              lane.windows[ci] = w;
-            }
-            const from = t - windowMs;
-            while (w.head < w.times.length && (w.times[w.head] as number) <= from) {
-              w.sum -= w.costs[w.head] as number;
-              w.head++;
-            }
-            if (w.head > 64 && w.head * 2 > w.times.length) {
-              w.times.splice(0, w.head);
-              w.costs.splice(0, w.head);
-              w.head = 0;
-            }
-            w.times.push(t);
-            w.costs.push(c);
-            w.sum += c;
-            if (w.sum > lane.maxWindow) {
-              lane.maxWindow = w.sum;
+            const sum = lane.admit(t, ci, c, windowMs);
+            if (sum > lane.maxWindow) {
+              lane.maxWindow = sum;
               lane.maxWindowKey = key;
             }
           }
