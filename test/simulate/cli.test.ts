@@ -201,3 +201,27 @@ describe("progress bar", () => {
     expect(out).toMatch(/gcra\(limit=10, periodMs=1000, burst=10\)/);
   });
 });
+
+describe("the README picture", () => {
+  it("is what the command the README names draws today", async () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const block = /```sh\n(node dist\/cli\.js simulate [\s\S]*?--svg docs\/simulate-boundary\.svg[\s\S]*?)\n```/.exec(
+      readme,
+    )?.[1];
+    expect(block, "README names the command that draws docs/simulate-boundary.svg").toBeDefined();
+    // Split the shell line: backslash-newlines joined, double-quoted words kept whole.
+    const words = [...(block as string).replace(/\\\n\s*/g, " ").matchAll(/"([^"]*)"|(\S+)/g)].map(
+      (m) => m[1] ?? m[2] ?? "",
+    );
+    const out = join(dir, "picture.svg");
+    const args = words.slice(2).map((w) => (w === "docs/simulate-boundary.svg" ? out : w));
+    const r = await inProcess(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(out, "utf8"), "docs/simulate-boundary.svg is stale: run the README's command again").toBe(
+      readFileSync(join(root, "docs/simulate-boundary.svg"), "utf8"),
+    );
+    // The numbers the README quotes beside it.
+    expect(r.stdout).toMatch(/at most 194 admitted to one client in any 10 s \(client-0\); bound 200/);
+    expect(r.stdout).toMatch(/at most 116 admitted to one client in any 10 s \(client-0\); bound 116\.7/);
+  });
+});
