@@ -178,7 +178,7 @@ async function main(): Promise<void> {
     "",
   );
   out.push("| contestant | decisions/s (median) |", "|---|---:|");
-  contestants.forEach((c, i) => out.push(`| ${c.name} | ${rate(median(perSecond[i] as number[]))} |`));
+  for (const [i, c] of contestants.entries()) out.push(`| ${c.name} | ${rate(median(perSecond[i] as number[]))} |`);
   out.push("", "| ratio (median of per-round ratios) | |", "|---|---:|");
   out.push(`| simulate() / consumeSync loop | ${median(ratios[0] as number[]).toFixed(2)}x |`);
   out.push(`| simulate() / applyPolicy loop | ${median(ratios[1] as number[]).toFixed(2)}x |`, "");
