@@ -1,6 +1,6 @@
 // simulate.ts: `floodgate simulate`: run policies over traffic, print the report, write charts, advise.
 
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { describe, FloodgateTypeError } from "../core/errors.js";
 import type { Policy } from "../core/policy.js";
 import { type Advice, advise } from "../simulate/advise.js";
@@ -40,7 +40,11 @@ const FLAGS: Record<string, FlagSpec> = {
   },
   window: { type: "string", value: "DURATION", help: "window of the most-admitted-to-one-client figure (default 1m)" },
   bucket: { type: "string", value: "DURATION", help: "chart bucket width (default: about 1/300 of the traffic)" },
-  watch: { type: "string", value: "KEY", help: "client whose remaining quota is charted (default: the heaviest)" },
+  watch: {
+    type: "string",
+    value: "KEY",
+    help: "client whose remaining quota is charted (default: the heaviest generated\nclient, or the first in a log)",
+  },
   top: { type: "string", value: "N", help: "how many of the most limited clients to list (default 10)" },
   html: {
     type: "string",
@@ -181,9 +185,14 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     const file = flags.log as string;
     traffic = replay(file, { format: formatOf(file, flags.format) });
     try {
-      (await import("node:fs")).statSync(file);
-    } catch {
-      throw flagError("log", file, "cannot be read", "check the path");
+      statSync(file);
+    } catch (err) {
+      throw flagError(
+        "log",
+        file,
+        `cannot be read (${(err as { code?: string }).code ?? String(err)})`,
+        "check the path",
+      );
     }
   }
   const chart = (flags.chart as string | undefined) ?? "traffic";

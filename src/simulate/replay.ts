@@ -258,7 +258,15 @@ export function replay(source: ReplaySource, options: ReplayOptions): Traffic {
       let stream: Readable;
       let totalBytes = 0;
       if (typeof source === "string") {
-        totalBytes = statSync(source).size;
+        try {
+          totalBytes = statSync(source).size;
+        } catch (err) {
+          throw new FloodgateTypeError(
+            "ERR_INVALID_OPTION",
+            `floodgate: replay(${JSON.stringify(source)}) cannot read the file (${(err as { code?: string }).code ?? String(err)}); check the path.`,
+            { cause: err },
+          );
+        }
         const file = createReadStream(source);
         stream = source.endsWith(".gz") ? file.pipe(createGunzip()) : file;
         if (progress) {

@@ -157,6 +157,13 @@ describe("replay", () => {
     expect(producedAtFirstBatch).toBeLessThan(total / 4);
   });
 
+  it("a log that cannot be read is a coded error naming the path", async () => {
+    const traffic = replay(join(dir, "missing.log"), { format: "clf" });
+    await expect(readAll(traffic)).rejects.toThrow(
+      /replay\(".*missing\.log"\) cannot read the file \(ENOENT\); check the path/,
+    );
+  });
+
   it("refuses a bad format with the choices", () => {
     expect(() => replay("x.log", { format: "apache" as never })).toThrow(/format.*clf, combined, jsonl, csv.*"apache"/);
   });

@@ -21,6 +21,7 @@ import {
   SpaceSaving,
   simulate,
 } from "../../src/simulate/index.js";
+import { Timeline } from "../../src/simulate/stats.js";
 import { type Req, readAll } from "./helpers.js";
 
 /** Expected is what the independent loop measures for one simulated policy. */
@@ -296,6 +297,27 @@ describe("bounds", () => {
 });
 
 describe("summaries", () => {
+  it("Timeline: past maxBuckets, buckets merge two by two and keep every count", () => {
+    const t = new Timeline(10, 8, 1);
+    const s = t.series[0] as Float64Array;
+    let total = 0;
+    // Steps: 1000 ms of one count per ms from 1005 ms: 100 buckets of 10 ms would not fit in 8.
+    for (let ms = 1005; ms < 2005; ms++) {
+      const b = t.bucket(ms);
+      s[b] = (s[b] as number) + 1;
+      total++;
+    }
+    expect(t.bucketMs).toBe(160);
+    expect(t.length).toBeLessThanOrEqual(8);
+    expect(Array.from(s.subarray(0, t.length)).reduce((a, b) => a + b, 0)).toBe(total);
+    // Each bucket starts at a multiple of its width and holds the ms that fall in it.
+    for (let i = 0; i < t.length; i++) {
+      const from = Math.max(1005, t.startMs(i));
+      const to = Math.min(2005, t.startMs(i) + t.bucketMs);
+      expect(s[i], `bucket ${i} from ${t.startMs(i)}`).toBe(Math.max(0, to - from));
+    }
+  });
+
   it("Histogram: exact below 2048, never below and at most 1/1024 above the true quantile", () => {
     const h = new Histogram();
     const values: number[] = [];
