@@ -46,6 +46,11 @@ const FLAGS: Record<string, FlagSpec> = {
     help: "client whose remaining quota is charted (default: the heaviest generated\nclient, or the first in a log)",
   },
   top: { type: "string", value: "N", help: "how many of the most limited clients to list (default 10)" },
+  "max-clients": {
+    type: "string",
+    value: "N",
+    help: "clients tracked one by one (default 250000); past it, counts are estimated",
+  },
   html: {
     type: "string",
     value: "FILE",
@@ -208,6 +213,18 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     if (!Number.isInteger(top) || top < 1)
       throw flagError("top", flags.top, "is not a whole number above 0", "pass a count such as 10");
   }
+  let maxClients: number | undefined;
+  if (flags["max-clients"] !== undefined) {
+    maxClients = Number(flags["max-clients"]);
+    if (!Number.isInteger(maxClients) || maxClients < 1) {
+      throw flagError(
+        "max-clients",
+        flags["max-clients"],
+        "is not a whole number above 0",
+        "pass a count such as 250000",
+      );
+    }
+  }
   const windowMs = durationFlag(flags, "window");
   const bucketMs = durationFlag(flags, "bucket");
 
@@ -245,6 +262,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       ...(bucketMs !== undefined ? { bucketMs } : {}),
       ...(flags.watch !== undefined ? { watch: flags.watch as string } : {}),
       ...(top !== undefined ? { top } : {}),
+      ...(maxClients !== undefined ? { maxClients } : {}),
       ...(bar ? { onProgress: bar.update } : {}),
     });
   } finally {

@@ -42,7 +42,11 @@ export interface SimulateOptions {
   watch?: string;
   /** top is how many of the most limited clients are reported. Default 10. */
   top?: number;
-  /** maxClients is how many clients are tracked one by one; past it, client counts are estimated. Default 1000000. */
+  /**
+   * maxClients is how many clients are tracked one by one (about 300 bytes each); past it,
+   * clients are counted apart (HyperLogLog past 10,000 more) and the most limited come from a
+   * Space-Saving summary. Default 250000.
+   */
   maxClients?: number;
   /** maxKeys is each simulated MemoryStore's maxKeys (see MemoryStoreOptions). Default: the store's default. */
   maxKeys?: number;
@@ -157,7 +161,9 @@ class Lane {
   neverAdmissible = 0;
   readonly retry = new Histogram();
   readonly top: SpaceSaving;
-  readonly refusedClients: DistinctCounter;
+  /** refusedTracked counts tracked clients refused at least once; refusedUntracked the others (estimated). */
+  refusedTracked = 0;
+  readonly refusedUntracked = new DistinctCounter(UNTRACKED_EXACT);
   refusedBy: Float64Array = new Float64Array(1024);
   /**
    * The admitted requests of the last windowMs, all clients together, oldest
@@ -196,7 +202,6 @@ class Lane {
     for (const t of this.tiers) bound = Math.max(bound, boundOf(t.route.policies, opts.windowMs));
     this.bound = bound;
     this.top = new SpaceSaving(Math.max(64, opts.top * 10));
-    this.refusedClients = new DistinctCounter(opts.maxClients);
   }
 
   /** routeOf returns the route of `key`: its tier's, else the base policy. */
@@ -269,6 +274,8 @@ class Lane {
   }
 }
 
+/** UNTRACKED_EXACT is how many clients past maxClients are counted exactly before HyperLogLog takes over. */
+const UNTRACKED_EXACT = 10_000;
 /** MAX_LEVEL_POINTS bounds the points of the watched client's level chart. */
 const MAX_LEVEL_POINTS = 4000;
 /** MAX_BUCKETS bounds a chart's time buckets; past it, buckets are merged two by two. */
@@ -384,7 +391,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
   }
   const windowMs = positive("windowMs", o.windowMs, 60_000, false);
   const top = positive("top", o.top, 10, true);
-  const maxClients = positive("maxClients", o.maxClients, 1_000_000, true);
+  const maxClients = positive("maxClients", o.maxClients, 250_000, true);
   const bucketMs = positive(
     "bucketMs",
     o.bucketMs,
@@ -417,7 +424,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
   // Clients tracked one by one (up to maxClients): index, offered requests.
   const clientIndex = new Map<string, number>();
   let offeredBy: Float64Array = new Float64Array(1024);
-  const clientsSeen = new DistinctCounter(maxClients);
+  // Clients past maxClients: counted apart, exactly for the first few, then estimated.
+  const untracked = new DistinctCounter(UNTRACKED_EXACT);
   let watch = o.watch ?? traffic.watchKey;
   let lastBucket = -1;
   let lastT = Number.NEGATIVE_INFINITY;
@@ -463,7 +471,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
         }
       }
       if (ci !== undefined) offeredBy[ci] = (offeredBy[ci] as number) + 1;
-      else clientsSeen.add(key);
+      else untracked.add(key);
       const watched = key === watch;
       for (let l = 0; l < nLanes; l++) {
         const lane = lanes[l] as Lane;
@@ -490,10 +498,10 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
           else lane.retry.add(d.retryAfterMs);
           lane.top.add(key);
           if (ci !== undefined) {
-            if (lane.refusedBy[ci] === 0) lane.refusedClients.add(key);
+            if (lane.refusedBy[ci] === 0) lane.refusedTracked++;
             lane.refusedBy[ci] = (lane.refusedBy[ci] as number) + 1;
           } else {
-            lane.refusedClients.add(key);
+            lane.refusedUntracked.add(key);
           }
         }
         if (watched) lane.record(t, d === undefined ? lane.remaining(key) : d.remaining);
@@ -503,12 +511,12 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
   const elapsedMs = performance.now() - started;
 
   const tracked = clientIndex.size;
-  const allTracked = clientsSeen.count() === 0;
-  const seen = tracked + clientsSeen.count();
+  const allTracked = untracked.count() === 0;
+  const seen = tracked + untracked.count();
   const keys = allTracked ? [...clientIndex.keys()] : [];
   const startMs = Number.isNaN(firstT) ? 0 : firstT;
   const policies: PolicyReport[] = lanes.map((lane, l) => {
-    const refusedClients = lane.refusedClients.count();
+    const refusedClients = lane.refusedTracked + lane.refusedUntracked.count();
     let limited: LimitedClient[];
     if (allTracked) {
       // Every client is tracked: the most limited, exactly.
@@ -535,7 +543,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationRepo
         seen,
         refused: refusedClients,
         share: seen > 0 ? refusedClients / seen : 0,
-        exact: allTracked && lane.refusedClients.exact,
+        exact: untracked.exact && lane.refusedUntracked.exact,
       },
       window: { windowMs, admitted: lane.maxWindow, key: lane.maxWindowKey, bound: lane.bound },
       retryAfter: {

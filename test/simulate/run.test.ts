@@ -200,10 +200,10 @@ describe("simulate", () => {
     expect(p.retryAfter.count).toBe(0);
   });
 
-  it("tracks the watched client's remaining quota, and estimates client counts past maxClients", async () => {
-    const traffic = generate({ shape: "poisson", rate: 500, durationMs: 20_000, clients: 3000, seed: 4 });
+  it("tracks the watched client's remaining quota; counts clients past maxClients apart, then estimates them", async () => {
+    const small = generate({ shape: "poisson", rate: 500, durationMs: 20_000, clients: 3000, seed: 4 });
     const report = await simulate({
-      traffic,
+      traffic: small,
       policies: [fixedWindow({ limit: 2, windowMs: 5000 })],
       maxClients: 500,
       watch: "client-0007",
@@ -212,10 +212,20 @@ describe("simulate", () => {
     expect(report.watch).toBe("client-0007");
     expect(p.level.length).toBeGreaterThan(3);
     expect(p.level.every(([, r]) => r >= 0 && r <= 2)).toBe(true);
-    const distinct = new Set((await readAll(traffic)).map((r) => r.key)).size;
-    expect(p.clients.exact).toBe(false);
-    // HyperLogLog with 2^14 registers: about 0.8% standard error; 5% is far outside it.
-    expect(Math.abs(report.traffic.clients - distinct) / distinct).toBeLessThan(0.05);
+    // 500 tracked, the rest (under 10,000) counted exactly apart.
+    expect(report.traffic.clients).toBe(new Set((await readAll(small)).map((r) => r.key)).size);
+    expect(p.clients.exact).toBe(true);
+    // Past 10,000 more, HyperLogLog (2^14 registers, about 0.8% standard error): 5% is far outside it.
+    const large = generate({ shape: "poisson", rate: 3000, durationMs: 20_000, clients: 40_000, seed: 4 });
+    const big = await simulate({
+      traffic: large,
+      policies: [fixedWindow({ limit: 2, windowMs: 5000 })],
+      maxClients: 500,
+    });
+    const distinct = new Set((await readAll(large)).map((r) => r.key)).size;
+    expect(distinct).toBeGreaterThan(20_000);
+    expect(big.policies[0]!.clients.exact).toBe(false);
+    expect(Math.abs(big.traffic.clients - distinct) / distinct).toBeLessThan(0.05);
   });
 
   it("refuses bad options with the option named", async () => {
