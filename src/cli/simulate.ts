@@ -86,7 +86,7 @@ const EXAMPLES = `Examples:
     --window 10s --html report.html
   floodgate simulate --policy "slidingWindow(limit=600, windowMs=1m)" --log access.log --format combined
   floodgate simulate --policy "gcra(limit=10, periodMs=1s, burst=20)" \\
-    --traffic "daily(rate=115, durationMs=1d, clients=10000, skew=1, abusers=10)" \\
+    --traffic "daily(rate=115, durationMs=6h, periodMs=6h, clients=10000, skew=1, abusers=10)" \\
     --advise "maxRefusedShare=0.1%, percentile=99, maxPerWindow=1200, windowMs=1m" --html advice.html`;
 
 /** flagError is the coded error of a bad flag value: the flag, the value and the fix. */

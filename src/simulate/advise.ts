@@ -9,6 +9,7 @@ import { MemoryStore } from "../stores/memory.js";
 import { boundOf } from "./bounds.js";
 import { describePolicy } from "./run.js";
 import type { Traffic } from "./traffic.js";
+import { duration, percent } from "./units.js";
 
 /** AdviseGoals are what the advised policy must achieve. */
 export interface AdviseGoals {
@@ -284,7 +285,7 @@ export async function advise(options: AdviseOptions): Promise<Advice> {
     if (boundAt(1) > goals.maxPerWindow) {
       return result(
         undefined,
-        `no ${describePolicy(build(1))} or larger holds a client to ${goals.maxPerWindow} per ${goals.windowMs} ms: the smallest already admits up to ${boundAt(1)}; raise maxPerWindow, or use a template with longer durations.`,
+        `no ${describePolicy(build(1))} or larger holds a client to ${goals.maxPerWindow} per ${duration(goals.windowMs)}: the smallest already admits up to ${boundAt(1)}; raise maxPerWindow, or use a template with longer durations.`,
       );
     }
     let lo = 1;
@@ -305,7 +306,7 @@ export async function advise(options: AdviseOptions): Promise<Advice> {
       const c = tried.get(high) as Candidate;
       return result(
         undefined,
-        `no policy of this shape meets both goals: the largest within ${goals.maxPerWindow} per ${goals.windowMs} ms, ${describePolicy(c.policy)}, still refuses ${(c.refusedShare * 100).toPrecision(3)}% of ordinary clients' requests (goal ${goals.maxRefusedShare * 100}%).`,
+        `no policy of this shape meets both goals: the largest within ${goals.maxPerWindow} per ${duration(goals.windowMs)}, ${describePolicy(c.policy)}, still refuses ${percent(c.refusedShare)} of ordinary clients' requests (goal ${percent(goals.maxRefusedShare)}).`,
       );
     }
   } else {
@@ -360,10 +361,10 @@ export async function advise(options: AdviseOptions): Promise<Advice> {
       ? "it is the smallest size"
       : meets(high - 1)
         ? `size ${high - 1} meets it too (refusals did not fall steadily with size on this traffic)`
-        : `size ${high - 1} refuses ${(below.refusedShare * 100).toPrecision(3)}%`;
+        : `size ${high - 1} refuses ${percent(below.refusedShare)}`;
   onProgress?.(1);
   return result(
     best.policy,
-    `${describePolicy(best.policy)} is the smallest of this shape found to refuse at most ${goals.maxRefusedShare * 100}% of ordinary clients' requests (it refuses ${(best.refusedShare * 100).toPrecision(3)}%)${Number.isFinite(goals.maxPerWindow) ? ` and it admits at most ${best.bound} per ${goals.windowMs} ms to any client` : ""}; ${note}.`,
+    `${describePolicy(best.policy)} is the smallest of this shape found to refuse at most ${percent(goals.maxRefusedShare)} of ordinary clients' requests (it refuses ${percent(best.refusedShare)})${Number.isFinite(goals.maxPerWindow) ? ` and it admits at most ${best.bound} per ${duration(goals.windowMs)} to any client` : ""}; ${note}.`,
   );
 }

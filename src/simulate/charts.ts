@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { FloodgateError, FloodgateTypeError } from "../core/errors.js";
 import type { Advice } from "./advise.js";
 import type { SimulationReport } from "./run.js";
+import { duration, span } from "./units.js";
 
 /** ChartName names the charts of a report. */
 export type ChartName = "traffic" | "level" | "refusals" | "limited";
@@ -18,25 +19,6 @@ export type VegaLiteSpec = Record<string, unknown>;
 
 const WIDTH = 760;
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
-
-/** duration renders milliseconds for a label: "1 s", "5 min", "250 ms". */
-export function duration(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
-  if (ms % 1000 === 0) return `${ms / 1000} s`;
-  return `${Number(ms.toPrecision(4))} ms`;
-}
-
-/** span renders a length of time for reading, rounded: "250 ms", "42 s", "3.9 min", "5.5 h", "2 d". */
-export function span(ms: number): string {
-  const r = (x: number): string => String(Number(x.toPrecision(2 + (x >= 100 ? 1 : 0))));
-  if (ms < 1000) return `${r(ms)} ms`;
-  if (ms < 120_000) return `${r(ms / 1000)} s`;
-  if (ms < 7_200_000) return `${r(ms / 60_000)} min`;
-  if (ms < 172_800_000) return `${r(ms / 3_600_000)} h`;
-  return `${r(ms / 86_400_000)} d`;
-}
 
 function colors(report: SimulationReport): { domain: string[]; range: string[] } {
   const domain = report.policies.map((p) => p.label);

@@ -1,8 +1,8 @@
 // format.ts: a simulation report (and advice) as plain text, for a terminal.
 
 import type { Advice } from "./advise.js";
-import { duration, span } from "./charts.js";
 import { describePolicy, type SimulationReport } from "./run.js";
+import { duration, span } from "./units.js";
 
 function n(x: number): string {
   if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";

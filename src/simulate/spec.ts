@@ -23,7 +23,7 @@ function specError(what: string, text: string, problem: string, fix: string): Fl
   );
 }
 
-/** parseArgs parses `key=value, key=value` (values may not contain commas or parentheses). */
+/** parseArgList parses `key=value, key=value` (values may not contain commas or parentheses). */
 export function parseArgList(what: string, text: string): Record<string, string> {
   const args: Record<string, string> = {};
   if (text.trim() === "") return args;
