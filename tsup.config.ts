@@ -12,6 +12,8 @@ export const entries = {
   koa: "src/adapters/koa.ts",
   node: "src/adapters/node.ts",
   client: "src/client/index.ts",
+  simulate: "src/simulate/index.ts",
+  cli: "src/cli/bin.ts",
 };
 
 export default defineConfig({
@@ -26,5 +28,5 @@ export default defineConfig({
   splitting: true,
   treeshake: true,
   outDir: "dist",
-  external: ["ioredis", "redis", "express", "fastify", "hono", "koa", "undici"],
+  external: ["ioredis", "redis", "express", "fastify", "hono", "koa", "undici", "vega", "vega-lite"],
 });

@@ -12,6 +12,7 @@ export type ErrorCode =
   | "ERR_WAIT_TOO_LONG"
   | "ERR_ABORTED"
   | "ERR_INVALID_CLOCK"
+  | "ERR_MISSING_PEER"
   | "ERR_STORE";
 
 /**

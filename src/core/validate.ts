@@ -34,7 +34,7 @@ export function checkOptions(fn: string, options: unknown, known: readonly strin
 }
 
 /** suggest returns the known key closest to a misspelt one, or undefined when none is close. */
-function suggest(key: string, known: readonly string[]): string | undefined {
+export function suggest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
   for (const candidate of known) {

@@ -20,6 +20,7 @@ const subpathSources: Record<string, string> = {
   "floodgate/koa": "src/adapters/koa.ts",
   "floodgate/node": "src/adapters/node.ts",
   "floodgate/client": "src/client/index.ts",
+  "floodgate/simulate": "src/simulate/index.ts",
 };
 
 interface Block {
