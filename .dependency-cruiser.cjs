@@ -178,5 +178,10 @@ module.exports = {
     tsConfig: { fileName: "tsconfig.json" },
     // Keep `import type` edges, so rules can tell types from values.
     tsPreCompilationDeps: true,
+    // Resolve packages as Node does for both formats: vega-lite exports only a "default" condition.
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["import", "require", "node", "default", "types"],
+    },
   },
 };
