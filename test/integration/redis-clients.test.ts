@@ -15,6 +15,7 @@ import {
   tokenBucket,
 } from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
+import { SCRIPTS } from "../../src/stores/redis/protocol.js";
 import { type RedisCluster, type RedisServer, startCluster, startRedis } from "../helpers/redis-server.js";
 import { fields, Reference } from "./redis-util.js";
 
@@ -109,6 +110,11 @@ describe("every adapter gives the pure core's decisions", () => {
           { remaining: ds.map((d) => d.remaining), degraded: ds.filter((d) => d.degraded).length, errors },
           `${name} after SCRIPT FLUSH`,
         ).toEqual({ remaining: keys.map(() => 1), degraded: 0, errors: [] });
+        // The first NOSCRIPT loaded every script on every master (the adapter's scriptLoad).
+        const loaded = await Promise.all(admin.map((a) => a.script("EXISTS", ...SCRIPTS.map((x) => x.sha1))));
+        expect(loaded, `${name}: SCRIPT EXISTS of every script on each master`).toEqual(
+          admin.map(() => SCRIPTS.map(() => 1)),
+        );
       }
     } finally {
       for (const a of admin) a.disconnect();

@@ -11,7 +11,15 @@ import {
   slidingWindow,
   tokenBucket,
 } from "../../src/index.js";
-import { decode, encode, replyLength, specOf, type WireCall } from "../../src/stores/redis/protocol.js";
+import {
+  decode,
+  encode,
+  loadCalls,
+  replyLength,
+  SCRIPTS,
+  specOf,
+  type WireCall,
+} from "../../src/stores/redis/protocol.js";
 import { DECIDE, LONE } from "../../src/stores/redis/scripts.generated.js";
 
 const tb = tokenBucket({ name: "tb", capacity: 8, refillRate: 10 / 13 });
@@ -224,6 +232,21 @@ describe("encode: which script, which KEYS and ARGV", () => {
   it("a policy with more params than the scripts read is refused, not truncated", () => {
     const wide = { ...tb, params: [1, 2, 3, 4] } as Policy;
     expect(() => encode(undefined, "0", [call("c", [wide], 1)])).toThrow(/has 4 params; the Redis scripts read 3/);
+  });
+});
+
+describe("loadCalls: script calls that only load", () => {
+  it("every script once, routed to the key's slot; decide.lua with nothing to do, each lone script as a peek of an unused key", () => {
+    const route = "fg:{user:42}:tb:tb:c8r2";
+    const got = loadCalls(route).map((c) => [c.script.name, c.keys, c.args]);
+    expect(got).toEqual([
+      ["decide", [route], ["", "0", "0", "0", "0"]],
+      ...Object.values(LONE).map((l) => [l.name, [`${route}:load`], ["", "0", "1", "1", "1", "0"]]),
+    ]);
+    expect(SCRIPTS).toEqual([DECIDE, ...Object.values(LONE)]);
+    // The decide call's ARGV read as an empty batch (its key only routes the call); the lone
+    // calls carry cost 0 (a peek writes nothing).
+    expect(parseDecide([], ["", "0", "0", "0", "0"]).calls).toEqual([]);
   });
 });
 

@@ -16,6 +16,14 @@ export interface RedisAdapter {
   /** eval runs a script by its source (the server caches it, so the next evalsha finds it). */
   eval(source: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /**
+   * scriptLoad (optional) loads a script on every primary (`SCRIPT LOAD`; on a
+   * Cluster, every master the client knows), over the connections later calls
+   * use. After a NOSCRIPT, RedisStore loads every script before it retries
+   * anything; without scriptLoad it loads them by EVAL calls that change
+   * nothing, on the node of the call that got NOSCRIPT.
+   */
+  scriptLoad?(source: string): Promise<unknown>;
+  /**
    * info (optional) runs `INFO <section>` on the primaries this client talks to
    * and returns each reply: one for a standalone server; on a Cluster, one per
    * master the client knows, or one node of the client's choosing while it
@@ -53,6 +61,7 @@ export interface NodeRedisClusterLike {
 /** IoRedisInfo is the part of an ioredis `Redis` or `Cluster` that info() uses, when present. */
 interface IoRedisInfo {
   info?(section: string): Promise<unknown>;
+  script?(sub: "LOAD", source: string): Promise<unknown>;
   nodes?(role: "master"): IoRedisInfo[];
   readonly options?: { readonly host?: unknown; readonly port?: unknown };
 }
@@ -87,6 +96,15 @@ export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
     cluster: client.isCluster === true,
     evalsha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
     eval: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
+    async scriptLoad(source) {
+      const servers = c.isCluster === true && typeof c.nodes === "function" ? c.nodes("master") : [c];
+      return Promise.all(
+        servers.map((n) => {
+          if (typeof n.script !== "function") throw new Error("floodgate: this ioredis client has no script()");
+          return n.script("LOAD", source);
+        }),
+      );
+    },
     async info(section) {
       const masters = c.isCluster === true && typeof c.nodes === "function" ? c.nodes("master") : [];
       const servers = masters.length > 0 ? masters : [c];
@@ -122,6 +140,13 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
         c.sendCommand(keys[0], false, ["EVALSHA", sha1, String(keys.length), ...keys, ...args]),
       eval: (source, keys, args) =>
         c.sendCommand(keys[0], false, ["EVAL", source, String(keys.length), ...keys, ...args]),
+      async scriptLoad(source) {
+        const masters = Array.isArray(c.masters) ? c.masters : [];
+        if (typeof c.nodeClient !== "function")
+          throw new Error("floodgate: this node-redis cluster has no nodeClient()");
+        const nodeClient = c.nodeClient.bind(c);
+        return Promise.all(masters.map(async (m) => (await nodeClient(m)).sendCommand(["SCRIPT", "LOAD", source])));
+      },
       async info(section) {
         const masters = Array.isArray(c.masters) ? c.masters : [];
         if (masters.length === 0 || typeof c.nodeClient !== "function") {
@@ -145,6 +170,7 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
     cluster: false,
     evalsha: (sha1, keys, args) => c.sendCommand(["EVALSHA", sha1, String(keys.length), ...keys, ...args]),
     eval: (source, keys, args) => c.sendCommand(["EVAL", source, String(keys.length), ...keys, ...args]),
+    scriptLoad: (source) => c.sendCommand(["SCRIPT", "LOAD", source]),
     info: async (section) => [{ node, text: String(await c.sendCommand(["INFO", section])) }],
   };
 }

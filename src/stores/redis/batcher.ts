@@ -4,7 +4,7 @@ import type { Decision } from "../../core/policy.js";
 import type { RedisAdapter } from "./adapter.js";
 import { classify, type FailureReason } from "./failover.js";
 import { hashSlot } from "./keys.js";
-import { encode, type ScriptCall, type WireCall } from "./protocol.js";
+import { encode, loadCalls, SCRIPTS, type ScriptCall, type WireCall } from "./protocol.js";
 import type { LuaScript } from "./scripts.generated.js";
 
 /** Call is one decision waiting for its script call; it is answered exactly once, through resolve. */
@@ -73,12 +73,14 @@ const SPLIT_MIN_SIZE = 16;
  * - **Timeouts.** Every flight is settled by its reply, its error or a timer of
  *   timeoutMs, whichever comes first; later news of it is ignored.
  * - **NOSCRIPT.** A flight whose script the server lost (restart, failover,
- *   SCRIPT FLUSH) is sent again once by source (EVAL, which caches it). Flights
- *   sent after it may already have run, so from the first NOSCRIPT on, new
- *   flights are held back until every flight in flight has settled (answered,
- *   failed, or retried and answered): a retried call is never overtaken by a
- *   later call of this process. Held calls keep their timeout, counted from
- *   when they were held.
+ *   SCRIPT FLUSH) is sent again once by source (EVAL). Two rules keep a
+ *   retried call from being overtaken by a later call of this process: from
+ *   the first NOSCRIPT on, new flights are held back until every flight in
+ *   flight has settled (answered, failed, or retried and answered); and that
+ *   first NOSCRIPT loads every script before any retry, so the scripts are
+ *   never half loaded by this process (a flight of a loaded script could
+ *   otherwise run before an earlier flight of a missing one). Held calls keep
+ *   their timeout, counted from when they were held.
  */
 export class Batcher {
   readonly #s: BatcherSettings;
@@ -247,17 +249,42 @@ export class Batcher {
     if (f.done) return;
     const message = err instanceof Error ? err.message : String(err);
     if (!f.retried && message.startsWith("NOSCRIPT")) {
-      // The server lost its script cache: EVAL loads the script and runs the call
-      // once more. Flights sent before this one was answered may have run or may
-      // get NOSCRIPT too; nothing new is sent until every one of them has settled.
+      // The server lost its script cache. Flights sent before this reply came may
+      // have run or may get NOSCRIPT too: nothing new is sent until every one of
+      // them has settled (the hold). The first NOSCRIPT of a hold loads every
+      // script, so no later flight of another script can run while this one's
+      // script is missing; then EVAL runs the call once more.
       f.retried = true;
-      this.#holding = true;
+      if (!this.#holding) {
+        this.#holding = true;
+        this.#loadAll(f.keys[0] as string);
+      }
       this.#run(f, true);
       return;
     }
     this.#settle(f);
     this.#handlers.failed(f.calls, classify(err), err);
     this.#releaseIfSettled();
+  }
+
+  /**
+   * #loadAll loads every script, before any retry is sent: through the
+   * adapter's scriptLoad (every primary), or else by EVAL calls that change
+   * nothing (loadCalls), routed to `routeKey`'s node. Their replies and errors
+   * are ignored: each retry runs by source anyway.
+   */
+  #loadAll(routeKey: string): void {
+    const a = this.#adapter;
+    const ignore = (): void => {};
+    try {
+      if (typeof a.scriptLoad === "function") {
+        for (const s of SCRIPTS) a.scriptLoad(s.source).then(ignore, ignore);
+      } else {
+        for (const c of loadCalls(routeKey)) a.eval(c.script.source, c.keys, c.args).then(ignore, ignore);
+      }
+    } catch {
+      // An adapter that throws instead of rejecting: the retries still run by source.
+    }
   }
 
   /** #settle marks a flight answered: no later reply, error or timeout of it counts. */

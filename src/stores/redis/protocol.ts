@@ -173,6 +173,26 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[]): Scr
   return { script: DECIDE, keys, args };
 }
 
+/** SCRIPTS lists every script the store runs: decide.lua and each algorithm's lone script. */
+export const SCRIPTS: readonly LuaScript[] = Object.freeze([DECIDE, ...Object.values(LONE)]);
+
+/**
+ * loadCalls returns, for every script, a script call that loads it and changes
+ * nothing, routed to `routeKey`'s slot (a key of the form
+ * `${prefix}{${tag}}:${policyId}`): decide.lua with no policies, sets or runs
+ * (its KEYS are not read), and each lone script as a peek (cost 0) of a key
+ * that is never written (`${routeKey}:load`, same hash tag), which reads
+ * nothing and writes nothing. RedisStore sends them by EVAL, which caches the
+ * script, when the adapter has no scriptLoad().
+ */
+export function loadCalls(routeKey: string): ScriptCall[] {
+  return SCRIPTS.map((script) =>
+    script === DECIDE
+      ? { script, keys: [routeKey], args: ["", "0", "0", "0", "0"] }
+      : { script, keys: [`${routeKey}:load`], args: ["", "0", "1", "1", "1", "0"] },
+  );
+}
+
 /**
  * replyLength is how many integers the reply to `calls` holds: per consume of
  * one policy 4 (allowed, remaining, retryAfterMs, resetAfterMs; lone.lua and
