@@ -63,6 +63,8 @@ interface IoRedisInfo {
   info?(section: string): Promise<unknown>;
   script?(sub: "LOAD", source: string): Promise<unknown>;
   nodes?(role: "master"): IoRedisInfo[];
+  readonly status?: string;
+  once?(event: "ready", fn: () => void): unknown;
   readonly options?: { readonly host?: unknown; readonly port?: unknown };
 }
 
@@ -87,8 +89,9 @@ function urlAddress(url: unknown): string | undefined {
 
 /**
  * ioredisAdapter adapts an ioredis `Redis` or `Cluster` instance (ioredis routes
- * a script call by its first key). Its info() asks every master of a Cluster
- * (`nodes("master")`), or the Cluster itself (one node) while none is known.
+ * a script call by its first key). Its info() waits until a Cluster is ready and
+ * asks each of its masters (`nodes("master")`); its scriptLoad() loads on each
+ * master the Cluster knows.
  */
 export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
   const c = client as IoRedisLike & IoRedisInfo;
@@ -106,6 +109,10 @@ export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
       );
     },
     async info(section) {
+      // A Cluster knows its masters once it is ready (the caller bounds the wait).
+      if (c.isCluster === true && c.status !== "ready" && typeof c.once === "function") {
+        await new Promise<void>((resolve) => c.once?.("ready", resolve));
+      }
       const masters = c.isCluster === true && typeof c.nodes === "function" ? c.nodes("master") : [];
       const servers = masters.length > 0 ? masters : [c];
       return Promise.all(
