@@ -408,6 +408,8 @@ describe("events and options", () => {
       [{ client, prefix: "a{" }, "ERR_INVALID_OPTION"],
       [{ client, timeoutMs: 0 }, "ERR_INVALID_OPTION"],
       [{ client, timeoutMs: Number.NaN }, "ERR_INVALID_OPTION"],
+      // Regression (found in issue 8's split): a timeoutMs past setTimeout's limit fired after 1 ms, failing every call.
+      [{ client, timeoutMs: 2 ** 31 }, "ERR_INVALID_OPTION"],
       [{ client, onFailure: "ignore" }, "ERR_INVALID_OPTION"],
       [{ client, onFailure: { insurance: true, scale: 2 } }, "ERR_INVALID_OPTION"],
       [{ client, denyCache: { maxKeys: 0 } }, "ERR_INVALID_OPTION"],

@@ -141,7 +141,7 @@ export function parseOptions(options: RedisStoreOptions): Settings {
   return {
     adapter,
     prefix,
-    timeoutMs: positiveMs("timeoutMs", o.timeoutMs, 500, "such as 500"),
+    timeoutMs: timeoutOption(o.timeoutMs),
     ...parseFailure(o.onFailure),
     failClosedRetryAfterMs: positiveMs("failClosedRetryAfterMs", o.failClosedRetryAfterMs, 1000, "such as 1000"),
     probeIntervalMs: positiveMs("probeIntervalMs", o.probeIntervalMs, 1000, "such as 1000"),
@@ -238,6 +238,21 @@ function parseBatch(value: unknown): { enabled: boolean; maxSize: number } {
     "ERR_INVALID_OPTION",
     `floodgate: RedisStore({ batch }) must be true, false or { maxSize }, got ${describe(b)}.`,
   );
+}
+
+/** MAX_TIMER_MS is the longest setTimeout delay; a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** timeoutOption validates timeoutMs: positive, and short enough for one timer (a longer one would fire at once). */
+function timeoutOption(value: unknown): number {
+  const v = positiveMs("timeoutMs", value, 500, "such as 500");
+  if (v > MAX_TIMER_MS) {
+    throw new FloodgateRangeError(
+      "ERR_INVALID_OPTION",
+      `floodgate: RedisStore({ timeoutMs }) must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer), got ${describe(v)}; pass such as 500.`,
+    );
+  }
+  return v;
 }
 
 function positiveMs(name: string, value: unknown, fallback: number, example: string): number {
