@@ -79,8 +79,9 @@ const SPLIT_MIN_SIZE = 16;
  *   flight has settled (answered, failed, or retried and answered); and that
  *   first NOSCRIPT loads every script before any retry, so the scripts are
  *   never half loaded by this process (a flight of a loaded script could
- *   otherwise run before an earlier flight of a missing one). Held calls keep
- *   their timeout, counted from when they were held.
+ *   otherwise run before an earlier flight of a missing one). The wait of a
+ *   held call counts against its timeout (from when its batch was first held),
+ *   so it is still answered within timeoutMs of being made.
  */
 export class Batcher {
   readonly #s: BatcherSettings;
