@@ -15,6 +15,7 @@ import {
   tokenBucket,
 } from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
+import { SCRIPTS } from "../../src/stores/redis/protocol.js";
 import { type RedisCluster, type RedisServer, startCluster, startRedis } from "../helpers/redis-server.js";
 import { fields, Reference } from "./redis-util.js";
 
@@ -94,6 +95,31 @@ describe("every adapter gives the pure core's decisions", () => {
     }
   });
 
+  it("Cluster: a master with maxmemory-policy allkeys-lru is found and named (every master is asked)", async () => {
+    const admin = cluster.nodes.map((n) => new Redis(n.port, n.host));
+    const evicting = cluster.nodes[1] as { host: string; port: number };
+    try {
+      await admin[1]?.config("SET", "maxmemory-policy", "allkeys-lru");
+      for (const [name, client] of (await clients()).filter(([n]) => n.includes("luster"))) {
+        const store = new RedisStore({ client, prefix: `ev:${name.replace(/\W/g, "")}:`, timeoutMs: 5000 });
+        const warnings: string[] = [];
+        store.on("warning", (w) => warnings.push(`${w.code} ${w.message}`));
+        await store.consume("k", [tokenBucket({ capacity: 3, refillRate: 1 })], 1, undefined);
+        for (let i = 0; i < 200 && warnings.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(warnings.length, `${name}: warnings`).toBe(1);
+        expect(warnings[0], `${name}: the warning`).toMatch(
+          new RegExp(`^FG_REDIS_EVICTION .*allkeys-lru on ${evicting.host.replace(/\./g, "\\.")}:${evicting.port}: `),
+        );
+        for (const other of [cluster.nodes[0], cluster.nodes[2]]) {
+          expect(warnings[0], `${name}: names only the evicting master`).not.toContain(`:${other?.port}`);
+        }
+      }
+    } finally {
+      await admin[1]?.config("SET", "maxmemory-policy", "noeviction");
+      for (const a of admin) a.disconnect();
+    }
+  });
+
   it("Cluster: SCRIPT FLUSH on every master, then calls still succeed (NOSCRIPT, EVAL once)", async () => {
     const admin = cluster.nodes.map((n) => new Redis(n.port, n.host));
     try {
@@ -109,6 +135,11 @@ describe("every adapter gives the pure core's decisions", () => {
           { remaining: ds.map((d) => d.remaining), degraded: ds.filter((d) => d.degraded).length, errors },
           `${name} after SCRIPT FLUSH`,
         ).toEqual({ remaining: keys.map(() => 1), degraded: 0, errors: [] });
+        // The first NOSCRIPT loaded every script on every master (the adapter's scriptLoad).
+        const loaded = await Promise.all(admin.map((a) => a.script("EXISTS", ...SCRIPTS.map((x) => x.sha1))));
+        expect(loaded, `${name}: SCRIPT EXISTS of every script on each master`).toEqual(
+          admin.map(() => SCRIPTS.map(() => 1)),
+        );
       }
     } finally {
       for (const a of admin) a.disconnect();

@@ -16,7 +16,6 @@ import {
   tokenBucket,
 } from "../../src/index.js";
 import { DECIDE, encodeKey, hashSlot, RedisStore, type RedisStoreOptions } from "../../src/stores/redis/index.js";
-import { LONE } from "../../src/stores/redis/scripts.generated.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import { fields, keysWithoutTtl } from "./redis-util.js";
 
@@ -184,8 +183,9 @@ describe("batch runs", () => {
         }
         return out;
       };
-      // Scripts loaded first: a NOSCRIPT retry goes after calls sent since, which would reorder them.
-      for (const script of [DECIDE, ...Object.values(LONE)]) await admin.script("LOAD", script.source);
+      // The script cache starts empty: the first calls get NOSCRIPT and are retried, and
+      // the calls sent after them wait for the retries (a retry is never overtaken).
+      await admin.script("FLUSH");
       const got = await run(newStore({ denyCache: false }));
       const want = await run(newStore({ denyCache: false, batch: false }));
       for (let i = 0; i < got.length; i++) {
@@ -408,6 +408,8 @@ describe("events and options", () => {
       [{ client, prefix: "a{" }, "ERR_INVALID_OPTION"],
       [{ client, timeoutMs: 0 }, "ERR_INVALID_OPTION"],
       [{ client, timeoutMs: Number.NaN }, "ERR_INVALID_OPTION"],
+      // Regression (found in issue 8's split): a timeoutMs past setTimeout's limit fired after 1 ms, failing every call.
+      [{ client, timeoutMs: 2 ** 31 }, "ERR_INVALID_OPTION"],
       [{ client, onFailure: "ignore" }, "ERR_INVALID_OPTION"],
       [{ client, onFailure: { insurance: true, scale: 2 } }, "ERR_INVALID_OPTION"],
       [{ client, denyCache: { maxKeys: 0 } }, "ERR_INVALID_OPTION"],

@@ -79,14 +79,17 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** keysWithoutTtl scans one Redis node and returns the keys that have no TTL (there must be none). */
+/**
+ * keysWithoutTtl scans one Redis node and returns the keys that have no TTL (there must be none).
+ * PTTL is -1 for a key without a TTL; -2 means the key expired between SCAN and PTTL, which is fine.
+ */
 export async function keysWithoutTtl(r: Redis): Promise<string[]> {
   const bad: string[] = [];
   let cursor = "0";
   do {
     const [next, keys] = await r.scan(cursor, "COUNT", 1000);
     cursor = next;
-    for (const k of keys) if ((await r.pttl(k)) < 0) bad.push(k);
+    for (const k of keys) if ((await r.pttl(k)) === -1) bad.push(k);
   } while (cursor !== "0");
   return bad;
 }

@@ -6,8 +6,20 @@ export interface RedisStoreEvents {
   degraded: { reason: "timeout" | "unavailable"; error: unknown; failure: "fail-open" | "fail-closed" | "insurance" };
   /** recovered: Redis answers again after being degraded for `downMs`. */
   recovered: { downMs: number };
-  /** error: a store call failed (every failure, also while degraded, and Redis errors replies such as WRONGTYPE). */
-  error: { error: unknown; op: "consume" | "peek" | "refund" | "reset" };
+  /**
+   * error: a store call failed (a timeout, a connection error, a Redis error
+   * reply such as WRONGTYPE), or a refund or reset was not applied to Redis:
+   * while degraded, calls between probes are answered locally, and a refund or
+   * reset there is reported with a FloodgateError of code ERR_STORE saying so
+   * (applied to the insurance store, if any). `key` is the call's key.
+   */
+  error: { error: unknown; op: "consume" | "peek" | "refund" | "reset"; key: string };
+  /**
+   * warning: a doubtful setup, reported once per store with a stable code. Without a
+   * listener it goes to console.warn. FG_REDIS_EVICTION: the server's
+   * maxmemory-policy is allkeys-*, so it may evict limiter keys (see docs/redis.md).
+   */
+  warning: { code: string; message: string };
 }
 
 /** Listener is a function called with an event's payload. */

@@ -7,9 +7,11 @@ export {
   type NodeRedisClusterLike,
   nodeRedisAdapter,
   type RedisAdapter,
+  type ServerInfo,
   toAdapter,
 } from "./adapter.js";
 export type { Listener, RedisStoreEvents } from "./events.js";
+export { EVICTION_CODE } from "./eviction.js";
 export { scalePolicy } from "./insurance.js";
 export { encodeKey, hashSlot, MAX_PLAIN_KEY_LENGTH } from "./keys.js";
 export { DECIDE, type LuaScript } from "./scripts.generated.js";

@@ -1,0 +1,309 @@
+// batcher.ts: groups same-tick calls into script calls (per Cluster slot), splits large batches, and runs flights in order.
+
+import type { Decision } from "../../core/policy.js";
+import type { RedisAdapter } from "./adapter.js";
+import { classify, type FailureReason } from "./failover.js";
+import { hashSlot } from "./keys.js";
+import { encode, loadCalls, SCRIPTS, type ScriptCall, type WireCall } from "./protocol.js";
+import type { LuaScript } from "./scripts.generated.js";
+
+/** Call is one decision waiting for its script call; it is answered exactly once, through resolve. */
+export interface Call extends WireCall {
+  /** key is the user key (for events and the failure policy). */
+  readonly key: string;
+  /** nowMs is the time passed in, or undefined for Redis's clock. */
+  readonly nowMs: number | undefined;
+  resolve(d: Decision | undefined): void;
+}
+
+/** FlightHandlers receive what happened to each script call: its reply, or why it failed. */
+export interface FlightHandlers {
+  /** answered receives a script call's reply (not yet decoded) for its calls; sentAtMs is the call's time or the local clock. */
+  answered(calls: readonly Call[], reply: unknown, sentAtMs: number): void;
+  /** failed receives calls whose script call timed out, could not reach Redis or got an error reply. */
+  failed(calls: readonly Call[], reason: FailureReason, error: unknown): void;
+}
+
+/** BatcherSettings are the settings Batcher reads (see Settings in options.ts). */
+export interface BatcherSettings {
+  readonly adapter: RedisAdapter;
+  readonly batch: boolean;
+  readonly maxBatch: number;
+  readonly timeoutMs: number;
+  readonly graceMs: string;
+  readonly now: () => number;
+}
+
+/** Group is the calls that share one script call (one group key, one time argument), in call order. */
+interface Group {
+  nowMs: number | undefined;
+  calls: Call[];
+  /** heldAtMs is when the group was first held back (performance.now()), 0 if never: its timeout counts from then. */
+  heldAtMs: number;
+}
+
+/** Flight is one script call in flight: settled exactly once, by its reply, its error or its timeout. */
+interface Flight {
+  readonly script: LuaScript;
+  readonly calls: Call[];
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+  readonly sentAtMs: number;
+  done: boolean;
+  retried: boolean;
+  timer: unknown;
+}
+
+/** SPLIT_FLIGHTS is how many script calls a large same-tick batch is split into (see #flush). */
+const SPLIT_FLIGHTS = 4;
+/** SPLIT_MIN_SIZE is the fewest decisions a split-off script call carries. */
+const SPLIT_MIN_SIZE = 16;
+
+/**
+ * Batcher turns calls into script calls ("flights") and hands each reply or
+ * failure to its handlers.
+ *
+ * - **Grouping.** Calls made in the same tick join one group per group key
+ *   (#groupOf: the Cluster slot; one group on standalone Redis) while their time
+ *   argument matches, up to maxBatch; a group is one script call. Groups are
+ *   sent in the order they were opened, so calls on one key keep their order
+ *   (one connection per node; Redis runs script calls in order).
+ * - **Splitting.** While fewer than SPLIT_FLIGHTS flights are in flight, a
+ *   large group is split to fill them (see #flush).
+ * - **Timeouts.** Every flight is settled by its reply, its error or a timer of
+ *   timeoutMs, whichever comes first; later news of it is ignored.
+ * - **NOSCRIPT.** A flight whose script the server lost (restart, failover,
+ *   SCRIPT FLUSH) is sent again once by source (EVAL). Two rules keep a
+ *   retried call from being overtaken by a later call of this process: from
+ *   the first NOSCRIPT on, new flights are held back until every flight in
+ *   flight has settled (answered, failed, or retried and answered); and that
+ *   first NOSCRIPT loads every script before any retry, so the scripts are
+ *   never half loaded by this process (a flight of a loaded script could
+ *   otherwise run before an earlier flight of a missing one). The wait of a
+ *   held call counts against its timeout (from when its batch was first held),
+ *   so it is still answered within timeoutMs of being made.
+ */
+export class Batcher {
+  readonly #s: BatcherSettings;
+  readonly #handlers: FlightHandlers;
+  readonly #adapter: RedisAdapter;
+  #queue: Group[] = [];
+  readonly #open = new Map<number, Group>();
+  #scheduled = false;
+  /** #inFlight counts flights sent and not yet settled. */
+  #inFlight = 0;
+  /** #holding is true from a NOSCRIPT until every flight in flight then has settled; no flight is sent meanwhile. */
+  #holding = false;
+
+  constructor(settings: BatcherSettings, handlers: FlightHandlers) {
+    this.#s = settings;
+    this.#handlers = handlers;
+    this.#adapter = settings.adapter;
+  }
+
+  /** inFlight is how many script calls are in flight. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** holding is true while new script calls are held back after a NOSCRIPT (see the class comment). */
+  get holding(): boolean {
+    return this.#holding;
+  }
+
+  /**
+   * #groupOf returns the group key of a call whose keys carry hash tag `tag`:
+   * the one place that says which calls may share a script call. A script's
+   * keys must share a Cluster slot, so on a Cluster it is the slot; on
+   * standalone Redis every call may share (0).
+   */
+  #groupOf(tag: string): number {
+    return this.#adapter.cluster ? hashSlot(tag) : 0;
+  }
+
+  /** add queues a call for the next script call of its group (or sends it at once with batching off). */
+  add(call: Call, tag: string): void {
+    if (!this.#s.batch) {
+      if (!this.#holding) {
+        this.#send(call.nowMs, [call], this.#s.timeoutMs);
+        return;
+      }
+      this.#queue.push({ nowMs: call.nowMs, calls: [call], heldAtMs: 0 });
+      this.#schedule();
+      return;
+    }
+    // A call joins its group's open batch when the time argument matches (a reset
+    // needs none), else it opens the next one. Batches are sent in the order opened.
+    const gk = this.#groupOf(tag);
+    let g = this.#open.get(gk);
+    if (g === undefined || (g.nowMs !== call.nowMs && call.op !== "d") || g.calls.length >= this.#s.maxBatch) {
+      g = { nowMs: call.nowMs, calls: [], heldAtMs: 0 };
+      this.#open.set(gk, g);
+      this.#queue.push(g);
+    }
+    g.calls.push(call);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  /**
+   * #flush sends every queued group, in order. While fewer than SPLIT_FLIGHTS
+   * script calls are in flight, a large group is split to fill them, each part at
+   * least SPLIT_MIN_SIZE decisions: Redis runs the first part while this process
+   * still answers the last one's callers, so Node and Redis work at the same time
+   * instead of taking turns. With enough calls in flight Redis is busy anyway, and
+   * one larger call costs it less per decision. While holding (after a NOSCRIPT),
+   * groups stay queued (and open to new calls) and are stamped with the time
+   * they were first held.
+   */
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    if (queue.length === 0) return;
+    if (this.#holding) {
+      const t = performance.now();
+      for (const g of queue) if (g.heldAtMs === 0) g.heldAtMs = t;
+      return;
+    }
+    this.#queue = [];
+    this.#open.clear();
+    const timeoutMs = this.#s.timeoutMs;
+    for (const g of queue) {
+      let budgetMs = timeoutMs;
+      if (g.heldAtMs !== 0) {
+        budgetMs = timeoutMs - (performance.now() - g.heldAtMs);
+        if (budgetMs <= 0) {
+          this.#handlers.failed(g.calls, "timeout", timeoutError(timeoutMs));
+          continue;
+        }
+      }
+      const n = g.calls.length;
+      const parts = Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
+      if (parts < 2) {
+        this.#send(g.nowMs, g.calls, budgetMs);
+        continue;
+      }
+      const size = Math.ceil(n / parts);
+      for (let i = 0; i < n; i += size) this.#send(g.nowMs, g.calls.slice(i, i + size), budgetMs);
+    }
+  };
+
+  /** #send runs one script call for `calls`, bounded by `timeoutMs`; each call is answered exactly once. */
+  #send(nowMs: number | undefined, calls: Call[], timeoutMs: number): void {
+    let sc: ScriptCall;
+    try {
+      sc = encode(nowMs, this.#s.graceMs, calls);
+    } catch (err) {
+      this.#handlers.failed(calls, "reply", err);
+      return;
+    }
+    const f: Flight = {
+      script: sc.script,
+      calls,
+      keys: sc.keys,
+      args: sc.args,
+      sentAtMs: nowMs ?? this.#s.now(),
+      done: false,
+      retried: false,
+      timer: 0,
+    };
+    this.#inFlight++;
+    f.timer = setTimeout(() => {
+      if (f.done) return;
+      this.#settle(f);
+      this.#handlers.failed(calls, "timeout", timeoutError(this.#s.timeoutMs));
+      this.#releaseIfSettled();
+    }, timeoutMs);
+    (f.timer as { unref?: () => void }).unref?.();
+    this.#run(f, false);
+  }
+
+  /** #run sends a flight's script call (by SHA1, or by source after NOSCRIPT); it never throws or rejects. */
+  #run(f: Flight, bySource: boolean): void {
+    try {
+      const reply = bySource
+        ? this.#adapter.eval(f.script.source, f.keys, f.args)
+        : this.#adapter.evalsha(f.script.sha1, f.keys, f.args);
+      reply.then(
+        (r) => this.#onReply(f, r),
+        (e) => this.#onError(f, e),
+      );
+    } catch (err) {
+      this.#onError(f, err);
+    }
+  }
+
+  #onReply(f: Flight, reply: unknown): void {
+    if (f.done) return;
+    this.#settle(f);
+    this.#handlers.answered(f.calls, reply, f.sentAtMs);
+    this.#releaseIfSettled();
+  }
+
+  #onError(f: Flight, err: unknown): void {
+    if (f.done) return;
+    const message = err instanceof Error ? err.message : String(err);
+    if (!f.retried && message.startsWith("NOSCRIPT")) {
+      // The server lost its script cache. Flights sent before this reply came may
+      // have run or may get NOSCRIPT too: nothing new is sent until every one of
+      // them has settled (the hold). The first NOSCRIPT of a hold loads every
+      // script, so no later flight of another script can run while this one's
+      // script is missing; then EVAL runs the call once more.
+      f.retried = true;
+      if (!this.#holding) {
+        this.#holding = true;
+        this.#loadAll(f.keys[0] as string);
+      }
+      this.#run(f, true);
+      return;
+    }
+    this.#settle(f);
+    this.#handlers.failed(f.calls, classify(err), err);
+    this.#releaseIfSettled();
+  }
+
+  /**
+   * #loadAll loads every script, before any retry is sent: through the
+   * adapter's scriptLoad (every primary), or else by EVAL calls that change
+   * nothing (loadCalls), routed to `routeKey`'s node. Their replies and errors
+   * are ignored: each retry runs by source anyway.
+   */
+  #loadAll(routeKey: string): void {
+    const a = this.#adapter;
+    const ignore = (): void => {};
+    try {
+      if (typeof a.scriptLoad === "function") {
+        for (const s of SCRIPTS) a.scriptLoad(s.source).then(ignore, ignore);
+      } else {
+        for (const c of loadCalls(routeKey)) a.eval(c.script.source, c.keys, c.args).then(ignore, ignore);
+      }
+    } catch {
+      // An adapter that throws instead of rejecting: the retries still run by source.
+    }
+  }
+
+  /** #settle marks a flight answered: no later reply, error or timeout of it counts. */
+  #settle(f: Flight): void {
+    f.done = true;
+    this.#inFlight--;
+    clearTimeout(f.timer as ReturnType<typeof setTimeout>);
+  }
+
+  /** #releaseIfSettled ends a hold once nothing is in flight, and sends what was held, in order. */
+  #releaseIfSettled(): void {
+    if (this.#holding && this.#inFlight === 0) {
+      this.#holding = false;
+      this.#flush();
+    }
+  }
+}
+
+function timeoutError(timeoutMs: number): Error {
+  return new Error(`floodgate: Redis did not answer within ${timeoutMs} ms`);
+}

@@ -1,0 +1,259 @@
+// protocol.ts: the TypeScript side of decide.lua's and lone.lua's KEYS/ARGV and reply layout (no I/O).
+
+import { combineDecision, singleDecision } from "../../core/decision.js";
+import { describe } from "../../core/errors.js";
+import type { Decision, Outcome, Policy } from "../../core/policy.js";
+import { DECIDE, LONE, type LuaScript } from "./scripts.generated.js";
+
+/** Op is a call's operation as decide.lua's sets name it: "c" consume (cost 0 is a peek), "r" refund, "d" reset. */
+export type Op = "c" | "r" | "d";
+
+/** WireCall is what one call puts on the wire: its op, its policies (in order), its cost and one key per policy. */
+export interface WireCall {
+  readonly op: Op;
+  readonly policies: readonly Policy[];
+  readonly cost: number;
+  /** keys holds one Redis key per policy, in the policies' order (all in one hash slot). */
+  readonly keys: readonly string[];
+}
+
+/** ScriptCall is one script call: which script, its KEYS and its ARGV. */
+export interface ScriptCall {
+  readonly script: LuaScript;
+  readonly keys: readonly string[];
+  readonly args: readonly string[];
+}
+
+/** SpecArgs are a policy's ARGV entries in decide.lua: its algorithm's code and three params ('0' for unused). */
+type SpecArgs = readonly [code: string, p1: string, p2: string, p3: string];
+
+/** LoneSpec is a policy's lone-call script (lone.lua for its algorithm) and its three params as ARGV strings. */
+interface LoneSpec {
+  readonly script: LuaScript;
+  readonly p1: string;
+  readonly p2: string;
+  readonly p3: string;
+}
+
+/** PARAM_SLOTS is how many params decide.lua and lone.lua read per policy (p1 p2 p3). */
+const PARAM_SLOTS = 3;
+
+const specs = new WeakMap<Policy, SpecArgs>();
+const loneSpecs = new WeakMap<Policy, LoneSpec>();
+
+/**
+ * specOf returns a policy's ARGV entries: `policy.algorithm.code`, then
+ * `policy.params` as text, in the order the descriptor gives them (the Lua twin
+ * reads them as p1, p2, p3). Numbers travel as JavaScript's shortest round-trip
+ * decimal text, which Lua's tonumber reads back exactly. It throws for a policy
+ * with more params than the scripts read (an algorithm added without widening
+ * the layout), which registry validation keeps from happening at run time.
+ */
+export function specOf(policy: Policy): SpecArgs {
+  let s = specs.get(policy);
+  if (s !== undefined) return s;
+  const p = policy.params;
+  if (p.length > PARAM_SLOTS) {
+    throw new Error(
+      `floodgate: policy "${policy.name}" (${policy.algorithm.code}) has ${p.length} params; the Redis scripts read ${PARAM_SLOTS}.`,
+    );
+  }
+  s = [policy.algorithm.code, String(p[0] ?? 0), String(p[1] ?? 0), String(p[2] ?? 0)] as const;
+  specs.set(policy, s);
+  return s;
+}
+
+/** loneSpecOf returns a policy's lone-call script (LONE[algorithm.code]) and its params. */
+function loneSpecOf(policy: Policy): LoneSpec {
+  let l = loneSpecs.get(policy);
+  if (l === undefined) {
+    const s = specOf(policy);
+    const script = LONE[s[0]];
+    if (script === undefined) throw new Error(`floodgate: no lone script for algorithm "${s[0]}".`);
+    l = { script, p1: s[1], p2: s[2], p3: s[3] };
+    loneSpecs.set(policy, l);
+  }
+  return l;
+}
+
+/**
+ * encode returns the script call for `calls` (one or more, all on one slot, in
+ * order), with `nowMs` (undefined: the script reads Redis's TIME) and `graceMs`
+ * (whole ms added to TTLs; "0" with the server clock):
+ *
+ * - a lone consume (or peek) of one policy runs its algorithm's own script,
+ *   lone.lua: `KEYS = [key]`, `ARGV = [nowMs, graceMs, p1, p2, p3, cost]`;
+ * - anything else runs decide.lua: `ARGV = [nowMs, graceMs, specs..., sets..., runs...]`
+ *   (see batchArgs, and the header of decide.lua).
+ */
+export function encode(nowMs: number | undefined, graceMs: string, calls: readonly WireCall[]): ScriptCall {
+  const time = nowMs === undefined ? "" : String(nowMs);
+  const grace = nowMs === undefined ? "0" : graceMs;
+  if (calls.length === 1) {
+    const c = calls[0] as WireCall;
+    if (c.op === "c" && c.policies.length === 1) {
+      const l = loneSpecOf(c.policies[0] as Policy);
+      return { script: l.script, keys: c.keys, args: [time, grace, l.p1, l.p2, l.p3, String(c.cost)] };
+    }
+    // A lone call of another shape: its policies' ARGV section is built once and cached.
+    return { script: DECIDE, keys: c.keys, args: [time, grace, ...loneArgs(c.op, c.policies), String(c.cost)] };
+  }
+  return batchArgs(time, grace, calls);
+}
+
+/** LONE_ARGS caches, per op and policy array, decide.lua's ARGV section of a lone call up to its cost. */
+const LONE_ARGS = { c: new WeakMap<readonly Policy[], string[]>(), r: new WeakMap(), d: new WeakMap() } as const;
+
+/** loneArgs returns the ARGV of one call after the time and grace: its policies, one set, one run of one decision (cost to add). */
+function loneArgs(op: Op, policies: readonly Policy[]): string[] {
+  const cache = LONE_ARGS[op] as WeakMap<readonly Policy[], string[]>;
+  let a = cache.get(policies);
+  if (a === undefined) {
+    a = [String(policies.length)];
+    for (const p of policies) a.push(...specOf(p));
+    a.push("1", op, String(policies.length));
+    for (let i = 1; i <= policies.length; i++) a.push(String(i));
+    a.push("1", "1", "1");
+    cache.set(policies, a);
+  }
+  return a;
+}
+
+/**
+ * batchArgs returns decide.lua's script call for several calls: each policy
+ * and each (op, policies) set goes once into ARGV, and consecutive decisions
+ * of the same set and cost go as one run (count, set, cost). Sets are told
+ * apart by the identity of their policy array (RateLimiter passes the same
+ * frozen array on every call); two equal arrays are two sets, which is only
+ * less compact.
+ */
+function batchArgs(time: string, grace: string, calls: readonly WireCall[]): ScriptCall {
+  const keys: string[] = [];
+  const specArgs: string[] = [];
+  const specIndex = new Map<Policy, number>();
+  const setArgs: string[] = [];
+  const setIndex: Map<readonly Policy[], number>[] = [new Map(), new Map(), new Map()];
+  const runArgs: string[] = [];
+  let nSets = 0;
+  let runs = 0;
+  let runSet = 0;
+  let runCost = -1;
+  let runCount = 0;
+  for (const c of calls) {
+    const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : 2] as Map<readonly Policy[], number>;
+    let set = sets.get(c.policies);
+    if (set === undefined) {
+      setArgs.push(c.op, String(c.policies.length));
+      for (const p of c.policies) {
+        let spec = specIndex.get(p);
+        if (spec === undefined) {
+          specArgs.push(...specOf(p));
+          spec = specIndex.size + 1;
+          specIndex.set(p, spec);
+        }
+        setArgs.push(String(spec));
+      }
+      set = ++nSets;
+      sets.set(c.policies, set);
+    }
+    if (set === runSet && c.cost === runCost) {
+      runCount++;
+    } else {
+      if (runCount > 0) runArgs.push(String(runCount), String(runSet), String(runCost));
+      runs++;
+      runSet = set;
+      runCost = c.cost;
+      runCount = 1;
+    }
+    const ks = c.keys;
+    for (let i = 0; i < ks.length; i++) keys.push(ks[i] as string);
+  }
+  if (runCount > 0) runArgs.push(String(runCount), String(runSet), String(runCost));
+  const args = [time, grace, String(specIndex.size), ...specArgs, String(nSets), ...setArgs, String(runs), ...runArgs];
+  return { script: DECIDE, keys, args };
+}
+
+/** SCRIPTS lists every script the store runs: decide.lua and each algorithm's lone script. */
+export const SCRIPTS: readonly LuaScript[] = Object.freeze([DECIDE, ...Object.values(LONE)]);
+
+/**
+ * loadCalls returns, for every script, a script call that loads it and changes
+ * nothing, routed to `routeKey`'s slot (a key of the form
+ * `${prefix}{${tag}}:${policyId}`): decide.lua with no policies, sets or runs
+ * (its KEYS are not read), and each lone script as a peek (cost 0) of a key
+ * that is never written (`${routeKey}:load`, same hash tag), which reads
+ * nothing and writes nothing. RedisStore sends them by EVAL, which caches the
+ * script, when the adapter has no scriptLoad().
+ */
+export function loadCalls(routeKey: string): ScriptCall[] {
+  return SCRIPTS.map((script) =>
+    script === DECIDE
+      ? { script, keys: [routeKey], args: ["", "0", "0", "0", "0"] }
+      : { script, keys: [`${routeKey}:load`], args: ["", "0", "1", "1", "1", "0"] },
+  );
+}
+
+/**
+ * replyLength is how many integers the reply to `calls` holds: per consume of
+ * one policy 4 (allowed, remaining, retryAfterMs, resetAfterMs; lone.lua and
+ * decide.lua alike), per consume of n > 1 policies 1 + 4n (the decision's
+ * allowed, then four per policy), per refund or reset 1.
+ */
+export function replyLength(calls: readonly WireCall[]): number {
+  let n = 0;
+  for (const c of calls) {
+    const k = c.policies.length;
+    n += c.op !== "c" ? 1 : k === 1 ? 4 : 1 + 4 * k;
+  }
+  return n;
+}
+
+/**
+ * decode turns the reply to `calls` into each call's answer, in order: a
+ * Decision per consume or peek, undefined per refund or reset. It throws an
+ * Error naming the reply when it is not an array of replyLength(calls) items;
+ * numbers are read with Number(), so integer replies of any client (numbers,
+ * numeric strings) decode alike.
+ */
+export function decode(calls: readonly WireCall[], reply: unknown): (Decision | undefined)[] {
+  if (!Array.isArray(reply) || reply.length !== replyLength(calls)) {
+    throw new Error(`floodgate: unexpected script reply ${describe(reply)}; expected ${replyLength(calls)} integers.`);
+  }
+  const out: (Decision | undefined)[] = [];
+  let i = 0;
+  for (const c of calls) {
+    if (c.op !== "c") {
+      i++;
+      out.push(undefined);
+      continue;
+    }
+    const n = c.policies.length;
+    if (n === 1) {
+      out.push(singleDecision(c.policies[0] as Policy, outcomeAt(reply, i)));
+      i += 4;
+      continue;
+    }
+    const allowed = reply[i] === 1 || reply[i] === "1";
+    i++;
+    const outs: Outcome[] = [];
+    for (let j = 0; j < n; j++) {
+      outs.push(outcomeAt(reply, i));
+      i += 4;
+    }
+    out.push(combineDecision(c.policies, outs, allowed));
+  }
+  return out;
+}
+
+/** outcomeAt reads one policy's four integers from a reply at index i; it throws for a number that is not >= 0. */
+function outcomeAt(reply: unknown[], i: number): Outcome {
+  const a = reply[i];
+  const remaining = Number(reply[i + 1]);
+  const retryAfterMs = Number(reply[i + 2]);
+  const resetAfterMs = Number(reply[i + 3]);
+  // NaN fails every comparison: a reply item that is not a number is refused here.
+  if (!(remaining >= 0 && retryAfterMs >= 0 && resetAfterMs >= 0)) {
+    throw new Error(`floodgate: unexpected script reply ${describe(reply.slice(i, i + 4).join(","))} at ${i}.`);
+  }
+  return { allowed: a === 1 || a === "1", remaining, retryAfterMs, resetAfterMs };
+}

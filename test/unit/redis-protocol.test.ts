@@ -1,0 +1,326 @@
+// redis-protocol.test.ts: the TypeScript side of decide.lua's and lone.lua's ARGV and reply layout, without Redis.
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  fixedWindow,
+  gcra,
+  leakyBucket,
+  type Policy,
+  slidingLog,
+  slidingWindow,
+  tokenBucket,
+} from "../../src/index.js";
+import {
+  decode,
+  encode,
+  loadCalls,
+  replyLength,
+  SCRIPTS,
+  specOf,
+  type WireCall,
+} from "../../src/stores/redis/protocol.js";
+import { DECIDE, LONE } from "../../src/stores/redis/scripts.generated.js";
+
+const tb = tokenBucket({ name: "tb", capacity: 8, refillRate: 10 / 13 });
+const ts = tokenBucket({ name: "ts", capacity: 8, refillAmount: 2, refillIntervalMs: 500 });
+const gc = gcra({ name: "gc", limit: 10, periodMs: 1000, burst: 20 });
+const lb = leakyBucket({ name: "lb", capacity: 8, leakRate: 2 });
+const fw = fixedWindow({ name: "fw", limit: 8, windowMs: 1000 });
+const sw = slidingWindow({ name: "sw", limit: 8, windowMs: 1000 });
+const sl = slidingLog({ name: "sl", limit: 8, windowMs: 1000 });
+const ALL: Policy[] = [tb, ts, gc, lb, fw, sw, sl];
+
+/** call builds a WireCall with one key per policy, named after the user key and the policy. */
+function call(op: WireCall["op"], policies: readonly Policy[], cost: number, key = "k"): WireCall {
+  return { op, policies, cost, keys: policies.map((p) => `fg:{${key}}:${p.id}`) };
+}
+
+/** Parsed is a call read back from decide.lua's ARGV, the way decide.lua reads it. */
+interface Parsed {
+  op: string;
+  policies: { code: string; params: number[] }[];
+  cost: number;
+  keys: string[];
+}
+
+/**
+ * parseDecide reads KEYS and ARGV as decide.lua's header describes them (nowMs,
+ * graceMs, specs, sets, runs), independently of protocol.ts, and returns the calls.
+ */
+function parseDecide(keys: readonly string[], args: readonly string[]): { head: string[]; calls: Parsed[] } {
+  let a = 2;
+  const num = (): number => {
+    const v = args[a++];
+    expect(v, `ARGV[${a}]`).toMatch(/^-?[\d.e+-]+$/);
+    return Number(v);
+  };
+  const specs: { code: string; params: number[] }[] = [];
+  for (let i = num(); i > 0; i--) specs.push({ code: args[a++] as string, params: [num(), num(), num()] });
+  const sets: { op: string; specs: number[] }[] = [];
+  for (let i = num(); i > 0; i--) {
+    const op = args[a++] as string;
+    const n = num();
+    const idx: number[] = [];
+    for (let j = 0; j < n; j++) idx.push(num());
+    sets.push({ op, specs: idx });
+  }
+  const calls: Parsed[] = [];
+  let k = 0;
+  for (let r = num(); r > 0; r--) {
+    const count = num();
+    const set = sets[num() - 1] as { op: string; specs: number[] };
+    const cost = num();
+    for (let j = 0; j < count; j++) {
+      const n = set.specs.length;
+      calls.push({
+        op: set.op,
+        policies: set.specs.map((i) => specs[i - 1] as { code: string; params: number[] }),
+        cost,
+        keys: keys.slice(k, k + n),
+      });
+      k += n;
+    }
+  }
+  expect({ argsRead: a, keysRead: k }, "every ARGV and KEYS entry is read").toEqual({
+    argsRead: args.length,
+    keysRead: keys.length,
+  });
+  return { head: [args[0] as string, args[1] as string], calls };
+}
+
+/** expected renders a WireCall as parseDecide reads it back. */
+function expected(c: WireCall): Parsed {
+  return {
+    op: c.op,
+    policies: c.policies.map((p) => ({ code: p.algorithm.code, params: [0, 1, 2].map((i) => p.params[i] ?? 0) })),
+    cost: c.cost,
+    keys: [...c.keys],
+  };
+}
+
+describe("encode: which script, which KEYS and ARGV", () => {
+  it("a lone consume or peek of one policy runs its algorithm's lone script: [nowMs, graceMs, p1, p2, p3, cost]", () => {
+    for (const p of ALL) {
+      const params = [0, 1, 2].map((i) => String(p.params[i] ?? 0));
+      const rows: [string, number | undefined, number, string[]][] = [
+        ["server clock: no time, no grace", undefined, 3, ["", "0", ...params, "3"]],
+        ["injected time: the time and the grace", 1_700_000_000_123, 1, ["1700000000123", "1000", ...params, "1"]],
+        ["a peek is cost 0", 5, 0, ["5", "1000", ...params, "0"]],
+      ];
+      for (const [why, nowMs, cost, args] of rows) {
+        const c = call("c", [p], cost);
+        const got = encode(nowMs, "1000", [c]);
+        expect(
+          { script: got.script.name, keys: got.keys, args: got.args },
+          `${p.algorithm.code}: ${why}: encode(${nowMs}, cost=${cost})`,
+        ).toEqual({ script: (LONE[p.algorithm.code] as { name: string }).name, keys: c.keys, args });
+      }
+    }
+  });
+
+  it("params travel as JavaScript's shortest round-trip text, read back exactly", () => {
+    const [, p1, p2] = specOf(tb);
+    expect([p1, Number(p2) === 10 / 13, p2]).toEqual(["8", true, String(10 / 13)]);
+  });
+
+  it("a lone refund, reset, or consume of several policies runs decide.lua with one set and one run", () => {
+    const rows: [string, WireCall, string[]][] = [
+      [
+        "refund of one policy",
+        call("r", [tb], 2),
+        ["1", "tb", "8", String(10 / 13), "0", "1", "r", "1", "1", "1", "1", "1", "2"],
+      ],
+      [
+        "reset of one policy",
+        call("d", [fw], 0),
+        ["1", "fw", "8", "1000", "0", "1", "d", "1", "1", "1", "1", "1", "0"],
+      ],
+      [
+        "consume of two policies",
+        call("c", [ts, sl], 1),
+        ["2", "ts", "8", "2", "500", "sl", "8", "1000", "0", "1", "c", "2", "1", "2", "1", "1", "1", "1"],
+      ],
+    ];
+    for (const [why, c, tail] of rows) {
+      const got = encode(42, "7", [c]);
+      expect({ script: got.script.name, keys: got.keys, args: got.args }, why).toEqual({
+        script: DECIDE.name,
+        keys: c.keys,
+        args: ["42", "7", ...tail],
+      });
+    }
+  });
+
+  it("a batch sends each policy and each (op, set) once, and same-set same-cost neighbours as one run", () => {
+    const pair = [tb, fw];
+    const one = [tb];
+    const calls = [
+      call("c", one, 1, "a"), // run 1: set 1 (c, [tb]) cost 1 ...
+      call("c", one, 1, "b"), // ... two decisions
+      call("c", pair, 1, "a"), // run 2: set 2 (c, [tb, fw]), tb not sent again
+      call("r", one, 1, "a"), // run 3: set 3 (r, [tb]): another op is another set
+      call("c", one, 2, "c"), // run 4: set 1 again, another cost
+    ];
+    const got = encode(undefined, "1000", calls);
+    expect(got.script).toBe(DECIDE);
+    expect(got.args).toEqual([
+      "",
+      "0",
+      "2", // specs
+      "tb",
+      "8",
+      String(10 / 13),
+      "0",
+      "fw",
+      "8",
+      "1000",
+      "0",
+      "3", // sets
+      "c",
+      "1",
+      "1",
+      "c",
+      "2",
+      "1",
+      "2",
+      "r",
+      "1",
+      "1",
+      "4", // runs
+      "2",
+      "1",
+      "1",
+      "1",
+      "2",
+      "1",
+      "1",
+      "3",
+      "1",
+      "1",
+      "1",
+      "2",
+    ]);
+    expect(got.keys).toEqual(calls.flatMap((c) => c.keys));
+  });
+
+  it("property: any batch read back as decide.lua reads it gives the calls sent, in order", () => {
+    const sets: Policy[][] = [[tb], [gc], [sl], [tb, fw], [lb, sw, gc], [ts], [fw]];
+    const callArb = fc.record({
+      op: fc.constantFrom("c", "c", "c", "r", "d") as fc.Arbitrary<WireCall["op"]>,
+      set: fc.integer({ min: 0, max: sets.length - 1 }),
+      cost: fc.integer({ min: 0, max: 3 }),
+      key: fc.constantFrom("a", "b", "{", "%7B", ""),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(callArb, { minLength: 2, maxLength: 60 }),
+        fc.option(fc.nat(), { nil: undefined }),
+        (cs, t) => {
+          const calls = cs.map((c) => call(c.op, sets[c.set] as Policy[], c.op === "d" ? 0 : c.cost, c.key));
+          const got = encode(t, "1000", calls);
+          expect(got.script).toBe(DECIDE);
+          const parsed = parseDecide(got.keys, got.args);
+          expect(parsed.head).toEqual(t === undefined ? ["", "0"] : [String(t), "1000"]);
+          expect(parsed.calls).toEqual(calls.map(expected));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a policy with more params than the scripts read is refused, not truncated", () => {
+    const wide = { ...tb, params: [1, 2, 3, 4] } as Policy;
+    expect(() => encode(undefined, "0", [call("c", [wide], 1)])).toThrow(/has 4 params; the Redis scripts read 3/);
+  });
+});
+
+describe("loadCalls: script calls that only load", () => {
+  it("every script once, routed to the key's slot; decide.lua with nothing to do, each lone script as a peek of an unused key", () => {
+    const route = "fg:{user:42}:tb:tb:c8r2";
+    const got = loadCalls(route).map((c) => [c.script.name, c.keys, c.args]);
+    expect(got).toEqual([
+      ["decide", [route], ["", "0", "0", "0", "0"]],
+      ...Object.values(LONE).map((l) => [l.name, [`${route}:load`], ["", "0", "1", "1", "1", "0"]]),
+    ]);
+    expect(SCRIPTS).toEqual([DECIDE, ...Object.values(LONE)]);
+    // The decide call's ARGV read as an empty batch (its key only routes the call); the lone
+    // calls carry cost 0 (a peek writes nothing).
+    expect(parseDecide([], ["", "0", "0", "0", "0"]).calls).toEqual([]);
+  });
+});
+
+describe("decode: replies into decisions", () => {
+  const calls = [
+    call("c", [tb], 1, "a"),
+    call("c", [tb, fw], 2, "b"),
+    call("r", [tb], 1, "a"),
+    call("d", [tb, fw], 0, "b"),
+    call("c", [fw], 0, "c"),
+  ];
+  // step: a consume of one policy: allowed, remaining, retryAfterMs, resetAfterMs
+  // step: a consume of two: the decision's allowed, then four per policy (tb denies, fw would admit)
+  // step: a refund: 1; a reset: 1; a peek: four numbers
+  const reply = [1, 7, 0, 1300, 0, 0, 0, 2600, 2600, 1, 8, 0, 0, 1, 1, 1, 8, 0, 0];
+
+  it("reply length: 4 per one-policy consume, 1 + 4n per n-policy consume, 1 per refund or reset", () => {
+    expect(replyLength(calls)).toBe(4 + 9 + 1 + 1 + 4);
+  });
+
+  it("each call gets its decision, in order; refunds and resets get undefined", () => {
+    const got = decode(calls, reply);
+    const view = got.map((d) =>
+      d === undefined
+        ? undefined
+        : {
+            allowed: d.allowed,
+            remaining: d.remaining,
+            retryAfterMs: d.retryAfterMs,
+            resetAfterMs: d.resetAfterMs,
+            policy: d.policy,
+            per: d.policies.map((p) => [p.policy.name, p.allowed, p.remaining, p.retryAfterMs, p.resetAfterMs]),
+          },
+    );
+    expect(view).toEqual([
+      {
+        allowed: true,
+        remaining: 7,
+        retryAfterMs: 0,
+        resetAfterMs: 1300,
+        policy: "tb",
+        per: [["tb", true, 7, 0, 1300]],
+      },
+      {
+        allowed: false,
+        remaining: 0,
+        retryAfterMs: 2600,
+        resetAfterMs: 2600,
+        policy: "tb",
+        per: [
+          ["tb", false, 0, 2600, 2600],
+          ["fw", true, 8, 0, 0],
+        ],
+      },
+      undefined,
+      undefined,
+      { allowed: true, remaining: 8, retryAfterMs: 0, resetAfterMs: 0, policy: "fw", per: [["fw", true, 8, 0, 0]] },
+    ]);
+  });
+
+  it("numeric strings (a client that returns text) decode the same", () => {
+    expect(decode(calls, reply.map(String))).toEqual(decode(calls, reply));
+  });
+
+  it("a reply of the wrong shape throws, naming the reply; nothing is half-answered", () => {
+    const bad: [string, unknown][] = [
+      ["not an array", "OK"],
+      ["one short", reply.slice(1)],
+      ["one long", [...reply, 1]],
+      ["a number that is not one", [1, "x", 0, 1300, ...reply.slice(4)]],
+      ["a negative wait", [1, 7, -5, 1300, ...reply.slice(4)]],
+    ];
+    for (const [why, r] of bad) {
+      expect(() => decode(calls, r), why).toThrow(/unexpected script reply/);
+    }
+  });
+});
