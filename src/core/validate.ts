@@ -25,7 +25,7 @@ export function checkOptions(fn: string, options: unknown, known: readonly strin
       throw new FloodgateTypeError(
         "ERR_UNKNOWN_OPTION",
         `floodgate: ${fn}() got an unknown option ${JSON.stringify(key)}${
-          hint ? `; did you mean ${JSON.stringify(hint)}?` : ""
+          hint ? `; did you mean ${JSON.stringify(hint)}?` : "."
         } Known options: ${known.join(", ")}.`,
       );
     }

@@ -130,7 +130,7 @@ describe("policy options", () => {
         () => factory({ ...good, zzzzzzzz: 1 } as never),
         FloodgateTypeError,
         "ERR_UNKNOWN_OPTION",
-        ['"zzzzzzzz"', "Known options"],
+        ['"zzzzzzzz". Known options'],
       );
     });
 
