@@ -97,7 +97,7 @@ describe("Express", () => {
     try {
       const first = await hit(s.base, "/v1/login", { method: "POST" });
       expect(first.status).toBe(200);
-      // Both limiters set their fields; the route's runs last.
+      // Both limiters count it and their fields are merged (test/e2e/http-stacking.test.ts).
       expect(parseLimits(first.headers, "login").limits.get("login")?.r).toBe(0);
       expect((await hit(s.base, "/v1/login", { method: "POST" })).status).toBe(429);
       expect((await hit(s.base, "/v1/")).status).toBe(200);
