@@ -194,7 +194,8 @@ describe("node:http", () => {
     }
   });
 
-  it("a throwing key function answers 500 without crashing or leaking an unhandled rejection", async () => {
+  it("a throwing key function answers 500 without crashing or leaking an unhandled rejection; onError is told", async () => {
+    const errors: unknown[] = [];
     const s = await listen(
       createServer(
         nodeWithRateLimit((_req, res) => void res.end("ok"), {
@@ -202,11 +203,13 @@ describe("node:http", () => {
           key: async () => {
             throw new Error("boom");
           },
+          onError: (e) => void errors.push(e),
         }),
       ),
     );
     try {
       expect((await hit(s.base, "/")).status).toBe(500);
+      expect(errors.map((e) => (e as Error).message)).toEqual(["boom"]);
     } finally {
       await s.close();
     }
