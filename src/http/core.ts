@@ -43,7 +43,11 @@ export interface HttpRequest<Raw = unknown> {
   readonly frameworkIp?: string | undefined;
   /** header returns a request header's value (several values joined with ", "). */
   header(name: string): string | undefined;
-  /** raw is the framework's own request or context object, for key, select and skip functions. */
+  /**
+   * raw is the framework's own request or context object, for key, select and
+   * skip functions. It must be one object per request: the core marks it, and a
+   * second check of the same object by the same limiter is not counted.
+   */
   readonly raw: Raw;
 }
 
@@ -703,9 +707,10 @@ export class HttpRateLimit<Raw = unknown> {
   /** #badCost reports a bad cost returned by select to onError and answers like a store failure. */
   #badCost(req: HttpRequest<Raw>, sel: Selection, key: string): HttpOutcome {
     const cost: unknown = sel.cost;
+    const policies = sel.policy === undefined ? this.limiter.policies : checkPolicies("select({ policy })", sel.policy);
     if (typeof cost === "number" && Number.isInteger(cost) && cost > MAX_LIMIT) {
       // A whole number beyond any limit: the usual answer for a cost no policy can hold.
-      return this.#tooCostly(req, checkPolicies("select({ policy })", sel.policy ?? this.limiter.policies), cost, key);
+      return this.#tooCostly(req, policies, cost, key);
     }
     const Err = typeof cost === "number" ? FloodgateRangeError : FloodgateTypeError;
     this.report(
@@ -715,11 +720,7 @@ export class HttpRateLimit<Raw = unknown> {
       ),
       req,
     );
-    return this.#undecided(
-      req,
-      sel.policy === undefined ? this.limiter.policies : checkPolicies("select({ policy })", sel.policy),
-      key,
-    );
+    return this.#undecided(req, policies, key);
   }
 
   /** #undecided answers a request no decision could be made for: onStoreError "allow" (default) or "deny". */
