@@ -213,6 +213,9 @@ const KNOWN = [
   "onWarning",
 ];
 
+/** FORWARDED_SAMPLE: one request in this many is looked at for ignored forwarding headers, until one is seen. */
+const FORWARDED_SAMPLE = 16;
+
 /** PEER_CACHE_SIZE bounds the cache of socket address -> key; it is cleared when full. */
 const PEER_CACHE_SIZE = 4096;
 
@@ -318,6 +321,8 @@ export class HttpRateLimit<Raw = unknown> {
   readonly #peerKeys = new Map<string, string>();
   /** #watchForwarded is true while the client is the socket peer and no forwarding header has been seen yet. */
   #watchForwarded: boolean;
+  /** #forwardedTick counts requests modulo FORWARDED_SAMPLE while #watchForwarded: see #sampleForwarded. */
+  #forwardedTick = 0;
 
   constructor(options: HttpRateLimitOptions<Raw>, where = "rateLimit") {
     const o = checkOptions(where, options, KNOWN) as HttpRateLimitOptions<Raw>;
@@ -469,6 +474,18 @@ export class HttpRateLimit<Raw = unknown> {
   }
 
   /**
+   * #sampleForwarded runs #noticeForwarded for the first request and one in every
+   * FORWARDED_SAMPLE after it, until it has warned. Perf: reading request headers
+   * has a cost (node builds IncomingMessage.headers on first access), and behind a
+   * proxy nearly every request carries the header, so a sample finds it as surely.
+   */
+  #sampleForwarded(req: HttpRequest<Raw>): void {
+    const tick = this.#forwardedTick;
+    this.#forwardedTick = tick === FORWARDED_SAMPLE - 1 ? 0 : tick + 1;
+    if (tick === 0) this.#noticeForwarded(req);
+  }
+
+  /**
    * #noticeForwarded warns once (FG_FORWARDED_IGNORED) when a request keyed by its
    * socket peer carries X-Forwarded-For or Forwarded: behind a proxy that nobody
    * told floodgate about, every client would share the proxy's bucket.
@@ -488,7 +505,7 @@ export class HttpRateLimit<Raw = unknown> {
   #ipKey(req: HttpRequest<Raw>): string {
     const t = this.#trust;
     const simple = this.#o.clientIp !== "framework" && t.hops === 0 && t.isProxy === undefined;
-    if (this.#watchForwarded) this.#noticeForwarded(req);
+    if (this.#watchForwarded) this.#sampleForwarded(req);
     if (simple && req.peer !== undefined) {
       const hit = this.#peerKeys.get(req.peer);
       if (hit !== undefined) return hit;
@@ -522,7 +539,7 @@ export class HttpRateLimit<Raw = unknown> {
     }
     const allow = this.#allow;
     if (allow !== undefined) {
-      if (this.#watchForwarded) this.#noticeForwarded(req);
+      if (this.#watchForwarded) this.#sampleForwarded(req);
       const ip = this.clientIp(req);
       if (ip !== undefined && matchAny(ip, allow)) return PASS;
     }
