@@ -222,7 +222,10 @@ const PEER_CACHE_SIZE = 4096;
 /**
  * PASSES marks a framework request with the limiters that have checked it: the
  * first one itself, then an array of them. A registered symbol, so the ESM and
- * CJS copies of floodgate in one process see each other's marks.
+ * CJS copies of floodgate in one process see each other's marks. (A WeakMap keyed
+ * by the request, which writes nothing on it, was measured: about 350 ns more per
+ * request through the Express adapter, most of it garbage collection of the
+ * weak entries; the symbol property is within noise of no mark at all.)
  */
 const PASSES: unique symbol = Symbol.for("floodgate.http.passes") as never;
 
