@@ -9,6 +9,12 @@ export type ExpressRateLimitOptions = HttpRateLimitOptions<Request>;
 
 /** ExpressRequest is the core's view of an Express request: the URL before mounting, the route pattern, req.ip. */
 class ExpressRequest extends IncomingView<Request> {
+  readonly #res: Response;
+  #scope: object | undefined;
+  constructor(req: Request, res: Response) {
+    super(req, req);
+    this.#res = res;
+  }
   override get url(): string {
     return this.raw.originalUrl ?? this.raw.url;
   }
@@ -19,6 +25,11 @@ class ExpressRequest extends IncomingView<Request> {
   }
   override get frameworkIp(): string | undefined {
     return this.raw.ip;
+  }
+  /** scope is res.locals (one per request, shared by every middleware): see HttpRequest.scope. */
+  override get scope(): object | undefined {
+    this.#scope ??= this.#res.locals as object | undefined;
+    return this.#scope;
   }
 }
 
@@ -59,9 +70,10 @@ export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
       checked = true;
       checkTrust(core, req, options.clientIp === "framework", options.trustProxy !== undefined);
     }
+    const view = new ExpressRequest(req, res);
     let out: HttpOutcome | Promise<HttpOutcome>;
     try {
-      out = core.check(new ExpressRequest(req, req));
+      out = core.check(view);
     } catch (err) {
       next(err);
       return;
@@ -70,7 +82,7 @@ export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
       out.then((o) => {
         let proceed: boolean;
         try {
-          proceed = sendOutcome(core, o, req, res);
+          proceed = sendOutcome(core, o, view, res);
         } catch (err) {
           next(err);
           return;
@@ -79,7 +91,7 @@ export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
       }, next);
       return;
     }
-    if (sendOutcome(core, out, req, res)) next();
+    if (sendOutcome(core, out, view, res)) next();
   };
 }
 

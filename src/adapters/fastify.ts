@@ -122,10 +122,10 @@ const REPLY: HeaderAccess<FastifyReply> = {
 function send(
   core: HttpRateLimit<FastifyRequest>,
   out: HttpOutcome,
-  request: FastifyRequest,
+  view: FastifyHttpRequest,
   reply: FastifyReply,
 ): boolean {
-  core.setHeaders(out, request, reply, REPLY);
+  core.setHeaders(out, view, reply, REPLY);
   if (!out.limited) return true;
   reply.code(out.status).send(out.body);
   return false;
@@ -189,9 +189,10 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
     "onRequest",
     function floodgateOnRequest(request: FastifyRequest, reply: FastifyReply, next: (err?: Error) => void): void {
       if (inspect > 0) inspectTrust(core, request, () => inspect--);
+      const view = new FastifyHttpRequest(request, request.raw);
       let out: HttpOutcome | Promise<HttpOutcome>;
       try {
-        out = core.check(new FastifyHttpRequest(request, request.raw));
+        out = core.check(view);
       } catch (err) {
         next(err as Error);
         return;
@@ -200,7 +201,7 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
         out.then((o) => {
           let proceed: boolean;
           try {
-            proceed = send(core, o, request, reply);
+            proceed = send(core, o, view, reply);
           } catch (err) {
             next(err as Error);
             return;
@@ -209,7 +210,7 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
         }, next);
         return;
       }
-      if (send(core, out, request, reply)) next();
+      if (send(core, out, view, reply)) next();
     },
   );
   done();

@@ -61,16 +61,17 @@ export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
         "rateLimit() cannot see the client address on this runtime, so all clients share one bucket; pass { peer: (c) => address } or a key function.",
       );
     }
-    const out = await core.check(new HonoRequest(c, c.req.raw, address));
+    const view = new HonoRequest(c, c.req.raw, address);
+    const out = await core.check(view);
     if (out.limited) return refusal(out);
     await next();
     if (out.headers.length === 0) return undefined;
     try {
-      core.setHeaders(out, c, c.res.headers, HEADERS);
+      core.setHeaders(out, view, c.res.headers, HEADERS);
     } catch {
       // A response with immutable headers (from fetch()) is copied first: Hono's c.res setter copies.
       c.res = new Response(c.res.body, c.res);
-      core.setHeaders(out, c, c.res.headers, HEADERS);
+      core.setHeaders(out, view, c.res.headers, HEADERS);
     }
     return undefined;
   };

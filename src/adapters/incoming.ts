@@ -37,6 +37,9 @@ export class IncomingView<Raw> implements HttpRequest<Raw> {
   get frameworkIp(): string | undefined {
     return undefined;
   }
+  get scope(): object | undefined {
+    return undefined;
+  }
   /** header returns a request header (lower-case name), repeated ones joined with ", ". */
   header(name: string): string | undefined {
     const v = this.msg.headers[name];
@@ -61,8 +64,13 @@ export const RESPONSE: HeaderAccess<ServerResponse> = {
  * the 429 status and problem+json body, ending the response. It returns true
  * when the request may proceed.
  */
-export function sendOutcome<Raw>(core: HttpRateLimit<Raw>, out: HttpOutcome, raw: Raw, res: ServerResponse): boolean {
-  core.setHeaders(out, raw, res, RESPONSE);
+export function sendOutcome<Raw>(
+  core: HttpRateLimit<Raw>,
+  out: HttpOutcome,
+  req: HttpRequest<Raw>,
+  res: ServerResponse,
+): boolean {
+  core.setHeaders(out, req, res, RESPONSE);
   if (!out.limited) return true;
   res.statusCode = out.status;
   res.end(out.body);

@@ -20,6 +20,10 @@ class KoaRequest extends IncomingView<Context> {
   override get frameworkIp(): string | undefined {
     return this.raw.ip;
   }
+  /** scope is ctx.state (a plain object per request): see HttpRequest.scope. */
+  override get scope(): object | undefined {
+    return (this.raw.state as object | undefined) ?? undefined;
+  }
 }
 
 /**
@@ -63,8 +67,9 @@ export function rateLimit(options: KoaRateLimitOptions): Middleware {
         );
       }
     }
-    const out = await core.check(new KoaRequest(ctx, ctx.req));
-    core.setHeaders(out, ctx, ctx.res, RESPONSE);
+    const view = new KoaRequest(ctx, ctx.req);
+    const out = await core.check(view);
+    core.setHeaders(out, view, ctx.res, RESPONSE);
     if (out.limited) {
       ctx.status = out.status;
       ctx.body = out.body;

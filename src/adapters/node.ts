@@ -34,7 +34,8 @@ export function rateLimit(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   const core = new HttpRateLimit<IncomingMessage>(options, "rateLimit");
   return async function floodgateNode(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    return sendOutcome(core, await core.check(new IncomingView(req, req)), req, res);
+    const view = new IncomingView(req, req);
+    return sendOutcome(core, await core.check(view), view, res);
   };
 }
 
@@ -79,7 +80,7 @@ export function withRateLimit(
     if (out instanceof Promise) {
       out.then(
         (o) => {
-          if (!sendOutcome(core, o, req, res)) return;
+          if (!sendOutcome(core, o, view, res)) return;
           try {
             handler(req, res);
           } catch {
@@ -92,6 +93,6 @@ export function withRateLimit(
       );
       return;
     }
-    if (sendOutcome(core, out, req, res)) handler(req, res);
+    if (sendOutcome(core, out, view, res)) handler(req, res);
   };
 }

@@ -49,6 +49,14 @@ export interface HttpRequest<Raw = unknown> {
    * second check of the same object by the same limiter is not counted.
    */
   readonly raw: Raw;
+  /**
+   * scope is the per-request object the core remembers its passes on (which
+   * limiters checked the request), when it should not be `raw`: default `raw`.
+   * Express gives `res.locals`: reading or adding a property on Express's `req`
+   * (whose prototype Express swaps per request) costs microseconds, on the
+   * null-prototype `res.locals` nanoseconds. Koa gives `ctx.state`.
+   */
+  readonly scope?: object | undefined;
 }
 
 /** KeyResult is what a key function returns: a key, key parts, or undefined to key by client IP. */
@@ -230,6 +238,12 @@ const PEER_CACHE_SIZE = 4096;
 const PASSES: unique symbol = Symbol.for("floodgate.http.passes") as never;
 
 type Marked = { [PASSES]?: HttpRateLimit<never> | HttpRateLimit<never>[] };
+
+/** scopeOf returns the object a request's passes are remembered on (`scope`, else `raw`), or undefined. */
+function scopeOf(req: HttpRequest<unknown>): Marked | undefined {
+  const s = req.scope ?? req.raw;
+  return typeof s === "object" && s !== null ? (s as Marked) : undefined;
+}
 
 interface Rule {
   readonly pattern: RoutePattern;
@@ -534,8 +548,8 @@ export class HttpRateLimit<Raw = unknown> {
    * FG_DOUBLE_COUNT is warned once.
    */
   check(req: HttpRequest<Raw>): HttpOutcome | Promise<HttpOutcome> {
-    const raw = req.raw as Marked | null;
-    if (typeof raw === "object" && raw !== null) {
+    const raw = scopeOf(req);
+    if (raw !== undefined) {
       const seen = raw[PASSES];
       if (seen === undefined) raw[PASSES] = this as HttpRateLimit<never>;
       else if (!this.#anotherPass(raw, seen)) return PASS;
@@ -576,15 +590,15 @@ export class HttpRateLimit<Raw = unknown> {
   /**
    * setHeaders writes an outcome's fields on a response through `access`: as
    * they are, or, when another floodgate limiter has checked the same request
-   * (`raw`, stacked app-wide and per route), merged with the fields it wrote
+   * (`req`, stacked app-wide and per route), merged with the fields it wrote
    * (see mergeHeaders: each policy once, the larger Retry-After). A policy name
    * used by both limiters for different policies is warned once
    * (FG_POLICY_NAME_COLLISION).
    */
-  setHeaders<T>(out: HttpOutcome, raw: unknown, target: T, access: HeaderAccess<T>): void {
+  setHeaders<T>(out: HttpOutcome, req: HttpRequest<Raw>, target: T, access: HeaderAccess<T>): void {
     const headers = out.headers;
     if (headers.length === 0) return;
-    if (!Array.isArray((raw as Marked | null)?.[PASSES])) {
+    if (!Array.isArray(scopeOf(req)?.[PASSES])) {
       writeHeaders(headers, target, access);
       return;
     }

@@ -77,6 +77,9 @@ export class WebRequestView<Raw> implements HttpRequest<Raw> {
   get route(): string | undefined {
     return undefined;
   }
+  get scope(): object | undefined {
+    return undefined;
+  }
   /** header returns a request header (lower-case name), repeated ones joined with ", ". */
   header(name: string): string | undefined {
     return this.request.headers.get(name) ?? undefined;
@@ -86,14 +89,19 @@ export class WebRequestView<Raw> implements HttpRequest<Raw> {
 /**
  * withHeaders copies an outcome's header fields onto a response and returns it,
  * or a copy when its headers are immutable (a Response from fetch()). Given the
- * limiter (`core`) and the request it checked (`raw`), the fields are merged
+ * limiter (`core`) and the request view it checked (`req`), the fields are merged
  * with those of a stacked limiter (see HttpRateLimit.setHeaders).
  */
-export function withHeaders<Raw>(response: Response, out: HttpOutcome, core?: HttpRateLimit<Raw>, raw?: Raw): Response {
+export function withHeaders<Raw>(
+  response: Response,
+  out: HttpOutcome,
+  core?: HttpRateLimit<Raw>,
+  req?: HttpRequest<Raw>,
+): Response {
   if (out.headers.length === 0) return response;
   const apply = (r: Response): void => {
-    if (core === undefined) writeHeaders(out.headers, r.headers, HEADERS);
-    else core.setHeaders(out, raw, r.headers, HEADERS);
+    if (core === undefined || req === undefined) writeHeaders(out.headers, r.headers, HEADERS);
+    else core.setHeaders(out, req, r.headers, HEADERS);
   };
   try {
     apply(response);
@@ -159,8 +167,9 @@ export function withRateLimit<Args extends unknown[]>(
         "withRateLimit() cannot see the client address on this runtime, so all clients share one bucket; pass { peer: (request, ...args) => address } or a key function.",
       );
     }
-    const out = await core.check(new WebRequestView(request, request, address));
+    const view = new WebRequestView(request, request, address);
+    const out = await core.check(view);
     if (out.limited) return refusal(out);
-    return withHeaders(await handler(request, ...args), out, core, request);
+    return withHeaders(await handler(request, ...args), out, core, view);
   };
 }
