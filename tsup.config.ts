@@ -1,4 +1,3 @@
-import { rmSync } from "node:fs";
 import { defineConfig, type Options } from "tsup";
 
 // Every public subpath is an entry; package.json "exports" maps each to its ESM and CJS files,
@@ -15,36 +14,49 @@ export const entries = {
   client: "src/client/index.ts",
 };
 
-const outDir = "dist";
+type Plugin = NonNullable<Options["plugins"]>[number];
 
-const common: Options = {
+/**
+ * pluginIsModule makes the CommonJS face of floodgate/fastify the plugin itself, as Fastify
+ * plugins are: `module.exports = rateLimit`, with `.rateLimit` and `.default` pointing at it.
+ * The ESM entry has a named and a default export; converted to CommonJS as they are, they hang
+ * on an exports object, which rollup (tsup's CJS step) warns about ("Entry module
+ * dist/fastify.cjs is using named and default exports together"). In the CJS build only, this
+ * rewrites the entry chunk's `export { a as default, b }` (esbuild's output, before rollup) to a
+ * default export of the default value carrying every export as a property; rollup then emits
+ * `module.exports = ...`. A chunk of another shape fails the build rather than ship a wrong one.
+ * Types stay those of the ESM entry (dist/fastify.d.cts): `exports.default` and
+ * `exports.rateLimit` exist as properties. test/package/pack.test.ts loads it every way.
+ */
+function pluginIsModule(entry: string): Plugin {
+  return {
+    name: "floodgate-plugin-is-module",
+    renderChunk(code, chunk) {
+      if (this.format !== "cjs" || chunk.entryPoint !== entry) return undefined;
+      const found = /^export \{([^}]+)\};/m.exec(code);
+      const pairs = (found?.[1] ?? "").split(",").map((s) => s.trim().split(/\s+as\s+/));
+      const local = pairs.find(([, exported]) => exported === "default")?.[0];
+      if (found === undefined || found === null || local === undefined) {
+        throw new Error(`tsup.config.ts: ${entry} has no "export { x as default, ... }" in its CJS chunk to rewrite.`);
+      }
+      const props = pairs.map(([name, exported]) => `${exported ?? name}: ${name}`).join(", ");
+      return { code: code.replace(found[0], `export default Object.assign(${local}, { ${props} });`) };
+    },
+  };
+}
+
+export default defineConfig({
+  entry: entries,
+  format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,
-  // dist/ is emptied once, below: the two builds run at the same time and must not clean each other's files.
-  clean: false,
+  clean: true,
   target: "node20",
-  // Shared chunks keep one copy of the core per format, so RateLimiter and MemoryStore are the same
+  // Shared chunks keep one copy of the core, so RateLimiter and MemoryStore are the same
   // classes whichever subpath imports them.
   splitting: true,
   treeshake: true,
-  outDir,
+  outDir: "dist",
   external: ["ioredis", "redis", "express", "fastify", "hono", "koa", "undici"],
-};
-
-// Two builds, one per format, because the CommonJS face of floodgate/fastify is another module:
-// require("floodgate/fastify") is the plugin itself (with .rateLimit and .default), as Fastify
-// plugins are, instead of an object with a named and a default export, which rollup warns about
-// ("Entry module dist/fastify.cjs is using named and default exports together"). Its types are
-// those of the ESM entry.
-export default defineConfig(() => {
-  rmSync(outDir, { recursive: true, force: true });
-  return [
-    { ...common, entry: entries, format: ["esm"] },
-    {
-      ...common,
-      entry: { ...entries, fastify: "src/adapters/fastify-cjs.ts" },
-      dts: { entry: entries },
-      format: ["cjs"],
-    },
-  ];
+  plugins: [pluginIsModule(entries.fastify)],
 });
