@@ -48,5 +48,8 @@ const server = createServer(app).listen(Number(process.env.PORT ?? 0), "127.0.0.
   }
   const paidRes = await fetch(`${base}/`, { headers: { "x-api-key": "sk_test_123" } });
   console.log(`GET / with an API key: ${paidRes.status}  RateLimit: ${paidRes.headers.get("ratelimit")}`);
+  // POST /login passes both limiters (app-wide with the API key's tier, and the login one): both are listed.
+  const loginRes = await fetch(`${base}/login`, { method: "POST", headers: { "x-api-key": "sk_test_123" } });
+  console.log(`POST /login: ${loginRes.status}  RateLimit: ${loginRes.headers.get("ratelimit")}`);
   server.close();
 });

@@ -1,53 +1,36 @@
 // express.ts: floodgate/express: rate limiting middleware for Express 4 and 5, per app, router or route.
 
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "../http/core.js";
-import { pathOnly } from "../http/routes.js";
+import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions } from "../http/core.js";
+import { IncomingView, sendOutcome } from "./incoming.js";
 
 /** ExpressRateLimitOptions configures the Express middleware; see HttpRateLimitOptions. */
 export type ExpressRateLimitOptions = HttpRateLimitOptions<Request>;
 
-/** ExpressRequest adapts an Express request to the core's HttpRequest. */
-class ExpressRequest implements HttpRequest<Request> {
-  readonly raw: Request;
-  constructor(req: Request) {
-    this.raw = req;
+/** ExpressRequest is the core's view of an Express request: the URL before mounting, the route pattern, req.ip. */
+class ExpressRequest extends IncomingView<Request> {
+  readonly #res: Response;
+  #scope: object | undefined;
+  constructor(req: Request, res: Response) {
+    super(req, req);
+    this.#res = res;
   }
-  get method(): string {
-    return this.raw.method;
-  }
-  get url(): string {
+  override get url(): string {
     return this.raw.originalUrl ?? this.raw.url;
   }
-  get path(): string {
-    return pathOnly(this.url);
-  }
-  get route(): string | undefined {
+  override get route(): string | undefined {
     // Set only when the middleware runs on a route (app.get(path, limit, handler)).
     const path = (this.raw.route as { path?: unknown } | undefined)?.path;
     return typeof path === "string" ? (this.raw.baseUrl ?? "") + path : undefined;
   }
-  get peer(): string | undefined {
-    return this.raw.socket?.remoteAddress;
-  }
-  get frameworkIp(): string | undefined {
+  override get frameworkIp(): string | undefined {
     return this.raw.ip;
   }
-  header(name: string): string | undefined {
-    const v = this.raw.headers[name];
-    return Array.isArray(v) ? v.join(", ") : v;
+  /** scope is res.locals (one per request, shared by every middleware): see HttpRequest.scope. */
+  override get scope(): object | undefined {
+    this.#scope ??= this.#res.locals as object | undefined;
+    return this.#scope;
   }
-}
-
-/** send applies an outcome: headers always, and for a refusal the 429 itself. */
-function send(out: HttpOutcome, res: Response, next: NextFunction): void {
-  for (const [k, v] of out.headers) res.setHeader(k, v);
-  if (!out.limited) {
-    next();
-    return;
-  }
-  res.statusCode = out.status;
-  res.end(out.body);
 }
 
 /**
@@ -59,6 +42,12 @@ function send(out: HttpOutcome, res: Response, next: NextFunction): void {
  * setting (a warning is printed once if that setting trusts everyone). The
  * route of a rule is `req.route.path` when mounted on a route, else the URL
  * path matched against the `routes` patterns.
+ *
+ * Stacked limiters (app-wide and on a route, as below) each count the request
+ * and merge their RateLimit fields, each policy once. The same middleware
+ * mounted twice on one request's path counts it once (FG_DOUBLE_COUNT is
+ * warned). A configuration error, such as ERR_INVALID_CLOCK from a broken
+ * injected `now`, goes to `next(err)`, Express's error handler.
  *
  * @example
  * import express from "express";
@@ -81,24 +70,28 @@ export function rateLimit(options: ExpressRateLimitOptions): RequestHandler {
       checked = true;
       checkTrust(core, req, options.clientIp === "framework", options.trustProxy !== undefined);
     }
+    const view = new ExpressRequest(req, res);
     let out: HttpOutcome | Promise<HttpOutcome>;
     try {
-      out = core.check(new ExpressRequest(req));
+      out = core.check(view);
     } catch (err) {
       next(err);
       return;
     }
     if (out instanceof Promise) {
       out.then((o) => {
+        let proceed: boolean;
         try {
-          send(o, res, next);
+          proceed = sendOutcome(core, o, view, res);
         } catch (err) {
           next(err);
+          return;
         }
+        if (proceed) next();
       }, next);
       return;
     }
-    send(out, res, next);
+    if (sendOutcome(core, out, view, res)) next();
   };
 }
 

@@ -1,15 +1,16 @@
 // fastify.ts: floodgate/fastify: a Fastify plugin: an onRequest hook, per-route config, 404s limited too.
 
-import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import { describe, FloodgateTypeError } from "../core/errors.js";
 import {
+  checkRouteRule,
   type HttpOutcome,
   HttpRateLimit,
   type HttpRateLimitOptions,
-  type HttpRequest,
   type Selection,
 } from "../http/core.js";
-import { pathOnly } from "../http/routes.js";
+import type { HeaderAccess } from "../http/response.js";
+import { IncomingView } from "./incoming.js";
 
 /** FastifyRateLimitOptions configures the plugin; see HttpRateLimitOptions. */
 export type FastifyRateLimitOptions = HttpRateLimitOptions<FastifyRequest>;
@@ -17,7 +18,8 @@ export type FastifyRateLimitOptions = HttpRateLimitOptions<FastifyRequest>;
 /**
  * FastifyRouteRateLimit is a route's `config.rateLimit`: `false` leaves the
  * route unlimited; an object gives it its own policy and cost, in a bucket of
- * its own (named after the route pattern unless `bucket` is given).
+ * its own (named after the route pattern unless `bucket` is given). It is
+ * checked when the route is registered (a cost of 2.5 fails `app.get(...)`).
  */
 export type FastifyRouteRateLimit = Selection | false;
 
@@ -27,39 +29,22 @@ declare module "fastify" {
   }
 }
 
-/** FastifyHttpRequest adapts a Fastify request to the core's HttpRequest. */
-class FastifyHttpRequest implements HttpRequest<FastifyRequest> {
-  readonly raw: FastifyRequest;
+/** ROUTE_KEYS are the keys a route's config.rateLimit may have. */
+const ROUTE_KEYS = ["policy", "cost", "bucket"] as const;
+
+/** FastifyHttpRequest is the core's view of a Fastify request: its route pattern and request.ip. */
+class FastifyHttpRequest extends IncomingView<FastifyRequest> {
   #options: FastifyRequest["routeOptions"] | undefined;
-  constructor(request: FastifyRequest) {
-    this.raw = request;
-  }
   /** routeOptions reads request.routeOptions once: Fastify builds a new object on every read. */
   get routeOptions(): FastifyRequest["routeOptions"] {
     this.#options ??= this.raw.routeOptions;
     return this.#options;
   }
-  get method(): string {
-    return this.raw.method;
-  }
-  get url(): string {
-    return this.raw.url;
-  }
-  get path(): string {
-    return pathOnly(this.url);
-  }
-  get route(): string | undefined {
+  override get route(): string | undefined {
     return this.routeOptions?.url;
   }
-  get peer(): string | undefined {
-    return this.raw.raw.socket?.remoteAddress;
-  }
-  get frameworkIp(): string | undefined {
+  override get frameworkIp(): string | undefined {
     return this.raw.ip;
-  }
-  header(name: string): string | undefined {
-    const v = this.raw.headers[name];
-    return Array.isArray(v) ? v.join(", ") : v;
   }
 }
 
@@ -67,12 +52,33 @@ function isThenable(x: unknown): x is PromiseLike<unknown> {
   return typeof x === "object" && x !== null && typeof (x as PromiseLike<unknown>).then === "function";
 }
 
+/** routeName names a route in errors: "GET /items/:id". */
+function routeName(method: string | readonly string[] | undefined, url: string | undefined): string {
+  return `${Array.isArray(method) ? method.join(",") : (method ?? "")} ${url ?? ""}`.trim();
+}
+
+/**
+ * checkRouteConfig validates a route's config.rateLimit (see checkRouteRule); each
+ * config object is checked once (`checked`), at registration or, for a route
+ * registered before the plugin, at its first request.
+ */
+function checkRouteConfig(checked: WeakSet<object>, cfg: unknown, route: string): void {
+  if (cfg === undefined || cfg === false) return;
+  if (typeof cfg === "object" && cfg !== null && checked.has(cfg)) return;
+  checkRouteRule(`route ${JSON.stringify(route)} config.rateLimit`, cfg, ROUTE_KEYS);
+  checked.add(cfg as object);
+}
+
 /** routeSelect puts a route's config.rateLimit in front of the user's select function. */
-function routeSelect(user: FastifyRateLimitOptions["select"]): NonNullable<FastifyRateLimitOptions["select"]> {
+function routeSelect(
+  user: FastifyRateLimitOptions["select"],
+  checked: WeakSet<object>,
+): NonNullable<FastifyRateLimitOptions["select"]> {
   return function floodgateFastifySelect(req) {
     const options = (req as FastifyHttpRequest).routeOptions;
     const cfg = options?.config?.rateLimit;
     if (cfg === false) return false;
+    if (cfg !== undefined) checkRouteConfig(checked, cfg, routeName(options.method, options.url));
     const base: Selection | undefined = cfg === undefined ? undefined : { bucket: options.url ?? "", ...cfg };
     if (user === undefined) return base;
     const s = user(req);
@@ -101,9 +107,25 @@ function inspectTrust(core: HttpRateLimit<FastifyRequest>, request: FastifyReque
   }
 }
 
+/** REPLY is the HeaderAccess of a Fastify reply. */
+const REPLY: HeaderAccess<FastifyReply> = {
+  get(reply, name) {
+    const v = reply.getHeader(name);
+    return v === undefined ? undefined : Array.isArray(v) ? v.join(", ") : String(v);
+  },
+  set(reply, name, value) {
+    reply.header(name, value);
+  },
+};
+
 /** send applies an outcome to the reply; it returns true when the request may proceed. */
-function send(out: HttpOutcome, reply: FastifyReply): boolean {
-  for (const [k, v] of out.headers) reply.header(k, v);
+function send(
+  core: HttpRateLimit<FastifyRequest>,
+  out: HttpOutcome,
+  view: FastifyHttpRequest,
+  reply: FastifyReply,
+): boolean {
+  core.setHeaders(out, view, reply, REPLY);
   if (!out.limited) return true;
   reply.code(out.status).send(out.body);
   return false;
@@ -116,9 +138,15 @@ function send(out: HttpOutcome, reply: FastifyReply): boolean {
  * encapsulated context (`app.register(async (api) => { api.register(rateLimit, ...) })`)
  * it covers that context only, as fastify-plugin would arrange. A route opts
  * out or gets its own limit with `config: { rateLimit: false | { policy, cost } }`,
- * keyed by its route pattern. By default the client is the socket peer; pass
+ * keyed by its route pattern; a bad one (a cost of 2.5, an unknown key) fails
+ * the route's registration with a coded error. By default the client is the socket peer; pass
  * `trustProxy`, or `clientIp: "framework"` to use `request.ip` under Fastify's
  * `trustProxy` (a warning is printed once if that trusts everyone).
+ *
+ * Registered at the root and again in a route's encapsulated context, the two
+ * limiters both count the request and merge their RateLimit fields, each
+ * policy once. A configuration error, such as ERR_INVALID_CLOCK from a broken
+ * injected `now`, goes to Fastify's error handler (a 500 by default).
  *
  * @example
  * import Fastify from "fastify";
@@ -137,6 +165,7 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
   done: (err?: Error) => void,
 ): void {
   let core: HttpRateLimit<FastifyRequest>;
+  const checked = new WeakSet<object>();
   try {
     if (options?.select !== undefined && typeof options.select !== "function") {
       throw new FloodgateTypeError(
@@ -144,7 +173,7 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
         `floodgate: rateLimit({ select }) must be a function, got ${describe(options.select)}.`,
       );
     }
-    core = new HttpRateLimit<FastifyRequest>({ ...options, select: routeSelect(options.select) }, "rateLimit");
+    core = new HttpRateLimit<FastifyRequest>({ ...options, select: routeSelect(options.select, checked) }, "rateLimit");
   } catch (err) {
     done(err as Error);
     return;
@@ -152,13 +181,18 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
   // Fastify does not expose its trustProxy setting, so the first requests that
   // carry X-Forwarded-For are inspected instead (a bounded number of them).
   let inspect = options.clientIp === "framework" ? 1000 : 0;
+  // A route's config.rateLimit is checked as the route is registered: a bad one fails app.get(...).
+  fastify.addHook("onRoute", function floodgateOnRoute(route: RouteOptions): void {
+    checkRouteConfig(checked, route.config?.rateLimit, routeName(route.method, route.url));
+  });
   fastify.addHook(
     "onRequest",
     function floodgateOnRequest(request: FastifyRequest, reply: FastifyReply, next: (err?: Error) => void): void {
       if (inspect > 0) inspectTrust(core, request, () => inspect--);
+      const view = new FastifyHttpRequest(request, request.raw);
       let out: HttpOutcome | Promise<HttpOutcome>;
       try {
-        out = core.check(new FastifyHttpRequest(request));
+        out = core.check(view);
       } catch (err) {
         next(err as Error);
         return;
@@ -167,7 +201,7 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
         out.then((o) => {
           let proceed: boolean;
           try {
-            proceed = send(o, reply);
+            proceed = send(core, o, view, reply);
           } catch (err) {
             next(err as Error);
             return;
@@ -176,7 +210,7 @@ export const rateLimit: FastifyPluginCallback<FastifyRateLimitOptions> = functio
         }, next);
         return;
       }
-      if (send(out, reply)) next();
+      if (send(core, out, view, reply)) next();
     },
   );
   done();

@@ -1,9 +1,9 @@
 // hono.ts: floodgate/hono: rate limiting middleware for Hono, on Web standards only (Node, Bun, Deno, Workers).
 
 import type { Context, MiddlewareHandler, Next } from "hono";
-import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "../http/core.js";
-import { defaultPeer, pathOf } from "../http/fetch.js";
-import { pathOnly } from "../http/routes.js";
+import { HttpRateLimit, type HttpRateLimitOptions } from "../http/core.js";
+import { defaultPeer, refusal, WebRequestView } from "../http/fetch.js";
+import { HEADERS } from "../http/response.js";
 
 /** HonoRateLimitOptions configures the Hono middleware; see HttpRateLimitOptions. */
 export interface HonoRateLimitOptions extends HttpRateLimitOptions<Context> {
@@ -15,44 +15,15 @@ export interface HonoRateLimitOptions extends HttpRateLimitOptions<Context> {
   peer?: (c: Context) => string | undefined;
 }
 
-/** HonoRequest adapts a Hono context to the core's HttpRequest. */
-class HonoRequest implements HttpRequest<Context> {
-  readonly raw: Context;
-  readonly peer: string | undefined;
-  constructor(c: Context, peer: string | undefined) {
-    this.raw = c;
-    this.peer = peer;
-  }
-  get method(): string {
-    return this.raw.req.method;
-  }
-  get url(): string {
-    return pathOf(this.raw.req.url);
-  }
-  get path(): string {
-    return pathOnly(this.url);
-  }
-  get route(): string | undefined {
+/** HonoRequest is the core's view of a Hono context: its Request, and the matched handler's route pattern. */
+class HonoRequest extends WebRequestView<Context> {
+  override get route(): string | undefined {
     // The last matched route after this middleware is the handler's pattern; none means a 404.
     const req = this.raw.req as unknown as { matchedRoutes?: { path: string }[]; routeIndex?: number };
     const routes = req.matchedRoutes;
     if (routes === undefined || routes.length === 0) return undefined;
     const last = routes.length - 1;
     return last > (req.routeIndex ?? 0) ? routes[last]?.path : undefined;
-  }
-  header(name: string): string | undefined {
-    return this.raw.req.header(name) ?? undefined;
-  }
-}
-
-function setHeaders(c: Context, out: HttpOutcome): void {
-  if (out.headers.length === 0) return;
-  try {
-    for (const [k, v] of out.headers) c.res.headers.set(k, v);
-  } catch {
-    // A response with immutable headers (from fetch()) is copied first.
-    c.res = new Response(c.res.body, c.res);
-    for (const [k, v] of out.headers) c.res.headers.set(k, v);
   }
 }
 
@@ -62,6 +33,12 @@ function setHeaders(c: Context, out: HttpOutcome): void {
  * response and the handler does not run. It uses Web standards only, so it
  * runs on Node (@hono/node-server), Bun, Deno and Cloudflare Workers with the
  * memory store. The route of a rule is the pattern of the matched handler.
+ *
+ * Stacked limiters (app-wide and on a path) each count the request and merge
+ * their RateLimit fields, each policy once; the same middleware used twice on
+ * one request counts it once (FG_DOUBLE_COUNT is warned). A configuration
+ * error, such as ERR_INVALID_CLOCK from a broken injected `now`, is thrown to
+ * Hono's error handler (`app.onError`; a 500 by default).
  *
  * @example
  * import { Hono } from "hono";
@@ -84,12 +61,18 @@ export function rateLimit(options: HonoRateLimitOptions): MiddlewareHandler {
         "rateLimit() cannot see the client address on this runtime, so all clients share one bucket; pass { peer: (c) => address } or a key function.",
       );
     }
-    const out = await core.check(new HonoRequest(c, address));
-    if (out.limited) {
-      return new Response(out.body, { status: out.status, headers: out.headers });
-    }
+    const view = new HonoRequest(c, c.req.raw, address);
+    const out = await core.check(view);
+    if (out.limited) return refusal(out);
     await next();
-    setHeaders(c, out);
+    if (out.headers.length === 0) return undefined;
+    try {
+      core.setHeaders(out, view, c.res.headers, HEADERS);
+    } catch {
+      // A response with immutable headers (from fetch()) is copied first: Hono's c.res setter copies.
+      c.res = new Response(c.res.body, c.res);
+      core.setHeaders(out, view, c.res.headers, HEADERS);
+    }
     return undefined;
   };
 }

@@ -1,41 +1,28 @@
 // koa.ts: floodgate/koa: rate limiting middleware for Koa.
 
 import type { Context, Middleware, Next } from "koa";
-import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "../http/core.js";
-import { pathOnly } from "../http/routes.js";
+import { HttpRateLimit, type HttpRateLimitOptions } from "../http/core.js";
+import { IncomingView, RESPONSE } from "./incoming.js";
 
 /** KoaRateLimitOptions configures the Koa middleware; see HttpRateLimitOptions. */
 export type KoaRateLimitOptions = HttpRateLimitOptions<Context>;
 
-/** KoaRequest adapts a Koa context to the core's HttpRequest. */
-class KoaRequest implements HttpRequest<Context> {
-  readonly raw: Context;
-  constructor(ctx: Context) {
-    this.raw = ctx;
-  }
-  get method(): string {
-    return this.raw.method;
-  }
-  get url(): string {
+/** KoaRequest is the core's view of a Koa context: the URL before mounting, @koa/router's route, ctx.ip. */
+class KoaRequest extends IncomingView<Context> {
+  override get url(): string {
     return this.raw.originalUrl ?? this.raw.url;
   }
-  get path(): string {
-    return pathOnly(this.url);
-  }
-  get route(): string | undefined {
+  override get route(): string | undefined {
     // @koa/router sets _matchedRoute when the middleware runs inside a route.
     const r = (this.raw as { _matchedRoute?: unknown })._matchedRoute;
     return typeof r === "string" ? r : undefined;
   }
-  get peer(): string | undefined {
-    return this.raw.req.socket?.remoteAddress;
-  }
-  get frameworkIp(): string | undefined {
+  override get frameworkIp(): string | undefined {
     return this.raw.ip;
   }
-  header(name: string): string | undefined {
-    const v = this.raw.req.headers[name];
-    return Array.isArray(v) ? v.join(", ") : v;
+  /** scope is ctx.state (a plain object per request): see HttpRequest.scope. */
+  override get scope(): object | undefined {
+    return (this.raw.state as object | undefined) ?? undefined;
   }
 }
 
@@ -47,6 +34,12 @@ class KoaRequest implements HttpRequest<Context> {
  * to use `ctx.ip` under Koa's `app.proxy` (a warning is printed once when
  * `app.proxy` is on without `maxIpsCount`, which trusts the forgeable leftmost
  * X-Forwarded-For address).
+ *
+ * Stacked limiters (app-wide and on a router) each count the request and
+ * merge their RateLimit fields, each policy once; the same middleware used
+ * twice on one request counts it once (FG_DOUBLE_COUNT is warned). A
+ * configuration error, such as ERR_INVALID_CLOCK from a broken injected `now`,
+ * is thrown to Koa's error handling (ctx.onerror: a 500, and app "error").
  *
  * @example
  * import Koa from "koa";
@@ -74,8 +67,9 @@ export function rateLimit(options: KoaRateLimitOptions): Middleware {
         );
       }
     }
-    const out: HttpOutcome = await core.check(new KoaRequest(ctx));
-    for (const [k, v] of out.headers) ctx.set(k, v);
+    const view = new KoaRequest(ctx, ctx.req);
+    const out = await core.check(view);
+    core.setHeaders(out, view, ctx.res, RESPONSE);
     if (out.limited) {
       ctx.status = out.status;
       ctx.body = out.body;

@@ -1,45 +1,11 @@
 // node.ts: floodgate/node: rate limiting for plain node:http servers.
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "../http/core.js";
-import { pathOnly } from "../http/routes.js";
+import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions } from "../http/core.js";
+import { IncomingView, sendOutcome } from "./incoming.js";
 
 /** NodeRateLimitOptions configures the node:http limiter; see HttpRateLimitOptions. */
 export type NodeRateLimitOptions = HttpRateLimitOptions<IncomingMessage>;
-
-/** NodeRequest adapts an IncomingMessage to the core's HttpRequest. */
-class NodeRequest implements HttpRequest<IncomingMessage> {
-  readonly raw: IncomingMessage;
-  readonly route = undefined;
-  constructor(req: IncomingMessage) {
-    this.raw = req;
-  }
-  get method(): string {
-    return this.raw.method ?? "GET";
-  }
-  get url(): string {
-    return this.raw.url ?? "/";
-  }
-  get path(): string {
-    return pathOnly(this.url);
-  }
-  get peer(): string | undefined {
-    return this.raw.socket?.remoteAddress;
-  }
-  header(name: string): string | undefined {
-    const v = this.raw.headers[name];
-    return Array.isArray(v) ? v.join(", ") : v;
-  }
-}
-
-/** apply writes an outcome to the response and reports whether the request may proceed. */
-function apply(out: HttpOutcome, res: ServerResponse): boolean {
-  for (const [k, v] of out.headers) res.setHeader(k, v);
-  if (!out.limited) return true;
-  res.statusCode = out.status;
-  res.end(out.body);
-  return false;
-}
 
 /**
  * rateLimit returns a function that checks a node:http request: it sets the
@@ -48,6 +14,9 @@ function apply(out: HttpOutcome, res: ServerResponse): boolean {
  * node:http has no route patterns, so `routes` rules are matched against the
  * URL path with the query and a trailing slash removed; a path that matches no
  * rule falls under the default limit and never gets a bucket of its own.
+ * The promise rejects when a callback throws or for a configuration error
+ * (such as ERR_INVALID_CLOCK from a broken injected `now`): handle it as your
+ * server handles its own errors.
  *
  * @example
  * import { createServer } from "node:http";
@@ -65,15 +34,18 @@ export function rateLimit(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   const core = new HttpRateLimit<IncomingMessage>(options, "rateLimit");
   return async function floodgateNode(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    return apply(await core.check(new NodeRequest(req)), res);
+    const view = new IncomingView(req, req);
+    return sendOutcome(core, await core.check(view), view, res);
   };
 }
 
 /**
  * withRateLimit wraps a node:http request handler, like a decorator: refused
  * requests get the 429 and never reach the handler. An error thrown by a
- * callback (key, select, skip) answers 500 without crashing the process; a
- * store failure follows onStoreError.
+ * callback (key, select, skip) or a configuration error (such as
+ * ERR_INVALID_CLOCK from a broken injected `now`) answers 500 without crashing
+ * the process, and the error is passed to `onError` (without one, printed with
+ * console.error); a store failure follows onStoreError.
  *
  * @example
  * import { createServer } from "node:http";
@@ -90,32 +62,37 @@ export function withRateLimit(
   options: NodeRateLimitOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const core = new HttpRateLimit<IncomingMessage>(options, "withRateLimit");
-  const fail = (res: ServerResponse): void => {
+  /** fail answers 500 for an error of the limiter (not of the handler) and reports it. */
+  const fail = (err: unknown, view: IncomingView<IncomingMessage>, res: ServerResponse): void => {
+    if (!core.report(err, view)) console.error(err);
     if (!res.headersSent) res.statusCode = 500;
     res.end();
   };
   return function floodgateNodeHandler(req: IncomingMessage, res: ServerResponse): void {
+    const view = new IncomingView(req, req);
     let out: HttpOutcome | Promise<HttpOutcome>;
     try {
-      out = core.check(new NodeRequest(req));
-    } catch {
-      fail(res);
+      out = core.check(view);
+    } catch (err) {
+      fail(err, view, res);
       return;
     }
     if (out instanceof Promise) {
       out.then(
         (o) => {
-          if (!apply(o, res)) return;
+          if (!sendOutcome(core, o, view, res)) return;
           try {
             handler(req, res);
           } catch {
-            fail(res); // as node:http would have done for a synchronous throw, minus the crash
+            // As node:http would have done for a synchronous throw, minus the crash.
+            if (!res.headersSent) res.statusCode = 500;
+            res.end();
           }
         },
-        () => fail(res),
+        (err) => fail(err, view, res),
       );
       return;
     }
-    if (apply(out, res)) handler(req, res);
+    if (sendOutcome(core, out, view, res)) handler(req, res);
   };
 }

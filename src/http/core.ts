@@ -1,12 +1,12 @@
 // core.ts: the framework-neutral HTTP rate limiter: request in, pass (with headers) or refuse (429) out.
 
-import { describe, FloodgateRangeError, FloodgateTypeError } from "../core/errors.js";
+import { describe, FloodgateError, FloodgateRangeError, FloodgateTypeError } from "../core/errors.js";
 import type { Decision, Policy } from "../core/policy.js";
-import { checkOptions } from "../core/validate.js";
-import { checkPolicies, RateLimiter } from "../limiter.js";
-import { MemoryStore } from "../stores/memory.js";
+import { checkOptions, MAX_LIMIT } from "../core/validate.js";
+import { type CallOptions, checkPolicies, isRateLimiter, RateLimiter } from "../limiter.js";
+import { isMemoryStore } from "../stores/memory.js";
 import type { Store } from "../stores/store.js";
-import { type HeaderList, policyField, rateLimitHeaders, retryAfterSeconds, secondsUp } from "./headers.js";
+import { type HeaderList, policyHeader, rateLimitHeaders, retryAfterSeconds, secondsUp } from "./headers.js";
 import {
   compileCidrs,
   compileTrust,
@@ -18,7 +18,11 @@ import {
 } from "./identity.js";
 import { type Cidr, type Ip, ipKey, parseIp } from "./ip.js";
 import { joinKey, type KeyPart } from "./key.js";
+import { costDetail, problemBody, quotaDetail, STORE_DETAIL } from "./problem.js";
+import { type HeaderAccess, mergeHeaders, writeHeaders } from "./response.js";
 import { compileRoute, normalizePath, type RoutePattern, routeMatches } from "./routes.js";
+
+export { QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY } from "./problem.js";
 
 /**
  * HttpRequest is what an adapter tells the core about a request. Header names
@@ -39,8 +43,20 @@ export interface HttpRequest<Raw = unknown> {
   readonly frameworkIp?: string | undefined;
   /** header returns a request header's value (several values joined with ", "). */
   header(name: string): string | undefined;
-  /** raw is the framework's own request or context object, for key, select and skip functions. */
+  /**
+   * raw is the framework's own request or context object, for key, select and
+   * skip functions. It must be one object per request: the core marks it, and a
+   * second check of the same object by the same limiter is not counted.
+   */
   readonly raw: Raw;
+  /**
+   * scope is the per-request object the core remembers its passes on (which
+   * limiters checked the request), when it should not be `raw`: default `raw`.
+   * Express gives `res.locals`: reading or adding a property on Express's `req`
+   * (whose prototype Express swaps per request) costs microseconds, on the
+   * null-prototype `res.locals` nanoseconds. Koa gives `ctx.state`.
+   */
+  readonly scope?: object | undefined;
 }
 
 /** KeyResult is what a key function returns: a key, key parts, or undefined to key by client IP. */
@@ -50,7 +66,12 @@ export type KeyResult = string | readonly KeyPart[] | undefined;
 export interface Selection {
   /** policy replaces the default policy (a tier, a stricter route limit). */
   policy?: Policy | readonly Policy[];
-  /** cost is what the request spends, a whole number; default 1. */
+  /**
+   * cost is what the request spends, a whole number >= 0; default 1. A route
+   * rule's cost is checked at construction; a bad cost returned by `select`
+   * (2.5, -1, "2", NaN) is reported to onError and answered like a store
+   * failure (onStoreError), never a 500.
+   */
   cost?: number;
   /**
    * bucket separates this request's usage from the client's other requests
@@ -66,7 +87,11 @@ export type RouteRule = Omit<Selection, "bucket"> | false;
 /** LimitedInfo describes a refused request (or, in shadow mode, one that would have been). */
 export interface LimitedInfo<Raw = unknown> {
   readonly request: HttpRequest<Raw>;
-  /** reason: "quota" (a policy is exhausted), "cost" (the cost exceeds a policy's limit), "store" (the store failed). */
+  /**
+   * reason: "quota" (a policy is exhausted), "cost" (the cost exceeds a policy's
+   * limit), "store" (the store failed, or select returned a bad cost: no decision
+   * could be made).
+   */
   readonly reason: "quota" | "cost" | "store";
   /** decision is the limiter's verdict ("quota" only). */
   readonly decision: Decision | undefined;
@@ -133,9 +158,16 @@ export interface HttpRateLimitOptions<Raw = unknown> {
   problem?: (info: LimitedInfo<Raw>) => Record<string, unknown>;
   /** onLimited is told about every refusal (and, in shadow mode, every would-be refusal). */
   onLimited?: (info: LimitedInfo<Raw>) => void;
-  /** onStoreError decides when the store throws: "allow" (default) lets the request through, "deny" refuses it (429). */
+  /**
+   * onStoreError decides when no decision can be made (the store throws, or select
+   * returned a bad cost): "allow" (default) lets the request through, "deny"
+   * refuses it (429, temporary-reduced-capacity).
+   */
   onStoreError?: "allow" | "deny";
-  /** onError is told about store failures and errors thrown by callbacks. */
+  /**
+   * onError is told about store failures, bad costs from select and errors thrown
+   * by the onLimited hook (node withRateLimit: also about the errors it answers 500 for).
+   */
   onError?: (error: unknown, req: HttpRequest<Raw>) => void;
   /** onWarning receives doubtful setups, once each. Default: console.warn. */
   onWarning?: (warning: Warning) => void;
@@ -154,11 +186,6 @@ export interface HttpOutcome {
   /** decision is the limiter's verdict, when one was made. */
   readonly decision: Decision | undefined;
 }
-
-/** QUOTA_EXCEEDED is the problem type of draft-ietf-httpapi-ratelimit-headers for an exhausted quota. */
-export const QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded";
-/** TEMPORARY_REDUCED_CAPACITY is the draft's problem type used when the store failed and onStoreError is "deny". */
-export const TEMPORARY_REDUCED_CAPACITY = "https://iana.org/assignments/http-problem-types#temporary-reduced-capacity";
 
 const PASS: HttpOutcome = Object.freeze({
   limited: false,
@@ -194,14 +221,29 @@ const KNOWN = [
   "onWarning",
 ];
 
-// The global `performance` and its `timeOrigin` are getters; reading them once leaves one native call per read.
-const perf = performance;
-const timeOriginMs = perf.timeOrigin;
-/** defaultNow is the limiter's default clock: monotonic, in milliseconds. */
-const defaultNow = (): number => timeOriginMs + perf.now();
+/** FORWARDED_SAMPLE: one request in this many is looked at for ignored forwarding headers, until one is seen. */
+const FORWARDED_SAMPLE = 16;
 
 /** PEER_CACHE_SIZE bounds the cache of socket address -> key; it is cleared when full. */
 const PEER_CACHE_SIZE = 4096;
+
+/**
+ * PASSES marks a framework request with the limiters that have checked it: the
+ * first one itself, then an array of them. A registered symbol, so the ESM and
+ * CJS copies of floodgate in one process see each other's marks. (A WeakMap keyed
+ * by the request, which writes nothing on it, was measured: about 350 ns more per
+ * request through the Express adapter, most of it garbage collection of the
+ * weak entries; the symbol property is within noise of no mark at all.)
+ */
+const PASSES: unique symbol = Symbol.for("floodgate.http.passes") as never;
+
+type Marked = { [PASSES]?: HttpRateLimit<never> | HttpRateLimit<never>[] };
+
+/** scopeOf returns the object a request's passes are remembered on (`scope`, else `raw`), or undefined. */
+function scopeOf(req: HttpRequest<unknown>): Marked | undefined {
+  const s = req.scope ?? req.raw;
+  return typeof s === "object" && s !== null ? (s as Marked) : undefined;
+}
 
 interface Rule {
   readonly pattern: RoutePattern;
@@ -213,10 +255,63 @@ function isThenable<T>(x: unknown): x is PromiseLike<T> {
 }
 
 /**
+ * isConfigError reports whether `err` is a floodgate error that says the setup is
+ * wrong (ERR_INVALID_*, ERR_UNKNOWN_OPTION: a broken injected clock, a bad policy),
+ * as opposed to a store that could not answer. Such an error is a bug to surface,
+ * never an outage to let traffic through for.
+ */
+export function isConfigError(err: unknown): boolean {
+  if (!(err instanceof FloodgateTypeError || err instanceof FloodgateRangeError || err instanceof FloodgateError)) {
+    return false;
+  }
+  const code: string = err.code;
+  return code.startsWith("ERR_INVALID_") || code === "ERR_UNKNOWN_OPTION";
+}
+
+/**
+ * checkRouteRule validates a route's rule where it is declared (`routes` of the
+ * options; Fastify's `config.rateLimit` when the route is registered): false, or
+ * an object of the `keys` given with a policy that validates, a whole-number cost
+ * >= 0 and a string bucket. `where` names the rule in the error.
+ */
+export function checkRouteRule(where: string, rule: unknown, keys: readonly string[]): void {
+  if (rule === false) return;
+  if (rule === null || typeof rule !== "object" || Array.isArray(rule)) {
+    throw new FloodgateTypeError(
+      "ERR_INVALID_OPTION",
+      `floodgate: ${where} must be { ${keys.join(", ")} } or false, got ${describe(rule)}.`,
+    );
+  }
+  const r = checkOptions(where, rule, keys) as Selection;
+  if (r.policy !== undefined) checkPolicies(`${where}.policy`, r.policy);
+  if (r.cost !== undefined && !isCost(r.cost)) {
+    const Err = typeof r.cost === "number" ? FloodgateRangeError : FloodgateTypeError;
+    throw new Err(
+      "ERR_INVALID_OPTION",
+      `floodgate: ${where}.cost must be a whole number from 0 to ${MAX_LIMIT}, got ${describe(r.cost)}${typeof r.cost === "number" ? "" : ` (${typeof r.cost})`}; a request spends whole units: use 1, 2, 3, or scale the policy up (capacity 1000, cost 25) for finer steps.`,
+    );
+  }
+  if (r.bucket !== undefined && typeof r.bucket !== "string") {
+    throw new FloodgateTypeError(
+      "ERR_INVALID_OPTION",
+      `floodgate: ${where}.bucket must be a string naming the bucket, got ${describe(r.bucket)}; leave it out to use the route pattern.`,
+    );
+  }
+}
+
+/** isCost reports whether `x` is a valid cost: a whole number from 0 to MAX_LIMIT. */
+function isCost(x: unknown): x is number {
+  return typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= MAX_LIMIT;
+}
+
+/**
  * HttpRateLimit is the shared core every adapter calls: it names the client,
- * picks the policy and cost, asks the limiter, and answers with the headers to
- * add and, for a refusal, a 429 with an RFC 9457 body. It never throws for a
- * store failure: onStoreError decides, and onError is told.
+ * picks the policy and cost, asks its RateLimiter (the one decision path:
+ * consumeSync for a memory store, consume otherwise), and answers with the
+ * headers to add and, for a refusal, a 429 with an RFC 9457 body. A store
+ * failure never throws: onStoreError decides, and onError is told. A
+ * configuration error (a coded ERR_INVALID_*, such as ERR_INVALID_CLOCK from a
+ * broken injected `now`) is thrown, so the framework's error path shows it.
  *
  * @example
  * import { HttpRateLimit } from "floodgate/http";
@@ -227,24 +322,29 @@ function isThenable<T>(x: unknown): x is PromiseLike<T> {
  */
 export class HttpRateLimit<Raw = unknown> {
   readonly limiter: RateLimiter;
+  /** #sync is true when the limiter's store is a MemoryStore: decisions use consumeSync, no promise. */
   readonly #sync: boolean;
-  /** #fast is the memory store and clock of a limiter built here, used for the default policy and cost. */
-  #fast: { store: MemoryStore; now: () => number } | undefined;
   readonly #o: HttpRateLimitOptions<Raw>;
   readonly #trust: Trust;
   readonly #allow: Cidr[] | undefined;
   readonly #rules: Rule[];
   readonly #cost: number;
+  /** #costArg (perf) is what the default cost is passed to the limiter as: undefined for 1, its unit-cost fast path. */
+  readonly #costArg: number | undefined;
   readonly #v4: number;
   readonly #v6: number;
   readonly #headerOptions: { standardHeaders: boolean; legacyHeaders: boolean };
   readonly #warned = new Set<string>();
   readonly #peerKeys = new Map<string, string>();
+  /** #watchForwarded is true while the client is the socket peer and no forwarding header has been seen yet. */
+  #watchForwarded: boolean;
+  /** #forwardedTick counts requests modulo FORWARDED_SAMPLE while #watchForwarded: see #sampleForwarded. */
+  #forwardedTick = 0;
 
   constructor(options: HttpRateLimitOptions<Raw>, where = "rateLimit") {
     const o = checkOptions(where, options, KNOWN) as HttpRateLimitOptions<Raw>;
     if (o.limiter !== undefined) {
-      if (!(o.limiter instanceof RateLimiter)) {
+      if (!isRateLimiter(o.limiter)) {
         throw new FloodgateTypeError(
           "ERR_INVALID_OPTION",
           `floodgate: ${where}({ limiter }) must be a RateLimiter, got ${describe(o.limiter)}; pass new RateLimiter({ policy }).`,
@@ -270,8 +370,7 @@ export class HttpRateLimit<Raw = unknown> {
         ...(o.now !== undefined ? { now: o.now } : {}),
       });
     }
-    this.#sync = this.limiter.store instanceof MemoryStore;
-    this.#fast = undefined;
+    this.#sync = isMemoryStore(this.limiter.store);
     for (const fn of ["key", "select", "skip", "problem", "onLimited", "onError", "onWarning"] as const) {
       if (o[fn] !== undefined && typeof o[fn] !== "function") {
         throw new FloodgateTypeError(
@@ -299,6 +398,7 @@ export class HttpRateLimit<Raw = unknown> {
       );
     }
     this.#trust = compileTrust(where, o.trustProxy, o.proxyHeader);
+    this.#watchForwarded = o.clientIp !== "framework" && this.#trust.hops === 0 && this.#trust.isProxy === undefined;
     this.#v4 = prefixOption(where, "ipv4Prefix", o.ipv4Prefix, 32);
     this.#v6 = prefixOption(where, "ipv6Prefix", o.ipv6Prefix, 64);
     if (o.allowList !== undefined && !Array.isArray(o.allowList)) {
@@ -324,17 +424,7 @@ export class HttpRateLimit<Raw = unknown> {
             `floodgate: ${where}({ routes }) has the pattern ${describe(k)}; write "/path", "METHOD /path", with :params and a final "*", such as "POST /login" or "/files/*".`,
           );
         }
-        if (rule !== false) {
-          if (rule === null || typeof rule !== "object") {
-            throw new FloodgateTypeError(
-              "ERR_INVALID_OPTION",
-              `floodgate: ${where}({ routes }) rule for ${describe(k)} must be { policy, cost } or false, got ${describe(rule)}.`,
-            );
-          }
-          checkOptions(`${where}({ routes[${JSON.stringify(k)}] })`, rule, ["policy", "cost"]);
-          if (rule.policy !== undefined)
-            checkPolicies(`${where}({ routes[${JSON.stringify(k)}].policy })`, rule.policy);
-        }
+        checkRouteRule(`${where}({ routes[${JSON.stringify(k)}] })`, rule, ["policy", "cost"]);
         this.#rules.push({ pattern, rule });
       }
     }
@@ -346,13 +436,7 @@ export class HttpRateLimit<Raw = unknown> {
       );
     }
     this.#cost = cost;
-    // The default policy and cost are validated once here, so the hot path can
-    // call the memory store directly, with the same clock the limiter would read.
-    if (o.limiter === undefined && this.limiter.store instanceof MemoryStore) {
-      const fits = this.limiter.policies.every((p) => cost <= p.limit);
-      const clock = o.now ?? defaultNow;
-      if (fits) this.#fast = { store: this.limiter.store, now: clock };
-    }
+    this.#costArg = cost === 1 ? undefined : cost;
     this.#headerOptions = {
       standardHeaders: o.standardHeaders !== false,
       legacyHeaders: o.legacyHeaders === true,
@@ -376,6 +460,22 @@ export class HttpRateLimit<Raw = unknown> {
   }
 
   /**
+   * report tells onError about an error met while handling `req` and returns
+   * true, or returns false when no onError is set. It never throws (a throwing
+   * onError is ignored).
+   */
+  report(error: unknown, req: HttpRequest<Raw>): boolean {
+    const onError = this.#o.onError;
+    if (onError === undefined) return false;
+    try {
+      onError(error, req);
+    } catch {
+      // A throwing hook must not turn a handled failure into a crash.
+    }
+    return true;
+  }
+
+  /**
    * clientIp returns the client's address for a request: the framework's when
    * clientIp is "framework", else the socket peer or, with trustProxy, the
    * first untrusted forwarding hop. Undefined when no address is known.
@@ -390,10 +490,39 @@ export class HttpRateLimit<Raw = unknown> {
     return resolveClient(req.peer, t, req.header(t.header));
   }
 
-  /** ipKeyOf returns the key of the client IP: its canonical address, IPv6 by /64 by default. */
+  /**
+   * #sampleForwarded runs #noticeForwarded for the first request and one in every
+   * FORWARDED_SAMPLE after it, until it has warned. Perf: reading request headers
+   * has a cost (node builds IncomingMessage.headers on first access), and behind a
+   * proxy nearly every request carries the header, so a sample finds it as surely.
+   */
+  #sampleForwarded(req: HttpRequest<Raw>): void {
+    const tick = this.#forwardedTick;
+    this.#forwardedTick = tick === FORWARDED_SAMPLE - 1 ? 0 : tick + 1;
+    if (tick === 0) this.#noticeForwarded(req);
+  }
+
+  /**
+   * #noticeForwarded warns once (FG_FORWARDED_IGNORED) when a request keyed by its
+   * socket peer carries X-Forwarded-For or Forwarded: behind a proxy that nobody
+   * told floodgate about, every client would share the proxy's bucket.
+   */
+  #noticeForwarded(req: HttpRequest<Raw>): void {
+    const xff = req.header("x-forwarded-for");
+    const header = xff !== undefined && xff !== "" ? "X-Forwarded-For" : req.header("forwarded") ? "Forwarded" : "";
+    if (header === "") return;
+    this.#watchForwarded = false;
+    this.warn(
+      "FG_FORWARDED_IGNORED",
+      `a request carried ${header}, which floodgate ignores because no proxy is trusted: clients are keyed by the socket peer. Behind a proxy or load balancer every client then shares the proxy's limit; pass trustProxy (your proxies' CIDRs such as ["10.0.0.0/8"], or a hop count). Without a proxy, nothing is wrong: any client can send that header.`,
+    );
+  }
+
+  /** #ipKey returns the key of the client IP: its canonical address, IPv6 by /64 by default. */
   #ipKey(req: HttpRequest<Raw>): string {
     const t = this.#trust;
     const simple = this.#o.clientIp !== "framework" && t.hops === 0 && t.isProxy === undefined;
+    if (this.#watchForwarded) this.#sampleForwarded(req);
     if (simple && req.peer !== undefined) {
       const hit = this.#peerKeys.get(req.peer);
       if (hit !== undefined) return hit;
@@ -410,11 +539,24 @@ export class HttpRateLimit<Raw = unknown> {
   /**
    * check decides a request. It returns synchronously when every callback
    * does and the store is a MemoryStore, else a promise. It never rejects
-   * because of the store; it rejects only when a callback throws.
+   * because of the store. It throws (or rejects) when a callback throws, and
+   * for a configuration error (isConfigError: a broken injected clock,
+   * ERR_INVALID_CLOCK), so the adapter hands it to the framework's error path.
+   *
+   * The same request (`req.raw`) checked a second time by this limiter (mounted
+   * on the app and again on a router) passes without being counted again, and
+   * FG_DOUBLE_COUNT is warned once.
    */
   check(req: HttpRequest<Raw>): HttpOutcome | Promise<HttpOutcome> {
+    const raw = scopeOf(req);
+    if (raw !== undefined) {
+      const seen = raw[PASSES];
+      if (seen === undefined) raw[PASSES] = this as HttpRateLimit<never>;
+      else if (!this.#anotherPass(raw, seen)) return PASS;
+    }
     const allow = this.#allow;
     if (allow !== undefined) {
+      if (this.#watchForwarded) this.#sampleForwarded(req);
       const ip = this.clientIp(req);
       if (ip !== undefined && matchAny(ip, allow)) return PASS;
     }
@@ -425,6 +567,48 @@ export class HttpRateLimit<Raw = unknown> {
       if (s === true) return PASS;
     }
     return this.#select(req);
+  }
+
+  /**
+   * #anotherPass records this limiter on a request that another pass has marked and
+   * returns true, or returns false (and warns once) when this limiter has already
+   * checked the request.
+   */
+  #anotherPass(raw: Marked, seen: HttpRateLimit<never> | HttpRateLimit<never>[]): boolean {
+    const me = this as HttpRateLimit<never>;
+    if (seen === me || (Array.isArray(seen) && seen.includes(me))) {
+      this.warn(
+        "FG_DOUBLE_COUNT",
+        "the same rate limiter checked one request twice (mounted on the app and again on a router or route?); the second pass was let through without counting. Mount it once, and use a second rateLimit() for a stricter route.",
+      );
+      return false;
+    }
+    raw[PASSES] = Array.isArray(seen) ? [...seen, me] : [seen, me];
+    return true;
+  }
+
+  /**
+   * setHeaders writes an outcome's fields on a response through `access`: as
+   * they are, or, when another floodgate limiter has checked the same request
+   * (`req`, stacked app-wide and per route), merged with the fields it wrote
+   * (see mergeHeaders: each policy once, the larger Retry-After). A policy name
+   * used by both limiters for different policies is warned once
+   * (FG_POLICY_NAME_COLLISION).
+   */
+  setHeaders<T>(out: HttpOutcome, req: HttpRequest<Raw>, target: T, access: HeaderAccess<T>): void {
+    const headers = out.headers;
+    if (headers.length === 0) return;
+    if (!Array.isArray(scopeOf(req)?.[PASSES])) {
+      writeHeaders(headers, target, access);
+      return;
+    }
+    const collisions = mergeHeaders(headers, target, access);
+    if (collisions !== undefined) {
+      this.warn(
+        "FG_POLICY_NAME_COLLISION",
+        `two stacked rate limiters use the policy name ${collisions.map((n) => `"${n}"`).join(", ")} for different policies, so clients see two items of that name in RateLimit and RateLimit-Policy; give each policy its own { name }.`,
+      );
+    }
   }
 
   #select(req: HttpRequest<Raw>): HttpOutcome | Promise<HttpOutcome> {
@@ -477,23 +661,26 @@ export class HttpRateLimit<Raw = unknown> {
     return bucket === undefined ? identity : joinKey(["bucket", bucket, identity]);
   }
 
+  /** #consume asks the limiter: consumeSync for a memory store, consume otherwise. */
   #consume(req: HttpRequest<Raw>, sel: Selection | undefined, key: string): HttpOutcome | Promise<HttpOutcome> {
-    const fast = this.#fast;
-    if (fast !== undefined && (sel === undefined || (sel.policy === undefined && sel.cost === undefined))) {
-      const nowMs = fast.now();
-      if (Number.isFinite(nowMs)) {
-        const policies = this.limiter.policies;
-        return this.#answer(req, policies, key, fast.store.consumeSync(key, policies, this.#cost, nowMs));
+    let policies = this.limiter.policies;
+    let cost = this.#cost;
+    let arg: number | CallOptions | undefined = this.#costArg;
+    if (sel !== undefined) {
+      if (sel.cost !== undefined) {
+        if (!isCost(sel.cost)) return this.#badCost(req, sel, key);
+        cost = sel.cost;
+        arg = cost;
+      }
+      if (sel.policy !== undefined) {
+        policies = checkPolicies("select({ policy })", sel.policy);
+        arg = { cost, policy: policies };
       }
     }
-    const policies =
-      sel?.policy === undefined ? this.limiter.policies : checkPolicies("select({ policy })", sel.policy);
-    const cost = sel?.cost ?? this.#cost;
-    const options = sel?.policy === undefined ? cost : { cost, policy: sel.policy };
     if (this.#sync) {
       let d: Decision;
       try {
-        d = this.limiter.consumeSync(key, options);
+        d = this.limiter.consumeSync(key, arg);
       } catch (err) {
         return this.#failed(req, policies, cost, key, err);
       }
@@ -501,7 +688,7 @@ export class HttpRateLimit<Raw = unknown> {
     }
     let pending: Promise<Decision>;
     try {
-      pending = this.limiter.consume(key, options);
+      pending = this.limiter.consume(key, arg);
     } catch (err) {
       return this.#failed(req, policies, cost, key, err);
     }
@@ -519,60 +706,62 @@ export class HttpRateLimit<Raw = unknown> {
     for (const pd of d.policies) if (!pd.allowed) violated.push(pd.policy.name);
     if (violated.length === 0) violated.push(d.policy);
     const retry = retryAfterSeconds(d);
-    const problem = {
-      type: QUOTA_EXCEEDED,
-      title: "Request cannot be satisfied as assigned quota has been exceeded",
-      status: 429,
-      detail: `Too many requests for policy ${violated.map((n) => `"${n}"`).join(", ")}: retry in ${retry} second${retry === 1 ? "" : "s"}.`,
-      "violated-policies": violated,
-    };
+    const problem = problemBody("quota", quotaDetail(violated, retry), violated);
     return this.#refuse(req, "quota", d, key, violated, retry, problem, headers);
   }
 
+  /**
+   * #failed answers a call the limiter refused to make: a cost larger than a
+   * policy's limit (429, it can never be admitted), a configuration error
+   * (thrown), or a store failure (onStoreError).
+   */
   #failed(req: HttpRequest<Raw>, policies: readonly Policy[], cost: number, key: string, err: unknown): HttpOutcome {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === "ERR_COST_EXCEEDS_LIMIT") {
-      const violated = policies.filter((p) => cost > p.limit).map((p) => p.name);
-      let windowMs = 0;
-      for (const p of policies) if (p.windowMs > windowMs) windowMs = p.windowMs;
-      const retry = Math.max(1, secondsUp(windowMs));
-      const headers: HeaderList = [];
-      if (this.#headerOptions.standardHeaders) headers.push(["RateLimit-Policy", policyField(policies)]);
-      const tight = policies.find((p) => cost > p.limit) as Policy;
-      const problem = {
-        type: QUOTA_EXCEEDED,
-        title: "Request cannot be satisfied as assigned quota has been exceeded",
-        status: 429,
-        detail: `This request costs ${cost} units, more than the ${tight.limit} that policy "${tight.name}" allows at once, so it can never be admitted.`,
-        "violated-policies": violated,
-      };
-      return this.#refuse(req, "cost", undefined, key, violated, retry, problem, headers);
+    if ((err as { code?: unknown } | null)?.code === "ERR_COST_EXCEEDS_LIMIT") {
+      return this.#tooCostly(req, policies, cost, key);
     }
-    if (code === "ERR_INVALID_COST" || code === "ERR_INVALID_KEY" || code === "ERR_INVALID_POLICY") throw err;
+    if (isConfigError(err)) throw err;
     // The store failed: never a 500, never an unhandled rejection.
-    try {
-      this.#o.onError?.(err, req);
-    } catch {
-      // A throwing hook must not turn a store failure into a crash.
+    this.report(err, req);
+    return this.#undecided(req, policies, key);
+  }
+
+  /** #tooCostly refuses a request whose cost is larger than a policy's limit: it can never be admitted. */
+  #tooCostly(req: HttpRequest<Raw>, policies: readonly Policy[], cost: number, key: string): HttpOutcome {
+    const violated = policies.filter((p) => cost > p.limit).map((p) => p.name);
+    let windowMs = 0;
+    for (const p of policies) if (p.windowMs > windowMs) windowMs = p.windowMs;
+    const retry = Math.max(1, secondsUp(windowMs));
+    const headers: HeaderList = [];
+    if (this.#headerOptions.standardHeaders) headers.push(policyHeader(policies));
+    const tight = policies.find((p) => cost > p.limit) as Policy;
+    const problem = problemBody("cost", costDetail(cost, tight.limit, tight.name), violated);
+    return this.#refuse(req, "cost", undefined, key, violated, retry, problem, headers);
+  }
+
+  /** #badCost reports a bad cost returned by select to onError and answers like a store failure. */
+  #badCost(req: HttpRequest<Raw>, sel: Selection, key: string): HttpOutcome {
+    const cost: unknown = sel.cost;
+    const policies = sel.policy === undefined ? this.limiter.policies : checkPolicies("select({ policy })", sel.policy);
+    if (typeof cost === "number" && Number.isInteger(cost) && cost > MAX_LIMIT) {
+      // A whole number beyond any limit: the usual answer for a cost no policy can hold.
+      return this.#tooCostly(req, policies, cost, key);
     }
-    if (this.#o.onStoreError !== "deny") return PASS;
-    const problem = {
-      type: TEMPORARY_REDUCED_CAPACITY,
-      title: "Request cannot be satisfied due to temporary server capacity constraints",
-      status: 429,
-      detail: "The rate limit store is unavailable; retry in 1 second.",
-      "violated-policies": policies.map((p) => p.name),
-    };
-    return this.#refuse(
+    const Err = typeof cost === "number" ? FloodgateRangeError : FloodgateTypeError;
+    this.report(
+      new Err(
+        "ERR_INVALID_COST",
+        `floodgate: select() returned { cost: ${describe(cost)} }${typeof cost === "number" ? "" : ` (${typeof cost})`}; a cost is a whole number of units >= 0 (default 1): return such as { cost: 3 }, rounding a computed cost up with Math.ceil(). The request was answered as a store failure (onStoreError).`,
+      ),
       req,
-      "store",
-      undefined,
-      key,
-      policies.map((p) => p.name),
-      1,
-      problem,
-      [],
     );
+    return this.#undecided(req, policies, key);
+  }
+
+  /** #undecided answers a request no decision could be made for: onStoreError "allow" (default) or "deny". */
+  #undecided(req: HttpRequest<Raw>, policies: readonly Policy[], key: string): HttpOutcome {
+    if (this.#o.onStoreError !== "deny") return PASS;
+    const names = policies.map((p) => p.name);
+    return this.#refuse(req, "store", undefined, key, names, 1, problemBody("store", STORE_DETAIL, names), []);
   }
 
   #refuse(
@@ -602,11 +791,7 @@ export class HttpRateLimit<Raw = unknown> {
       try {
         o.onLimited?.(info);
       } catch (err) {
-        try {
-          o.onError?.(err, req);
-        } catch {
-          // Hooks that throw must not turn a refusal into a crash.
-        }
+        this.report(err, req);
       }
       if (o.problem !== undefined && !shadow) body = o.problem(info);
     }

@@ -2,6 +2,7 @@
 
 import { describe, FloodgateTypeError } from "../core/errors.js";
 import { type HttpOutcome, HttpRateLimit, type HttpRateLimitOptions, type HttpRequest } from "./core.js";
+import { HEADERS, writeHeaders } from "./response.js";
 import { pathOnly } from "./routes.js";
 
 /** FetchRateLimitOptions configures withRateLimit. */
@@ -48,36 +49,66 @@ export function pathOf(url: string): string {
   return slash < 0 ? "/" : url.slice(slash);
 }
 
-/** FetchRequest adapts a Request to the core's HttpRequest. */
-class FetchRequest implements HttpRequest<Request> {
+/**
+ * WebRequestView is the core's view of a Web-standard `Request` (`request`),
+ * for a framework whose own request or context is `raw` (the Request itself for
+ * withRateLimit, Hono's context). The peer address comes from the runtime and
+ * is passed in; a framework that knows the route pattern overrides `route`.
+ */
+export class WebRequestView<Raw> implements HttpRequest<Raw> {
+  readonly raw: Raw;
+  readonly request: Request;
   readonly method: string;
-  readonly url: string;
-  readonly route = undefined;
   readonly peer: string | undefined;
-  readonly raw: Request;
-  constructor(request: Request, peer: string | undefined) {
+  #url: string | undefined;
+  constructor(raw: Raw, request: Request, peer: string | undefined) {
+    this.raw = raw;
+    this.request = request;
     this.method = request.method;
-    this.url = pathOf(request.url);
     this.peer = peer;
-    this.raw = request;
+  }
+  get url(): string {
+    this.#url ??= pathOf(this.request.url);
+    return this.#url;
   }
   get path(): string {
     return pathOnly(this.url);
   }
+  get route(): string | undefined {
+    return undefined;
+  }
+  get scope(): object | undefined {
+    return undefined;
+  }
+  /** header returns a request header (lower-case name), repeated ones joined with ", ". */
   header(name: string): string | undefined {
-    return this.raw.headers.get(name) ?? undefined;
+    return this.request.headers.get(name) ?? undefined;
   }
 }
 
-/** applyHeaders copies the outcome's headers onto a response, cloning it when its headers are immutable. */
-export function withHeaders(response: Response, out: HttpOutcome): Response {
+/**
+ * withHeaders copies an outcome's header fields onto a response and returns it,
+ * or a copy when its headers are immutable (a Response from fetch()). Given the
+ * limiter (`core`) and the request view it checked (`req`), the fields are merged
+ * with those of a stacked limiter (see HttpRateLimit.setHeaders).
+ */
+export function withHeaders<Raw>(
+  response: Response,
+  out: HttpOutcome,
+  core?: HttpRateLimit<Raw>,
+  req?: HttpRequest<Raw>,
+): Response {
   if (out.headers.length === 0) return response;
+  const apply = (r: Response): void => {
+    if (core === undefined || req === undefined) writeHeaders(out.headers, r.headers, HEADERS);
+    else core.setHeaders(out, req, r.headers, HEADERS);
+  };
   try {
-    for (const [k, v] of out.headers) response.headers.set(k, v);
+    apply(response);
     return response;
   } catch {
     const copy = new Response(response.body, response);
-    for (const [k, v] of out.headers) copy.headers.set(k, v);
+    apply(copy);
     return copy;
   }
 }
@@ -95,6 +126,11 @@ export function refusal(out: HttpOutcome): Response {
  * Deno and Cloudflare Workers (with the memory store). Set `peer` where the
  * runtime is not recognised, else every client shares the "unknown" bucket
  * (a warning says so once).
+ *
+ * Nested wrappers each count the request and merge their RateLimit fields,
+ * each policy once. The returned promise rejects when a callback throws or
+ * for a configuration error (such as ERR_INVALID_CLOCK from a broken injected
+ * `now`): the runtime's error path answers it (a 500 on Bun, Deno, Workers).
  *
  * @example
  * import { withRateLimit } from "floodgate/http";
@@ -131,8 +167,9 @@ export function withRateLimit<Args extends unknown[]>(
         "withRateLimit() cannot see the client address on this runtime, so all clients share one bucket; pass { peer: (request, ...args) => address } or a key function.",
       );
     }
-    const out = await core.check(new FetchRequest(request, address));
+    const view = new WebRequestView(request, request, address);
+    const out = await core.check(view);
     if (out.limited) return refusal(out);
-    return withHeaders(await handler(request, ...args), out);
+    return withHeaders(await handler(request, ...args), out, core, view);
   };
 }

@@ -97,7 +97,7 @@ describe("Express", () => {
     try {
       const first = await hit(s.base, "/v1/login", { method: "POST" });
       expect(first.status).toBe(200);
-      // Both limiters set their fields; the route's runs last.
+      // Both limiters count it and their fields are merged (test/e2e/http-stacking.test.ts).
       expect(parseLimits(first.headers, "login").limits.get("login")?.r).toBe(0);
       expect((await hit(s.base, "/v1/login", { method: "POST" })).status).toBe(429);
       expect((await hit(s.base, "/v1/")).status).toBe(200);
@@ -194,7 +194,8 @@ describe("node:http", () => {
     }
   });
 
-  it("a throwing key function answers 500 without crashing or leaking an unhandled rejection", async () => {
+  it("a throwing key function answers 500 without crashing or leaking an unhandled rejection; onError is told", async () => {
+    const errors: unknown[] = [];
     const s = await listen(
       createServer(
         nodeWithRateLimit((_req, res) => void res.end("ok"), {
@@ -202,11 +203,13 @@ describe("node:http", () => {
           key: async () => {
             throw new Error("boom");
           },
+          onError: (e) => void errors.push(e),
         }),
       ),
     );
     try {
       expect((await hit(s.base, "/")).status).toBe(500);
+      expect(errors.map((e) => (e as Error).message)).toEqual(["boom"]);
     } finally {
       await s.close();
     }

@@ -2,7 +2,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { tokenBucket } from "../../src/core/token-bucket.js";
-import type { LimitedInfo } from "../../src/http/core.js";
+import type { LimitedInfo, Warning } from "../../src/http/core.js";
 import { compileTrust, resolveClient } from "../../src/http/identity.js";
 import { formatIp, ipKey, parseCidr, parseIp } from "../../src/http/ip.js";
 import { hashSecret, joinKey } from "../../src/http/key.js";
@@ -26,14 +26,44 @@ async function remaining(base: string, headers: Record<string, string>, where: s
 
 describe.each(ADAPTERS)("%s adapter: client identity over HTTP", (adapter) => {
   it("without trusted proxies, forged X-Forwarded-For and Forwarded headers are ignored: one bucket", async () => {
-    running = await start(adapter, { policy });
+    const warnings: string[] = [];
+    running = await start(adapter, { policy, onWarning: (w: Warning) => void warnings.push(w.code) });
     const seen = [];
     const forged = ["1.1.1.1", "2.2.2.2, 3.3.3.3", "2001:db8::1", "junk"];
     for (const xff of forged) {
       seen.push(await remaining(running.base, { "x-forwarded-for": xff, forwarded: `for=${xff}` }, `XFF ${xff}`));
     }
     expect(seen, `${adapter}: forged headers must not mint buckets`).toEqual([49, 48, 47, 46]);
+    expect(warnings, "ignored, and said so once").toEqual(["FG_FORWARDED_IGNORED"]);
   });
+
+  // Regression (issue 8, defect 10): forwarding headers were ignored silently, so a deployment behind a proxy
+  // that forgot trustProxy put every client in the proxy's bucket without a word.
+  it.each([
+    // [setup, options, request headers, warnings after three requests]
+    ["no proxy trusted, X-Forwarded-For", {}, { "x-forwarded-for": "203.0.113.7" }, ["FG_FORWARDED_IGNORED"]],
+    ["no proxy trusted, Forwarded", {}, { forwarded: "for=203.0.113.7" }, ["FG_FORWARDED_IGNORED"]],
+    [
+      "no proxy trusted, allowList",
+      { allowList: ["10.0.0.0/8"] },
+      { "x-forwarded-for": "10.1.1.1" },
+      ["FG_FORWARDED_IGNORED"],
+    ],
+    ["no proxy trusted, no forwarding header", {}, {}, []],
+    ["no proxy trusted, an empty X-Forwarded-For", {}, { "x-forwarded-for": "" }, []],
+    ["a trusted proxy", { trustProxy: ["loopback"] }, { "x-forwarded-for": "203.0.113.7" }, []],
+    ["a hop count", { trustProxy: 1 }, { "x-forwarded-for": "203.0.113.7" }, []],
+    ["a key that is not the IP", { key: () => "ann" }, { "x-forwarded-for": "203.0.113.7" }, []],
+  ] as [string, Record<string, unknown>, Record<string, string>, string[]][])(
+    "forwarding headers while no proxy is trusted are warned once: %s",
+    async (_setup, options, headers, expected) => {
+      const warnings: Warning[] = [];
+      running = await start(adapter, { policy, ...options, onWarning: (w: Warning) => void warnings.push(w) });
+      for (let i = 0; i < 3; i++) expect((await hit(running.base, "/", { headers })).status).toBe(200);
+      expect(warnings.map((w) => w.code)).toEqual(expected);
+      if (expected.length > 0) expect(warnings[0]?.message).toMatch(/no proxy is trusted.*pass trustProxy/);
+    },
+  );
 
   it("behind one trusted proxy, rotating the leftmost address does not help; the proxy-written address is the client", async () => {
     running = await start(adapter, { policy, trustProxy: ["loopback"] });

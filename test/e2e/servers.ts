@@ -12,7 +12,7 @@ import { rateLimit as fastifyRateLimit } from "../../src/adapters/fastify.js";
 import { rateLimit as honoRateLimit } from "../../src/adapters/hono.js";
 import { rateLimit as koaRateLimit } from "../../src/adapters/koa.js";
 import { withRateLimit as nodeWithRateLimit } from "../../src/adapters/node.js";
-import type { HttpRateLimitOptions } from "../../src/http/core.js";
+import type { HttpRateLimitOptions, HttpRequest } from "../../src/http/core.js";
 import { withRateLimit as fetchWithRateLimit } from "../../src/http/fetch.js";
 
 /** Adapter names every adapter under test. */
@@ -64,17 +64,39 @@ function matchPath(method: string, url: string): boolean {
 // biome-ignore lint/suspicious/noExplicitAny: each adapter takes its own request type.
 type AnyOptions = HttpRateLimitOptions<any> & Record<string, unknown>;
 
+/**
+ * Hooks observe the app: `error` receives what reaches the framework's error path
+ * (Express error middleware, Fastify's error handler, Hono's onError, Koa's "error"
+ * event, node withRateLimit's onError, a rejected fetch handler), answered 500.
+ */
+export interface Hooks {
+  error?: (err: unknown) => void;
+}
+
 /** start serves the app on an adapter with the limiter mounted app-wide. */
-export async function start(adapter: Adapter, options: AnyOptions): Promise<Running> {
+export async function start(adapter: Adapter, options: AnyOptions, hooks: Hooks = {}): Promise<Running> {
+  const onAppError = hooks.error;
   switch (adapter) {
     case "express": {
       const app = express();
       app.use(expressRateLimit(options));
       for (const [m, p] of PATHS) app[m.toLowerCase() as "get" | "post"](p, (_req, res) => void res.send(`ok ${p}`));
+      if (onAppError) {
+        app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+          onAppError(err);
+          res.status(500).end();
+        });
+      }
       return listen(createServer(app));
     }
     case "fastify": {
       const app = Fastify({ routerOptions: { ignoreTrailingSlash: true } });
+      if (onAppError) {
+        app.setErrorHandler((err, _req, reply) => {
+          onAppError(err);
+          void reply.code(500).send();
+        });
+      }
       await app.register(fastifyRateLimit, options);
       for (const [m, p] of PATHS) app.route({ method: m as "GET", url: p, handler: async () => `ok ${p}` });
       await app.listen({ port: 0, host: "127.0.0.1" });
@@ -83,6 +105,12 @@ export async function start(adapter: Adapter, options: AnyOptions): Promise<Runn
     }
     case "hono": {
       const app = new Hono({ strict: false });
+      if (onAppError) {
+        app.onError((err, c) => {
+          onAppError(err);
+          return c.text("error", 500);
+        });
+      }
       app.use(honoRateLimit(options));
       for (const [m, p] of PATHS) app.on(m, p, (c) => c.text(`ok ${p}`));
       return new Promise((resolve) => {
@@ -97,6 +125,7 @@ export async function start(adapter: Adapter, options: AnyOptions): Promise<Runn
     }
     case "koa": {
       const app = new Koa();
+      if (onAppError) app.on("error", onAppError);
       app.use(koaRateLimit(options));
       app.use((ctx) => {
         if (matchPath(ctx.method, ctx.url)) ctx.body = `ok ${ctx.path}`;
@@ -112,16 +141,30 @@ export async function start(adapter: Adapter, options: AnyOptions): Promise<Runn
         }
         res.end(`ok ${req.url}`);
       };
-      return listen(createServer(nodeWithRateLimit(handler, options)));
+      const onError = (err: unknown, req: HttpRequest<IncomingMessage>): void => {
+        if (typeof options.onError === "function") options.onError(err, req);
+        onAppError?.(err);
+      };
+      return listen(createServer(nodeWithRateLimit(handler, onAppError ? { ...options, onError } : options)));
     }
     case "fetch": {
-      const handler = fetchWithRateLimit((request: Request) => {
+      const handler = fetchWithRateLimit((request: Request, ..._rest: unknown[]) => {
         const url = new URL(request.url);
         if (!matchPath(request.method, url.pathname + url.search)) return new Response("not found", { status: 404 });
         return new Response(`ok ${url.pathname}`);
       }, options);
+      const fetchHandler = async (request: Request, ...rest: unknown[]): Promise<Response> => {
+        try {
+          return await handler(request, ...rest);
+        } catch (err) {
+          // The runtime's error path (Bun, Deno, Workers answer 500), observed.
+          if (!onAppError) throw err;
+          onAppError(err);
+          return new Response("error", { status: 500 });
+        }
+      };
       return new Promise((resolve) => {
-        const server = serve({ fetch: handler, port: 0, hostname: "127.0.0.1" }, (info) => {
+        const server = serve({ fetch: fetchHandler, port: 0, hostname: "127.0.0.1" }, (info) => {
           resolve({
             base: `http://127.0.0.1:${info.port}`,
             close: () => new Promise<void>((r) => server.close(() => r())),

@@ -142,6 +142,43 @@ console.log(JSON.stringify(out));`,
     expect(run("mixed.mjs").trim()).toBe("[true,false,true,true,true,true,true,true]");
   });
 
+  // The CJS build of floodgate/fastify is the plugin itself (module.exports = plugin, with .rateLimit and
+  // .default), as Fastify plugins are; it used to be { rateLimit, default }, which made tsup warn about mixing
+  // named and default exports. Every way of loading the plugin keeps working, from CJS and from ESM.
+  it("the Fastify plugin loads and registers from CJS (the module is the plugin) and from ESM (named and default)", () => {
+    const app = `const policy = tokenBucket({ name: "api", capacity: 1, refillRate: 1 });
+async function statuses(plugin) {
+  const app = Fastify();
+  await app.register(plugin, { policy });
+  app.get("/", async () => "ok");
+  const a = await app.inject("/"); const b = await app.inject("/");
+  await app.close();
+  return [a.statusCode, a.headers.ratelimit, b.statusCode].join(" ");
+}`;
+    writeFileSync(
+      join(dir, "fastify.cjs"),
+      `const Fastify = require("fastify");
+const { tokenBucket } = require("floodgate");
+const m = require("floodgate/fastify");
+${app}
+(async () => {
+  const shape = [typeof m, m.rateLimit === m, m.default === m, m[Symbol.for("skip-override")] === true];
+  console.log(JSON.stringify([shape, await statuses(m), await statuses(m.rateLimit), await statuses(m.default)]));
+})();`,
+    );
+    writeFileSync(
+      join(dir, "fastify.mjs"),
+      `import Fastify from "fastify";
+import { tokenBucket } from "floodgate";
+import rateLimit, { rateLimit as named } from "floodgate/fastify";
+${app}
+console.log(JSON.stringify([[typeof rateLimit, named === rateLimit], await statuses(rateLimit)]));`,
+    );
+    const ok = '200 "api";r=0;t=1 429';
+    expect(JSON.parse(run("fastify.cjs"))).toEqual([["function", true, true, true], ok, ok, ok]);
+    expect(JSON.parse(run("fastify.mjs"))).toEqual([["function", true], ok]);
+  });
+
   it("every subpath loads from both ESM and CJS", () => {
     for (const s of subpaths) {
       writeFileSync(
@@ -164,8 +201,10 @@ console.log(JSON.stringify(out));`,
       .join("\n");
     const body = `import { RateLimiter, tokenBucket, type Decision } from "floodgate";
 ${imports}
+import fastifyDefault, { rateLimit as fastifyNamed } from "floodgate/fastify";
 const l = new RateLimiter({ policy: tokenBucket({ capacity: 10, refillRate: 2 }) });
 export async function f(): Promise<number> { const d: Decision = await l.consume("k"); return d.remaining; }
+export const plugins: (typeof fastifyNamed)[] = [fastifyDefault, fastifyNamed];
 // @ts-expect-error capacity must be a number
 tokenBucket({ capacity: "10", refillRate: 2 });
 `;
