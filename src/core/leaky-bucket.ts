@@ -2,7 +2,16 @@
 
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError } from "./errors.js";
-import { bucketNextUnitMs, ceilMs, EPSILON, floorTokens, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import {
+  bucketNextUnitMs,
+  ceilMs,
+  EPSILON,
+  FIX_STEPS,
+  floorTokens,
+  type Outcome,
+  type Policy,
+  scaleLimit,
+} from "./policy.js";
 import {
   checkOptions,
   integerOption,
@@ -33,7 +42,15 @@ export interface LeakyBucketOptions {
  * its own name because many specifications are written in its terms. It never
  * admits a burst larger than `capacity`, and over any interval of length d at
  * most `capacity + leakRate * d`. It does not queue or delay calls: to space
- * calls out, use `acquire`, which waits its turn.
+ * calls out, use `acquire`, which waits its turn. `retryAfterMs` and
+ * `resetAfterMs` are exact: the smallest whole number of milliseconds after which
+ * the same cost fits, or the bucket is empty (within EPSILON).
+ *
+ * A time earlier than the bucket's last update (the clock went back) rebases it:
+ * the bucket keeps its level and its time moves back to that time, from which it
+ * drains again. It mints nothing, and a client waits what a client at the same
+ * level waits, not for the clock to catch up with the old time. A denial or a
+ * peek that rebases stores the rebased state.
  */
 export function leakyBucket(options: LeakyBucketOptions): Policy {
   const fn = "leakyBucket";
@@ -47,6 +64,30 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
       `floodgate: leakyBucket({ capacity: ${capacity}, leakRate: ${rate} }) takes more than the 10 years supported to drain; raise leakRate.`,
     );
   }
+  // levelAt returns the level of the state (level counted at atMs) at tMs >= atMs, before the floor at 0
+  // (the tests below hold for a negative level exactly when they hold for 0).
+  const levelAt = (level: number, atMs: number, tMs: number): number =>
+    tMs > atMs ? level - ((tMs - atMs) * rate) / 1000 : level;
+  // roomMs returns the smallest whole r >= 1 at which `cost` fits (evaluate's test), from the estimate
+  // `guessMs`, corrected against the test itself at the times themselves.
+  const roomMs = (level: number, atMs: number, nowMs: number, cost: number, guessMs: number): number => {
+    let r = Math.ceil(guessMs);
+    if (r < 1) r = 1;
+    for (let i = 0; i < FIX_STEPS && r > 1 && levelAt(level, atMs, nowMs + (r - 1)) + cost <= capacity + EPSILON; i++)
+      r--;
+    for (let i = 0; i < FIX_STEPS && !(levelAt(level, atMs, nowMs + r) + cost <= capacity + EPSILON); i++) r++;
+    return r;
+  };
+  // emptyMs returns the smallest whole r >= 0 at which the bucket is empty (idle's test), likewise.
+  const emptyMs = (level: number, atMs: number, nowMs: number): number => {
+    const now = levelAt(level, atMs, nowMs);
+    if (now <= EPSILON) return 0;
+    let r = Math.ceil(((now - EPSILON) * 1000) / rate);
+    if (r < 1) r = 1;
+    for (let i = 0; i < FIX_STEPS && r > 1 && levelAt(level, atMs, nowMs + (r - 1)) <= EPSILON; i++) r--;
+    for (let i = 0; i < FIX_STEPS && !(levelAt(level, atMs, nowMs + r) <= EPSILON); i++) r++;
+    return r;
+  };
   // State: [level, updatedAtMs].
   return definePolicy(
     LEAKY_BUCKET,
@@ -67,34 +108,38 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
         next: number[] | Float64Array,
         out: Outcome,
       ): boolean {
-        let level = 0;
-        let at = nowMs;
+        // The state kept if denied: as stored, or rebased to nowMs when its time is ahead (the clock went back).
+        let keptLevel = 0;
+        let keptAtMs = nowMs;
+        let rebased = false;
         if (!fresh) {
-          level = s[o] as number;
-          at = s[o + 1] as number;
-          if (nowMs > at) {
-            level = level - ((nowMs - at) * rate) / 1000;
-            if (level < 0) level = 0;
-            at = nowMs;
+          keptLevel = s[o] as number;
+          keptAtMs = s[o + 1] as number;
+          if (keptAtMs > nowMs) {
+            keptAtMs = nowMs;
+            rebased = true;
           }
         }
+        let level = levelAt(keptLevel, keptAtMs, nowMs);
+        if (level < 0) level = 0;
         const filled = level + cost;
-        next[1] = at;
-        // After a clock went backwards, draining resumes only once nowMs passes `at`.
-        const lagMs = at > nowMs ? at - nowMs : 0;
+        out.rebased = rebased;
         if (filled <= capacity + EPSILON) {
           next[0] = filled;
+          next[1] = nowMs;
           out.allowed = true;
           out.remaining = floorTokens(capacity - filled);
           out.retryAfterMs = 0;
-          out.resetAfterMs = filled > 0 ? ceilMs(lagMs + (filled * 1000) / rate) : 0;
+          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
+          out.resetAfterMs = cost > 0 ? emptyMs(filled, nowMs, nowMs) : emptyMs(keptLevel, keptAtMs, nowMs);
           return true;
         }
-        next[0] = level;
+        next[0] = keptLevel;
+        next[1] = keptAtMs;
         out.allowed = false;
         out.remaining = floorTokens(capacity - level);
-        out.retryAfterMs = ceilMs(lagMs + ((filled - capacity) * 1000) / rate);
-        out.resetAfterMs = ceilMs(lagMs + (level * 1000) / rate);
+        out.retryAfterMs = roomMs(keptLevel, keptAtMs, nowMs, cost, ((filled - capacity - EPSILON) * 1000) / rate);
+        out.resetAfterMs = emptyMs(keptLevel, keptAtMs, nowMs);
         return false;
       },
       refund(
@@ -106,21 +151,14 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
         next: number[] | Float64Array,
       ): boolean {
         if (fresh) return false;
-        let level = s[o] as number;
-        let at = s[o + 1] as number;
-        if (nowMs > at) {
-          level = level - ((nowMs - at) * rate) / 1000;
-          at = nowMs;
-        }
-        level = level - cost;
+        // Drained to nowMs, or rebased to it (keeping the level) when the state's time is ahead.
+        const level = levelAt(s[o] as number, s[o + 1] as number, nowMs) - cost;
         next[0] = level < 0 ? 0 : level;
-        next[1] = at;
+        next[1] = nowMs;
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        const at = s[o + 1] as number;
-        const level = (s[o] as number) - (nowMs > at ? ((nowMs - at) * rate) / 1000 : 0);
-        return level <= EPSILON;
+        return levelAt(s[o] as number, s[o + 1] as number, nowMs) <= EPSILON;
       },
     },
   );

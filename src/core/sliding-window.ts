@@ -2,7 +2,16 @@
 
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import type { WindowOptions } from "./fixed-window.js";
-import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import {
+  alignedStartMs,
+  ceilMs,
+  EPSILON,
+  FIX_STEPS,
+  floorTokens,
+  type Outcome,
+  type Policy,
+  scaleLimit,
+} from "./policy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
 /**
@@ -16,8 +25,18 @@ import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } f
  * a true sliding window of length `windowMs` may see up to about twice `limit`
  * at worst; for evenly spread traffic it matches the exact `slidingLog`. Over any
  * aligned pair of consecutive windows it admits at most `2 * limit`.
+ * `retryAfterMs` and `resetAfterMs` are exact: the smallest whole number of
+ * milliseconds after which the same cost fits the estimate, or both windows have
+ * rolled out.
  *
- * A time earlier than the current window keeps counting in the current window.
+ * A time earlier than the stored window's start (the clock went back) rebases
+ * it: the current window starts at that time, keeping both counts, so the
+ * previous window weighs fully again (the estimate is the most it was at any time
+ * of the stored window) and slides out over a whole `windowMs` from there; the
+ * windows after it keep that phase until the key has been idle for two windows,
+ * when they align to the clock again. It mints nothing, and a client waits at
+ * most two windows, not for the clock to catch up with the old window. A denial
+ * or a peek that rebases stores the rebased state.
  */
 export function slidingWindow(options: WindowOptions): Policy {
   const fn = "slidingWindow";
@@ -33,25 +52,63 @@ export function slidingWindow(options: WindowOptions): Policy {
   );
   const name = nameOption(fn, o.name, "sliding-window");
 
-  // roll moves the state to nowMs; it writes [windowStart, previous, current] into r.
-  const roll = (s: ArrayLike<number>, o: number, fresh: boolean, nowMs: number, r: number[] | Float64Array): void => {
-    const start = Math.floor(nowMs / windowMs) * windowMs;
+  // roll moves the state to nowMs; it writes [windowStart, previous, current] into r and returns
+  // true when it rebased the state (nowMs before the stored window's start: the clock went back).
+  const roll = (s: ArrayLike<number>, o: number, fresh: boolean, nowMs: number, r: number[] | Float64Array): boolean => {
     if (fresh) {
-      r[0] = start;
+      r[0] = alignedStartMs(nowMs, windowMs);
       r[1] = 0;
       r[2] = 0;
-      return;
+      return false;
     }
     const windowStart = s[o] as number;
-    if (start > windowStart) {
-      r[0] = start;
-      r[1] = start === windowStart + windowMs ? (s[o + 2] as number) : 0;
-      r[2] = 0;
-    } else {
+    const endMs = windowStart + windowMs;
+    if (nowMs < windowStart) {
+      // The current window starts now, keeping both counts: the previous one weighs fully again.
+      r[0] = nowMs;
+      r[1] = s[o + 1] as number;
+      r[2] = s[o + 2] as number;
+      return true;
+    }
+    if (nowMs < endMs) {
       r[0] = windowStart;
       r[1] = s[o + 1] as number;
       r[2] = s[o + 2] as number;
+    } else if (nowMs < endMs + windowMs) {
+      // The next window, in this state's phase (aligned unless a rebase moved it).
+      r[0] = endMs;
+      r[1] = s[o + 2] as number;
+      r[2] = 0;
+    } else {
+      r[0] = alignedStartMs(nowMs, windowMs);
+      r[1] = 0;
+      r[2] = 0;
     }
+    return false;
+  };
+
+  // estimateAt is evaluate's estimate of the state [windowStart, previous, current] at tMs >= windowStart
+  // (rolled as roll does): the same operations in the same order, so the same doubles.
+  const estimateAt = (windowStart: number, previous: number, current: number, tMs: number): number => {
+    const endMs = windowStart + windowMs;
+    if (tMs < endMs) return (previous * (windowMs - (tMs - windowStart))) / windowMs + current;
+    if (tMs < endMs + windowMs) return (current * (windowMs - (tMs - endMs))) / windowMs + 0;
+    return 0;
+  };
+  // fullAt is idle's test for that state at tMs >= windowStart: both counts rolled out.
+  const fullAt = (windowStart: number, previous: number, current: number, tMs: number): boolean => {
+    const endMs = windowStart + windowMs;
+    if (tMs < endMs) return previous <= 0 && current <= 0;
+    return tMs >= endMs + windowMs || current <= 0;
+  };
+  // resetMs returns the smallest whole r >= 0 at which the state is full, corrected against fullAt.
+  const resetMs = (windowStart: number, previous: number, current: number, nowMs: number): number => {
+    if (fullAt(windowStart, previous, current, nowMs)) return 0;
+    let r = ceilMs(windowStart + (current > 0 ? 2 * windowMs : windowMs) - nowMs);
+    if (r < 1) r = 1;
+    for (let i = 0; i < FIX_STEPS && r > 1 && fullAt(windowStart, previous, current, nowMs + (r - 1)); i++) r--;
+    for (let i = 0; i < FIX_STEPS && !fullAt(windowStart, previous, current, nowMs + r); i++) r++;
+    return r;
   };
 
   return definePolicy(
@@ -73,46 +130,59 @@ export function slidingWindow(options: WindowOptions): Policy {
         next: number[] | Float64Array,
         out: Outcome,
       ): boolean {
-        roll(s, o, fresh, nowMs, next);
+        const rebased = roll(s, o, fresh, nowMs, next);
+        out.rebased = rebased;
         const windowStart = next[0] as number;
         const previous = next[1] as number;
         const current = next[2] as number;
-        let elapsed = nowMs - windowStart;
-        if (elapsed < 0) elapsed = 0;
-        const estimate = (previous * (windowMs - elapsed)) / windowMs + current;
+        const estimate = (previous * (windowMs - (nowMs - windowStart))) / windowMs + current;
         if (estimate + cost <= limit + EPSILON) {
           const used = current + cost;
           next[2] = used;
           out.allowed = true;
           out.remaining = floorTokens(limit - (estimate + cost));
           out.retryAfterMs = 0;
-          out.resetAfterMs =
-            used > 0
-              ? ceilMs(windowStart + 2 * windowMs - nowMs)
-              : previous > 0
-                ? ceilMs(windowStart + windowMs - nowMs)
-                : 0;
+          out.resetAfterMs = resetMs(windowStart, previous, used, nowMs);
           return true;
         }
         out.allowed = false;
         out.remaining = floorTokens(limit - estimate);
+        // The state kept: as stored (which rolls to `next` at every later time), or rebased (`next`).
+        const keptStart = rebased || fresh ? windowStart : (s[o] as number);
+        const keptPrevious = rebased || fresh ? previous : (s[o + 1] as number);
+        const keptCurrent = rebased || fresh ? current : (s[o + 2] as number);
+        next[0] = keptStart;
+        next[1] = keptPrevious;
+        next[2] = keptCurrent;
         let waitMs: number;
         if (current + cost <= limit) {
           // Wait within this window until enough of the previous window has slid out.
-          waitMs = windowStart + windowMs - ((limit - current - cost) * windowMs) / previous - nowMs;
+          waitMs = windowStart + windowMs - ((limit + EPSILON - current - cost) * windowMs) / previous - nowMs;
         } else {
           // Wait into the next window, where this window becomes the previous one.
-          let intoNext = windowMs - ((limit - cost) * windowMs) / current;
+          let intoNext = windowMs - ((limit + EPSILON - cost) * windowMs) / current;
           if (intoNext < 0) intoNext = 0;
           waitMs = windowStart + windowMs + intoNext - nowMs;
         }
-        out.retryAfterMs = ceilMs(waitMs);
-        out.resetAfterMs =
-          current > 0
-            ? ceilMs(windowStart + 2 * windowMs - nowMs)
-            : previous > 0
-              ? ceilMs(windowStart + windowMs - nowMs)
-              : 0;
+        // Corrected against the admission test itself, at the times themselves.
+        let r = Math.ceil(waitMs);
+        if (r < 1) r = 1;
+        for (
+          let i = 0;
+          i < FIX_STEPS &&
+          r > 1 &&
+          estimateAt(keptStart, keptPrevious, keptCurrent, nowMs + (r - 1)) + cost <= limit + EPSILON;
+          i++
+        )
+          r--;
+        for (
+          let i = 0;
+          i < FIX_STEPS && !(estimateAt(keptStart, keptPrevious, keptCurrent, nowMs + r) + cost <= limit + EPSILON);
+          i++
+        )
+          r++;
+        out.retryAfterMs = r;
+        out.resetAfterMs = resetMs(keptStart, keptPrevious, keptCurrent, nowMs);
         return false;
       },
       refund(

@@ -2,7 +2,16 @@
 
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError, FloodgateTypeError } from "./errors.js";
-import { bucketNextUnitMs, ceilMs, EPSILON, floorTokens, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import {
+  bucketNextUnitMs,
+  ceilMs,
+  EPSILON,
+  FIX_STEPS,
+  floorTokens,
+  type Outcome,
+  type Policy,
+  scaleLimit,
+} from "./policy.js";
 import {
   checkOptions,
   integerOption,
@@ -55,8 +64,16 @@ const KNOWN = ["capacity", "refillRate", "refillAmount", "refillIntervalMs", "na
  * next step. Over any interval of length d, at most
  * `capacity + refillAmount * ceil(d / refillIntervalMs)` cost is admitted.
  *
- * A time earlier than the last one seen (a clock going backwards) refills
- * nothing; it never mints tokens.
+ * `retryAfterMs` and `resetAfterMs` are exact: the smallest whole number of
+ * milliseconds after which the same cost is admitted, or the bucket is full again
+ * (within EPSILON of capacity).
+ *
+ * A time earlier than the bucket's own (its last update, or its last refill step;
+ * the clock went back) rebases it: the bucket keeps the tokens it had and its time
+ * moves back to that time, from which it refills again (the next step comes one
+ * whole interval later). It mints nothing, and a client waits what a client
+ * holding the same tokens waits, not for the clock to catch up with the old time.
+ * A denial or a peek that rebases stores the rebased state.
  */
 export function tokenBucket(options: TokenBucketOptions): Policy {
   const fn = "tokenBucket";
@@ -121,7 +138,21 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
 
 // Smooth bucket state: [tokens, updatedAtMs]. Tokens may be fractional.
 function smoothBucket(name: string, capacity: number, rate: number): Policy {
-  // refill returns the tokens at nowMs; `at` is the time they are counted from.
+  // tokensAt returns the tokens of the state (tokens counted at atMs) at tMs >= atMs, before the
+  // cap at capacity (the tests below compare with at most capacity, where the cap changes nothing).
+  const tokensAt = (tokens: number, atMs: number, tMs: number): number =>
+    tMs > atMs ? tokens + ((tMs - atMs) * rate) / 1000 : tokens;
+  // waitMs returns the smallest whole r >= 0 at which the state holds `want` tokens (within EPSILON):
+  // the formula's estimate, then corrected against the test evaluate and idle make, at the times themselves.
+  const waitMs = (tokens: number, atMs: number, nowMs: number, want: number): number => {
+    const has = tokensAt(tokens, atMs, nowMs);
+    if (has + EPSILON >= want) return 0;
+    let r = Math.ceil(((want - EPSILON - has) * 1000) / rate);
+    if (r < 1) r = 1;
+    for (let i = 0; i < FIX_STEPS && r > 1 && tokensAt(tokens, atMs, nowMs + (r - 1)) + EPSILON >= want; i++) r--;
+    for (let i = 0; i < FIX_STEPS && tokensAt(tokens, atMs, nowMs + r) + EPSILON < want; i++) r++;
+    return r;
+  };
   return definePolicy(
     TOKEN_BUCKET,
     name,
@@ -141,35 +172,39 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
         next: number[] | Float64Array,
         out: Outcome,
       ): boolean {
-        let tokens = capacity;
-        let at = nowMs;
+        // The state kept if denied: as stored, or rebased to nowMs when its time is ahead (the clock went back).
+        let keptTokens = capacity;
+        let keptAtMs = nowMs;
+        let rebased = false;
         if (!fresh) {
-          tokens = s[o] as number;
-          at = s[o + 1] as number;
-          if (nowMs > at) {
-            tokens = tokens + ((nowMs - at) * rate) / 1000;
-            if (tokens > capacity) tokens = capacity;
-            at = nowMs;
+          keptTokens = s[o] as number;
+          keptAtMs = s[o + 1] as number;
+          if (keptAtMs > nowMs) {
+            keptAtMs = nowMs;
+            rebased = true;
           }
         }
-        // After a clock went backwards, refill resumes only once nowMs passes `at`.
-        const lagMs = at > nowMs ? at - nowMs : 0;
+        let tokens = tokensAt(keptTokens, keptAtMs, nowMs);
+        if (tokens > capacity) tokens = capacity;
+        out.rebased = rebased;
         if (tokens + EPSILON >= cost) {
           const left = tokens - cost;
           next[0] = left;
-          next[1] = at;
+          next[1] = nowMs;
           out.allowed = true;
           out.remaining = floorTokens(left);
           out.retryAfterMs = 0;
-          out.resetAfterMs = left < capacity ? ceilMs(lagMs + ((capacity - left) * 1000) / rate) : 0;
+          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
+          out.resetAfterMs =
+            cost > 0 ? waitMs(left, nowMs, nowMs, capacity) : waitMs(keptTokens, keptAtMs, nowMs, capacity);
           return true;
         }
-        next[0] = tokens;
-        next[1] = at;
+        next[0] = keptTokens;
+        next[1] = keptAtMs;
         out.allowed = false;
         out.remaining = floorTokens(tokens);
-        out.retryAfterMs = ceilMs(lagMs + ((cost - tokens) * 1000) / rate);
-        out.resetAfterMs = ceilMs(lagMs + ((capacity - tokens) * 1000) / rate);
+        out.retryAfterMs = waitMs(keptTokens, keptAtMs, nowMs, cost);
+        out.resetAfterMs = waitMs(keptTokens, keptAtMs, nowMs, capacity);
         return false;
       },
       refund(
@@ -181,21 +216,14 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
         next: number[] | Float64Array,
       ): boolean {
         if (fresh) return false;
-        let tokens = s[o] as number;
-        let at = s[o + 1] as number;
-        if (nowMs > at) {
-          tokens = tokens + ((nowMs - at) * rate) / 1000;
-          at = nowMs;
-        }
-        tokens = tokens + cost;
+        // Refilled to nowMs, or rebased to it (keeping the tokens) when the state's time is ahead.
+        const tokens = tokensAt(s[o] as number, s[o + 1] as number, nowMs) + cost;
         next[0] = tokens > capacity ? capacity : tokens;
-        next[1] = at;
+        next[1] = nowMs;
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        const at = s[o + 1] as number;
-        const tokens = (s[o] as number) + (nowMs > at ? ((nowMs - at) * rate) / 1000 : 0);
-        return tokens + EPSILON >= capacity;
+        return tokensAt(s[o] as number, s[o + 1] as number, nowMs) + EPSILON >= capacity;
       },
     },
   );
@@ -203,6 +231,19 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
 
 // Stepped bucket state: [tokens, lastRefillMs]; lastRefillMs moves by whole intervals.
 function steppedBucket(name: string, capacity: number, amount: number, intervalMs: number): Policy {
+  // tokensAt returns the tokens of the state (tokens, last refill at lastMs) at tMs >= lastMs, before the cap.
+  const tokensAt = (tokens: number, lastMs: number, tMs: number): number =>
+    tMs > lastMs ? tokens + Math.floor((tMs - lastMs) / intervalMs) * amount : tokens;
+  // waitMs returns the smallest whole r >= 0 at which the state holds `want` tokens: the step's time,
+  // then corrected against the test evaluate and idle make, at the times themselves.
+  const waitMs = (tokens: number, lastMs: number, nowMs: number, want: number): number => {
+    if (tokensAt(tokens, lastMs, nowMs) >= want) return 0;
+    let r = Math.ceil(lastMs + Math.ceil((want - tokens) / amount) * intervalMs - nowMs);
+    if (r < 1) r = 1;
+    for (let i = 0; i < FIX_STEPS && r > 1 && tokensAt(tokens, lastMs, nowMs + (r - 1)) >= want; i++) r--;
+    for (let i = 0; i < FIX_STEPS && tokensAt(tokens, lastMs, nowMs + r) < want; i++) r++;
+    return r;
+  };
   return definePolicy(
     STEPPED_TOKEN_BUCKET,
     name,
@@ -222,36 +263,47 @@ function steppedBucket(name: string, capacity: number, amount: number, intervalM
         next: number[] | Float64Array,
         out: Outcome,
       ): boolean {
-        let tokens = capacity;
-        let last = nowMs;
+        // The state kept if denied: as stored, or rebased to nowMs when its time is ahead (the clock went back).
+        let keptTokens = capacity;
+        let keptLastMs = nowMs;
+        let rebased = false;
         if (!fresh) {
-          tokens = s[o] as number;
-          last = s[o + 1] as number;
-          if (nowMs > last) {
-            const steps = Math.floor((nowMs - last) / intervalMs);
-            if (steps > 0) {
-              tokens = tokens + steps * amount;
-              if (tokens > capacity) tokens = capacity;
-              last = last + steps * intervalMs;
-            }
+          keptTokens = s[o] as number;
+          keptLastMs = s[o + 1] as number;
+          if (keptLastMs > nowMs) {
+            keptLastMs = nowMs;
+            rebased = true;
           }
         }
-        next[1] = last;
+        let tokens = keptTokens;
+        let last = keptLastMs;
+        if (nowMs > last) {
+          const steps = Math.floor((nowMs - last) / intervalMs);
+          if (steps > 0) {
+            tokens = tokens + steps * amount;
+            if (tokens > capacity) tokens = capacity;
+            last = last + steps * intervalMs;
+          }
+        }
+        out.rebased = rebased;
         if (tokens >= cost) {
           const left = tokens - cost;
           next[0] = left;
+          next[1] = last;
           out.allowed = true;
           out.remaining = left;
           out.retryAfterMs = 0;
+          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
           out.resetAfterMs =
-            left >= capacity ? 0 : ceilMs(last + Math.ceil((capacity - left) / amount) * intervalMs - nowMs);
+            cost > 0 ? waitMs(left, last, nowMs, capacity) : waitMs(keptTokens, keptLastMs, nowMs, capacity);
           return true;
         }
-        next[0] = tokens;
+        next[0] = keptTokens;
+        next[1] = keptLastMs;
         out.allowed = false;
         out.remaining = tokens;
-        out.retryAfterMs = ceilMs(last + Math.ceil((cost - tokens) / amount) * intervalMs - nowMs);
-        out.resetAfterMs = ceilMs(last + Math.ceil((capacity - tokens) / amount) * intervalMs - nowMs);
+        out.retryAfterMs = waitMs(keptTokens, keptLastMs, nowMs, cost);
+        out.resetAfterMs = waitMs(keptTokens, keptLastMs, nowMs, capacity);
         return false;
       },
       refund(
@@ -269,6 +321,9 @@ function steppedBucket(name: string, capacity: number, amount: number, intervalM
           const steps = Math.floor((nowMs - last) / intervalMs);
           tokens = tokens + steps * amount;
           last = last + steps * intervalMs;
+        } else {
+          // Rebased when the state's time is ahead (the clock went back).
+          last = nowMs;
         }
         tokens = tokens + cost;
         next[0] = tokens > capacity ? capacity : tokens;
@@ -276,9 +331,7 @@ function steppedBucket(name: string, capacity: number, amount: number, intervalM
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        const last = s[o + 1] as number;
-        const steps = nowMs > last ? Math.floor((nowMs - last) / intervalMs) : 0;
-        return (s[o] as number) + steps * amount >= capacity;
+        return tokensAt(s[o] as number, s[o + 1] as number, nowMs) >= capacity;
       },
     },
   );
