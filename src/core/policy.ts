@@ -190,7 +190,7 @@ export function ceilMs(x: number): number {
  */
 export function untilMs(endMs: number, nowMs: number): number {
   let r = Math.ceil(endMs - nowMs);
-  if (r < 0) r = 0;
+  if (r <= 0) r = 0;
   for (let i = 0; i < FIX_STEPS && r > 0 && nowMs + (r - 1) >= endMs; i++) r--;
   for (let i = 0; i < FIX_STEPS && nowMs + r < endMs; i++) r++;
   return r;

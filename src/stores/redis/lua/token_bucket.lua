@@ -1,52 +1,109 @@
 -- token_bucket.lua: the token bucket, smooth ('tb') and stepped ('ts'); twin of src/core/token-bucket.ts.
 
 -- Smooth bucket. Params: capacity, refillRate (tokens per second). State: tokens, updatedAtMs.
-LOAD['tb'] = function() return {
-  eval = function(st, now, cost, capacity, rate)
-    local tokens = capacity
-    local at = now
-    if st then
-      tokens = st[1]
-      at = st[2]
-      if now > at then
-        tokens = tokens + ((now - at) * rate) / 1000
-        if tokens > capacity then tokens = capacity end
-        at = now
+LOAD['tb'] = function()
+  -- tokens_at returns the tokens of the state (tokens counted at at) at t >= at, before the cap.
+  local function tokens_at(tokens, at, t, rate)
+    if t > at then return tokens + ((t - at) * rate) / 1000 end
+    return tokens
+  end
+  -- wait returns the smallest whole r >= 0 at which the state holds `want` tokens (waitMs).
+  local function wait(tokens, at, now, want, rate)
+    local has = tokens_at(tokens, at, now, rate)
+    if has + EPSILON >= want then return 0 end
+    local r = math.ceil(((want - EPSILON - has) * 1000) / rate)
+    if r < 1 then r = 1 end
+    local i = 0
+    while i < FIX_STEPS and r > 1 and tokens_at(tokens, at, now + (r - 1), rate) + EPSILON >= want do
+      r = r - 1
+      i = i + 1
+    end
+    i = 0
+    while i < FIX_STEPS and tokens_at(tokens, at, now + r, rate) + EPSILON < want do
+      r = r + 1
+      i = i + 1
+    end
+    return r
+  end
+  return {
+    eval = function(st, now, cost, capacity, rate)
+      -- The state kept if denied: as stored, or rebased to now when its time is ahead.
+      local kept_tokens = capacity
+      local kept_at = now
+      local rebased = false
+      if st then
+        kept_tokens = st[1]
+        kept_at = st[2]
+        if kept_at > now then
+          kept_at = now
+          rebased = true
+        end
       end
-    end
-    -- After a clock went backwards, refill resumes only once now passes at.
-    local lag = 0
-    if at > now then lag = at - now end
-    if tokens + EPSILON >= cost then
-      local left = tokens - cost
-      local reset = 0
-      if left < capacity then reset = ceil_ms(lag + ((capacity - left) * 1000) / rate) end
-      return true, floor_tokens(left), 0, reset, { left, at }
-    end
-    return false, floor_tokens(tokens), ceil_ms(lag + ((cost - tokens) * 1000) / rate),
-      ceil_ms(lag + ((capacity - tokens) * 1000) / rate), nil
-  end,
-  refund = function(st, now, cost, capacity, rate)
-    local tokens = st[1]
-    local at = st[2]
-    if now > at then
-      tokens = tokens + ((now - at) * rate) / 1000
-      at = now
-    end
-    tokens = tokens + cost
-    if tokens > capacity then tokens = capacity end
-    return { tokens, at }
-  end,
-} end
+      local tokens = tokens_at(kept_tokens, kept_at, now, rate)
+      if tokens > capacity then tokens = capacity end
+      if tokens + EPSILON >= cost then
+        local left = tokens - cost
+        local reset
+        if cost > 0 then
+          reset = wait(left, now, now, capacity, rate)
+        else
+          reset = wait(kept_tokens, kept_at, now, capacity, rate)
+        end
+        return true, floor_tokens(left), 0, reset, { left, now }, rebased
+      end
+      local nx = nil
+      if rebased then nx = { kept_tokens, kept_at } end
+      return false, floor_tokens(tokens), wait(kept_tokens, kept_at, now, cost, rate),
+        wait(kept_tokens, kept_at, now, capacity, rate), nx, rebased
+    end,
+    refund = function(st, now, cost, capacity, rate)
+      local tokens = tokens_at(st[1], st[2], now, rate) + cost
+      if tokens > capacity then tokens = capacity end
+      return { tokens, now }
+    end,
+  }
+end
 
 -- Stepped bucket. Params: capacity, refillAmount, refillIntervalMs. State: tokens, lastRefillMs.
-LOAD['ts'] = function() return {
-  eval = function(st, now, cost, capacity, amount, interval)
-    local tokens = capacity
-    local last = now
-    if st then
-      tokens = st[1]
-      last = st[2]
+LOAD['ts'] = function()
+  -- tokens_at returns the tokens of the state (tokens, last refill at last) at t >= last, before the cap.
+  local function tokens_at(tokens, last, t, amount, interval)
+    if t > last then return tokens + math.floor((t - last) / interval) * amount end
+    return tokens
+  end
+  -- wait returns the smallest whole r >= 0 at which the state holds `want` tokens (waitMs).
+  local function wait(tokens, last, now, want, amount, interval)
+    if tokens_at(tokens, last, now, amount, interval) >= want then return 0 end
+    local r = math.ceil(last + math.ceil((want - tokens) / amount) * interval - now)
+    if r < 1 then r = 1 end
+    local i = 0
+    while i < FIX_STEPS and r > 1 and tokens_at(tokens, last, now + (r - 1), amount, interval) >= want do
+      r = r - 1
+      i = i + 1
+    end
+    i = 0
+    while i < FIX_STEPS and tokens_at(tokens, last, now + r, amount, interval) < want do
+      r = r + 1
+      i = i + 1
+    end
+    return r
+  end
+  return {
+    eval = function(st, now, cost, capacity, amount, interval)
+      -- The state kept if denied: as stored, or rebased to now when its time is ahead.
+      local kept_tokens = capacity
+      local kept_last = now
+      local rebased = false
+      if st then
+        kept_tokens = st[1]
+        kept_last = st[2]
+        if kept_last > now then
+          kept_last = now
+          rebased = true
+        end
+      end
+      local tokens = kept_tokens
+      local last = kept_last
       if now > last then
         local steps = math.floor((now - last) / interval)
         if steps > 0 then
@@ -55,28 +112,35 @@ LOAD['ts'] = function() return {
           last = last + steps * interval
         end
       end
-    end
-    if tokens >= cost then
-      local left = tokens - cost
-      local reset = 0
-      if left < capacity then
-        reset = ceil_ms(last + math.ceil((capacity - left) / amount) * interval - now)
+      if tokens >= cost then
+        local left = tokens - cost
+        local reset
+        if cost > 0 then
+          reset = wait(left, last, now, capacity, amount, interval)
+        else
+          reset = wait(kept_tokens, kept_last, now, capacity, amount, interval)
+        end
+        return true, left, 0, reset, { left, last }, rebased
       end
-      return true, left, 0, reset, { left, last }
-    end
-    return false, tokens, ceil_ms(last + math.ceil((cost - tokens) / amount) * interval - now),
-      ceil_ms(last + math.ceil((capacity - tokens) / amount) * interval - now), nil
-  end,
-  refund = function(st, now, cost, capacity, amount, interval)
-    local tokens = st[1]
-    local last = st[2]
-    if now > last then
-      local steps = math.floor((now - last) / interval)
-      tokens = tokens + steps * amount
-      last = last + steps * interval
-    end
-    tokens = tokens + cost
-    if tokens > capacity then tokens = capacity end
-    return { tokens, last }
-  end,
-} end
+      local nx = nil
+      if rebased then nx = { kept_tokens, kept_last } end
+      return false, tokens, wait(kept_tokens, kept_last, now, cost, amount, interval),
+        wait(kept_tokens, kept_last, now, capacity, amount, interval), nx, rebased
+    end,
+    refund = function(st, now, cost, capacity, amount, interval)
+      local tokens = st[1]
+      local last = st[2]
+      if now > last then
+        local steps = math.floor((now - last) / interval)
+        tokens = tokens + steps * amount
+        last = last + steps * interval
+      else
+        -- Rebased when the state's time is ahead (the clock went back).
+        last = now
+      end
+      tokens = tokens + cost
+      if tokens > capacity then tokens = capacity end
+      return { tokens, last }
+    end,
+  }
+end
