@@ -136,7 +136,8 @@ export function slidingWindow(options: WindowOptions): Policy {
         const previous = next[1] as number;
         const current = next[2] as number;
         const estimate = (previous * (windowMs - (nowMs - windowStart))) / windowMs + current;
-        if (estimate + cost <= limit + EPSILON) {
+        // A cost of 0 is always allowed, even when a rebase put the estimate above the limit.
+        if (estimate + cost <= limit + EPSILON || cost === 0) {
           const used = current + cost;
           next[2] = used;
           out.allowed = true;

@@ -52,7 +52,8 @@ LOAD['sw'] = function()
     eval = function(st, now, cost, limit, window)
       local window_start, previous, current, rebased = roll(st, now, window)
       local estimate = (previous * (window - (now - window_start))) / window + current
-      if estimate + cost <= limit + EPSILON then
+      -- A cost of 0 is always allowed, even when a rebase put the estimate above the limit.
+      if estimate + cost <= limit + EPSILON or cost == 0 then
         local used = current + cost
         return true, floor_tokens(limit - (estimate + cost)), 0, reset_ms(window_start, previous, used, now, window),
           { window_start, previous, used }, rebased
