@@ -170,7 +170,9 @@ export function gcra(options: GcraOptions): Policy {
         // Rounding errs by about 2^-53 of the numbers involved (the clock, the units ahead):
         // a unit late by that much is on time.
         const slack = slackOf(nowUnits, newAheadUnits);
-        if (newAheadUnits <= burst + EPSILON + slack) {
+        // A cost of 0 is always allowed, even with tat a hair beyond the tolerance (a clock gone back by
+        // less than the rebase threshold).
+        if (newAheadUnits <= burst + EPSILON + slack || cost === 0) {
           // tat + cost is exact on tat's grid, so a client at the limit accumulates no rounding.
           const tatNext = nowUnits + newAheadUnits;
           next[0] = tatNext;

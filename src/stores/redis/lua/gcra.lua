@@ -76,7 +76,8 @@ LOAD['gc'] = function()
       end
       local new_ahead = ahead + cost
       local slack = slack_of(now_u, new_ahead)
-      if new_ahead <= burst + EPSILON + slack then
+      -- A cost of 0 is always allowed, even with tat a hair beyond the tolerance.
+      if new_ahead <= burst + EPSILON + slack or cost == 0 then
         local tat_next = now_u + new_ahead
         local left = floor_tokens(burst + slack - new_ahead)
         if left > burst then left = burst end
