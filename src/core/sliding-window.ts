@@ -54,7 +54,13 @@ export function slidingWindow(options: WindowOptions): Policy {
 
   // roll moves the state to nowMs; it writes [windowStart, previous, current] into r and returns
   // true when it rebased the state (nowMs before the stored window's start: the clock went back).
-  const roll = (s: ArrayLike<number>, o: number, fresh: boolean, nowMs: number, r: number[] | Float64Array): boolean => {
+  const roll = (
+    s: ArrayLike<number>,
+    o: number,
+    fresh: boolean,
+    nowMs: number,
+    r: number[] | Float64Array,
+  ): boolean => {
     if (fresh) {
       r[0] = alignedStartMs(nowMs, windowMs);
       r[1] = 0;

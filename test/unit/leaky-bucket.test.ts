@@ -18,7 +18,13 @@ describe("leakyBucket", () => {
         want: ok(0, 2000),
         why: "back 1 s: rebased to 9000 with its level 1, plus 1; empty 2000 ms later (it said 3000: 1 s of lag first)",
       },
-      { step: 3, at: 9000, cost: 1, want: no(0, 1000, 2000), why: "room for 1 after 1000 ms of draining (it said 2000)" },
+      {
+        step: 3,
+        at: 9000,
+        cost: 1,
+        want: no(0, 1000, 2000),
+        why: "room for 1 after 1000 ms of draining (it said 2000)",
+      },
       { step: 4, at: 10000, cost: 1, want: ok(0, 2000), why: "the room promised by step 3" },
     ],
   );
