@@ -26,13 +26,13 @@ export interface WindowOptions {
  *
  * A time earlier than the stored window's start (the clock went back) rebases
  * it: the window starts at that time, keeping its count, and lasts a whole
- * `windowMs` from there; the windows after it keep that phase until the key has
- * been idle for a window, when they align to the clock again. Restarting the
- * window at the aligned boundary before that time instead would end it sooner,
- * so a clock going back and forth across a boundary would open a fresh window
- * each time; this way it mints nothing, and a client waits at most `windowMs`,
- * not for the clock to catch up with the old window. A denial or a peek that
- * rebases stores the rebased state.
+ * `windowMs` from there; the windows after it keep that phase until a call
+ * comes a whole window after the last one ended, when they align to the clock
+ * again. Restarting the window at the aligned boundary before that time instead
+ * would end it sooner, so a clock going back and forth across a boundary would
+ * open a fresh window each time; this way it mints nothing, and a client waits
+ * at most `windowMs`, not for the clock to catch up with the old window. A
+ * denial or a peek that rebases stores the rebased state.
  */
 export function fixedWindow(options: WindowOptions): Policy {
   const fn = "fixedWindow";

@@ -31,12 +31,12 @@ import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } f
  *
  * A time earlier than the stored window's start (the clock went back) rebases
  * it: the current window starts at that time, keeping both counts, so the
- * previous window weighs fully again (the estimate is the most it was at any time
- * of the stored window) and slides out over a whole `windowMs` from there; the
- * windows after it keep that phase until the key has been idle for two windows,
- * when they align to the clock again. It mints nothing, and a client waits at
- * most two windows, not for the clock to catch up with the old window. A denial
- * or a peek that rebases stores the rebased state.
+ * previous window weighs fully again (the estimate is the most it was at any
+ * time of the stored window) and slides out over a whole `windowMs` from there;
+ * the windows after it keep that phase until a call comes a whole window after
+ * the last one ended, when they align to the clock again. It mints nothing, and
+ * a client waits at most two windows, not for the clock to catch up with the
+ * old window. A denial or a peek that rebases stores the rebased state.
  */
 export function slidingWindow(options: WindowOptions): Policy {
   const fn = "slidingWindow";
