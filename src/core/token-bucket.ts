@@ -136,23 +136,54 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
   return steppedBucket(name, capacity, amount, intervalMs);
 }
 
+/** WAIT_GUARD is the share of the clock and refill magnitudes beyond which rounding cannot move a wait's ceiling. */
+const WAIT_GUARD = 2 ** -47;
+
+/** smoothTokensAt returns the tokens of a smooth bucket's state (tokens counted at atMs) at tMs >= atMs, before the cap. */
+function smoothTokensAt(tokens: number, atMs: number, tMs: number, rate: number): number {
+  return tMs > atMs ? tokens + ((tMs - atMs) * rate) / 1000 : tokens;
+}
+
+/**
+ * smoothWaitMs returns the smallest whole r >= 0 at which a smooth bucket's state (tokens counted at
+ * atMs) holds `want` tokens within EPSILON, given `has`, its tokens at nowMs. When the estimate is
+ * further from a whole ms than its rounding can reach (a guard of 2^-47 of the clock and of the
+ * time to fill, far above the few ulps it can be off), its ceiling is the answer; otherwise it is
+ * corrected against the test evaluate and idle make, at the times themselves (smoothFixMs). Either
+ * way the wait agrees with the decisions.
+ */
+function smoothWaitMs(
+  tokens: number,
+  atMs: number,
+  nowMs: number,
+  has: number,
+  want: number,
+  rate: number,
+  msPerToken: number,
+  fullMs: number,
+): number {
+  if (has + EPSILON >= want) return 0;
+  const x = (want - EPSILON - has) * msPerToken;
+  const r = Math.ceil(x);
+  // r - x is in [0, 1): far enough from both ends (the guard), r is the answer.
+  return Math.abs(r - x - 0.5) < 0.5 - ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD && r >= 1
+    ? r
+    : smoothFixMs(tokens, atMs, nowMs, want, rate, r);
+}
+
+/** smoothFixMs moves the estimate r to the smallest whole r >= 1 at which the state holds `want` tokens. */
+function smoothFixMs(tokens: number, atMs: number, nowMs: number, want: number, rate: number, r: number): number {
+  if (r < 1) r = 1;
+  for (let i = 0; i < FIX_STEPS && r > 1 && smoothTokensAt(tokens, atMs, nowMs + (r - 1), rate) + EPSILON >= want; i++)
+    r--;
+  for (let i = 0; i < FIX_STEPS && smoothTokensAt(tokens, atMs, nowMs + r, rate) + EPSILON < want; i++) r++;
+  return r;
+}
+
 // Smooth bucket state: [tokens, updatedAtMs]. Tokens may be fractional.
 function smoothBucket(name: string, capacity: number, rate: number): Policy {
-  // tokensAt returns the tokens of the state (tokens counted at atMs) at tMs >= atMs, before the
-  // cap at capacity (the tests below compare with at most capacity, where the cap changes nothing).
-  const tokensAt = (tokens: number, atMs: number, tMs: number): number =>
-    tMs > atMs ? tokens + ((tMs - atMs) * rate) / 1000 : tokens;
-  // waitMs returns the smallest whole r >= 0 at which the state holds `want` tokens (within EPSILON):
-  // the formula's estimate, then corrected against the test evaluate and idle make, at the times themselves.
-  const waitMs = (tokens: number, atMs: number, nowMs: number, want: number): number => {
-    const has = tokensAt(tokens, atMs, nowMs);
-    if (has + EPSILON >= want) return 0;
-    let r = Math.ceil(((want - EPSILON - has) * 1000) / rate);
-    if (r < 1) r = 1;
-    for (let i = 0; i < FIX_STEPS && r > 1 && tokensAt(tokens, atMs, nowMs + (r - 1)) + EPSILON >= want; i++) r--;
-    for (let i = 0; i < FIX_STEPS && tokensAt(tokens, atMs, nowMs + r) + EPSILON < want; i++) r++;
-    return r;
-  };
+  const msPerToken = 1000 / rate;
+  const fullMs = capacity * msPerToken;
   return definePolicy(
     TOKEN_BUCKET,
     name,
@@ -184,28 +215,49 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
             rebased = true;
           }
         }
-        let tokens = tokensAt(keptTokens, keptAtMs, nowMs);
-        if (tokens > capacity) tokens = capacity;
         out.rebased = rebased;
-        if (tokens + EPSILON >= cost) {
-          const left = tokens - cost;
-          next[0] = left;
-          next[1] = nowMs;
-          out.allowed = true;
-          out.remaining = floorTokens(left);
-          out.retryAfterMs = 0;
-          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
+        const has = smoothTokensAt(keptTokens, keptAtMs, nowMs, rate);
+        const tokens = has > capacity ? capacity : has;
+        if (tokens + EPSILON < cost) {
+          next[0] = keptTokens;
+          next[1] = keptAtMs;
+          out.allowed = false;
+          out.remaining = floorTokens(has);
+          // has + EPSILON < cost <= capacity: both waits are at least 1 ms; smoothWaitMs's estimates and guard.
+          const within = 0.5 - ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
+          const xRetry = (cost - EPSILON - has) * msPerToken;
+          const retry = Math.ceil(xRetry);
+          out.retryAfterMs =
+            Math.abs(retry - xRetry - 0.5) < within && retry >= 1
+              ? retry
+              : smoothFixMs(keptTokens, keptAtMs, nowMs, cost, rate, retry);
+          const xReset = (capacity - EPSILON - has) * msPerToken;
+          const reset = Math.ceil(xReset);
           out.resetAfterMs =
-            cost > 0 ? waitMs(left, nowMs, nowMs, capacity) : waitMs(keptTokens, keptAtMs, nowMs, capacity);
-          return true;
+            Math.abs(reset - xReset - 0.5) < within && reset >= 1
+              ? reset
+              : smoothFixMs(keptTokens, keptAtMs, nowMs, capacity, rate, reset);
+          return false;
         }
-        next[0] = keptTokens;
-        next[1] = keptAtMs;
-        out.allowed = false;
-        out.remaining = floorTokens(tokens);
-        out.retryAfterMs = waitMs(keptTokens, keptAtMs, nowMs, cost);
-        out.resetAfterMs = waitMs(keptTokens, keptAtMs, nowMs, capacity);
-        return false;
+        const left = tokens - cost;
+        next[0] = left;
+        next[1] = nowMs;
+        out.allowed = true;
+        out.remaining = floorTokens(left);
+        out.retryAfterMs = 0;
+        if (cost > 0) {
+          // left <= capacity - 1, so the bucket is not full: smoothWaitMs's estimate and guard, inline.
+          const x = (capacity - EPSILON - left) * msPerToken;
+          const r = Math.ceil(x);
+          out.resetAfterMs =
+            Math.abs(r - x - 0.5) < 0.5 - ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD
+              ? r
+              : smoothFixMs(left, nowMs, nowMs, capacity, rate, r);
+        } else {
+          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
+          out.resetAfterMs = smoothWaitMs(keptTokens, keptAtMs, nowMs, has, capacity, rate, msPerToken, fullMs);
+        }
+        return true;
       },
       refund(
         s: ArrayLike<number>,
@@ -217,13 +269,13 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
       ): boolean {
         if (fresh) return false;
         // Refilled to nowMs, or rebased to it (keeping the tokens) when the state's time is ahead.
-        const tokens = tokensAt(s[o] as number, s[o + 1] as number, nowMs) + cost;
+        const tokens = smoothTokensAt(s[o] as number, s[o + 1] as number, nowMs, rate) + cost;
         next[0] = tokens > capacity ? capacity : tokens;
         next[1] = nowMs;
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        return tokensAt(s[o] as number, s[o + 1] as number, nowMs) + EPSILON >= capacity;
+        return smoothTokensAt(s[o] as number, s[o + 1] as number, nowMs, rate) + EPSILON >= capacity;
       },
     },
   );
