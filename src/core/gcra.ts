@@ -5,9 +5,11 @@ import { FloodgateRangeError } from "./errors.js";
 import {
   bucketNextUnitMs,
   ceilMs,
+  clearOfWholeMs,
   EPSILON,
   FIX_STEPS,
   floorTokens,
+  guardMs,
   type Outcome,
   type Policy,
   scaleLimit,
@@ -116,18 +118,23 @@ export function gcra(options: GcraOptions): Policy {
     const nowUnits = tMs / emissionIntervalMs;
     return tat - nowUnits <= slackOf(nowUnits, burst);
   };
+  // The longest wait of any call: tat at most burst ahead, plus a cost of at most burst.
+  const spanMs = 2 * burstToleranceMs;
   // retryMs returns the smallest whole r >= 1 at which admitsAt(tat, nowMs + r, cost): the estimate
-  // `guessMs`, corrected against the test itself at the times themselves.
+  // `guessMs` as is when clear of a whole ms by the guard, else settled by the test (see WAIT_GUARD).
   const retryMs = (tat: number, nowMs: number, cost: number, guessMs: number): number => {
+    if (clearOfWholeMs(guessMs, guardMs(nowMs, spanMs)) && guessMs > 0) return Math.ceil(guessMs);
     let r = Math.ceil(guessMs);
     if (r < 1) r = 1;
     for (let i = 0; i < FIX_STEPS && r > 1 && admitsAt(tat, nowMs + (r - 1), cost); i++) r--;
     for (let i = 0; i < FIX_STEPS && !admitsAt(tat, nowMs + r, cost); i++) r++;
     return r;
   };
-  // resetMs returns the smallest whole r >= 0 at which fullAt(tat, nowMs + r), likewise.
-  const resetMs = (tat: number, nowMs: number, guessMs: number): number => {
-    if (fullAt(tat, nowMs)) return 0;
+  // resetMs returns the smallest whole r >= 0 at which fullAt(tat, nowMs + r), likewise; `ahead` says
+  // tat is a whole unit or more ahead of nowMs, so not full now.
+  const resetMs = (tat: number, nowMs: number, guessMs: number, ahead: boolean): number => {
+    if (!ahead && fullAt(tat, nowMs)) return 0;
+    if (clearOfWholeMs(guessMs, guardMs(nowMs, spanMs)) && guessMs > 0) return Math.ceil(guessMs);
     let r = Math.ceil(guessMs);
     if (r < 1) r = 1;
     for (let i = 0; i < FIX_STEPS && r > 1 && fullAt(tat, nowMs + (r - 1)); i++) r--;
@@ -181,7 +188,12 @@ export function gcra(options: GcraOptions): Policy {
           out.remaining = left > burst ? burst : left;
           out.retryAfterMs = 0;
           // A cost of 0 keeps tat as it was (or rebased): its reset is that tat's.
-          out.resetAfterMs = resetMs(cost > 0 ? tatNext : tat, nowMs, (newAheadUnits - slack) * emissionIntervalMs);
+          out.resetAfterMs = resetMs(
+            cost > 0 ? tatNext : tat,
+            nowMs,
+            (newAheadUnits - slack) * emissionIntervalMs,
+            cost > 0,
+          );
           return true;
         }
         next[0] = tat;
@@ -189,7 +201,7 @@ export function gcra(options: GcraOptions): Policy {
         const left = floorTokens(burst + slack - aheadUnits);
         out.remaining = left > burst ? burst : left;
         out.retryAfterMs = retryMs(tat, nowMs, cost, (newAheadUnits - burst - EPSILON - slack) * emissionIntervalMs);
-        out.resetAfterMs = resetMs(tat, nowMs, (aheadUnits - slack) * emissionIntervalMs);
+        out.resetAfterMs = resetMs(tat, nowMs, (aheadUnits - slack) * emissionIntervalMs, false);
         return false;
       },
       refund(

@@ -5,9 +5,11 @@ import { FloodgateRangeError } from "./errors.js";
 import {
   bucketNextUnitMs,
   ceilMs,
+  clearOfWholeMs,
   EPSILON,
   FIX_STEPS,
   floorTokens,
+  guardMs,
   type Outcome,
   type Policy,
   scaleLimit,
@@ -30,6 +32,39 @@ export interface LeakyBucketOptions {
   leakRate: number;
   /** name identifies the policy in decisions and headers. Default "leaky-bucket". */
   name?: string;
+}
+
+/** leakyLevelAt returns the level of a leaky bucket's state (level counted at atMs) at tMs >= atMs, before the floor at 0. */
+function leakyLevelAt(level: number, atMs: number, tMs: number, rate: number): number {
+  return tMs > atMs ? level - ((tMs - atMs) * rate) / 1000 : level;
+}
+
+/**
+ * leakyWaitMs returns the smallest whole r >= 0 at which a leaky bucket's state (level counted at
+ * atMs) passes `level + add <= limit` (evaluate's test with add = cost, limit = capacity + EPSILON;
+ * idle's with 0 and EPSILON; a negative level passes them exactly when 0 does), given `has`, its
+ * level at nowMs: the estimate, used as is when clear of a whole ms by the guard, else settled by
+ * the test itself (see WAIT_GUARD).
+ */
+function leakyWaitMs(
+  level: number,
+  atMs: number,
+  nowMs: number,
+  has: number,
+  add: number,
+  limit: number,
+  rate: number,
+  msPerUnit: number,
+  fullMs: number,
+): number {
+  if (has + add <= limit) return 0;
+  const x = (has + add - limit) * msPerUnit;
+  if (clearOfWholeMs(x, guardMs(nowMs, fullMs)) && x > 0) return Math.ceil(x);
+  let r = Math.ceil(x);
+  if (r < 1) r = 1;
+  for (let i = 0; i < FIX_STEPS && r > 1 && leakyLevelAt(level, atMs, nowMs + (r - 1), rate) + add <= limit; i++) r--;
+  for (let i = 0; i < FIX_STEPS && !(leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit); i++) r++;
+  return r;
 }
 
 /**
@@ -64,30 +99,8 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
       `floodgate: leakyBucket({ capacity: ${capacity}, leakRate: ${rate} }) takes more than the 10 years supported to drain; raise leakRate.`,
     );
   }
-  // levelAt returns the level of the state (level counted at atMs) at tMs >= atMs, before the floor at 0
-  // (the tests below hold for a negative level exactly when they hold for 0).
-  const levelAt = (level: number, atMs: number, tMs: number): number =>
-    tMs > atMs ? level - ((tMs - atMs) * rate) / 1000 : level;
-  // roomMs returns the smallest whole r >= 1 at which `cost` fits (evaluate's test), from the estimate
-  // `guessMs`, corrected against the test itself at the times themselves.
-  const roomMs = (level: number, atMs: number, nowMs: number, cost: number, guessMs: number): number => {
-    let r = Math.ceil(guessMs);
-    if (r < 1) r = 1;
-    for (let i = 0; i < FIX_STEPS && r > 1 && levelAt(level, atMs, nowMs + (r - 1)) + cost <= capacity + EPSILON; i++)
-      r--;
-    for (let i = 0; i < FIX_STEPS && !(levelAt(level, atMs, nowMs + r) + cost <= capacity + EPSILON); i++) r++;
-    return r;
-  };
-  // emptyMs returns the smallest whole r >= 0 at which the bucket is empty (idle's test), likewise.
-  const emptyMs = (level: number, atMs: number, nowMs: number): number => {
-    const now = levelAt(level, atMs, nowMs);
-    if (now <= EPSILON) return 0;
-    let r = Math.ceil(((now - EPSILON) * 1000) / rate);
-    if (r < 1) r = 1;
-    for (let i = 0; i < FIX_STEPS && r > 1 && levelAt(level, atMs, nowMs + (r - 1)) <= EPSILON; i++) r--;
-    for (let i = 0; i < FIX_STEPS && !(levelAt(level, atMs, nowMs + r) <= EPSILON); i++) r++;
-    return r;
-  };
+  const msPerUnit = 1000 / rate;
+  const fullMs = capacity * msPerUnit;
   // State: [level, updatedAtMs].
   return definePolicy(
     LEAKY_BUCKET,
@@ -120,8 +133,8 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
             rebased = true;
           }
         }
-        let level = levelAt(keptLevel, keptAtMs, nowMs);
-        if (level < 0) level = 0;
+        const has = leakyLevelAt(keptLevel, keptAtMs, nowMs, rate);
+        const level = has < 0 ? 0 : has;
         const filled = level + cost;
         out.rebased = rebased;
         if (filled <= capacity + EPSILON) {
@@ -131,15 +144,36 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
           out.remaining = floorTokens(capacity - filled);
           out.retryAfterMs = 0;
           // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
-          out.resetAfterMs = cost > 0 ? emptyMs(filled, nowMs, nowMs) : emptyMs(keptLevel, keptAtMs, nowMs);
+          const took = cost > 0;
+          out.resetAfterMs = leakyWaitMs(
+            took ? filled : keptLevel,
+            took ? nowMs : keptAtMs,
+            nowMs,
+            took ? filled : has,
+            0,
+            EPSILON,
+            rate,
+            msPerUnit,
+            fullMs,
+          );
           return true;
         }
         next[0] = keptLevel;
         next[1] = keptAtMs;
         out.allowed = false;
         out.remaining = floorTokens(capacity - level);
-        out.retryAfterMs = roomMs(keptLevel, keptAtMs, nowMs, cost, ((filled - capacity - EPSILON) * 1000) / rate);
-        out.resetAfterMs = emptyMs(keptLevel, keptAtMs, nowMs);
+        out.retryAfterMs = leakyWaitMs(
+          keptLevel,
+          keptAtMs,
+          nowMs,
+          has,
+          cost,
+          capacity + EPSILON,
+          rate,
+          msPerUnit,
+          fullMs,
+        );
+        out.resetAfterMs = leakyWaitMs(keptLevel, keptAtMs, nowMs, has, 0, EPSILON, rate, msPerUnit, fullMs);
         return false;
       },
       refund(
@@ -152,13 +186,13 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
       ): boolean {
         if (fresh) return false;
         // Drained to nowMs, or rebased to it (keeping the level) when the state's time is ahead.
-        const level = levelAt(s[o] as number, s[o + 1] as number, nowMs) - cost;
+        const level = leakyLevelAt(s[o] as number, s[o + 1] as number, nowMs, rate) - cost;
         next[0] = level < 0 ? 0 : level;
         next[1] = nowMs;
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        return levelAt(s[o] as number, s[o + 1] as number, nowMs) <= EPSILON;
+        return leakyLevelAt(s[o] as number, s[o + 1] as number, nowMs, rate) <= EPSILON;
       },
     },
   );

@@ -161,15 +161,35 @@ export interface Decision {
 export const EPSILON = 1e-9;
 
 /**
- * FIX_STEPS bounds how many whole ms an algorithm moves a wait it computed by
- * formula to agree with its admission (or fullness) test evaluated at the
- * candidate times themselves. Every wait is corrected this way, so it is exact
- * by construction: the formula lands within a hair of the boundary, and one step
- * is the most ever needed with sane clocks; the bound only guards against absurd
- * times (near 1e300, adding 1 ms changes nothing) turning the fix into a spin.
- * The Lua twins use the same bound.
+ * WAIT_GUARD and FIX_STEPS make every wait exact: the smallest whole number of ms
+ * after which the algorithm's own test (the one evaluate and idle make) passes.
+ *
+ * A wait is first estimated by formula, x ms. Its rounding errs by a few ulps of
+ * the clock's magnitude and of the algorithm's longest wait (its window or time to
+ * fill); WAIT_GUARD, 2^-47 of those, is at least 4 times more. When x is further
+ * than the guard from a whole number, ceil(x) is the answer, and the common path
+ * costs a multiplication. Otherwise (an exact rate lands x on a whole ms, less
+ * EPSILON's share) the wait is settled by the test itself, at the candidate times
+ * `nowMs + r` and `nowMs + (r - 1)`, moving r by at most FIX_STEPS ms (a bound that
+ * only absurd clocks, near 1e300 where adding 1 ms changes nothing, could reach).
+ * Where the test is a mere comparison (the windows and the log), it is always made.
+ * The Lua twins make the same operations, so both engines give the same waits.
  */
+export const WAIT_GUARD = 2 ** -47;
+
+/** FIX_STEPS bounds how many whole ms a wait is moved when settled by its test (see WAIT_GUARD). */
 export const FIX_STEPS = 8;
+
+/** guardMs returns the guard (see WAIT_GUARD) of a wait at nowMs for an algorithm whose longest wait is spanMs. */
+export function guardMs(nowMs: number, spanMs: number): number {
+  return ((nowMs < 0 ? -nowMs : nowMs) + spanMs) * WAIT_GUARD;
+}
+
+/** clearOfWholeMs reports whether x is further than `guard` from every whole number (see WAIT_GUARD). */
+export function clearOfWholeMs(x: number, guard: number): boolean {
+  const d = Math.ceil(x) - x;
+  return d > guard && d < 1 - guard;
+}
 
 /** floorTokens floors a token count, forgiving rounding just below a whole number. */
 export function floorTokens(x: number): number {
@@ -185,11 +205,16 @@ export function ceilMs(x: number): number {
 
 /**
  * untilMs returns the smallest whole r >= 0 with `nowMs + r >= endMs`: the exact
- * wait until a time (the rounded difference is corrected against the comparison
- * itself, so the wait agrees with the test that uses it).
+ * wait until a time. The rounded difference is checked against the comparison
+ * itself (cheap, so always), and moved when rounding put it a ms off.
  */
 export function untilMs(endMs: number, nowMs: number): number {
-  let r = Math.ceil(endMs - nowMs);
+  const r = Math.ceil(endMs - nowMs);
+  return r > 0 && nowMs + r >= endMs && nowMs + (r - 1) < endMs ? r : untilMsSettled(endMs, nowMs, r);
+}
+
+/** untilMsSettled is untilMs for a difference that rounded a ms off (or 0): settled by the comparison. */
+function untilMsSettled(endMs: number, nowMs: number, r: number): number {
   if (r <= 0) r = 0;
   for (let i = 0; i < FIX_STEPS && r > 0 && nowMs + (r - 1) >= endMs; i++) r--;
   for (let i = 0; i < FIX_STEPS && nowMs + r < endMs; i++) r++;

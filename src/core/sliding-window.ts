@@ -4,13 +4,14 @@ import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import type { WindowOptions } from "./fixed-window.js";
 import {
   alignedStartMs,
-  ceilMs,
   EPSILON,
   FIX_STEPS,
   floorTokens,
   type Outcome,
   type Policy,
   scaleLimit,
+  untilMs,
+  WAIT_GUARD,
 } from "./policy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
@@ -101,19 +102,49 @@ export function slidingWindow(options: WindowOptions): Policy {
     if (tMs < endMs + windowMs) return (current * (windowMs - (tMs - endMs))) / windowMs + 0;
     return 0;
   };
-  // fullAt is idle's test for that state at tMs >= windowStart: both counts rolled out.
-  const fullAt = (windowStart: number, previous: number, current: number, tMs: number): boolean => {
-    const endMs = windowStart + windowMs;
-    if (tMs < endMs) return previous <= 0 && current <= 0;
-    return tMs >= endMs + windowMs || current <= 0;
-  };
-  // resetMs returns the smallest whole r >= 0 at which the state is full, corrected against fullAt.
-  const resetMs = (windowStart: number, previous: number, current: number, nowMs: number): number => {
-    if (fullAt(windowStart, previous, current, nowMs)) return 0;
-    let r = ceilMs(windowStart + (current > 0 ? 2 * windowMs : windowMs) - nowMs);
-    if (r < 1) r = 1;
-    for (let i = 0; i < FIX_STEPS && r > 1 && fullAt(windowStart, previous, current, nowMs + (r - 1)); i++) r--;
-    for (let i = 0; i < FIX_STEPS && !fullAt(windowStart, previous, current, nowMs + r); i++) r++;
+  // fitsAt is evaluate's admission test of `cost` for that state at tMs >= windowStart.
+  const fitsAt = (windowStart: number, previous: number, current: number, tMs: number, cost: number): boolean =>
+    estimateAt(windowStart, previous, current, tMs) + cost <= limit + EPSILON;
+  // resetMs returns the smallest whole r >= 0 at which the state is full: fullAt, solved for the time
+  // (the end of the window that holds the last count, as fullAt computes it), then untilMs.
+  const resetMs = (windowStart: number, previous: number, current: number, nowMs: number): number =>
+    previous <= 0 && current <= 0
+      ? 0
+      : untilMs(current > 0 ? windowStart + windowMs + windowMs : windowStart + windowMs, nowMs);
+  // retryMs returns the smallest whole r >= 1 at which `cost` fits the estimate of the state: the
+  // estimate `waitMs` as is when clear of a whole ms by the guard, else settled by the admission test
+  // itself: near a whole ms, at the one time that tells which side of it the answer lies (see WAIT_GUARD). The estimate moves by `sliding` / windowMs per ms (the
+  // count sliding out over the window), so its rounding, a few ulps of the limit, is stretched by
+  // windowMs / that count in time: the guard counts it.
+  const retryMs = (
+    windowStart: number,
+    previous: number,
+    current: number,
+    nowMs: number,
+    cost: number,
+    waitMs: number,
+    sliding: number,
+  ): number => {
+    let r = Math.ceil(waitMs);
+    if (waitMs > 0) {
+      const d = r - waitMs;
+      const g = (((nowMs < 0 ? -nowMs : nowMs) + 2 * windowMs) * sliding + limit * windowMs) * WAIT_GUARD;
+      if (d * sliding <= g) {
+        // Just below (or on) r: the answer is r or r + 1.
+        if (fitsAt(windowStart, previous, current, nowMs + r, cost)) return r;
+        r++;
+      } else if ((1 - d) * sliding <= g) {
+        // Just above r - 1: the answer is r - 1 or r.
+        if (r === 1 || !fitsAt(windowStart, previous, current, nowMs + (r - 1), cost)) return r;
+        r--;
+      } else {
+        return r;
+      }
+    } else {
+      r = 1;
+    }
+    for (let i = 0; i < FIX_STEPS && r > 1 && fitsAt(windowStart, previous, current, nowMs + (r - 1), cost); i++) r--;
+    for (let i = 0; i < FIX_STEPS && !fitsAt(windowStart, previous, current, nowMs + r, cost); i++) r++;
     return r;
   };
 
@@ -162,7 +193,8 @@ export function slidingWindow(options: WindowOptions): Policy {
         next[1] = keptPrevious;
         next[2] = keptCurrent;
         let waitMs: number;
-        if (current + cost <= limit) {
+        const within = current + cost <= limit;
+        if (within) {
           // Wait within this window until enough of the previous window has slid out.
           waitMs = windowStart + windowMs - ((limit + EPSILON - current - cost) * windowMs) / previous - nowMs;
         } else {
@@ -171,24 +203,15 @@ export function slidingWindow(options: WindowOptions): Policy {
           if (intoNext < 0) intoNext = 0;
           waitMs = windowStart + windowMs + intoNext - nowMs;
         }
-        // Corrected against the admission test itself, at the times themselves.
-        let r = Math.ceil(waitMs);
-        if (r < 1) r = 1;
-        for (
-          let i = 0;
-          i < FIX_STEPS &&
-          r > 1 &&
-          estimateAt(keptStart, keptPrevious, keptCurrent, nowMs + (r - 1)) + cost <= limit + EPSILON;
-          i++
-        )
-          r--;
-        for (
-          let i = 0;
-          i < FIX_STEPS && !(estimateAt(keptStart, keptPrevious, keptCurrent, nowMs + r) + cost <= limit + EPSILON);
-          i++
-        )
-          r++;
-        out.retryAfterMs = r;
+        out.retryAfterMs = retryMs(
+          keptStart,
+          keptPrevious,
+          keptCurrent,
+          nowMs,
+          cost,
+          waitMs,
+          within ? previous : current,
+        );
         out.resetAfterMs = resetMs(keptStart, keptPrevious, keptCurrent, nowMs);
         return false;
       },

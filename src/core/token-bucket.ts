@@ -5,9 +5,11 @@ import { FloodgateRangeError, FloodgateTypeError } from "./errors.js";
 import {
   bucketNextUnitMs,
   ceilMs,
+  clearOfWholeMs,
   EPSILON,
   FIX_STEPS,
   floorTokens,
+  guardMs,
   type Outcome,
   type Policy,
   scaleLimit,
@@ -136,9 +138,6 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
   return steppedBucket(name, capacity, amount, intervalMs);
 }
 
-/** WAIT_GUARD is the share of the clock and refill magnitudes beyond which rounding cannot move a wait's ceiling. */
-const WAIT_GUARD = 2 ** -47;
-
 /** smoothTokensAt returns the tokens of a smooth bucket's state (tokens counted at atMs) at tMs >= atMs, before the cap. */
 function smoothTokensAt(tokens: number, atMs: number, tMs: number, rate: number): number {
   return tMs > atMs ? tokens + ((tMs - atMs) * rate) / 1000 : tokens;
@@ -146,11 +145,8 @@ function smoothTokensAt(tokens: number, atMs: number, tMs: number, rate: number)
 
 /**
  * smoothWaitMs returns the smallest whole r >= 0 at which a smooth bucket's state (tokens counted at
- * atMs) holds `want` tokens within EPSILON, given `has`, its tokens at nowMs. When the estimate is
- * further from a whole ms than its rounding can reach (a guard of 2^-47 of the clock and of the
- * time to fill, far above the few ulps it can be off), its ceiling is the answer; otherwise it is
- * corrected against the test evaluate and idle make, at the times themselves (smoothFixMs). Either
- * way the wait agrees with the decisions.
+ * atMs) holds `want` tokens within EPSILON, given `has`, its tokens at nowMs: the estimate, used as
+ * is when clear of a whole ms by the guard, else settled by the test itself (see WAIT_GUARD).
  */
 function smoothWaitMs(
   tokens: number,
@@ -164,14 +160,12 @@ function smoothWaitMs(
 ): number {
   if (has + EPSILON >= want) return 0;
   const x = (want - EPSILON - has) * msPerToken;
-  const r = Math.ceil(x);
-  // r - x is in [0, 1): far enough from both ends (the guard), r is the answer.
-  return Math.abs(r - x - 0.5) < 0.5 - ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD && r >= 1
-    ? r
-    : smoothFixMs(tokens, atMs, nowMs, want, rate, r);
+  return clearOfWholeMs(x, guardMs(nowMs, fullMs)) && x > 0
+    ? Math.ceil(x)
+    : smoothFixMs(tokens, atMs, nowMs, want, rate, Math.ceil(x));
 }
 
-/** smoothFixMs moves the estimate r to the smallest whole r >= 1 at which the state holds `want` tokens. */
+/** smoothFixMs moves r to the smallest whole r >= 1 at which the state holds `want` tokens (see WAIT_GUARD). */
 function smoothFixMs(tokens: number, atMs: number, nowMs: number, want: number, rate: number, r: number): number {
   if (r < 1) r = 1;
   for (let i = 0; i < FIX_STEPS && r > 1 && smoothTokensAt(tokens, atMs, nowMs + (r - 1), rate) + EPSILON >= want; i++)
@@ -223,20 +217,8 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
           next[1] = keptAtMs;
           out.allowed = false;
           out.remaining = floorTokens(has);
-          // has + EPSILON < cost <= capacity: both waits are at least 1 ms; smoothWaitMs's estimates and guard.
-          const within = 0.5 - ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
-          const xRetry = (cost - EPSILON - has) * msPerToken;
-          const retry = Math.ceil(xRetry);
-          out.retryAfterMs =
-            Math.abs(retry - xRetry - 0.5) < within && retry >= 1
-              ? retry
-              : smoothFixMs(keptTokens, keptAtMs, nowMs, cost, rate, retry);
-          const xReset = (capacity - EPSILON - has) * msPerToken;
-          const reset = Math.ceil(xReset);
-          out.resetAfterMs =
-            Math.abs(reset - xReset - 0.5) < within && reset >= 1
-              ? reset
-              : smoothFixMs(keptTokens, keptAtMs, nowMs, capacity, rate, reset);
+          out.retryAfterMs = smoothWaitMs(keptTokens, keptAtMs, nowMs, has, cost, rate, msPerToken, fullMs);
+          out.resetAfterMs = smoothWaitMs(keptTokens, keptAtMs, nowMs, has, capacity, rate, msPerToken, fullMs);
           return false;
         }
         const left = tokens - cost;
@@ -245,18 +227,18 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
         out.allowed = true;
         out.remaining = floorTokens(left);
         out.retryAfterMs = 0;
-        if (cost > 0) {
-          // left <= capacity - 1, so the bucket is not full: smoothWaitMs's estimate and guard, inline.
-          const x = (capacity - EPSILON - left) * msPerToken;
-          const r = Math.ceil(x);
-          out.resetAfterMs =
-            Math.abs(r - x - 0.5) < 0.5 - ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD
-              ? r
-              : smoothFixMs(left, nowMs, nowMs, capacity, rate, r);
-        } else {
-          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
-          out.resetAfterMs = smoothWaitMs(keptTokens, keptAtMs, nowMs, has, capacity, rate, msPerToken, fullMs);
-        }
+        // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
+        const took = cost > 0;
+        out.resetAfterMs = smoothWaitMs(
+          took ? left : keptTokens,
+          took ? nowMs : keptAtMs,
+          nowMs,
+          took ? left : has,
+          capacity,
+          rate,
+          msPerToken,
+          fullMs,
+        );
         return true;
       },
       refund(
@@ -281,21 +263,44 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
   );
 }
 
+/** steppedTokensAt returns the tokens of a stepped bucket's state (tokens, last refill at lastMs) at tMs >= lastMs, before the cap. */
+function steppedTokensAt(tokens: number, lastMs: number, tMs: number, amount: number, intervalMs: number): number {
+  return tMs > lastMs ? tokens + Math.floor((tMs - lastMs) / intervalMs) * amount : tokens;
+}
+
+/**
+ * steppedWaitMs returns the smallest whole r >= 0 at which a stepped bucket's state holds `want`
+ * tokens, given `has`, its tokens at nowMs: the time of the step that brings them, used as is when
+ * clear of a whole ms by the guard, else settled by the test itself (see WAIT_GUARD).
+ */
+function steppedWaitMs(
+  tokens: number,
+  lastMs: number,
+  nowMs: number,
+  has: number,
+  want: number,
+  amount: number,
+  intervalMs: number,
+  fullMs: number,
+): number {
+  if (has >= want) return 0;
+  const x = lastMs + Math.ceil((want - tokens) / amount) * intervalMs - nowMs;
+  if (clearOfWholeMs(x, guardMs(nowMs, fullMs)) && x > 0) return Math.ceil(x);
+  let r = Math.ceil(x);
+  if (r < 1) r = 1;
+  for (
+    let i = 0;
+    i < FIX_STEPS && r > 1 && steppedTokensAt(tokens, lastMs, nowMs + (r - 1), amount, intervalMs) >= want;
+    i++
+  )
+    r--;
+  for (let i = 0; i < FIX_STEPS && steppedTokensAt(tokens, lastMs, nowMs + r, amount, intervalMs) < want; i++) r++;
+  return r;
+}
+
 // Stepped bucket state: [tokens, lastRefillMs]; lastRefillMs moves by whole intervals.
 function steppedBucket(name: string, capacity: number, amount: number, intervalMs: number): Policy {
-  // tokensAt returns the tokens of the state (tokens, last refill at lastMs) at tMs >= lastMs, before the cap.
-  const tokensAt = (tokens: number, lastMs: number, tMs: number): number =>
-    tMs > lastMs ? tokens + Math.floor((tMs - lastMs) / intervalMs) * amount : tokens;
-  // waitMs returns the smallest whole r >= 0 at which the state holds `want` tokens: the step's time,
-  // then corrected against the test evaluate and idle make, at the times themselves.
-  const waitMs = (tokens: number, lastMs: number, nowMs: number, want: number): number => {
-    if (tokensAt(tokens, lastMs, nowMs) >= want) return 0;
-    let r = Math.ceil(lastMs + Math.ceil((want - tokens) / amount) * intervalMs - nowMs);
-    if (r < 1) r = 1;
-    for (let i = 0; i < FIX_STEPS && r > 1 && tokensAt(tokens, lastMs, nowMs + (r - 1)) >= want; i++) r--;
-    for (let i = 0; i < FIX_STEPS && tokensAt(tokens, lastMs, nowMs + r) < want; i++) r++;
-    return r;
-  };
+  const fullMs = Math.ceil(capacity / amount) * intervalMs;
   return definePolicy(
     STEPPED_TOKEN_BUCKET,
     name,
@@ -347,15 +352,26 @@ function steppedBucket(name: string, capacity: number, amount: number, intervalM
           out.retryAfterMs = 0;
           // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
           out.resetAfterMs =
-            cost > 0 ? waitMs(left, last, nowMs, capacity) : waitMs(keptTokens, keptLastMs, nowMs, capacity);
+            cost > 0
+              ? steppedWaitMs(
+                  left,
+                  last,
+                  nowMs,
+                  steppedTokensAt(left, last, nowMs, amount, intervalMs),
+                  capacity,
+                  amount,
+                  intervalMs,
+                  fullMs,
+                )
+              : steppedWaitMs(keptTokens, keptLastMs, nowMs, tokens, capacity, amount, intervalMs, fullMs);
           return true;
         }
         next[0] = keptTokens;
         next[1] = keptLastMs;
         out.allowed = false;
         out.remaining = tokens;
-        out.retryAfterMs = waitMs(keptTokens, keptLastMs, nowMs, cost);
-        out.resetAfterMs = waitMs(keptTokens, keptLastMs, nowMs, capacity);
+        out.retryAfterMs = steppedWaitMs(keptTokens, keptLastMs, nowMs, tokens, cost, amount, intervalMs, fullMs);
+        out.resetAfterMs = steppedWaitMs(keptTokens, keptLastMs, nowMs, tokens, capacity, amount, intervalMs, fullMs);
         return false;
       },
       refund(
@@ -383,7 +399,7 @@ function steppedBucket(name: string, capacity: number, amount: number, intervalM
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        return tokensAt(s[o] as number, s[o + 1] as number, nowMs) >= capacity;
+        return steppedTokensAt(s[o] as number, s[o + 1] as number, nowMs, amount, intervalMs) >= capacity;
       },
     },
   );

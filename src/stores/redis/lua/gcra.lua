@@ -27,8 +27,10 @@ LOAD['gc'] = function()
     local now_u = t / emission
     return tat - now_u <= slack_of(now_u, burst)
   end
-  -- retry_ms returns the smallest whole r >= 1 at which admits_at(tat, now + r, cost) (retryMs).
-  local function retry_ms(tat, now, cost, guess, emission, burst)
+  -- retry_ms returns the smallest whole r >= 1 at which admits_at(tat, now + r, cost): the estimate
+  -- as is when clear of a whole ms by the guard, else settled by the test (retryMs).
+  local function retry_ms(tat, now, cost, guess, emission, burst, span)
+    if clear_of_whole_ms(guess, guard_ms(now, span)) and guess > 0 then return math.ceil(guess) end
     local r = math.ceil(guess)
     if r < 1 then r = 1 end
     local i = 0
@@ -43,9 +45,11 @@ LOAD['gc'] = function()
     end
     return r
   end
-  -- reset_ms returns the smallest whole r >= 0 at which full_at(tat, now + r) (resetMs).
-  local function reset_ms(tat, now, guess, emission, burst)
-    if full_at(tat, now, emission, burst) then return 0 end
+  -- reset_ms returns the smallest whole r >= 0 at which full_at(tat, now + r), likewise; ahead says
+  -- tat is a whole unit or more ahead of now (resetMs).
+  local function reset_ms(tat, now, guess, ahead, emission, burst, span)
+    if not ahead and full_at(tat, now, emission, burst) then return 0 end
+    if clear_of_whole_ms(guess, guard_ms(now, span)) and guess > 0 then return math.ceil(guess) end
     local r = math.ceil(guess)
     if r < 1 then r = 1 end
     local i = 0
@@ -61,7 +65,8 @@ LOAD['gc'] = function()
     return r
   end
   return {
-    eval = function(st, now, cost, emission, _tolerance, burst)
+    eval = function(st, now, cost, emission, tolerance, burst)
+      local span = 2 * tolerance
       local now_u = now / emission
       local tat = now_u
       if st then tat = st[1] end
@@ -83,7 +88,7 @@ LOAD['gc'] = function()
         if left > burst then left = burst end
         local kept = tat
         if cost > 0 then kept = tat_next end
-        return true, left, 0, reset_ms(kept, now, (new_ahead - slack) * emission, emission, burst),
+        return true, left, 0, reset_ms(kept, now, (new_ahead - slack) * emission, cost > 0, emission, burst, span),
           { tat_next }, rebased
       end
       local left = floor_tokens(burst + slack - ahead)
@@ -91,8 +96,8 @@ LOAD['gc'] = function()
       local nx = nil
       if rebased then nx = { tat } end
       return false, left,
-        retry_ms(tat, now, cost, (new_ahead - burst - EPSILON - slack) * emission, emission, burst),
-        reset_ms(tat, now, (ahead - slack) * emission, emission, burst), nx, rebased
+        retry_ms(tat, now, cost, (new_ahead - burst - EPSILON - slack) * emission, emission, burst, span),
+        reset_ms(tat, now, (ahead - slack) * emission, false, emission, burst, span), nx, rebased
     end,
     refund = function(st, now, cost, emission, _tolerance, burst)
       local now_u = now / emission

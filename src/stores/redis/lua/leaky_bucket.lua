@@ -7,35 +7,21 @@ LOAD['lb'] = function()
     if t > at then return level - ((t - at) * rate) / 1000 end
     return level
   end
-  -- room_ms returns the smallest whole r >= 1 at which cost fits (roomMs).
-  local function room_ms(level, at, now, cost, guess, capacity, rate)
-    local r = math.ceil(guess)
+  -- wait returns the smallest whole r >= 0 at which the state passes level + add <= limit, given
+  -- has, its level at now (leakyWaitMs).
+  local function wait(level, at, now, has, add, limit, rate, ms_per_unit, full)
+    if has + add <= limit then return 0 end
+    local x = (has + add - limit) * ms_per_unit
+    if clear_of_whole_ms(x, guard_ms(now, full)) and x > 0 then return math.ceil(x) end
+    local r = math.ceil(x)
     if r < 1 then r = 1 end
     local i = 0
-    while i < FIX_STEPS and r > 1 and level_at(level, at, now + (r - 1), rate) + cost <= capacity + EPSILON do
+    while i < FIX_STEPS and r > 1 and level_at(level, at, now + (r - 1), rate) + add <= limit do
       r = r - 1
       i = i + 1
     end
     i = 0
-    while i < FIX_STEPS and not (level_at(level, at, now + r, rate) + cost <= capacity + EPSILON) do
-      r = r + 1
-      i = i + 1
-    end
-    return r
-  end
-  -- empty_ms returns the smallest whole r >= 0 at which the bucket is empty (emptyMs).
-  local function empty_ms(level, at, now, rate)
-    local cur = level_at(level, at, now, rate)
-    if cur <= EPSILON then return 0 end
-    local r = math.ceil(((cur - EPSILON) * 1000) / rate)
-    if r < 1 then r = 1 end
-    local i = 0
-    while i < FIX_STEPS and r > 1 and level_at(level, at, now + (r - 1), rate) <= EPSILON do
-      r = r - 1
-      i = i + 1
-    end
-    i = 0
-    while i < FIX_STEPS and not (level_at(level, at, now + r, rate) <= EPSILON) do
+    while i < FIX_STEPS and not (level_at(level, at, now + r, rate) + add <= limit) do
       r = r + 1
       i = i + 1
     end
@@ -43,6 +29,8 @@ LOAD['lb'] = function()
   end
   return {
     eval = function(st, now, cost, capacity, rate)
+      local ms_per_unit = 1000 / rate
+      local full = capacity * ms_per_unit
       -- The state kept if denied: as stored, or rebased to now when its time is ahead.
       local kept_level = 0
       local kept_at = now
@@ -55,23 +43,24 @@ LOAD['lb'] = function()
           rebased = true
         end
       end
-      local level = level_at(kept_level, kept_at, now, rate)
-      if level < 0 then level = 0 end
+      local has = level_at(kept_level, kept_at, now, rate)
+      local level = has
+      if has < 0 then level = 0 end
       local filled = level + cost
       if filled <= capacity + EPSILON then
         local reset
         if cost > 0 then
-          reset = empty_ms(filled, now, now, rate)
+          reset = wait(filled, now, now, filled, 0, EPSILON, rate, ms_per_unit, full)
         else
-          reset = empty_ms(kept_level, kept_at, now, rate)
+          reset = wait(kept_level, kept_at, now, has, 0, EPSILON, rate, ms_per_unit, full)
         end
         return true, floor_tokens(capacity - filled), 0, reset, { filled, now }, rebased
       end
       local nx = nil
       if rebased then nx = { kept_level, kept_at } end
       return false, floor_tokens(capacity - level),
-        room_ms(kept_level, kept_at, now, cost, ((filled - capacity - EPSILON) * 1000) / rate, capacity, rate),
-        empty_ms(kept_level, kept_at, now, rate), nx, rebased
+        wait(kept_level, kept_at, now, has, cost, capacity + EPSILON, rate, ms_per_unit, full),
+        wait(kept_level, kept_at, now, has, 0, EPSILON, rate, ms_per_unit, full), nx, rebased
     end,
     refund = function(st, now, cost, capacity, rate)
       local level = level_at(st[1], st[2], now, rate) - cost

@@ -21,14 +21,30 @@ local function ceil_ms(x)
   return 0
 end
 
--- FIX_STEPS bounds how many whole ms a wait computed by formula moves to agree with
--- the test it answers, evaluated at the candidate times themselves (FIX_STEPS in
--- TypeScript): every wait is exact by construction, and absurd times cannot spin.
+-- WAIT_GUARD and FIX_STEPS make every wait exact, as in TypeScript (policy.ts): a wait
+-- estimated by formula is used as is when further than the guard (2^-47 of the clock
+-- and of the algorithm's longest wait) from a whole ms, else settled by the test itself
+-- at the candidate times, moving at most FIX_STEPS ms.
+local WAIT_GUARD = 2 ^ -47
 local FIX_STEPS = 8
+
+-- guard_ms returns the guard of a wait at now for an algorithm whose longest wait is span (guardMs).
+local function guard_ms(now, span)
+  local a = now
+  if now < 0 then a = -now end
+  return (a + span) * WAIT_GUARD
+end
+
+-- clear_of_whole_ms reports whether x is further than guard from every whole number (clearOfWholeMs).
+local function clear_of_whole_ms(x, guard)
+  local d = math.ceil(x) - x
+  return d > guard and d < 1 - guard
+end
 
 -- until_ms returns the smallest whole r >= 0 with now + r >= end_ms (untilMs in TypeScript).
 local function until_ms(end_ms, now)
   local r = math.ceil(end_ms - now)
+  if r > 0 and now + r >= end_ms and now + (r - 1) < end_ms then return r end
   if r <= 0 then r = 0 end
   local i = 0
   while i < FIX_STEPS and r > 0 and now + (r - 1) >= end_ms do

@@ -23,26 +23,45 @@ LOAD['sw'] = function()
     if t < end_ms + window then return (current * (window - (t - end_ms))) / window + 0 end
     return 0
   end
-  -- full_at is idle's test for the state at t >= window_start (fullAt).
-  local function full_at(window_start, previous, current, t, window)
-    local end_ms = window_start + window
-    if t < end_ms then return previous <= 0 and current <= 0 end
-    return t >= end_ms + window or current <= 0
+  -- fits_at is eval's admission test of cost for the state at t >= window_start (fitsAt).
+  local function fits_at(window_start, previous, current, t, cost, limit, window)
+    return estimate_at(window_start, previous, current, t, window) + cost <= limit + EPSILON
   end
   -- reset_ms returns the smallest whole r >= 0 at which the state is full (resetMs).
   local function reset_ms(window_start, previous, current, now, window)
-    if full_at(window_start, previous, current, now, window) then return 0 end
-    local span = window
-    if current > 0 then span = 2 * window end
-    local r = ceil_ms(window_start + span - now)
-    if r < 1 then r = 1 end
+    if previous <= 0 and current <= 0 then return 0 end
+    if current > 0 then return until_ms(window_start + window + window, now) end
+    return until_ms(window_start + window, now)
+  end
+  -- retry_ms returns the smallest whole r >= 1 at which cost fits the estimate of the state (retryMs).
+  local function retry_ms(ws, previous, current, now, cost, wait, sliding, limit, window)
+    local r = math.ceil(wait)
+    if wait > 0 then
+      local d = r - wait
+      local a = now
+      if now < 0 then a = -now end
+      local g = ((a + 2 * window) * sliding + limit * window) * WAIT_GUARD
+      if d * sliding <= g then
+        -- Just below (or on) r: the answer is r or r + 1.
+        if fits_at(ws, previous, current, now + r, cost, limit, window) then return r end
+        r = r + 1
+      elseif (1 - d) * sliding <= g then
+        -- Just above r - 1: the answer is r - 1 or r.
+        if r == 1 or not fits_at(ws, previous, current, now + (r - 1), cost, limit, window) then return r end
+        r = r - 1
+      else
+        return r
+      end
+    else
+      r = 1
+    end
     local i = 0
-    while i < FIX_STEPS and r > 1 and full_at(window_start, previous, current, now + (r - 1), window) do
+    while i < FIX_STEPS and r > 1 and fits_at(ws, previous, current, now + (r - 1), cost, limit, window) do
       r = r - 1
       i = i + 1
     end
     i = 0
-    while i < FIX_STEPS and not full_at(window_start, previous, current, now + r, window) do
+    while i < FIX_STEPS and not fits_at(ws, previous, current, now + r, cost, limit, window) do
       r = r + 1
       i = i + 1
     end
@@ -62,7 +81,8 @@ LOAD['sw'] = function()
       local ks, kp, kc = window_start, previous, current
       if st and not rebased then ks, kp, kc = st[1], st[2], st[3] end
       local wait
-      if current + cost <= limit then
+      local within = current + cost <= limit
+      if within then
         -- Wait within this window until enough of the previous window has slid out.
         wait = window_start + window - ((limit + EPSILON - current - cost) * window) / previous - now
       else
@@ -71,22 +91,12 @@ LOAD['sw'] = function()
         if into_next < 0 then into_next = 0 end
         wait = window_start + window + into_next - now
       end
-      -- Corrected against the admission test itself, at the times themselves.
-      local r = math.ceil(wait)
-      if r < 1 then r = 1 end
-      local i = 0
-      while i < FIX_STEPS and r > 1 and estimate_at(ks, kp, kc, now + (r - 1), window) + cost <= limit + EPSILON do
-        r = r - 1
-        i = i + 1
-      end
-      i = 0
-      while i < FIX_STEPS and not (estimate_at(ks, kp, kc, now + r, window) + cost <= limit + EPSILON) do
-        r = r + 1
-        i = i + 1
-      end
+      local sliding = current
+      if within then sliding = previous end
       local nx = nil
       if rebased then nx = { ks, kp, kc } end
-      return false, floor_tokens(limit - estimate), r, reset_ms(ks, kp, kc, now, window), nx, rebased
+      return false, floor_tokens(limit - estimate), retry_ms(ks, kp, kc, now, cost, wait, sliding, limit, window),
+        reset_ms(ks, kp, kc, now, window), nx, rebased
     end,
     refund = function(st, now, cost, limit, window)
       local window_start, previous, current = roll(st, now, window)

@@ -2,16 +2,18 @@
 
 -- Smooth bucket. Params: capacity, refillRate (tokens per second). State: tokens, updatedAtMs.
 LOAD['tb'] = function()
-  -- tokens_at returns the tokens of the state (tokens counted at at) at t >= at, before the cap.
+  -- tokens_at returns the tokens of the state (tokens counted at at) at t >= at, before the cap (smoothTokensAt).
   local function tokens_at(tokens, at, t, rate)
     if t > at then return tokens + ((t - at) * rate) / 1000 end
     return tokens
   end
-  -- wait returns the smallest whole r >= 0 at which the state holds `want` tokens (waitMs).
-  local function wait(tokens, at, now, want, rate)
-    local has = tokens_at(tokens, at, now, rate)
+  -- wait returns the smallest whole r >= 0 at which the state holds `want` tokens, given has,
+  -- its tokens at now (smoothWaitMs and smoothFixMs).
+  local function wait(tokens, at, now, has, want, rate, ms_per_token, full)
     if has + EPSILON >= want then return 0 end
-    local r = math.ceil(((want - EPSILON - has) * 1000) / rate)
+    local x = (want - EPSILON - has) * ms_per_token
+    if clear_of_whole_ms(x, guard_ms(now, full)) and x > 0 then return math.ceil(x) end
+    local r = math.ceil(x)
     if r < 1 then r = 1 end
     local i = 0
     while i < FIX_STEPS and r > 1 and tokens_at(tokens, at, now + (r - 1), rate) + EPSILON >= want do
@@ -27,6 +29,8 @@ LOAD['tb'] = function()
   end
   return {
     eval = function(st, now, cost, capacity, rate)
+      local ms_per_token = 1000 / rate
+      local full = capacity * ms_per_token
       -- The state kept if denied: as stored, or rebased to now when its time is ahead.
       local kept_tokens = capacity
       local kept_at = now
@@ -39,22 +43,23 @@ LOAD['tb'] = function()
           rebased = true
         end
       end
-      local tokens = tokens_at(kept_tokens, kept_at, now, rate)
-      if tokens > capacity then tokens = capacity end
-      if tokens + EPSILON >= cost then
-        local left = tokens - cost
-        local reset
-        if cost > 0 then
-          reset = wait(left, now, now, capacity, rate)
-        else
-          reset = wait(kept_tokens, kept_at, now, capacity, rate)
-        end
-        return true, floor_tokens(left), 0, reset, { left, now }, rebased
+      local has = tokens_at(kept_tokens, kept_at, now, rate)
+      local tokens = has
+      if has > capacity then tokens = capacity end
+      if tokens + EPSILON < cost then
+        local nx = nil
+        if rebased then nx = { kept_tokens, kept_at } end
+        return false, floor_tokens(has), wait(kept_tokens, kept_at, now, has, cost, rate, ms_per_token, full),
+          wait(kept_tokens, kept_at, now, has, capacity, rate, ms_per_token, full), nx, rebased
       end
-      local nx = nil
-      if rebased then nx = { kept_tokens, kept_at } end
-      return false, floor_tokens(tokens), wait(kept_tokens, kept_at, now, cost, rate),
-        wait(kept_tokens, kept_at, now, capacity, rate), nx, rebased
+      local left = tokens - cost
+      local reset
+      if cost > 0 then
+        reset = wait(left, now, now, left, capacity, rate, ms_per_token, full)
+      else
+        reset = wait(kept_tokens, kept_at, now, has, capacity, rate, ms_per_token, full)
+      end
+      return true, floor_tokens(left), 0, reset, { left, now }, rebased
     end,
     refund = function(st, now, cost, capacity, rate)
       local tokens = tokens_at(st[1], st[2], now, rate) + cost
@@ -71,10 +76,13 @@ LOAD['ts'] = function()
     if t > last then return tokens + math.floor((t - last) / interval) * amount end
     return tokens
   end
-  -- wait returns the smallest whole r >= 0 at which the state holds `want` tokens (waitMs).
-  local function wait(tokens, last, now, want, amount, interval)
-    if tokens_at(tokens, last, now, amount, interval) >= want then return 0 end
-    local r = math.ceil(last + math.ceil((want - tokens) / amount) * interval - now)
+  -- wait returns the smallest whole r >= 0 at which the state holds `want` tokens, given has,
+  -- its tokens at now (steppedWaitMs).
+  local function wait(tokens, last, now, has, want, amount, interval, full)
+    if has >= want then return 0 end
+    local x = last + math.ceil((want - tokens) / amount) * interval - now
+    if clear_of_whole_ms(x, guard_ms(now, full)) and x > 0 then return math.ceil(x) end
+    local r = math.ceil(x)
     if r < 1 then r = 1 end
     local i = 0
     while i < FIX_STEPS and r > 1 and tokens_at(tokens, last, now + (r - 1), amount, interval) >= want do
@@ -90,6 +98,7 @@ LOAD['ts'] = function()
   end
   return {
     eval = function(st, now, cost, capacity, amount, interval)
+      local full = math.ceil(capacity / amount) * interval
       -- The state kept if denied: as stored, or rebased to now when its time is ahead.
       local kept_tokens = capacity
       local kept_last = now
@@ -116,16 +125,16 @@ LOAD['ts'] = function()
         local left = tokens - cost
         local reset
         if cost > 0 then
-          reset = wait(left, last, now, capacity, amount, interval)
+          reset = wait(left, last, now, tokens_at(left, last, now, amount, interval), capacity, amount, interval, full)
         else
-          reset = wait(kept_tokens, kept_last, now, capacity, amount, interval)
+          reset = wait(kept_tokens, kept_last, now, tokens, capacity, amount, interval, full)
         end
         return true, left, 0, reset, { left, last }, rebased
       end
       local nx = nil
       if rebased then nx = { kept_tokens, kept_last } end
-      return false, tokens, wait(kept_tokens, kept_last, now, cost, amount, interval),
-        wait(kept_tokens, kept_last, now, capacity, amount, interval), nx, rebased
+      return false, tokens, wait(kept_tokens, kept_last, now, tokens, cost, amount, interval, full),
+        wait(kept_tokens, kept_last, now, tokens, capacity, amount, interval, full), nx, rebased
     end,
     refund = function(st, now, cost, capacity, amount, interval)
       local tokens = st[1]
