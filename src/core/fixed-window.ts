@@ -97,7 +97,14 @@ export function fixedWindow(options: WindowOptions): Policy {
           out.allowed = true;
           out.remaining = limit - used;
           out.retryAfterMs = 0;
-          out.resetAfterMs = used > 0 ? untilMs(windowStart + windowMs, nowMs) : 0;
+          if (used > 0) {
+            // untilMs, its common case inline.
+            const endMs = windowStart + windowMs;
+            const r = Math.ceil(endMs - nowMs);
+            out.resetAfterMs = r > 0 && nowMs + r >= endMs && nowMs + (r - 1) < endMs ? r : untilMs(endMs, nowMs);
+          } else {
+            out.resetAfterMs = 0;
+          }
           return true;
         }
         next[1] = count;

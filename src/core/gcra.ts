@@ -5,14 +5,14 @@ import { FloodgateRangeError } from "./errors.js";
 import {
   bucketNextUnitMs,
   ceilMs,
-  clearOfWholeMs,
   EPSILON,
   FIX_STEPS,
   floorTokens,
-  guardMs,
   type Outcome,
   type Policy,
   scaleLimit,
+  settleSide,
+  WAIT_GUARD,
 } from "./policy.js";
 import { tokenBucket } from "./token-bucket.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
@@ -123,20 +123,42 @@ export function gcra(options: GcraOptions): Policy {
   // retryMs returns the smallest whole r >= 1 at which admitsAt(tat, nowMs + r, cost): the estimate
   // `guessMs` as is when clear of a whole ms by the guard, else settled by the test (see WAIT_GUARD).
   const retryMs = (tat: number, nowMs: number, cost: number, guessMs: number): number => {
-    if (clearOfWholeMs(guessMs, guardMs(nowMs, spanMs)) && guessMs > 0) return Math.ceil(guessMs);
     let r = Math.ceil(guessMs);
-    if (r < 1) r = 1;
+    const d = r - guessMs;
+    const g = ((nowMs < 0 ? -nowMs : nowMs) + spanMs) * WAIT_GUARD;
+    if (d > g && (d < 1 - g || r === 1) && guessMs > 0) return r;
+    const side = settleSide(guessMs, g);
+    if (side === 1) {
+      if (admitsAt(tat, nowMs + r, cost)) return r;
+      r++;
+    } else if (side === -1) {
+      if (!admitsAt(tat, nowMs + (r - 1), cost)) return r;
+      r--;
+    } else {
+      r = 1;
+    }
     for (let i = 0; i < FIX_STEPS && r > 1 && admitsAt(tat, nowMs + (r - 1), cost); i++) r--;
     for (let i = 0; i < FIX_STEPS && !admitsAt(tat, nowMs + r, cost); i++) r++;
     return r;
   };
-  // resetMs returns the smallest whole r >= 0 at which fullAt(tat, nowMs + r), likewise; `ahead` says
-  // tat is a whole unit or more ahead of nowMs, so not full now.
-  const resetMs = (tat: number, nowMs: number, guessMs: number, ahead: boolean): number => {
-    if (!ahead && fullAt(tat, nowMs)) return 0;
-    if (clearOfWholeMs(guessMs, guardMs(nowMs, spanMs)) && guessMs > 0) return Math.ceil(guessMs);
+  // resetMs returns the smallest whole r >= 0 at which fullAt(tat, nowMs + r), likewise; `fullNow` is
+  // fullAt(tat, nowMs), which evaluate has the numbers for.
+  const resetMs = (tat: number, nowMs: number, guessMs: number, fullNow: boolean): number => {
+    if (fullNow) return 0;
     let r = Math.ceil(guessMs);
-    if (r < 1) r = 1;
+    const d = r - guessMs;
+    const g = ((nowMs < 0 ? -nowMs : nowMs) + spanMs) * WAIT_GUARD;
+    if (d > g && (d < 1 - g || r === 1) && guessMs > 0) return r;
+    const side = settleSide(guessMs, g);
+    if (side === 1) {
+      if (fullAt(tat, nowMs + r)) return r;
+      r++;
+    } else if (side === -1) {
+      if (!fullAt(tat, nowMs + (r - 1))) return r;
+      r--;
+    } else {
+      r = 1;
+    }
     for (let i = 0; i < FIX_STEPS && r > 1 && fullAt(tat, nowMs + (r - 1)); i++) r--;
     for (let i = 0; i < FIX_STEPS && !fullAt(tat, nowMs + r); i++) r++;
     return r;
@@ -187,12 +209,13 @@ export function gcra(options: GcraOptions): Policy {
           const left = floorTokens(burst + slack - newAheadUnits);
           out.remaining = left > burst ? burst : left;
           out.retryAfterMs = 0;
-          // A cost of 0 keeps tat as it was (or rebased): its reset is that tat's.
+          // A cost of 0 keeps tat as it was (or rebased): its reset is that tat's; with a cost, tat is
+          // a whole unit or more ahead, so not full now.
           out.resetAfterMs = resetMs(
             cost > 0 ? tatNext : tat,
             nowMs,
             (newAheadUnits - slack) * emissionIntervalMs,
-            cost > 0,
+            cost > 0 ? false : tat - nowUnits <= slackOf(nowUnits, burst),
           );
           return true;
         }
@@ -201,7 +224,12 @@ export function gcra(options: GcraOptions): Policy {
         const left = floorTokens(burst + slack - aheadUnits);
         out.remaining = left > burst ? burst : left;
         out.retryAfterMs = retryMs(tat, nowMs, cost, (newAheadUnits - burst - EPSILON - slack) * emissionIntervalMs);
-        out.resetAfterMs = resetMs(tat, nowMs, (aheadUnits - slack) * emissionIntervalMs, false);
+        out.resetAfterMs = resetMs(
+          tat,
+          nowMs,
+          (aheadUnits - slack) * emissionIntervalMs,
+          tat - nowUnits <= slackOf(nowUnits, burst),
+        );
         return false;
       },
       refund(

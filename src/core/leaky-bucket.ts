@@ -5,14 +5,14 @@ import { FloodgateRangeError } from "./errors.js";
 import {
   bucketNextUnitMs,
   ceilMs,
-  clearOfWholeMs,
   EPSILON,
   FIX_STEPS,
   floorTokens,
-  guardMs,
   type Outcome,
   type Policy,
   scaleLimit,
+  settleSide,
+  WAIT_GUARD,
 } from "./policy.js";
 import {
   checkOptions,
@@ -59,9 +59,20 @@ function leakyWaitMs(
 ): number {
   if (has + add <= limit) return 0;
   const x = (has + add - limit) * msPerUnit;
-  if (clearOfWholeMs(x, guardMs(nowMs, fullMs)) && x > 0) return Math.ceil(x);
   let r = Math.ceil(x);
-  if (r < 1) r = 1;
+  const d = r - x;
+  const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
+  if (d > g && (d < 1 - g || r === 1) && x > 0) return r;
+  const side = settleSide(x, g);
+  if (side === 1) {
+    if (leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit) return r;
+    r++;
+  } else if (side === -1) {
+    if (!(leakyLevelAt(level, atMs, nowMs + (r - 1), rate) + add <= limit)) return r;
+    r--;
+  } else {
+    r = 1;
+  }
   for (let i = 0; i < FIX_STEPS && r > 1 && leakyLevelAt(level, atMs, nowMs + (r - 1), rate) + add <= limit; i++) r--;
   for (let i = 0; i < FIX_STEPS && !(leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit); i++) r++;
   return r;

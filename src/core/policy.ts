@@ -169,9 +169,10 @@ export const EPSILON = 1e-9;
  * fill); WAIT_GUARD, 2^-47 of those, is at least 4 times more. When x is further
  * than the guard from a whole number, ceil(x) is the answer, and the common path
  * costs a multiplication. Otherwise (an exact rate lands x on a whole ms, less
- * EPSILON's share) the wait is settled by the test itself, at the candidate times
- * `nowMs + r` and `nowMs + (r - 1)`, moving r by at most FIX_STEPS ms (a bound that
- * only absurd clocks, near 1e300 where adding 1 ms changes nothing, could reach).
+ * EPSILON's share) the test itself is made once, at the time that tells on which
+ * side of that whole ms the wait lies (settleSide); should it disagree with the
+ * estimate by more, the wait is moved by the test, at most FIX_STEPS ms (a bound
+ * that only absurd clocks, near 1e300 where adding 1 ms changes nothing, reach).
  * Where the test is a mere comparison (the windows and the log), it is always made.
  * The Lua twins make the same operations, so both engines give the same waits.
  */
@@ -180,15 +181,20 @@ export const WAIT_GUARD = 2 ** -47;
 /** FIX_STEPS bounds how many whole ms a wait is moved when settled by its test (see WAIT_GUARD). */
 export const FIX_STEPS = 8;
 
-/** guardMs returns the guard (see WAIT_GUARD) of a wait at nowMs for an algorithm whose longest wait is spanMs. */
-export function guardMs(nowMs: number, spanMs: number): number {
-  return ((nowMs < 0 ? -nowMs : nowMs) + spanMs) * WAIT_GUARD;
-}
-
-/** clearOfWholeMs reports whether x is further than `guard` from every whole number (see WAIT_GUARD). */
-export function clearOfWholeMs(x: number, guard: number): boolean {
-  const d = Math.ceil(x) - x;
-  return d > guard && d < 1 - guard;
+/**
+ * settleSide says how an estimated wait of x ms is settled (see WAIT_GUARD), its test
+ * being known to fail at 0 ms: 0, ceil(x) is the wait (x is clear of a whole ms by
+ * `guard`, or just above 0); 1, x is just below (or on) a whole ms: the wait is
+ * ceil(x) if the test passes there, else later; -1, x is just above a whole ms: the
+ * wait is ceil(x) unless the test passes 1 ms earlier; 2, x is not positive: the wait
+ * is found from 1 ms on.
+ */
+export function settleSide(x: number, guard: number): number {
+  if (!(x > 0)) return 2;
+  const r = Math.ceil(x);
+  const d = r - x;
+  if (d <= guard) return 1;
+  return d < 1 - guard || r === 1 ? 0 : -1;
 }
 
 /** floorTokens floors a token count, forgiving rounding just below a whole number. */

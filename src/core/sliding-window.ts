@@ -133,9 +133,9 @@ export function slidingWindow(options: WindowOptions): Policy {
         // Just below (or on) r: the answer is r or r + 1.
         if (fitsAt(windowStart, previous, current, nowMs + r, cost)) return r;
         r++;
-      } else if ((1 - d) * sliding <= g) {
+      } else if ((1 - d) * sliding <= g && r > 1) {
         // Just above r - 1: the answer is r - 1 or r.
-        if (r === 1 || !fitsAt(windowStart, previous, current, nowMs + (r - 1), cost)) return r;
+        if (!fitsAt(windowStart, previous, current, nowMs + (r - 1), cost)) return r;
         r--;
       } else {
         return r;

@@ -5,14 +5,14 @@ import { FloodgateRangeError, FloodgateTypeError } from "./errors.js";
 import {
   bucketNextUnitMs,
   ceilMs,
-  clearOfWholeMs,
   EPSILON,
   FIX_STEPS,
   floorTokens,
-  guardMs,
   type Outcome,
   type Policy,
   scaleLimit,
+  settleSide,
+  WAIT_GUARD,
 } from "./policy.js";
 import {
   checkOptions,
@@ -160,9 +160,36 @@ function smoothWaitMs(
 ): number {
   if (has + EPSILON >= want) return 0;
   const x = (want - EPSILON - has) * msPerToken;
-  return clearOfWholeMs(x, guardMs(nowMs, fullMs)) && x > 0
-    ? Math.ceil(x)
-    : smoothFixMs(tokens, atMs, nowMs, want, rate, Math.ceil(x));
+  const r = Math.ceil(x);
+  const d = r - x;
+  const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
+  return d > g && (d < 1 - g || r === 1) && x > 0
+    ? r
+    : smoothSettleMs(tokens, atMs, nowMs, want, rate, x, settleSide(x, g));
+}
+
+/** smoothSettleMs settles the estimate x by the test itself, on the side settleSide gave (see WAIT_GUARD). */
+function smoothSettleMs(
+  tokens: number,
+  atMs: number,
+  nowMs: number,
+  want: number,
+  rate: number,
+  x: number,
+  side: number,
+): number {
+  const r = Math.ceil(x);
+  if (side === 1) {
+    return smoothTokensAt(tokens, atMs, nowMs + r, rate) + EPSILON >= want
+      ? r
+      : smoothFixMs(tokens, atMs, nowMs, want, rate, r + 1);
+  }
+  if (side === -1) {
+    return smoothTokensAt(tokens, atMs, nowMs + (r - 1), rate) + EPSILON >= want
+      ? smoothFixMs(tokens, atMs, nowMs, want, rate, r - 1)
+      : r;
+  }
+  return smoothFixMs(tokens, atMs, nowMs, want, rate, 1);
 }
 
 /** smoothFixMs moves r to the smallest whole r >= 1 at which the state holds `want` tokens (see WAIT_GUARD). */
@@ -285,9 +312,20 @@ function steppedWaitMs(
 ): number {
   if (has >= want) return 0;
   const x = lastMs + Math.ceil((want - tokens) / amount) * intervalMs - nowMs;
-  if (clearOfWholeMs(x, guardMs(nowMs, fullMs)) && x > 0) return Math.ceil(x);
   let r = Math.ceil(x);
-  if (r < 1) r = 1;
+  const d = r - x;
+  const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
+  if (d > g && (d < 1 - g || r === 1) && x > 0) return r;
+  const side = settleSide(x, g);
+  if (side === 1) {
+    if (steppedTokensAt(tokens, lastMs, nowMs + r, amount, intervalMs) >= want) return r;
+    r++;
+  } else if (side === -1) {
+    if (steppedTokensAt(tokens, lastMs, nowMs + (r - 1), amount, intervalMs) < want) return r;
+    r--;
+  } else {
+    r = 1;
+  }
   for (
     let i = 0;
     i < FIX_STEPS && r > 1 && steppedTokensAt(tokens, lastMs, nowMs + (r - 1), amount, intervalMs) >= want;

@@ -30,9 +30,18 @@ LOAD['gc'] = function()
   -- retry_ms returns the smallest whole r >= 1 at which admits_at(tat, now + r, cost): the estimate
   -- as is when clear of a whole ms by the guard, else settled by the test (retryMs).
   local function retry_ms(tat, now, cost, guess, emission, burst, span)
-    if clear_of_whole_ms(guess, guard_ms(now, span)) and guess > 0 then return math.ceil(guess) end
+    local side = settle_side(guess, guard_ms(now, span))
     local r = math.ceil(guess)
-    if r < 1 then r = 1 end
+    if side == 0 then return r end
+    if side == 1 then
+      if admits_at(tat, now + r, cost, emission, burst) then return r end
+      r = r + 1
+    elseif side == -1 then
+      if not admits_at(tat, now + (r - 1), cost, emission, burst) then return r end
+      r = r - 1
+    else
+      r = 1
+    end
     local i = 0
     while i < FIX_STEPS and r > 1 and admits_at(tat, now + (r - 1), cost, emission, burst) do
       r = r - 1
@@ -49,9 +58,18 @@ LOAD['gc'] = function()
   -- tat is a whole unit or more ahead of now (resetMs).
   local function reset_ms(tat, now, guess, ahead, emission, burst, span)
     if not ahead and full_at(tat, now, emission, burst) then return 0 end
-    if clear_of_whole_ms(guess, guard_ms(now, span)) and guess > 0 then return math.ceil(guess) end
+    local side = settle_side(guess, guard_ms(now, span))
     local r = math.ceil(guess)
-    if r < 1 then r = 1 end
+    if side == 0 then return r end
+    if side == 1 then
+      if full_at(tat, now + r, emission, burst) then return r end
+      r = r + 1
+    elseif side == -1 then
+      if not full_at(tat, now + (r - 1), emission, burst) then return r end
+      r = r - 1
+    else
+      r = 1
+    end
     local i = 0
     while i < FIX_STEPS and r > 1 and full_at(tat, now + (r - 1), emission, burst) do
       r = r - 1

@@ -12,9 +12,18 @@ LOAD['lb'] = function()
   local function wait(level, at, now, has, add, limit, rate, ms_per_unit, full)
     if has + add <= limit then return 0 end
     local x = (has + add - limit) * ms_per_unit
-    if clear_of_whole_ms(x, guard_ms(now, full)) and x > 0 then return math.ceil(x) end
+    local side = settle_side(x, guard_ms(now, full))
     local r = math.ceil(x)
-    if r < 1 then r = 1 end
+    if side == 0 then return r end
+    if side == 1 then
+      if level_at(level, at, now + r, rate) + add <= limit then return r end
+      r = r + 1
+    elseif side == -1 then
+      if not (level_at(level, at, now + (r - 1), rate) + add <= limit) then return r end
+      r = r - 1
+    else
+      r = 1
+    end
     local i = 0
     while i < FIX_STEPS and r > 1 and level_at(level, at, now + (r - 1), rate) + add <= limit do
       r = r - 1

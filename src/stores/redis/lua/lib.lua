@@ -24,7 +24,7 @@ end
 -- WAIT_GUARD and FIX_STEPS make every wait exact, as in TypeScript (policy.ts): a wait
 -- estimated by formula is used as is when further than the guard (2^-47 of the clock
 -- and of the algorithm's longest wait) from a whole ms, else settled by the test itself
--- at the candidate times, moving at most FIX_STEPS ms.
+-- at the time that tells on which side of that ms it lies, moving at most FIX_STEPS ms.
 local WAIT_GUARD = 2 ^ -47
 local FIX_STEPS = 8
 
@@ -35,10 +35,16 @@ local function guard_ms(now, span)
   return (a + span) * WAIT_GUARD
 end
 
--- clear_of_whole_ms reports whether x is further than guard from every whole number (clearOfWholeMs).
-local function clear_of_whole_ms(x, guard)
-  local d = math.ceil(x) - x
-  return d > guard and d < 1 - guard
+-- settle_side says how an estimated wait of x ms is settled, its test failing at 0 ms
+-- (settleSide): 0, ceil(x); 1, ceil(x) if the test passes there, else later; -1,
+-- ceil(x) unless the test passes 1 ms earlier; 2, found from 1 ms on.
+local function settle_side(x, guard)
+  if not (x > 0) then return 2 end
+  local r = math.ceil(x)
+  local d = r - x
+  if d <= guard then return 1 end
+  if d < 1 - guard or r == 1 then return 0 end
+  return -1
 end
 
 -- until_ms returns the smallest whole r >= 0 with now + r >= end_ms (untilMs in TypeScript).

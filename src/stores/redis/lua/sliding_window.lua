@@ -45,9 +45,9 @@ LOAD['sw'] = function()
         -- Just below (or on) r: the answer is r or r + 1.
         if fits_at(ws, previous, current, now + r, cost, limit, window) then return r end
         r = r + 1
-      elseif (1 - d) * sliding <= g then
+      elseif (1 - d) * sliding <= g and r > 1 then
         -- Just above r - 1: the answer is r - 1 or r.
-        if r == 1 or not fits_at(ws, previous, current, now + (r - 1), cost, limit, window) then return r end
+        if not fits_at(ws, previous, current, now + (r - 1), cost, limit, window) then return r end
         r = r - 1
       else
         return r

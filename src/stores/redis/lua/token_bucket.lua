@@ -12,9 +12,18 @@ LOAD['tb'] = function()
   local function wait(tokens, at, now, has, want, rate, ms_per_token, full)
     if has + EPSILON >= want then return 0 end
     local x = (want - EPSILON - has) * ms_per_token
-    if clear_of_whole_ms(x, guard_ms(now, full)) and x > 0 then return math.ceil(x) end
+    local side = settle_side(x, guard_ms(now, full))
     local r = math.ceil(x)
-    if r < 1 then r = 1 end
+    if side == 0 then return r end
+    if side == 1 then
+      if tokens_at(tokens, at, now + r, rate) + EPSILON >= want then return r end
+      r = r + 1
+    elseif side == -1 then
+      if not (tokens_at(tokens, at, now + (r - 1), rate) + EPSILON >= want) then return r end
+      r = r - 1
+    else
+      r = 1
+    end
     local i = 0
     while i < FIX_STEPS and r > 1 and tokens_at(tokens, at, now + (r - 1), rate) + EPSILON >= want do
       r = r - 1
@@ -81,9 +90,18 @@ LOAD['ts'] = function()
   local function wait(tokens, last, now, has, want, amount, interval, full)
     if has >= want then return 0 end
     local x = last + math.ceil((want - tokens) / amount) * interval - now
-    if clear_of_whole_ms(x, guard_ms(now, full)) and x > 0 then return math.ceil(x) end
+    local side = settle_side(x, guard_ms(now, full))
     local r = math.ceil(x)
-    if r < 1 then r = 1 end
+    if side == 0 then return r end
+    if side == 1 then
+      if tokens_at(tokens, last, now + r, amount, interval) >= want then return r end
+      r = r + 1
+    elseif side == -1 then
+      if tokens_at(tokens, last, now + (r - 1), amount, interval) < want then return r end
+      r = r - 1
+    else
+      r = 1
+    end
     local i = 0
     while i < FIX_STEPS and r > 1 and tokens_at(tokens, last, now + (r - 1), amount, interval) >= want do
       r = r - 1
