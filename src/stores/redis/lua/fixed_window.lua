@@ -1,7 +1,14 @@
 -- fixed_window.lua: a counter per window ('fw'); twin of src/core/fixed-window.ts.
 -- Params: limit, windowMs. State: windowStartMs, count; the window is [start, start + windowMs).
 
-LOAD['fw'] = function() return {
+LOAD['fw'] = function()
+  -- aligned_start returns the start of the aligned window holding now, never above it (alignedStartMs).
+  local function aligned_start(now, window)
+    local start = math.floor(now / window) * window
+    if start > now then return start - window end
+    return start
+  end
+  return {
   eval = function(st, now, cost, limit, window)
     local window_start
     local count = 0
@@ -47,4 +54,5 @@ LOAD['fw'] = function() return {
     if count < 0 then count = 0 end
     return { window_start, count }
   end,
-} end
+}
+end

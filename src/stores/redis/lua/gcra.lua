@@ -8,75 +8,46 @@
 local TIME_SLACK = 2 ^ -51
 
 LOAD['gc'] = function()
-  -- slack_of is the rounding slack for a test at now_u involving ahead units (slackOf).
-  local function slack_of(now_u, ahead)
+  -- passes is the test a wait waits for, at t: with cost > 0, eval's admission of cost
+  -- against tat (admitsAt); with cost 0, idle's fullness (fullAt).
+  local function passes(tat, t, cost, emission, burst)
+    local now_u = t / emission
     local a = now_u
     if now_u < 0 then a = -now_u end
-    return (a + ahead) * TIME_SLACK
-  end
-  -- admits_at is eval's admission test of cost against tat at t (admitsAt).
-  local function admits_at(tat, t, cost, emission, burst)
-    local now_u = t / emission
+    if cost == 0 then return tat - now_u <= (a + burst) * TIME_SLACK end
     local ahead = 0
     if tat > now_u then ahead = tat - now_u end
     local new_ahead = ahead + cost
-    return new_ahead <= burst + EPSILON + slack_of(now_u, new_ahead)
+    return new_ahead <= burst + EPSILON + (a + new_ahead) * TIME_SLACK
   end
-  -- full_at is idle's test: tat is not ahead of t (fullAt).
-  local function full_at(tat, t, emission, burst)
-    local now_u = t / emission
-    return tat - now_u <= slack_of(now_u, burst)
-  end
-  -- retry_ms returns the smallest whole r >= 1 at which admits_at(tat, now + r, cost): the estimate
-  -- as is when clear of a whole ms by the guard, else settled by the test (retryMs).
-  local function retry_ms(tat, now, cost, guess, emission, burst, span)
-    local side = settle_side(guess, guard_ms(now, span))
+  -- wait returns the smallest whole r >= 1 at which passes(tat, now + r, cost), its test
+  -- failing at now: the estimate as is when clear of a whole ms by the guard, else
+  -- settled by the test (retryMs and resetMs). The helpers are written out here rather
+  -- than in functions of their own: each function is a closure made on every call.
+  local function wait(tat, now, cost, guess, emission, burst, span)
+    local a = now
+    if now < 0 then a = -now end
+    local g = (a + span) * WAIT_GUARD
     local r = math.ceil(guess)
-    if side == 0 then return r end
-    if side == 1 then
-      if admits_at(tat, now + r, cost, emission, burst) then return r end
-      r = r + 1
-    elseif side == -1 then
-      if not admits_at(tat, now + (r - 1), cost, emission, burst) then return r end
-      r = r - 1
-    else
+    local d = r - guess
+    if guess > 0 and d > g and (d < 1 - g or r == 1) then return r end
+    -- settleSide: just below (or on) r, just above r - 1, or not positive.
+    if not (guess > 0) then
       r = 1
+    elseif d <= g then
+      if passes(tat, now + r, cost, emission, burst) then return r end
+      r = r + 1
+    else
+      if not passes(tat, now + (r - 1), cost, emission, burst) then return r end
+      r = r - 1
     end
     local i = 0
-    while i < FIX_STEPS and r > 1 and admits_at(tat, now + (r - 1), cost, emission, burst) do
+    while i < FIX_STEPS and r > 1 and passes(tat, now + (r - 1), cost, emission, burst) do
       r = r - 1
       i = i + 1
     end
     i = 0
-    while i < FIX_STEPS and not admits_at(tat, now + r, cost, emission, burst) do
-      r = r + 1
-      i = i + 1
-    end
-    return r
-  end
-  -- reset_ms returns the smallest whole r >= 0 at which full_at(tat, now + r), likewise; ahead says
-  -- tat is a whole unit or more ahead of now (resetMs).
-  local function reset_ms(tat, now, guess, ahead, emission, burst, span)
-    if not ahead and full_at(tat, now, emission, burst) then return 0 end
-    local side = settle_side(guess, guard_ms(now, span))
-    local r = math.ceil(guess)
-    if side == 0 then return r end
-    if side == 1 then
-      if full_at(tat, now + r, emission, burst) then return r end
-      r = r + 1
-    elseif side == -1 then
-      if not full_at(tat, now + (r - 1), emission, burst) then return r end
-      r = r - 1
-    else
-      r = 1
-    end
-    local i = 0
-    while i < FIX_STEPS and r > 1 and full_at(tat, now + (r - 1), emission, burst) do
-      r = r - 1
-      i = i + 1
-    end
-    i = 0
-    while i < FIX_STEPS and not full_at(tat, now + r, emission, burst) do
+    while i < FIX_STEPS and not passes(tat, now + r, cost, emission, burst) do
       r = r + 1
       i = i + 1
     end
@@ -86,43 +57,56 @@ LOAD['gc'] = function()
     eval = function(st, now, cost, emission, tolerance, burst)
       local span = 2 * tolerance
       local now_u = now / emission
+      local abs_u = now_u
+      if now_u < 0 then abs_u = -now_u end
       local tat = now_u
       if st then tat = st[1] end
       local ahead = 0
       if tat > now_u then ahead = tat - now_u end
       -- No admitted call leaves tat more than burst ahead: further means the clock went
       -- back. Rebase: cap it at burst ahead of now.
-      local rebased = ahead > burst + EPSILON + 2 * slack_of(now_u, ahead)
+      local rebased = ahead > burst + EPSILON + 2 * ((abs_u + ahead) * TIME_SLACK)
       if rebased then
         tat = now_u + burst
         ahead = tat - now_u
       end
       local new_ahead = ahead + cost
-      local slack = slack_of(now_u, new_ahead)
+      local slack = (abs_u + new_ahead) * TIME_SLACK
       -- A cost of 0 is always allowed, even with tat a hair beyond the tolerance.
       if new_ahead <= burst + EPSILON + slack or cost == 0 then
         local tat_next = now_u + new_ahead
         local left = floor_tokens(burst + slack - new_ahead)
         if left > burst then left = burst end
-        local kept = tat
-        if cost > 0 then kept = tat_next end
-        return true, left, 0, reset_ms(kept, now, (new_ahead - slack) * emission, cost > 0, emission, burst, span),
-          { tat_next }, rebased
+        local reset
+        if cost > 0 then
+          -- tat_next is a whole unit or more ahead: not full now.
+          reset = wait(tat_next, now, 0, (new_ahead - slack) * emission, emission, burst, span)
+        elseif tat - now_u <= (abs_u + burst) * TIME_SLACK then
+          reset = 0
+        else
+          reset = wait(tat, now, 0, (new_ahead - slack) * emission, emission, burst, span)
+        end
+        return true, left, 0, reset, { tat_next }, rebased
       end
       local left = floor_tokens(burst + slack - ahead)
       if left > burst then left = burst end
+      local reset = 0
+      if not (tat - now_u <= (abs_u + burst) * TIME_SLACK) then
+        reset = wait(tat, now, 0, (ahead - slack) * emission, emission, burst, span)
+      end
       local nx = nil
       if rebased then nx = { tat } end
-      return false, left,
-        retry_ms(tat, now, cost, (new_ahead - burst - EPSILON - slack) * emission, emission, burst, span),
-        reset_ms(tat, now, (ahead - slack) * emission, false, emission, burst, span), nx, rebased
+      return false, left, wait(tat, now, cost, (new_ahead - burst - EPSILON - slack) * emission, emission, burst, span),
+        reset, nx, rebased
     end,
     refund = function(st, now, cost, emission, _tolerance, burst)
       local now_u = now / emission
+      local a = now_u
+      if now_u < 0 then a = -now_u end
       local tat = st[1]
       if tat < now_u then
         tat = now_u
-      elseif tat - now_u > burst + EPSILON + 2 * slack_of(now_u, tat - now_u) then
+      elseif tat - now_u > burst + EPSILON + 2 * ((a + (tat - now_u)) * TIME_SLACK) then
         tat = now_u + burst
       end
       tat = tat - cost

@@ -12,17 +12,21 @@ LOAD['lb'] = function()
   local function wait(level, at, now, has, add, limit, rate, ms_per_unit, full)
     if has + add <= limit then return 0 end
     local x = (has + add - limit) * ms_per_unit
-    local side = settle_side(x, guard_ms(now, full))
+    local a = now
+    if now < 0 then a = -now end
+    local g = (a + full) * WAIT_GUARD
     local r = math.ceil(x)
-    if side == 0 then return r end
-    if side == 1 then
+    local d = r - x
+    if x > 0 and d > g and (d < 1 - g or r == 1) then return r end
+    -- settleSide: just below (or on) r, just above r - 1, or not positive.
+    if not (x > 0) then
+      r = 1
+    elseif d <= g then
       if level_at(level, at, now + r, rate) + add <= limit then return r end
       r = r + 1
-    elseif side == -1 then
+    else
       if not (level_at(level, at, now + (r - 1), rate) + add <= limit) then return r end
       r = r - 1
-    else
-      r = 1
     end
     local i = 0
     while i < FIX_STEPS and r > 1 and level_at(level, at, now + (r - 1), rate) + add <= limit do

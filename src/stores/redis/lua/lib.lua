@@ -24,28 +24,11 @@ end
 -- WAIT_GUARD and FIX_STEPS make every wait exact, as in TypeScript (policy.ts): a wait
 -- estimated by formula is used as is when further than the guard (2^-47 of the clock
 -- and of the algorithm's longest wait) from a whole ms, else settled by the test itself
--- at the time that tells on which side of that ms it lies, moving at most FIX_STEPS ms.
+-- at the time that tells on which side of that ms it lies (settleSide), moving at most
+-- FIX_STEPS ms. Each algorithm writes the guard out in its wait, rather than calling a
+-- helper here: every top-level function costs a closure on every call of a script.
 local WAIT_GUARD = 2 ^ -47
 local FIX_STEPS = 8
-
--- guard_ms returns the guard of a wait at now for an algorithm whose longest wait is span (guardMs).
-local function guard_ms(now, span)
-  local a = now
-  if now < 0 then a = -now end
-  return (a + span) * WAIT_GUARD
-end
-
--- settle_side says how an estimated wait of x ms is settled, its test failing at 0 ms
--- (settleSide): 0, ceil(x); 1, ceil(x) if the test passes there, else later; -1,
--- ceil(x) unless the test passes 1 ms earlier; 2, found from 1 ms on.
-local function settle_side(x, guard)
-  if not (x > 0) then return 2 end
-  local r = math.ceil(x)
-  local d = r - x
-  if d <= guard then return 1 end
-  if d < 1 - guard or r == 1 then return 0 end
-  return -1
-end
 
 -- until_ms returns the smallest whole r >= 0 with now + r >= end_ms (untilMs in TypeScript).
 local function until_ms(end_ms, now)
@@ -63,14 +46,6 @@ local function until_ms(end_ms, now)
     i = i + 1
   end
   return r
-end
-
--- aligned_start returns the start of the aligned window of `window` ms holding now,
--- never above it (alignedStartMs in TypeScript).
-local function aligned_start(now, window)
-  local start = math.floor(now / window) * window
-  if start > now then return start - window end
-  return start
 end
 
 -- now_ms returns the time in ms: `given` (ARGV text) when not empty, else the

@@ -2,6 +2,12 @@
 -- Params: limit, windowMs. State: windowStartMs, previous, current.
 
 LOAD['sw'] = function()
+  -- aligned_start returns the start of the aligned window holding now, never above it (alignedStartMs).
+  local function aligned_start(now, window)
+    local start = math.floor(now / window) * window
+    if start > now then return start - window end
+    return start
+  end
   -- roll moves the state to now and returns windowStart, previous, current, rebased.
   local function roll(st, now, window)
     if not st then return aligned_start(now, window), 0, 0, false end

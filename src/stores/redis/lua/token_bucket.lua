@@ -12,17 +12,21 @@ LOAD['tb'] = function()
   local function wait(tokens, at, now, has, want, rate, ms_per_token, full)
     if has + EPSILON >= want then return 0 end
     local x = (want - EPSILON - has) * ms_per_token
-    local side = settle_side(x, guard_ms(now, full))
+    local a = now
+    if now < 0 then a = -now end
+    local g = (a + full) * WAIT_GUARD
     local r = math.ceil(x)
-    if side == 0 then return r end
-    if side == 1 then
+    local d = r - x
+    if x > 0 and d > g and (d < 1 - g or r == 1) then return r end
+    -- settleSide: just below (or on) r, just above r - 1, or not positive.
+    if not (x > 0) then
+      r = 1
+    elseif d <= g then
       if tokens_at(tokens, at, now + r, rate) + EPSILON >= want then return r end
       r = r + 1
-    elseif side == -1 then
+    else
       if not (tokens_at(tokens, at, now + (r - 1), rate) + EPSILON >= want) then return r end
       r = r - 1
-    else
-      r = 1
     end
     local i = 0
     while i < FIX_STEPS and r > 1 and tokens_at(tokens, at, now + (r - 1), rate) + EPSILON >= want do
@@ -90,17 +94,21 @@ LOAD['ts'] = function()
   local function wait(tokens, last, now, has, want, amount, interval, full)
     if has >= want then return 0 end
     local x = last + math.ceil((want - tokens) / amount) * interval - now
-    local side = settle_side(x, guard_ms(now, full))
+    local a = now
+    if now < 0 then a = -now end
+    local g = (a + full) * WAIT_GUARD
     local r = math.ceil(x)
-    if side == 0 then return r end
-    if side == 1 then
+    local d = r - x
+    if x > 0 and d > g and (d < 1 - g or r == 1) then return r end
+    -- settleSide: just below (or on) r, just above r - 1, or not positive.
+    if not (x > 0) then
+      r = 1
+    elseif d <= g then
       if tokens_at(tokens, last, now + r, amount, interval) >= want then return r end
       r = r + 1
-    elseif side == -1 then
-      if tokens_at(tokens, last, now + (r - 1), amount, interval) < want then return r end
-      r = r - 1
     else
-      r = 1
+      if not (tokens_at(tokens, last, now + (r - 1), amount, interval) >= want) then return r end
+      r = r - 1
     end
     local i = 0
     while i < FIX_STEPS and r > 1 and tokens_at(tokens, last, now + (r - 1), amount, interval) >= want do
