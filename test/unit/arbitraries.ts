@@ -81,12 +81,16 @@ export const wideSubjects: Record<string, fc.Arbitrary<WideSubject>> = {
     return {
       label: `gcra({ limit: ${limit}, periodMs: ${periodMs}, burst: ${b} })`,
       policy: gcra({ limit, periodMs, burst: b }),
-      // At worst nothing left: cost units away, full after the whole tolerance (+1: a step back by a
-      // fraction of a ms rounds up to a whole one).
-      backBound: (d: Applied, cost: number) => ({
-        retryMs: d.allowed ? 0 : Math.ceil(cost * emissionMs) + 1,
-        resetMs: Math.ceil(b * emissionMs) + 1,
-      }),
+      // At worst nothing left: cost units away, full after the whole tolerance. Plus what GCRA takes
+      // for an on-time tat rather than a clock gone back: EPSILON of a unit and the rounding slack
+      // (at most 0.01 ms at these times); and +1, a step back by a fraction of a ms rounding up.
+      backBound: (d: Applied, cost: number) => {
+        const slackMs = 1e-9 * emissionMs + 0.01;
+        return {
+          retryMs: d.allowed ? 0 : Math.ceil(cost * emissionMs + slackMs) + 1,
+          resetMs: Math.ceil(b * emissionMs + slackMs) + 1,
+        };
+      },
     };
   }),
   "leaky bucket": fc.tuple(limitArb, wideRateArb).map(([capacity, rate]) => ({
