@@ -57,7 +57,8 @@ export interface GcraOptions {
  *
  * A time earlier than `tat` never frees capacity: `tat` does not move back for
  * it. But no admitted call leaves `tat` more than `burstToleranceMs` ahead of its
- * time, so a `tat` further ahead than that of a time means the clock went back:
+ * time, so a `tat` further ahead than that of a time (beyond EPSILON of a unit and
+ * the rounding slack, which count as on time) means the clock went back:
  * such a `tat` is rebased to `burstToleranceMs` ahead of that time (nothing left,
  * the next unit one emission interval away) and stored so, even by a denial or a
  * peek. It mints nothing, and a client waits at most what a client with nothing

@@ -105,17 +105,18 @@ export function slidingWindow(options: WindowOptions): Policy {
   // fitsAt is evaluate's admission test of `cost` for that state at tMs >= windowStart.
   const fitsAt = (windowStart: number, previous: number, current: number, tMs: number, cost: number): boolean =>
     estimateAt(windowStart, previous, current, tMs) + cost <= limit + EPSILON;
-  // resetMs returns the smallest whole r >= 0 at which the state is full: fullAt, solved for the time
-  // (the end of the window that holds the last count, as fullAt computes it), then untilMs.
+  // resetMs returns the smallest whole r >= 0 at which the state is full (idle's test, which roll
+  // makes): both counts rolled out, at the end of the window after the one holding the current
+  // count, or at the end of this window when only the previous count is left; then untilMs.
   const resetMs = (windowStart: number, previous: number, current: number, nowMs: number): number =>
     previous <= 0 && current <= 0
       ? 0
       : untilMs(current > 0 ? windowStart + windowMs + windowMs : windowStart + windowMs, nowMs);
   // retryMs returns the smallest whole r >= 1 at which `cost` fits the estimate of the state: the
   // estimate `waitMs` as is when clear of a whole ms by the guard, else settled by the admission test
-  // itself: near a whole ms, at the one time that tells which side of it the answer lies (see WAIT_GUARD). The estimate moves by `sliding` / windowMs per ms (the
-  // count sliding out over the window), so its rounding, a few ulps of the limit, is stretched by
-  // windowMs / that count in time: the guard counts it.
+  // itself, at the one time that tells on which side of that ms the answer lies (see WAIT_GUARD).
+  // The estimate moves by `sliding` / windowMs per ms (the count sliding out), so its rounding, a
+  // few ulps of the limit, is stretched by windowMs / sliding in time: the guard counts it.
   const retryMs = (
     windowStart: number,
     previous: number,
