@@ -254,18 +254,20 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
         out.allowed = true;
         out.remaining = floorTokens(left);
         out.retryAfterMs = 0;
-        // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
-        const took = cost > 0;
-        out.resetAfterMs = smoothWaitMs(
-          took ? left : keptTokens,
-          took ? nowMs : keptAtMs,
-          nowMs,
-          took ? left : has,
-          capacity,
-          rate,
-          msPerToken,
-          fullMs,
-        );
+        if (cost > 0) {
+          // left <= capacity - 1: not full. smoothWaitMs's estimate and guard, inline (the hot path).
+          const x = (capacity - EPSILON - left) * msPerToken;
+          const r = Math.ceil(x);
+          const d = r - x;
+          const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
+          out.resetAfterMs =
+            d > g && (d < 1 - g || r === 1)
+              ? r
+              : smoothSettleMs(left, nowMs, nowMs, capacity, rate, x, settleSide(x, g));
+        } else {
+          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
+          out.resetAfterMs = smoothWaitMs(keptTokens, keptAtMs, nowMs, has, capacity, rate, msPerToken, fullMs);
+        }
         return true;
       },
       refund(
