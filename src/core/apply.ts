@@ -6,15 +6,20 @@ import { checkCost, checkNow } from "./validate.js";
 
 /** Applied is the result of applyPolicy: the outcome, and the state to keep. */
 export interface Applied extends Outcome {
-  /** state is the state after the call: the new one if admitted, else the one given (or null for none). */
+  /**
+   * state is the state after the call: the new one if admitted, the rebased one
+   * if the state's time was ahead of nowMs (see Outcome.rebased), else the one
+   * given (or null for none).
+   */
   readonly state: readonly number[] | null;
 }
 
 /**
  * applyPolicy decides `cost` against `state` (null for a key never seen) at
- * `nowMs` and returns the outcome with the state to keep. It is pure: the input
- * state is not modified and nothing outside is read. A denied call, and a call
- * of cost 0, return the state they were given.
+ * `nowMs` and returns the outcome with the state to keep, as a store keeps it.
+ * It is pure: the input state is not modified and nothing outside is read. A
+ * denied call, and a call of cost 0, return the state they were given, unless
+ * they rebased it (a time earlier than the state's own).
  */
 export function applyPolicy(policy: Policy, state: readonly number[] | null, nowMs: number, cost: number): Applied {
   checkNow("applyPolicy(nowMs)", nowMs);
@@ -29,7 +34,7 @@ export function applyPolicy(policy: Policy, state: readonly number[] | null, now
   const next: number[] = [];
   const fresh = state === null;
   const ok = policy.evaluate(state ?? [], 0, fresh, nowMs, cost, next, out);
-  const keep = ok && cost > 0 ? next : state;
+  const keep = (ok && cost > 0) || out.rebased ? next : state;
   return { ...out, state: keep === null ? null : Object.freeze(keep.slice()) };
 }
 

@@ -1,7 +1,7 @@
 // fixed-window.ts: a counter per aligned window.
 
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
-import { ceilMs, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import { alignedStartMs, type Outcome, type Policy, scaleLimit, untilMs } from "./policy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
 /** WindowOptions configures the window algorithms: at most `limit` per `windowMs`. */
@@ -21,9 +21,18 @@ export interface WindowOptions {
  * `limit` cost. It is the cheapest algorithm and the easiest to explain, at a
  * price: a client can spend `limit` at the end of one window and `limit` again at
  * the start of the next, so over an interval of length d it admits at most
- * `limit * (ceil(d / windowMs) + 1)`.
+ * `limit * (ceil(d / windowMs) + 1)`. `retryAfterMs` and `resetAfterMs` are
+ * exact: the smallest whole number of milliseconds after which the window is over.
  *
- * A time earlier than the current window keeps counting in the current window.
+ * A time earlier than the stored window's start (the clock went back) rebases
+ * it: the window starts at that time, keeping its count, and lasts a whole
+ * `windowMs` from there; the windows after it keep that phase until a call
+ * comes a whole window after the last one ended, when they align to the clock
+ * again. Restarting the window at the aligned boundary before that time instead
+ * would end it sooner, so a clock going back and forth across a boundary would
+ * open a fresh window each time; this way it mints nothing, and a client waits
+ * at most `windowMs`, not for the clock to catch up with the old window. A
+ * denial or a peek that rebases stores the rebased state.
  */
 export function fixedWindow(options: WindowOptions): Policy {
   const fn = "fixedWindow";
@@ -38,7 +47,7 @@ export function fixedWindow(options: WindowOptions): Policy {
     "pass the window in whole milliseconds, such as 60000",
   );
   const name = nameOption(fn, o.name, "fixed-window");
-  // State: [windowStartMs, count].
+  // State: [windowStartMs, count]. The window is [windowStartMs, windowStartMs + windowMs).
   return definePolicy(
     FIXED_WINDOW,
     name,
@@ -58,31 +67,50 @@ export function fixedWindow(options: WindowOptions): Policy {
         next: number[] | Float64Array,
         out: Outcome,
       ): boolean {
-        const start = Math.floor(nowMs / windowMs) * windowMs;
-        let windowStart = start;
+        let windowStart: number;
         let count = 0;
-        if (!fresh) {
+        let rebased = false;
+        if (fresh) {
+          windowStart = alignedStartMs(nowMs, windowMs);
+        } else {
           windowStart = s[o] as number;
-          count = s[o + 1] as number;
-          if (start > windowStart) {
-            windowStart = start;
-            count = 0;
+          const endMs = windowStart + windowMs;
+          if (nowMs < windowStart) {
+            // The clock went back: this window starts now, keeping its count.
+            windowStart = nowMs;
+            count = s[o + 1] as number;
+            rebased = true;
+          } else if (nowMs < endMs) {
+            count = s[o + 1] as number;
+          } else if (nowMs < endMs + windowMs) {
+            // The next window, in this state's phase (aligned unless a rebase moved it).
+            windowStart = endMs;
+          } else {
+            windowStart = alignedStartMs(nowMs, windowMs);
           }
         }
         next[0] = windowStart;
-        const endsInMs = ceilMs(windowStart + windowMs - nowMs);
+        out.rebased = rebased;
         if (count + cost <= limit) {
           const used = count + cost;
           next[1] = used;
           out.allowed = true;
           out.remaining = limit - used;
           out.retryAfterMs = 0;
-          out.resetAfterMs = used > 0 ? endsInMs : 0;
+          if (used > 0) {
+            // untilMs, its common case inline.
+            const endMs = windowStart + windowMs;
+            const r = Math.ceil(endMs - nowMs);
+            out.resetAfterMs = r > 0 && nowMs + r >= endMs && nowMs + (r - 1) < endMs ? r : untilMs(endMs, nowMs);
+          } else {
+            out.resetAfterMs = 0;
+          }
           return true;
         }
         next[1] = count;
         out.allowed = false;
         out.remaining = limit - count;
+        const endsInMs = untilMs(windowStart + windowMs, nowMs);
         out.retryAfterMs = endsInMs;
         out.resetAfterMs = endsInMs;
         return false;
@@ -96,15 +124,16 @@ export function fixedWindow(options: WindowOptions): Policy {
         next: number[] | Float64Array,
       ): boolean {
         if (fresh) return false;
-        const windowStart = s[o] as number;
-        if (Math.floor(nowMs / windowMs) * windowMs > windowStart) return false;
+        let windowStart = s[o] as number;
+        if (nowMs < windowStart) windowStart = nowMs;
+        else if (nowMs >= windowStart + windowMs) return false;
         const count = (s[o + 1] as number) - cost;
         next[0] = windowStart;
         next[1] = count < 0 ? 0 : count;
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        return (s[o + 1] as number) <= 0 || Math.floor(nowMs / windowMs) * windowMs > (s[o] as number);
+        return (s[o + 1] as number) <= 0 || nowMs >= (s[o] as number) + windowMs;
       },
     },
   );

@@ -2,7 +2,18 @@
 
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError } from "./errors.js";
-import { bucketNextUnitMs, ceilMs, EPSILON, floorTokens, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import {
+  bucketNextUnitMs,
+  ceilMs,
+  EPSILON,
+  FIX_STEPS,
+  floorTokens,
+  type Outcome,
+  type Policy,
+  scaleLimit,
+  settleSide,
+  WAIT_GUARD,
+} from "./policy.js";
 import { tokenBucket } from "./token-bucket.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
@@ -37,10 +48,21 @@ export interface GcraOptions {
  * of `burst` units.
  *
  * Its decisions equal a smooth token bucket's with `capacity = burst` and
- * `refillRate = limit / periodMs` per ms, in half the state. A time earlier than
- * one seen before never frees capacity: `tat` only moves forward. Converting
- * the clock to emission intervals rounds it, so a unit late by less than
+ * `refillRate = limit / periodMs` per ms, in half the state. Converting the
+ * clock to emission intervals rounds it, so a unit late by less than
  * `TIME_SLACK` of the clock's magnitude (about 0.75 µs near 1.7e12 ms) is on time.
+ * `retryAfterMs` and `resetAfterMs` are exact: the smallest whole number of
+ * milliseconds after which the same cost is admitted, or `tat` is no longer
+ * ahead of the clock (full).
+ *
+ * A time earlier than `tat` never frees capacity: `tat` does not move back for
+ * it. But no admitted call leaves `tat` more than `burstToleranceMs` ahead of its
+ * time, so a `tat` further ahead than that of a time (beyond EPSILON of a unit and
+ * the rounding slack, which count as on time) means the clock went back:
+ * such a `tat` is rebased to `burstToleranceMs` ahead of that time (nothing left,
+ * the next unit one emission interval away) and stored so, even by a denial or a
+ * peek. It mints nothing, and a client waits at most what a client with nothing
+ * left waits, not for the clock to catch up with the old `tat`.
  */
 export function gcra(options: GcraOptions): Policy {
   const fn = "gcra";
@@ -82,6 +104,66 @@ export function gcra(options: GcraOptions): Policy {
       `floodgate: gcra({ burst: ${burst} }) takes more than the 10 years supported to recover; lower burst or raise limit.`,
     );
   }
+  // slackOf is the rounding slack for a test at nowUnits involving aheadUnits: about 2^-53 of
+  // each number, doubled, so a unit late by that much is on time.
+  const slackOf = (nowUnits: number, aheadUnits: number): number =>
+    ((nowUnits < 0 ? -nowUnits : nowUnits) + aheadUnits) * TIME_SLACK;
+  // admitsAt is evaluate's admission test of `cost` against tat (units) at tMs.
+  const admitsAt = (tat: number, tMs: number, cost: number): boolean => {
+    const nowUnits = tMs / emissionIntervalMs;
+    const newAheadUnits = (tat > nowUnits ? tat - nowUnits : 0) + cost;
+    return newAheadUnits <= burst + EPSILON + slackOf(nowUnits, newAheadUnits);
+  };
+  // fullAt is idle's test: tat (units) is not ahead of tMs.
+  const fullAt = (tat: number, tMs: number): boolean => {
+    const nowUnits = tMs / emissionIntervalMs;
+    return tat - nowUnits <= slackOf(nowUnits, burst);
+  };
+  // The longest wait of any call: tat at most burst ahead, plus a cost of at most burst.
+  const spanMs = 2 * burstToleranceMs;
+  // retryMs returns the smallest whole r >= 1 at which admitsAt(tat, nowMs + r, cost): the estimate
+  // `guessMs` as is when clear of a whole ms by the guard, else settled by the test (see WAIT_GUARD).
+  const retryMs = (tat: number, nowMs: number, cost: number, guessMs: number): number => {
+    let r = Math.ceil(guessMs);
+    const d = r - guessMs;
+    const g = ((nowMs < 0 ? -nowMs : nowMs) + spanMs) * WAIT_GUARD;
+    if (d > g && (d < 1 - g || r === 1) && guessMs > 0) return r;
+    const side = settleSide(guessMs, g);
+    if (side === 1) {
+      if (admitsAt(tat, nowMs + r, cost)) return r;
+      r++;
+    } else if (side === -1) {
+      if (!admitsAt(tat, nowMs + (r - 1), cost)) return r;
+      r--;
+    } else {
+      r = 1;
+    }
+    for (let i = 0; i < FIX_STEPS && r > 1 && admitsAt(tat, nowMs + (r - 1), cost); i++) r--;
+    for (let i = 0; i < FIX_STEPS && !admitsAt(tat, nowMs + r, cost); i++) r++;
+    return r;
+  };
+  // resetMs returns the smallest whole r >= 0 at which fullAt(tat, nowMs + r), likewise; `fullNow` is
+  // fullAt(tat, nowMs), which evaluate has the numbers for.
+  const resetMs = (tat: number, nowMs: number, guessMs: number, fullNow: boolean): number => {
+    if (fullNow) return 0;
+    let r = Math.ceil(guessMs);
+    const d = r - guessMs;
+    const g = ((nowMs < 0 ? -nowMs : nowMs) + spanMs) * WAIT_GUARD;
+    if (d > g && (d < 1 - g || r === 1) && guessMs > 0) return r;
+    const side = settleSide(guessMs, g);
+    if (side === 1) {
+      if (fullAt(tat, nowMs + r)) return r;
+      r++;
+    } else if (side === -1) {
+      if (!fullAt(tat, nowMs + (r - 1))) return r;
+      r--;
+    } else {
+      r = 1;
+    }
+    for (let i = 0; i < FIX_STEPS && r > 1 && fullAt(tat, nowMs + (r - 1)); i++) r--;
+    for (let i = 0; i < FIX_STEPS && !fullAt(tat, nowMs + r); i++) r++;
+    return r;
+  };
   return definePolicy(
     GCRA,
     name,
@@ -103,29 +185,52 @@ export function gcra(options: GcraOptions): Policy {
       ): boolean {
         // The state keeps tat in emission intervals (units); params stay in ms for the Lua twin.
         const nowUnits = nowMs / emissionIntervalMs;
+        let tat = fresh ? nowUnits : (s[o] as number);
         // aheadUnits is how far tat runs ahead of now, taken first so it keeps a double's full precision.
-        const tat = fresh ? nowUnits : (s[o] as number);
-        const aheadUnits = tat > nowUnits ? tat - nowUnits : 0;
+        let aheadUnits = tat > nowUnits ? tat - nowUnits : 0;
+        // No admitted call leaves tat more than burst ahead: further means the clock went back. Rebase:
+        // cap it at burst ahead of now (nothing left, the next unit one interval away).
+        const rebased = aheadUnits > burst + EPSILON + 2 * slackOf(nowUnits, aheadUnits);
+        if (rebased) {
+          tat = nowUnits + burst;
+          aheadUnits = tat - nowUnits;
+        }
+        out.rebased = rebased;
         const newAheadUnits = aheadUnits + cost;
         // Rounding errs by about 2^-53 of the numbers involved (the clock, the units ahead):
-        // a unit late by that much is on time, and waits are not rounded up for it.
-        const slack = ((nowUnits < 0 ? -nowUnits : nowUnits) + newAheadUnits) * TIME_SLACK;
-        if (newAheadUnits <= burst + EPSILON + slack) {
+        // a unit late by that much is on time.
+        const slack = slackOf(nowUnits, newAheadUnits);
+        // A cost of 0 is always allowed, even with tat a hair beyond the tolerance (a clock gone back by
+        // less than the rebase threshold).
+        if (newAheadUnits <= burst + EPSILON + slack || cost === 0) {
           // tat + cost is exact on tat's grid, so a client at the limit accumulates no rounding.
-          next[0] = nowUnits + newAheadUnits;
+          const tatNext = nowUnits + newAheadUnits;
+          next[0] = tatNext;
           out.allowed = true;
           const left = floorTokens(burst + slack - newAheadUnits);
           out.remaining = left > burst ? burst : left;
           out.retryAfterMs = 0;
-          out.resetAfterMs = ceilMs((newAheadUnits - slack) * emissionIntervalMs);
+          // A cost of 0 keeps tat as it was (or rebased): its reset is that tat's; with a cost, tat is
+          // a whole unit or more ahead, so not full now.
+          out.resetAfterMs = resetMs(
+            cost > 0 ? tatNext : tat,
+            nowMs,
+            (newAheadUnits - slack) * emissionIntervalMs,
+            cost > 0 ? false : tat - nowUnits <= slackOf(nowUnits, burst),
+          );
           return true;
         }
-        next[0] = nowUnits + aheadUnits;
+        next[0] = tat;
         out.allowed = false;
         const left = floorTokens(burst + slack - aheadUnits);
         out.remaining = left > burst ? burst : left;
-        out.retryAfterMs = ceilMs((newAheadUnits - burst - slack) * emissionIntervalMs);
-        out.resetAfterMs = ceilMs((aheadUnits - slack) * emissionIntervalMs);
+        out.retryAfterMs = retryMs(tat, nowMs, cost, (newAheadUnits - burst - EPSILON - slack) * emissionIntervalMs);
+        out.resetAfterMs = resetMs(
+          tat,
+          nowMs,
+          (aheadUnits - slack) * emissionIntervalMs,
+          tat - nowUnits <= slackOf(nowUnits, burst),
+        );
         return false;
       },
       refund(
@@ -140,14 +245,14 @@ export function gcra(options: GcraOptions): Policy {
         const nowUnits = nowMs / emissionIntervalMs;
         let tat = s[o] as number;
         if (tat < nowUnits) tat = nowUnits;
+        else if (tat - nowUnits > burst + EPSILON + 2 * slackOf(nowUnits, tat - nowUnits)) tat = nowUnits + burst;
         tat = tat - cost;
         next[0] = tat < nowUnits ? nowUnits : tat;
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        // The same slack as evaluate, so a key is idle once resetAfterMs has passed.
-        const nowUnits = nowMs / emissionIntervalMs;
-        return (s[o] as number) - nowUnits <= ((nowUnits < 0 ? -nowUnits : nowUnits) + burst) * TIME_SLACK;
+        // The same test as resetAfterMs, so a key is idle exactly once resetAfterMs has passed.
+        return fullAt(s[o] as number, nowMs);
       },
     },
   );

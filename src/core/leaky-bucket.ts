@@ -2,7 +2,18 @@
 
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError } from "./errors.js";
-import { bucketNextUnitMs, ceilMs, EPSILON, floorTokens, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import {
+  bucketNextUnitMs,
+  ceilMs,
+  EPSILON,
+  FIX_STEPS,
+  floorTokens,
+  type Outcome,
+  type Policy,
+  scaleLimit,
+  settleSide,
+  WAIT_GUARD,
+} from "./policy.js";
 import {
   checkOptions,
   integerOption,
@@ -23,6 +34,50 @@ export interface LeakyBucketOptions {
   name?: string;
 }
 
+/** leakyLevelAt returns the level of a leaky bucket's state (level counted at atMs) at tMs >= atMs, before the floor at 0. */
+function leakyLevelAt(level: number, atMs: number, tMs: number, rate: number): number {
+  return tMs > atMs ? level - ((tMs - atMs) * rate) / 1000 : level;
+}
+
+/**
+ * leakyWaitMs returns the smallest whole r >= 0 at which a leaky bucket's state (level counted at
+ * atMs) passes `level + add <= limit` (evaluate's test with add = cost, limit = capacity + EPSILON;
+ * idle's with 0 and EPSILON; a negative level passes them exactly when 0 does), given `has`, its
+ * level at nowMs: the estimate, used as is when clear of a whole ms by the guard, else settled by
+ * the test itself (see WAIT_GUARD).
+ */
+function leakyWaitMs(
+  level: number,
+  atMs: number,
+  nowMs: number,
+  has: number,
+  add: number,
+  limit: number,
+  rate: number,
+  msPerUnit: number,
+  fullMs: number,
+): number {
+  if (has + add <= limit) return 0;
+  const x = (has + add - limit) * msPerUnit;
+  let r = Math.ceil(x);
+  const d = r - x;
+  const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
+  if (d > g && (d < 1 - g || r === 1) && x > 0) return r;
+  const side = settleSide(x, g);
+  if (side === 1) {
+    if (leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit) return r;
+    r++;
+  } else if (side === -1) {
+    if (!(leakyLevelAt(level, atMs, nowMs + (r - 1), rate) + add <= limit)) return r;
+    r--;
+  } else {
+    r = 1;
+  }
+  for (let i = 0; i < FIX_STEPS && r > 1 && leakyLevelAt(level, atMs, nowMs + (r - 1), rate) + add <= limit; i++) r--;
+  for (let i = 0; i < FIX_STEPS && !(leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit); i++) r++;
+  return r;
+}
+
 /**
  * leakyBucket builds a leaky bucket used as a meter. Each admitted call pours
  * `cost` into a bucket of size `capacity` that drains at a constant `leakRate`
@@ -33,7 +88,15 @@ export interface LeakyBucketOptions {
  * its own name because many specifications are written in its terms. It never
  * admits a burst larger than `capacity`, and over any interval of length d at
  * most `capacity + leakRate * d`. It does not queue or delay calls: to space
- * calls out, use `acquire`, which waits its turn.
+ * calls out, use `acquire`, which waits its turn. `retryAfterMs` and
+ * `resetAfterMs` are exact: the smallest whole number of milliseconds after which
+ * the same cost fits, or the bucket is empty (within EPSILON).
+ *
+ * A time earlier than the bucket's last update (the clock went back) rebases it:
+ * the bucket keeps its level and its time moves back to that time, from which it
+ * drains again. It mints nothing, and a client waits what a client at the same
+ * level waits, not for the clock to catch up with the old time. A denial or a
+ * peek that rebases stores the rebased state.
  */
 export function leakyBucket(options: LeakyBucketOptions): Policy {
   const fn = "leakyBucket";
@@ -47,6 +110,8 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
       `floodgate: leakyBucket({ capacity: ${capacity}, leakRate: ${rate} }) takes more than the 10 years supported to drain; raise leakRate.`,
     );
   }
+  const msPerUnit = 1000 / rate;
+  const fullMs = capacity * msPerUnit;
   // State: [level, updatedAtMs].
   return definePolicy(
     LEAKY_BUCKET,
@@ -67,34 +132,59 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
         next: number[] | Float64Array,
         out: Outcome,
       ): boolean {
-        let level = 0;
-        let at = nowMs;
+        // The state kept if denied: as stored, or rebased to nowMs when its time is ahead (the clock went back).
+        let keptLevel = 0;
+        let keptAtMs = nowMs;
+        let rebased = false;
         if (!fresh) {
-          level = s[o] as number;
-          at = s[o + 1] as number;
-          if (nowMs > at) {
-            level = level - ((nowMs - at) * rate) / 1000;
-            if (level < 0) level = 0;
-            at = nowMs;
+          keptLevel = s[o] as number;
+          keptAtMs = s[o + 1] as number;
+          if (keptAtMs > nowMs) {
+            keptAtMs = nowMs;
+            rebased = true;
           }
         }
+        const has = leakyLevelAt(keptLevel, keptAtMs, nowMs, rate);
+        const level = has < 0 ? 0 : has;
         const filled = level + cost;
-        next[1] = at;
-        // After a clock went backwards, draining resumes only once nowMs passes `at`.
-        const lagMs = at > nowMs ? at - nowMs : 0;
+        out.rebased = rebased;
         if (filled <= capacity + EPSILON) {
           next[0] = filled;
+          next[1] = nowMs;
           out.allowed = true;
           out.remaining = floorTokens(capacity - filled);
           out.retryAfterMs = 0;
-          out.resetAfterMs = filled > 0 ? ceilMs(lagMs + (filled * 1000) / rate) : 0;
+          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
+          const took = cost > 0;
+          out.resetAfterMs = leakyWaitMs(
+            took ? filled : keptLevel,
+            took ? nowMs : keptAtMs,
+            nowMs,
+            took ? filled : has,
+            0,
+            EPSILON,
+            rate,
+            msPerUnit,
+            fullMs,
+          );
           return true;
         }
-        next[0] = level;
+        next[0] = keptLevel;
+        next[1] = keptAtMs;
         out.allowed = false;
         out.remaining = floorTokens(capacity - level);
-        out.retryAfterMs = ceilMs(lagMs + ((filled - capacity) * 1000) / rate);
-        out.resetAfterMs = ceilMs(lagMs + (level * 1000) / rate);
+        out.retryAfterMs = leakyWaitMs(
+          keptLevel,
+          keptAtMs,
+          nowMs,
+          has,
+          cost,
+          capacity + EPSILON,
+          rate,
+          msPerUnit,
+          fullMs,
+        );
+        out.resetAfterMs = leakyWaitMs(keptLevel, keptAtMs, nowMs, has, 0, EPSILON, rate, msPerUnit, fullMs);
         return false;
       },
       refund(
@@ -106,21 +196,14 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
         next: number[] | Float64Array,
       ): boolean {
         if (fresh) return false;
-        let level = s[o] as number;
-        let at = s[o + 1] as number;
-        if (nowMs > at) {
-          level = level - ((nowMs - at) * rate) / 1000;
-          at = nowMs;
-        }
-        level = level - cost;
+        // Drained to nowMs, or rebased to it (keeping the level) when the state's time is ahead.
+        const level = leakyLevelAt(s[o] as number, s[o + 1] as number, nowMs, rate) - cost;
         next[0] = level < 0 ? 0 : level;
-        next[1] = at;
+        next[1] = nowMs;
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        const at = s[o + 1] as number;
-        const level = (s[o] as number) - (nowMs > at ? ((nowMs - at) * rate) / 1000 : 0);
-        return level <= EPSILON;
+        return leakyLevelAt(s[o] as number, s[o + 1] as number, nowMs, rate) <= EPSILON;
       },
     },
   );

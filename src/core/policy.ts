@@ -6,23 +6,43 @@ import type { AlgorithmDescriptor } from "./algorithm.js";
 export type Algorithm = "tokenBucket" | "gcra" | "leakyBucket" | "fixedWindow" | "slidingWindow" | "slidingLog";
 
 /**
- * Outcome is the result of evaluating one policy at one instant. All fields are
- * integers: `remaining` is never negative, times are whole milliseconds rounded up.
+ * Outcome is the result of evaluating one policy at one instant. The numbers are
+ * integers: `remaining` is never negative, and both waits are exact whole
+ * milliseconds (see retryAfterMs and resetAfterMs).
  */
 export interface Outcome {
   /** allowed is true when the cost fits. A cost of 0 is always allowed (a peek). */
   allowed: boolean;
   /** remaining is the whole cost that could still be admitted right now, after this call. */
   remaining: number;
-  /** retryAfterMs is 0 when allowed, else the wait until the same cost would be allowed. */
+  /**
+   * retryAfterMs is 0 when allowed, else the smallest whole number of ms r such
+   * that, with the kept state untouched in between, the same cost is admitted at
+   * `nowMs + r` (and, r being the smallest, not at `nowMs + (r - 1)`).
+   */
   retryAfterMs: number;
-  /** resetAfterMs is the wait until the state holds no information again (bucket full, window over). */
+  /**
+   * resetAfterMs is the smallest whole number of ms r such that the kept state
+   * (the new state if admitted, else the state as it was) is full at `nowMs + r`:
+   * `policy.idle(state, nowMs + r)` is true, and false at `nowMs + (r - 1)`.
+   * Full means the state holds no information: a bucket back to capacity (within
+   * EPSILON), GCRA's `tat` not ahead of now, a window with nothing counted, a log
+   * with every entry expired. 0 when the state is full already.
+   */
   resetAfterMs: number;
+  /**
+   * rebased is true when the state's time was ahead of `nowMs` (the clock went
+   * back) and `next` holds it moved back to `nowMs`, keeping what was available
+   * (each algorithm's factory says how). A store keeps `next` then whatever the
+   * verdict, even for a denial or a cost of 0, so that the waits just given hold
+   * and later calls count from now rather than from the old future.
+   */
+  rebased?: boolean;
 }
 
 /** newOutcome returns a zeroed scratch Outcome. */
 export function newOutcome(): Outcome {
-  return { allowed: false, remaining: 0, retryAfterMs: 0, resetAfterMs: 0 };
+  return { allowed: false, remaining: 0, retryAfterMs: 0, resetAfterMs: 0, rebased: false };
 }
 
 /**
@@ -64,8 +84,10 @@ export interface Policy {
   /**
    * evaluate decides `cost` at `nowMs` against the state in `s` starting at `o`
    * (`fresh` when the key has no state). It writes the outcome into `out` and
-   * the state to store if the call is admitted into `next` (from index 0). It
-   * never writes into `s`. A denied call must leave the stored state as it was.
+   * the state to keep into `next` (from index 0): the new state when admitted,
+   * else the state as it was (or rebased, see `Outcome.rebased`). It never writes
+   * into `s`. A store writes `next` when the call is admitted with a cost above 0
+   * or when `out.rebased` is set; otherwise the stored state stays as it was.
    * The cost must already be validated (a whole number, at most `limit`).
    */
   evaluate(
@@ -89,7 +111,11 @@ export interface Policy {
     cost: number,
     next: number[] | Float64Array,
   ): boolean;
-  /** idle reports whether the state at `nowMs` holds no information, so it can be dropped. */
+  /**
+   * idle reports whether the state at `nowMs` is full: it holds no information,
+   * so it can be dropped (see `Outcome.resetAfterMs`). A time earlier than the
+   * state's own is read as the factory's rebase rule reads it.
+   */
   idle(s: ArrayLike<number>, o: number, nowMs: number): boolean;
 }
 
@@ -134,6 +160,43 @@ export interface Decision {
 /** EPSILON absorbs double rounding in token arithmetic: 1e-9 of a token. Both engines use it. */
 export const EPSILON = 1e-9;
 
+/**
+ * WAIT_GUARD and FIX_STEPS make every wait exact: the smallest whole number of ms
+ * after which the algorithm's own test (the one evaluate and idle make) passes.
+ *
+ * A wait is first estimated by formula, x ms. Its rounding errs by a few ulps of
+ * the clock's magnitude and of the algorithm's longest wait (its window or time to
+ * fill); WAIT_GUARD, 2^-47 of those, is at least 4 times more. When x is further
+ * than the guard from a whole number, ceil(x) is the answer, and the common path
+ * costs a multiplication. Otherwise (an exact rate lands x on a whole ms, less
+ * EPSILON's share) the test itself is made once, at the time that tells on which
+ * side of that whole ms the wait lies (settleSide); should it disagree with the
+ * estimate by more, the wait is moved by the test, at most FIX_STEPS ms (a bound
+ * that only absurd clocks, near 1e300 where adding 1 ms changes nothing, reach).
+ * Where the test is a mere comparison (the windows and the log), it is always made.
+ * The Lua twins make the same operations, so both engines give the same waits.
+ */
+export const WAIT_GUARD = 2 ** -47;
+
+/** FIX_STEPS bounds how many whole ms a wait is moved when settled by its test (see WAIT_GUARD). */
+export const FIX_STEPS = 8;
+
+/**
+ * settleSide says how an estimated wait of x ms is settled (see WAIT_GUARD), its test
+ * being known to fail at 0 ms: 0, ceil(x) is the wait (x is clear of a whole ms by
+ * `guard`, or just above 0); 1, x is just below (or on) a whole ms: the wait is
+ * ceil(x) if the test passes there, else later; -1, x is just above a whole ms: the
+ * wait is ceil(x) unless the test passes 1 ms earlier; 2, x is not positive: the wait
+ * is found from 1 ms on.
+ */
+export function settleSide(x: number, guard: number): number {
+  if (!(x > 0)) return 2;
+  const r = Math.ceil(x);
+  const d = r - x;
+  if (d <= guard) return 1;
+  return d < 1 - guard || r === 1 ? 0 : -1;
+}
+
 /** floorTokens floors a token count, forgiving rounding just below a whole number. */
 export function floorTokens(x: number): number {
   const f = Math.floor(x + EPSILON);
@@ -144,6 +207,34 @@ export function floorTokens(x: number): number {
 export function ceilMs(x: number): number {
   const c = Math.ceil(x);
   return c > 0 ? c : 0;
+}
+
+/**
+ * untilMs returns the smallest whole r >= 0 with `nowMs + r >= endMs`: the exact
+ * wait until a time. The rounded difference is checked against the comparison
+ * itself (cheap, so always), and moved when rounding put it a ms off.
+ */
+export function untilMs(endMs: number, nowMs: number): number {
+  const r = Math.ceil(endMs - nowMs);
+  return r > 0 && nowMs + r >= endMs && nowMs + (r - 1) < endMs ? r : untilMsSettled(endMs, nowMs, r);
+}
+
+/** untilMsSettled is untilMs for a difference that rounded a ms off (or 0): settled by the comparison. */
+function untilMsSettled(endMs: number, nowMs: number, r: number): number {
+  if (r <= 0) r = 0;
+  for (let i = 0; i < FIX_STEPS && r > 0 && nowMs + (r - 1) >= endMs; i++) r--;
+  for (let i = 0; i < FIX_STEPS && nowMs + r < endMs; i++) r++;
+  return r;
+}
+
+/**
+ * alignedStartMs returns the start of the aligned window of `windowMs` holding
+ * `nowMs`: the multiple of windowMs at or below it (never above it, even where
+ * the division rounds up).
+ */
+export function alignedStartMs(nowMs: number, windowMs: number): number {
+  const start = Math.floor(nowMs / windowMs) * windowMs;
+  return start > nowMs ? start - windowMs : start;
 }
 
 /** scaleLimit multiplies a limit by `scale` for an insurance twin: floored, but at least 1. */

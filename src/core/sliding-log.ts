@@ -3,7 +3,7 @@
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError } from "./errors.js";
 import type { WindowOptions } from "./fixed-window.js";
-import { ceilMs, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import { type Outcome, type Policy, scaleLimit, untilMs } from "./policy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
 /** MAX_LOG_LIMIT bounds a sliding log's limit: its memory grows with the limit. */
@@ -17,8 +17,15 @@ export const MAX_LOG_LIMIT = 100_000;
  * per key (at most 100,000), where the counters keep two or three numbers.
  *
  * The state is a flat list `[timeMs, cost, timeMs, cost, ...]`, oldest first.
- * An entry logged at t counts until t + windowMs (exclusive). A time earlier than
- * the newest entry is logged at the newest entry's time, so the log stays sorted.
+ * An entry logged at t counts until t + windowMs (exclusive). `retryAfterMs` and
+ * `resetAfterMs` are exact: the smallest whole number of milliseconds after which
+ * enough entries, or all of them, have expired.
+ *
+ * A time earlier than entries of the log (the clock went back) rebases them:
+ * those entries move to that time, keeping their order and costs, so the log
+ * stays sorted and each counts for a whole `windowMs` from there. It mints
+ * nothing, and a client waits at most `windowMs`, not for the clock to catch up
+ * with the old entries. A denial or a peek that rebases stores the rebased log.
  */
 export function slidingLog(options: WindowOptions): Policy {
   const fn = "slidingLog";
@@ -72,11 +79,17 @@ export function slidingLog(options: WindowOptions): Policy {
         for (let i = first + 1; i < log.length; i += 2) used += log[i] as number;
         const n = log.length - first;
         for (let i = 0; i < n; i++) next[i] = log[first + i] as number;
-        const newest = n > 0 ? (log[log.length - 2] as number) : nowMs;
+        // Entries logged after nowMs (the clock went back) move to nowMs, keeping order and costs.
+        let rebased = false;
+        for (let i = n - 2; i >= 0 && (next[i] as number) > nowMs; i -= 2) {
+          next[i] = nowMs;
+          rebased = true;
+        }
+        out.rebased = rebased;
         if (used + cost <= limit) {
           let len = n;
           if (cost > 0) {
-            next[len++] = newest > nowMs ? newest : nowMs;
+            next[len++] = nowMs;
             next[len++] = cost;
           }
           if (Array.isArray(next)) next.length = len;
@@ -84,24 +97,21 @@ export function slidingLog(options: WindowOptions): Policy {
           out.allowed = true;
           out.remaining = limit - total;
           out.retryAfterMs = 0;
-          out.resetAfterMs = total > 0 ? ceilMs((next[len - 2] as number) + windowMs - nowMs) : 0;
+          out.resetAfterMs = total > 0 ? untilMs((next[len - 2] as number) + windowMs, nowMs) : 0;
           return true;
         }
         if (Array.isArray(next)) next.length = n;
         out.allowed = false;
         out.remaining = limit - used;
-        // Wait until enough of the oldest entries have expired.
+        // Wait until enough of the oldest entries have expired (the kept log: `next`, as stored or rebased).
         let freed = 0;
-        let waitMs = 0;
-        for (let i = first; i < log.length; i += 2) {
-          freed += log[i + 1] as number;
-          if (used - freed + cost <= limit) {
-            waitMs = (log[i] as number) + windowMs - nowMs;
-            break;
-          }
+        let i = 0;
+        for (; i < n - 2; i += 2) {
+          freed += next[i + 1] as number;
+          if (used - freed + cost <= limit) break;
         }
-        out.retryAfterMs = ceilMs(waitMs);
-        out.resetAfterMs = ceilMs(newest + windowMs - nowMs);
+        out.retryAfterMs = untilMs((next[i] as number) + windowMs, nowMs);
+        out.resetAfterMs = untilMs((next[n - 2] as number) + windowMs, nowMs);
         return false;
       },
       refund(
@@ -116,6 +126,8 @@ export function slidingLog(options: WindowOptions): Policy {
         const first = firstLive(s, nowMs);
         let len = 0;
         for (let i = first; i < s.length; i++) next[len++] = s[i] as number;
+        // Entries logged after nowMs (the clock went back) move to nowMs, as in evaluate.
+        for (let i = len - 2; i >= 0 && (next[i] as number) > nowMs; i -= 2) next[i] = nowMs;
         // Take the refund back from the newest entries.
         let left = cost;
         while (left > 0 && len > 0) {
@@ -132,7 +144,7 @@ export function slidingLog(options: WindowOptions): Policy {
         return true;
       },
       idle(s: ArrayLike<number>, _o: number, nowMs: number): boolean {
-        return s.length === 0 || (s[s.length - 2] as number) + windowMs <= nowMs;
+        return s.length === 0 || nowMs >= (s[s.length - 2] as number) + windowMs;
       },
     },
   );

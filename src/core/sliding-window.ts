@@ -2,7 +2,17 @@
 
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import type { WindowOptions } from "./fixed-window.js";
-import { ceilMs, EPSILON, floorTokens, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import {
+  alignedStartMs,
+  EPSILON,
+  FIX_STEPS,
+  floorTokens,
+  type Outcome,
+  type Policy,
+  scaleLimit,
+  untilMs,
+  WAIT_GUARD,
+} from "./policy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
 /**
@@ -16,8 +26,18 @@ import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } f
  * a true sliding window of length `windowMs` may see up to about twice `limit`
  * at worst; for evenly spread traffic it matches the exact `slidingLog`. Over any
  * aligned pair of consecutive windows it admits at most `2 * limit`.
+ * `retryAfterMs` and `resetAfterMs` are exact: the smallest whole number of
+ * milliseconds after which the same cost fits the estimate, or both windows have
+ * rolled out.
  *
- * A time earlier than the current window keeps counting in the current window.
+ * A time earlier than the stored window's start (the clock went back) rebases
+ * it: the current window starts at that time, keeping both counts, so the
+ * previous window weighs fully again (the estimate is the most it was at any
+ * time of the stored window) and slides out over a whole `windowMs` from there;
+ * the windows after it keep that phase until a call comes a whole window after
+ * the last one ended, when they align to the clock again. It mints nothing, and
+ * a client waits at most two windows, not for the clock to catch up with the
+ * old window. A denial or a peek that rebases stores the rebased state.
  */
 export function slidingWindow(options: WindowOptions): Policy {
   const fn = "slidingWindow";
@@ -33,25 +53,100 @@ export function slidingWindow(options: WindowOptions): Policy {
   );
   const name = nameOption(fn, o.name, "sliding-window");
 
-  // roll moves the state to nowMs; it writes [windowStart, previous, current] into r.
-  const roll = (s: ArrayLike<number>, o: number, fresh: boolean, nowMs: number, r: number[] | Float64Array): void => {
-    const start = Math.floor(nowMs / windowMs) * windowMs;
+  // roll moves the state to nowMs; it writes [windowStart, previous, current] into r and returns
+  // true when it rebased the state (nowMs before the stored window's start: the clock went back).
+  const roll = (
+    s: ArrayLike<number>,
+    o: number,
+    fresh: boolean,
+    nowMs: number,
+    r: number[] | Float64Array,
+  ): boolean => {
     if (fresh) {
-      r[0] = start;
+      r[0] = alignedStartMs(nowMs, windowMs);
       r[1] = 0;
       r[2] = 0;
-      return;
+      return false;
     }
     const windowStart = s[o] as number;
-    if (start > windowStart) {
-      r[0] = start;
-      r[1] = start === windowStart + windowMs ? (s[o + 2] as number) : 0;
-      r[2] = 0;
-    } else {
+    const endMs = windowStart + windowMs;
+    if (nowMs < windowStart) {
+      // The current window starts now, keeping both counts: the previous one weighs fully again.
+      r[0] = nowMs;
+      r[1] = s[o + 1] as number;
+      r[2] = s[o + 2] as number;
+      return true;
+    }
+    if (nowMs < endMs) {
       r[0] = windowStart;
       r[1] = s[o + 1] as number;
       r[2] = s[o + 2] as number;
+    } else if (nowMs < endMs + windowMs) {
+      // The next window, in this state's phase (aligned unless a rebase moved it).
+      r[0] = endMs;
+      r[1] = s[o + 2] as number;
+      r[2] = 0;
+    } else {
+      r[0] = alignedStartMs(nowMs, windowMs);
+      r[1] = 0;
+      r[2] = 0;
     }
+    return false;
+  };
+
+  // estimateAt is evaluate's estimate of the state [windowStart, previous, current] at tMs >= windowStart
+  // (rolled as roll does): the same operations in the same order, so the same doubles.
+  const estimateAt = (windowStart: number, previous: number, current: number, tMs: number): number => {
+    const endMs = windowStart + windowMs;
+    if (tMs < endMs) return (previous * (windowMs - (tMs - windowStart))) / windowMs + current;
+    if (tMs < endMs + windowMs) return (current * (windowMs - (tMs - endMs))) / windowMs + 0;
+    return 0;
+  };
+  // fitsAt is evaluate's admission test of `cost` for that state at tMs >= windowStart.
+  const fitsAt = (windowStart: number, previous: number, current: number, tMs: number, cost: number): boolean =>
+    estimateAt(windowStart, previous, current, tMs) + cost <= limit + EPSILON;
+  // resetMs returns the smallest whole r >= 0 at which the state is full (idle's test, which roll
+  // makes): both counts rolled out, at the end of the window after the one holding the current
+  // count, or at the end of this window when only the previous count is left; then untilMs.
+  const resetMs = (windowStart: number, previous: number, current: number, nowMs: number): number =>
+    previous <= 0 && current <= 0
+      ? 0
+      : untilMs(current > 0 ? windowStart + windowMs + windowMs : windowStart + windowMs, nowMs);
+  // retryMs returns the smallest whole r >= 1 at which `cost` fits the estimate of the state: the
+  // estimate `waitMs` as is when clear of a whole ms by the guard, else settled by the admission test
+  // itself, at the one time that tells on which side of that ms the answer lies (see WAIT_GUARD).
+  // The estimate moves by `sliding` / windowMs per ms (the count sliding out), so its rounding, a
+  // few ulps of the limit, is stretched by windowMs / sliding in time: the guard counts it.
+  const retryMs = (
+    windowStart: number,
+    previous: number,
+    current: number,
+    nowMs: number,
+    cost: number,
+    waitMs: number,
+    sliding: number,
+  ): number => {
+    let r = Math.ceil(waitMs);
+    if (waitMs > 0) {
+      const d = r - waitMs;
+      const g = (((nowMs < 0 ? -nowMs : nowMs) + 2 * windowMs) * sliding + limit * windowMs) * WAIT_GUARD;
+      if (d * sliding <= g) {
+        // Just below (or on) r: the answer is r or r + 1.
+        if (fitsAt(windowStart, previous, current, nowMs + r, cost)) return r;
+        r++;
+      } else if ((1 - d) * sliding <= g && r > 1) {
+        // Just above r - 1: the answer is r - 1 or r.
+        if (!fitsAt(windowStart, previous, current, nowMs + (r - 1), cost)) return r;
+        r--;
+      } else {
+        return r;
+      }
+    } else {
+      r = 1;
+    }
+    for (let i = 0; i < FIX_STEPS && r > 1 && fitsAt(windowStart, previous, current, nowMs + (r - 1), cost); i++) r--;
+    for (let i = 0; i < FIX_STEPS && !fitsAt(windowStart, previous, current, nowMs + r, cost); i++) r++;
+    return r;
   };
 
   return definePolicy(
@@ -73,46 +168,52 @@ export function slidingWindow(options: WindowOptions): Policy {
         next: number[] | Float64Array,
         out: Outcome,
       ): boolean {
-        roll(s, o, fresh, nowMs, next);
+        const rebased = roll(s, o, fresh, nowMs, next);
+        out.rebased = rebased;
         const windowStart = next[0] as number;
         const previous = next[1] as number;
         const current = next[2] as number;
-        let elapsed = nowMs - windowStart;
-        if (elapsed < 0) elapsed = 0;
-        const estimate = (previous * (windowMs - elapsed)) / windowMs + current;
-        if (estimate + cost <= limit + EPSILON) {
+        const estimate = (previous * (windowMs - (nowMs - windowStart))) / windowMs + current;
+        // A cost of 0 is always allowed, even when a rebase put the estimate above the limit.
+        if (estimate + cost <= limit + EPSILON || cost === 0) {
           const used = current + cost;
           next[2] = used;
           out.allowed = true;
           out.remaining = floorTokens(limit - (estimate + cost));
           out.retryAfterMs = 0;
-          out.resetAfterMs =
-            used > 0
-              ? ceilMs(windowStart + 2 * windowMs - nowMs)
-              : previous > 0
-                ? ceilMs(windowStart + windowMs - nowMs)
-                : 0;
+          out.resetAfterMs = resetMs(windowStart, previous, used, nowMs);
           return true;
         }
         out.allowed = false;
         out.remaining = floorTokens(limit - estimate);
+        // The state kept: as stored (which rolls to `next` at every later time), or rebased (`next`).
+        const keptStart = rebased || fresh ? windowStart : (s[o] as number);
+        const keptPrevious = rebased || fresh ? previous : (s[o + 1] as number);
+        const keptCurrent = rebased || fresh ? current : (s[o + 2] as number);
+        next[0] = keptStart;
+        next[1] = keptPrevious;
+        next[2] = keptCurrent;
         let waitMs: number;
-        if (current + cost <= limit) {
+        const within = current + cost <= limit;
+        if (within) {
           // Wait within this window until enough of the previous window has slid out.
-          waitMs = windowStart + windowMs - ((limit - current - cost) * windowMs) / previous - nowMs;
+          waitMs = windowStart + windowMs - ((limit + EPSILON - current - cost) * windowMs) / previous - nowMs;
         } else {
           // Wait into the next window, where this window becomes the previous one.
-          let intoNext = windowMs - ((limit - cost) * windowMs) / current;
+          let intoNext = windowMs - ((limit + EPSILON - cost) * windowMs) / current;
           if (intoNext < 0) intoNext = 0;
           waitMs = windowStart + windowMs + intoNext - nowMs;
         }
-        out.retryAfterMs = ceilMs(waitMs);
-        out.resetAfterMs =
-          current > 0
-            ? ceilMs(windowStart + 2 * windowMs - nowMs)
-            : previous > 0
-              ? ceilMs(windowStart + windowMs - nowMs)
-              : 0;
+        out.retryAfterMs = retryMs(
+          keptStart,
+          keptPrevious,
+          keptCurrent,
+          nowMs,
+          cost,
+          waitMs,
+          within ? previous : current,
+        );
+        out.resetAfterMs = resetMs(keptStart, keptPrevious, keptCurrent, nowMs);
         return false;
       },
       refund(

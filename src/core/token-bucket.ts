@@ -2,7 +2,18 @@
 
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError, FloodgateTypeError } from "./errors.js";
-import { bucketNextUnitMs, ceilMs, EPSILON, floorTokens, type Outcome, type Policy, scaleLimit } from "./policy.js";
+import {
+  bucketNextUnitMs,
+  ceilMs,
+  EPSILON,
+  FIX_STEPS,
+  floorTokens,
+  type Outcome,
+  type Policy,
+  scaleLimit,
+  settleSide,
+  WAIT_GUARD,
+} from "./policy.js";
 import {
   checkOptions,
   integerOption,
@@ -55,8 +66,16 @@ const KNOWN = ["capacity", "refillRate", "refillAmount", "refillIntervalMs", "na
  * next step. Over any interval of length d, at most
  * `capacity + refillAmount * ceil(d / refillIntervalMs)` cost is admitted.
  *
- * A time earlier than the last one seen (a clock going backwards) refills
- * nothing; it never mints tokens.
+ * `retryAfterMs` and `resetAfterMs` are exact: the smallest whole number of
+ * milliseconds after which the same cost is admitted, or the bucket is full again
+ * (within EPSILON of capacity).
+ *
+ * A time earlier than the bucket's own (its last update, or its last refill step;
+ * the clock went back) rebases it: the bucket keeps the tokens it had and its time
+ * moves back to that time, from which it refills again (the next step comes one
+ * whole interval later). It mints nothing, and a client waits what a client
+ * holding the same tokens waits, not for the clock to catch up with the old time.
+ * A denial or a peek that rebases stores the rebased state.
  */
 export function tokenBucket(options: TokenBucketOptions): Policy {
   const fn = "tokenBucket";
@@ -119,9 +138,73 @@ export function tokenBucket(options: TokenBucketOptions): Policy {
   return steppedBucket(name, capacity, amount, intervalMs);
 }
 
+/** smoothTokensAt returns the tokens of a smooth bucket's state (tokens counted at atMs) at tMs >= atMs, before the cap. */
+function smoothTokensAt(tokens: number, atMs: number, tMs: number, rate: number): number {
+  return tMs > atMs ? tokens + ((tMs - atMs) * rate) / 1000 : tokens;
+}
+
+/**
+ * smoothWaitMs returns the smallest whole r >= 0 at which a smooth bucket's state (tokens counted at
+ * atMs) holds `want` tokens within EPSILON, given `has`, its tokens at nowMs: the estimate, used as
+ * is when clear of a whole ms by the guard, else settled by the test itself (see WAIT_GUARD).
+ */
+function smoothWaitMs(
+  tokens: number,
+  atMs: number,
+  nowMs: number,
+  has: number,
+  want: number,
+  rate: number,
+  msPerToken: number,
+  fullMs: number,
+): number {
+  if (has + EPSILON >= want) return 0;
+  const x = (want - EPSILON - has) * msPerToken;
+  const r = Math.ceil(x);
+  const d = r - x;
+  const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
+  return d > g && (d < 1 - g || r === 1) && x > 0
+    ? r
+    : smoothSettleMs(tokens, atMs, nowMs, want, rate, x, settleSide(x, g));
+}
+
+/** smoothSettleMs settles the estimate x by the test itself, on the side settleSide gave (see WAIT_GUARD). */
+function smoothSettleMs(
+  tokens: number,
+  atMs: number,
+  nowMs: number,
+  want: number,
+  rate: number,
+  x: number,
+  side: number,
+): number {
+  const r = Math.ceil(x);
+  if (side === 1) {
+    return smoothTokensAt(tokens, atMs, nowMs + r, rate) + EPSILON >= want
+      ? r
+      : smoothFixMs(tokens, atMs, nowMs, want, rate, r + 1);
+  }
+  if (side === -1) {
+    return smoothTokensAt(tokens, atMs, nowMs + (r - 1), rate) + EPSILON >= want
+      ? smoothFixMs(tokens, atMs, nowMs, want, rate, r - 1)
+      : r;
+  }
+  return smoothFixMs(tokens, atMs, nowMs, want, rate, 1);
+}
+
+/** smoothFixMs moves r to the smallest whole r >= 1 at which the state holds `want` tokens (see WAIT_GUARD). */
+function smoothFixMs(tokens: number, atMs: number, nowMs: number, want: number, rate: number, r: number): number {
+  if (r < 1) r = 1;
+  for (let i = 0; i < FIX_STEPS && r > 1 && smoothTokensAt(tokens, atMs, nowMs + (r - 1), rate) + EPSILON >= want; i++)
+    r--;
+  for (let i = 0; i < FIX_STEPS && smoothTokensAt(tokens, atMs, nowMs + r, rate) + EPSILON < want; i++) r++;
+  return r;
+}
+
 // Smooth bucket state: [tokens, updatedAtMs]. Tokens may be fractional.
 function smoothBucket(name: string, capacity: number, rate: number): Policy {
-  // refill returns the tokens at nowMs; `at` is the time they are counted from.
+  const msPerToken = 1000 / rate;
+  const fullMs = capacity * msPerToken;
   return definePolicy(
     TOKEN_BUCKET,
     name,
@@ -141,36 +224,51 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
         next: number[] | Float64Array,
         out: Outcome,
       ): boolean {
-        let tokens = capacity;
-        let at = nowMs;
+        // The state kept if denied: as stored, or rebased to nowMs when its time is ahead (the clock went back).
+        let keptTokens = capacity;
+        let keptAtMs = nowMs;
+        let rebased = false;
         if (!fresh) {
-          tokens = s[o] as number;
-          at = s[o + 1] as number;
-          if (nowMs > at) {
-            tokens = tokens + ((nowMs - at) * rate) / 1000;
-            if (tokens > capacity) tokens = capacity;
-            at = nowMs;
+          keptTokens = s[o] as number;
+          keptAtMs = s[o + 1] as number;
+          if (keptAtMs > nowMs) {
+            keptAtMs = nowMs;
+            rebased = true;
           }
         }
-        // After a clock went backwards, refill resumes only once nowMs passes `at`.
-        const lagMs = at > nowMs ? at - nowMs : 0;
-        if (tokens + EPSILON >= cost) {
-          const left = tokens - cost;
-          next[0] = left;
-          next[1] = at;
-          out.allowed = true;
-          out.remaining = floorTokens(left);
-          out.retryAfterMs = 0;
-          out.resetAfterMs = left < capacity ? ceilMs(lagMs + ((capacity - left) * 1000) / rate) : 0;
-          return true;
+        out.rebased = rebased;
+        const has = smoothTokensAt(keptTokens, keptAtMs, nowMs, rate);
+        const tokens = has > capacity ? capacity : has;
+        if (tokens + EPSILON < cost) {
+          next[0] = keptTokens;
+          next[1] = keptAtMs;
+          out.allowed = false;
+          out.remaining = floorTokens(has);
+          out.retryAfterMs = smoothWaitMs(keptTokens, keptAtMs, nowMs, has, cost, rate, msPerToken, fullMs);
+          out.resetAfterMs = smoothWaitMs(keptTokens, keptAtMs, nowMs, has, capacity, rate, msPerToken, fullMs);
+          return false;
         }
-        next[0] = tokens;
-        next[1] = at;
-        out.allowed = false;
-        out.remaining = floorTokens(tokens);
-        out.retryAfterMs = ceilMs(lagMs + ((cost - tokens) * 1000) / rate);
-        out.resetAfterMs = ceilMs(lagMs + ((capacity - tokens) * 1000) / rate);
-        return false;
+        const left = tokens - cost;
+        next[0] = left;
+        next[1] = nowMs;
+        out.allowed = true;
+        out.remaining = floorTokens(left);
+        out.retryAfterMs = 0;
+        if (cost > 0) {
+          // left <= capacity - 1: not full. smoothWaitMs's estimate and guard, inline (the hot path).
+          const x = (capacity - EPSILON - left) * msPerToken;
+          const r = Math.ceil(x);
+          const d = r - x;
+          const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
+          out.resetAfterMs =
+            d > g && (d < 1 - g || r === 1)
+              ? r
+              : smoothSettleMs(left, nowMs, nowMs, capacity, rate, x, settleSide(x, g));
+        } else {
+          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
+          out.resetAfterMs = smoothWaitMs(keptTokens, keptAtMs, nowMs, has, capacity, rate, msPerToken, fullMs);
+        }
+        return true;
       },
       refund(
         s: ArrayLike<number>,
@@ -181,28 +279,68 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
         next: number[] | Float64Array,
       ): boolean {
         if (fresh) return false;
-        let tokens = s[o] as number;
-        let at = s[o + 1] as number;
-        if (nowMs > at) {
-          tokens = tokens + ((nowMs - at) * rate) / 1000;
-          at = nowMs;
-        }
-        tokens = tokens + cost;
+        // Refilled to nowMs, or rebased to it (keeping the tokens) when the state's time is ahead.
+        const tokens = smoothTokensAt(s[o] as number, s[o + 1] as number, nowMs, rate) + cost;
         next[0] = tokens > capacity ? capacity : tokens;
-        next[1] = at;
+        next[1] = nowMs;
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        const at = s[o + 1] as number;
-        const tokens = (s[o] as number) + (nowMs > at ? ((nowMs - at) * rate) / 1000 : 0);
-        return tokens + EPSILON >= capacity;
+        return smoothTokensAt(s[o] as number, s[o + 1] as number, nowMs, rate) + EPSILON >= capacity;
       },
     },
   );
 }
 
+/** steppedTokensAt returns the tokens of a stepped bucket's state (tokens, last refill at lastMs) at tMs >= lastMs, before the cap. */
+function steppedTokensAt(tokens: number, lastMs: number, tMs: number, amount: number, intervalMs: number): number {
+  return tMs > lastMs ? tokens + Math.floor((tMs - lastMs) / intervalMs) * amount : tokens;
+}
+
+/**
+ * steppedWaitMs returns the smallest whole r >= 0 at which a stepped bucket's state holds `want`
+ * tokens, given `has`, its tokens at nowMs: the time of the step that brings them, used as is when
+ * clear of a whole ms by the guard, else settled by the test itself (see WAIT_GUARD).
+ */
+function steppedWaitMs(
+  tokens: number,
+  lastMs: number,
+  nowMs: number,
+  has: number,
+  want: number,
+  amount: number,
+  intervalMs: number,
+  fullMs: number,
+): number {
+  if (has >= want) return 0;
+  const x = lastMs + Math.ceil((want - tokens) / amount) * intervalMs - nowMs;
+  let r = Math.ceil(x);
+  const d = r - x;
+  const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
+  if (d > g && (d < 1 - g || r === 1) && x > 0) return r;
+  const side = settleSide(x, g);
+  if (side === 1) {
+    if (steppedTokensAt(tokens, lastMs, nowMs + r, amount, intervalMs) >= want) return r;
+    r++;
+  } else if (side === -1) {
+    if (steppedTokensAt(tokens, lastMs, nowMs + (r - 1), amount, intervalMs) < want) return r;
+    r--;
+  } else {
+    r = 1;
+  }
+  for (
+    let i = 0;
+    i < FIX_STEPS && r > 1 && steppedTokensAt(tokens, lastMs, nowMs + (r - 1), amount, intervalMs) >= want;
+    i++
+  )
+    r--;
+  for (let i = 0; i < FIX_STEPS && steppedTokensAt(tokens, lastMs, nowMs + r, amount, intervalMs) < want; i++) r++;
+  return r;
+}
+
 // Stepped bucket state: [tokens, lastRefillMs]; lastRefillMs moves by whole intervals.
 function steppedBucket(name: string, capacity: number, amount: number, intervalMs: number): Policy {
+  const fullMs = Math.ceil(capacity / amount) * intervalMs;
   return definePolicy(
     STEPPED_TOKEN_BUCKET,
     name,
@@ -222,36 +360,58 @@ function steppedBucket(name: string, capacity: number, amount: number, intervalM
         next: number[] | Float64Array,
         out: Outcome,
       ): boolean {
-        let tokens = capacity;
-        let last = nowMs;
+        // The state kept if denied: as stored, or rebased to nowMs when its time is ahead (the clock went back).
+        let keptTokens = capacity;
+        let keptLastMs = nowMs;
+        let rebased = false;
         if (!fresh) {
-          tokens = s[o] as number;
-          last = s[o + 1] as number;
-          if (nowMs > last) {
-            const steps = Math.floor((nowMs - last) / intervalMs);
-            if (steps > 0) {
-              tokens = tokens + steps * amount;
-              if (tokens > capacity) tokens = capacity;
-              last = last + steps * intervalMs;
-            }
+          keptTokens = s[o] as number;
+          keptLastMs = s[o + 1] as number;
+          if (keptLastMs > nowMs) {
+            keptLastMs = nowMs;
+            rebased = true;
           }
         }
-        next[1] = last;
+        let tokens = keptTokens;
+        let last = keptLastMs;
+        if (nowMs > last) {
+          const steps = Math.floor((nowMs - last) / intervalMs);
+          if (steps > 0) {
+            tokens = tokens + steps * amount;
+            if (tokens > capacity) tokens = capacity;
+            last = last + steps * intervalMs;
+          }
+        }
+        out.rebased = rebased;
         if (tokens >= cost) {
           const left = tokens - cost;
           next[0] = left;
+          next[1] = last;
           out.allowed = true;
           out.remaining = left;
           out.retryAfterMs = 0;
+          // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
           out.resetAfterMs =
-            left >= capacity ? 0 : ceilMs(last + Math.ceil((capacity - left) / amount) * intervalMs - nowMs);
+            cost > 0
+              ? steppedWaitMs(
+                  left,
+                  last,
+                  nowMs,
+                  steppedTokensAt(left, last, nowMs, amount, intervalMs),
+                  capacity,
+                  amount,
+                  intervalMs,
+                  fullMs,
+                )
+              : steppedWaitMs(keptTokens, keptLastMs, nowMs, tokens, capacity, amount, intervalMs, fullMs);
           return true;
         }
-        next[0] = tokens;
+        next[0] = keptTokens;
+        next[1] = keptLastMs;
         out.allowed = false;
         out.remaining = tokens;
-        out.retryAfterMs = ceilMs(last + Math.ceil((cost - tokens) / amount) * intervalMs - nowMs);
-        out.resetAfterMs = ceilMs(last + Math.ceil((capacity - tokens) / amount) * intervalMs - nowMs);
+        out.retryAfterMs = steppedWaitMs(keptTokens, keptLastMs, nowMs, tokens, cost, amount, intervalMs, fullMs);
+        out.resetAfterMs = steppedWaitMs(keptTokens, keptLastMs, nowMs, tokens, capacity, amount, intervalMs, fullMs);
         return false;
       },
       refund(
@@ -269,6 +429,9 @@ function steppedBucket(name: string, capacity: number, amount: number, intervalM
           const steps = Math.floor((nowMs - last) / intervalMs);
           tokens = tokens + steps * amount;
           last = last + steps * intervalMs;
+        } else {
+          // Rebased when the state's time is ahead (the clock went back).
+          last = nowMs;
         }
         tokens = tokens + cost;
         next[0] = tokens > capacity ? capacity : tokens;
@@ -276,9 +439,7 @@ function steppedBucket(name: string, capacity: number, amount: number, intervalM
         return true;
       },
       idle(s: ArrayLike<number>, o: number, nowMs: number): boolean {
-        const last = s[o + 1] as number;
-        const steps = nowMs > last ? Math.floor((nowMs - last) / intervalMs) : 0;
-        return (s[o] as number) + steps * amount >= capacity;
+        return steppedTokensAt(s[o] as number, s[o + 1] as number, nowMs, amount, intervalMs) >= capacity;
       },
     },
   );

@@ -244,7 +244,9 @@ export class MemoryStore implements Store {
         const next = this.#next;
         const slab = t.slab;
         const o = slot * t.stride;
-        if (policy.evaluate(slab, o, false, nowMs, cost, next, out) && cost > 0) writeState(slab, o, next, t.stride);
+        // Kept: an admitted cost, or a state rebased after the clock went back (see Outcome.rebased).
+        if ((policy.evaluate(slab, o, false, nowMs, cost, next, out) && cost > 0) || out.rebased)
+          writeState(slab, o, next, t.stride);
         return singleDecision(policy, out);
       }
     }
@@ -278,8 +280,9 @@ export class MemoryStore implements Store {
 
   /**
    * #decide evaluates one policy for one key into `out`; when `write` is set and
-   * the cost is admitted, it stores the new state. A cost of 0 never creates a
-   * key; a positive cost gives a new key a slot holding the fresh state first.
+   * the cost is admitted, or the state was rebased (a clock gone back), it stores
+   * the new state. A cost of 0 never creates a key; a positive cost gives a new
+   * key a slot holding the fresh state first.
    */
   #decide(t: Table, key: string, cost: number, nowMs: number, out: Outcome, next: number[], write: boolean): boolean {
     const policy = t.policy;
@@ -296,7 +299,7 @@ export class MemoryStore implements Store {
     const ok = t.logs
       ? policy.evaluate(t.logs[slot] as number[], 0, false, nowMs, cost, next, out)
       : policy.evaluate(t.slab, slot * t.stride, false, nowMs, cost, next, out);
-    if (write && ok && cost > 0) this.#store(t, slot, next);
+    if (write && ((ok && cost > 0) || out.rebased)) this.#store(t, slot, next);
     return ok;
   }
 
@@ -325,13 +328,17 @@ export class MemoryStore implements Store {
     // Second pass: admitted, take the cost from every policy (the same math on
     // the same state, so the same outcome); denied, report the policies that would
     // have admitted the cost as they stand, since nothing was taken from them.
+    // Either way a state rebased after the clock went back is stored.
     const outs: Outcome[] = [];
     for (let i = 0; i < n; i++) {
       const first = this.#outs[i] as Outcome;
       const out = newOutcome();
       if (allowed || first.allowed) {
         const t = this.#table(policies[i] as Policy);
-        this.#decide(t, key, allowed ? cost : 0, nowMs, out, this.#nexts[i] as number[], allowed);
+        this.#decide(t, key, allowed ? cost : 0, nowMs, out, this.#nexts[i] as number[], true);
+      } else if (first.rebased) {
+        const t = this.#table(policies[i] as Policy);
+        this.#decide(t, key, cost, nowMs, out, this.#nexts[i] as number[], true);
       } else {
         Object.assign(out, first);
       }

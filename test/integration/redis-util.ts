@@ -23,12 +23,11 @@ export class Reference {
     const first = this.policies.map((p, i) => applyPolicy(p, st[i] ?? null, nowMs, cost));
     const allowed = first.every((a) => a.allowed);
     const outs: Outcome[] = first.map((a, i) => {
-      if (allowed) {
-        st[i] = a.state;
-        return a;
-      }
       // Denied: nothing is taken; a policy that would have admitted reports its standing (cost 0).
-      return a.allowed ? applyPolicy(this.policies[i] as Policy, st[i] ?? null, nowMs, 0) : a;
+      const kept = allowed || !a.allowed ? a : applyPolicy(this.policies[i] as Policy, st[i] ?? null, nowMs, 0);
+      // The state kept: the new one if admitted, else as it was or rebased (a clock gone back).
+      st[i] = kept.state;
+      return kept;
     });
     return this.policies.length === 1
       ? singleDecision(this.policies[0] as Policy, outs[0] as Outcome)

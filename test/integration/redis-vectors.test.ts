@@ -1,5 +1,6 @@
 // redis-vectors.test.ts: the shared decision vectors and random sequences agree between the Lua twin and the TypeScript core.
 
+import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -15,6 +16,7 @@ import {
 } from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
+import { costOf, wideCallsArb, wideStartArb, wideSubjects } from "../unit/arbitraries.js";
 import { buildPolicies, describeStep, loadVectors, type Want } from "../vectors/load.js";
 import { fields, mulberry32, Reference } from "./redis-util.js";
 
@@ -217,6 +219,61 @@ describe("batched: calls in one tick equal the pure core applied in call order",
           ).toEqual(fields(want));
         });
       }
+    });
+  }
+});
+
+describe("exact waits through the Lua twins, with steps back (issue 8, defects 1 and 5)", () => {
+  // The property of test/unit/properties.test.ts replayed against Redis: after every call, the same call
+  // is admitted at now + retryAfterMs and not 1 ms earlier, and the state is full at now + resetAfterMs and
+  // not 1 ms earlier, with the state as Redis keeps it (rebased after a step back). Each call also equals
+  // the pure core's, field by field.
+  for (const [name, arb] of Object.entries(wideSubjects)) {
+    it(`${name}: the first whole ms that works, in Redis`, async () => {
+      await fc.assert(
+        fc.asyncProperty(arb, wideStartArb, wideCallsArb(true, 24), async (s, start, calls) => {
+          const policies = [s.policy];
+          // A long clock grace: Redis expires keys by its own clock, and these times jump by days.
+          const store = new RedisStore({
+            client,
+            prefix: `exact${casePrefix++}:`,
+            denyCache: false,
+            onFailure: "fail-closed",
+            timeoutMs: 5000,
+            clockGraceMs: 3_600_000,
+          });
+          const ref = new Reference(policies);
+          const stateKey = store.keyOf("k", s.policy);
+          const probeKey = store.keyOf("probe", s.policy);
+          // probe decides `cost` at `at` on a copy of the state, leaving the state untouched.
+          const probe = async (at: number, cost: number): Promise<Decision> => {
+            const raw = await client.getBuffer(stateKey);
+            if (raw === null) await client.del(probeKey);
+            else await client.set(probeKey, raw, "PX", 3_600_000);
+            return store.consume("probe", policies, cost, at);
+          };
+          let t = start;
+          for (const c of calls) {
+            t += c.gapMs;
+            const cost = costOf(c, s.policy.limit);
+            const d = await store.consume("k", policies, cost, t);
+            const call = `${s.label} consume(at=${t}, cost=${cost}) = ${JSON.stringify(fields(d))}`;
+            expect(fields(d), `${call}: Redis vs pure core`).toEqual(fields(ref.consume("k", t, cost)));
+            if (!d.allowed) {
+              expect((await probe(t + d.retryAfterMs, cost)).allowed, `${call}: at now + retryAfterMs`).toBe(true);
+              expect((await probe(t + (d.retryAfterMs - 1), cost)).allowed, `${call}: 1 ms earlier`).toBe(false);
+            }
+            // Full at now + resetAfterMs (a peek there has nothing to wait for), not 1 ms earlier.
+            const full = await store.peek("k", policies, t + d.resetAfterMs);
+            expect(full.resetAfterMs, `${call}: full at now + resetAfterMs`).toBe(0);
+            if (d.resetAfterMs >= 1) {
+              const early = await store.peek("k", policies, t + (d.resetAfterMs - 1));
+              expect(early.resetAfterMs, `${call}: full 1 ms earlier`).toBe(1);
+            }
+          }
+        }),
+        { numRuns: 80 },
+      );
     });
   }
 });

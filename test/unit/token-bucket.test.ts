@@ -15,9 +15,9 @@ describe("tokenBucket, smooth", () => {
     { step: 7, at: 750, op: "peek", want: ok(1, 250), why: "the kept half plus 125 ms = 1 token" },
   ]);
 
-  // Regression: after a clock went backwards, retryAfterMs/resetAfterMs ignored the time until refill resumes.
+  // Regression (issue 8, defect 5): a clock stepped back made the bucket wait for its old time (lockout); it rebases.
   table(
-    "after a clock jumps back, waits count from the time refill resumes",
+    "after a clock jumps back, the bucket rebases to that time keeping its tokens",
     tokenBucket({ capacity: 2, refillRate: 1 }),
     [
       { step: 1, at: 10000, cost: 1, want: ok(1, 1000), why: "1 of 2 left" },
@@ -25,12 +25,12 @@ describe("tokenBucket, smooth", () => {
         step: 2,
         at: 9000,
         cost: 1,
-        want: ok(0, 3000),
-        why: "back 1 s: the token is there; full again 1 s + 2 s from this clock",
+        want: ok(0, 2000),
+        why: "back 1 s: rebased to 9000 with its 1 token, spent; full 2000 ms later (it said 3000: 1 s of lag first)",
       },
-      { step: 3, at: 9000, cost: 1, want: no(0, 2000, 3000), why: "refill resumes at 10000, a token at 11000" },
-      { step: 4, at: 11000, cost: 1, want: ok(0, 2000), why: "the token promised by step 3" },
-      { step: 5, at: 13000, cost: 2, want: ok(0, 2000), why: "full again" },
+      { step: 3, at: 9000, cost: 1, want: no(0, 1000, 2000), why: "a token 1000 ms after the rebase (it said 2000)" },
+      { step: 4, at: 10000, cost: 1, want: ok(0, 2000), why: "the token promised by step 3" },
+      { step: 5, at: 12000, cost: 2, want: ok(0, 2000), why: "full again" },
     ],
   );
 

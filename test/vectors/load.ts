@@ -5,12 +5,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { combineDecision } from "../../src/core/decision.js";
 import {
+  type Applied,
   applyPolicy,
   type Decision,
   fixedWindow,
   gcra,
   leakyBucket,
-  type Outcome,
   type Policy,
   refundPolicy,
   slidingLog,
@@ -161,14 +161,13 @@ export class PureEngine {
       this.#checkLimit(cost);
       const applied = this.policies.map((p, i) => applyPolicy(p, states[i] ?? null, s.at, cost));
       const allowed = applied.every((a) => a.allowed);
-      if (allowed) {
-        this.#states.set(
-          key,
-          applied.map((a) => a.state),
-        );
-      }
-      const outs: Outcome[] = applied.map((a, i) =>
+      const outs: Applied[] = applied.map((a, i) =>
         allowed || !a.allowed ? a : applyPolicy(this.policies[i] as Policy, states[i] ?? null, s.at, 0),
+      );
+      // The states to keep: admitted, the new ones; denied, each as it was, or rebased (a clock gone back).
+      this.#states.set(
+        key,
+        outs.map((a) => a.state),
       );
       return fromDecision(combineDecision(this.policies, outs, allowed));
     } catch (e) {

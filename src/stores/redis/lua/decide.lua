@@ -108,13 +108,10 @@ for _ = 1, runs do
         if raw == nil then raw = raws[j] end
         local st = nil
         if raw then st = parse(raw) end
-        local ok, rem, retry, reset, nx = eval(st, now, cost, q1, q2, q3)
-        if ok then
-          if cost > 0 then written[key] = store(key, nx, reset, not raw) end
-          out[o + 1] = 1
-        else
-          out[o + 1] = 0
-        end
+        local ok, rem, retry, reset, nx, rebased = eval(st, now, cost, q1, q2, q3)
+        -- Kept: an admitted cost, or a state rebased after the clock went back.
+        if (ok and cost > 0) or rebased then written[key] = store(key, nx, reset, not raw) end
+        if ok then out[o + 1] = 1 else out[o + 1] = 0 end
         out[o + 2] = rem
         out[o + 3] = retry
         out[o + 4] = reset
@@ -135,31 +132,34 @@ for _ = 1, runs do
         k = k + 1
       end
       if op == 'c' then
-        local states, oks, rems, retries, resets, nexts = {}, {}, {}, {}, {}, {}
+        local states, oks, rems, retries, resets, nexts, rebs = {}, {}, {}, {}, {}, {}, {}
         local all = true
         for i = 1, n do
           local raw = redis.call('GET', keys[i])
           local st = nil
           if raw then st = parse(raw) end
           states[i] = st
-          oks[i], rems[i], retries[i], resets[i], nexts[i] = algs[i].eval(st, now, cost, p1[i], p2[i], p3[i])
+          oks[i], rems[i], retries[i], resets[i], nexts[i], rebs[i] =
+            algs[i].eval(st, now, cost, p1[i], p2[i], p3[i])
           if not oks[i] then all = false end
         end
         o = o + 1
         if all then
           out[o] = 1
-          if cost > 0 then
-            for i = 1, n do store(keys[i], nexts[i], resets[i]) end
-          end
         else
           out[o] = 0
           -- Denied: nothing is taken; a policy that would have admitted the cost is
           -- reported as it stands (a peek).
           for i = 1, n do
             if oks[i] then
-              oks[i], rems[i], retries[i], resets[i] = algs[i].eval(states[i], now, 0, p1[i], p2[i], p3[i])
+              oks[i], rems[i], retries[i], resets[i], nexts[i], rebs[i] =
+                algs[i].eval(states[i], now, 0, p1[i], p2[i], p3[i])
             end
           end
+        end
+        -- Kept: the admitted costs, and any state rebased after the clock went back.
+        for i = 1, n do
+          if (all and cost > 0) or rebs[i] then store(keys[i], nexts[i], resets[i]) end
         end
         for i = 1, n do
           if oks[i] then out[o + 1] = 1 else out[o + 1] = 0 end

@@ -1,33 +1,58 @@
--- fixed_window.lua: a counter per aligned window ('fw'); twin of src/core/fixed-window.ts.
--- Params: limit, windowMs. State: windowStartMs, count.
+-- fixed_window.lua: a counter per window ('fw'); twin of src/core/fixed-window.ts.
+-- Params: limit, windowMs. State: windowStartMs, count; the window is [start, start + windowMs).
 
-LOAD['fw'] = function() return {
-  eval = function(st, now, cost, limit, window)
+LOAD['fw'] = function()
+  -- aligned_start returns the start of the aligned window holding now, never above it (alignedStartMs).
+  local function aligned_start(now, window)
     local start = math.floor(now / window) * window
-    local window_start = start
+    if start > now then return start - window end
+    return start
+  end
+  return {
+  eval = function(st, now, cost, limit, window)
+    local window_start
     local count = 0
-    if st then
+    local rebased = false
+    if not st then
+      window_start = aligned_start(now, window)
+    else
       window_start = st[1]
-      count = st[2]
-      if start > window_start then
-        window_start = start
-        count = 0
+      local end_ms = window_start + window
+      if now < window_start then
+        -- The clock went back: this window starts now, keeping its count.
+        window_start = now
+        count = st[2]
+        rebased = true
+      elseif now < end_ms then
+        count = st[2]
+      elseif now < end_ms + window then
+        -- The next window, in this state's phase.
+        window_start = end_ms
+      else
+        window_start = aligned_start(now, window)
       end
     end
-    local ends_in = ceil_ms(window_start + window - now)
     if count + cost <= limit then
       local used = count + cost
       local reset = 0
-      if used > 0 then reset = ends_in end
-      return true, limit - used, 0, reset, { window_start, used }
+      if used > 0 then reset = until_ms(window_start + window, now) end
+      return true, limit - used, 0, reset, { window_start, used }, rebased
     end
-    return false, limit - count, ends_in, ends_in, nil
+    local ends_in = until_ms(window_start + window, now)
+    local nx = nil
+    if rebased then nx = { window_start, count } end
+    return false, limit - count, ends_in, ends_in, nx, rebased
   end,
   refund = function(st, now, cost, limit, window)
     local window_start = st[1]
-    if math.floor(now / window) * window > window_start then return nil end
+    if now < window_start then
+      window_start = now
+    elseif now >= window_start + window then
+      return nil
+    end
     local count = st[2] - cost
     if count < 0 then count = 0 end
     return { window_start, count }
   end,
-} end
+}
+end

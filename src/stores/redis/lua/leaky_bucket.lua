@@ -1,40 +1,84 @@
 -- leaky_bucket.lua: the leaky bucket as a meter ('lb'); twin of src/core/leaky-bucket.ts.
 -- Params: capacity, leakRate (per second). State: level, updatedAtMs.
 
-LOAD['lb'] = function() return {
-  eval = function(st, now, cost, capacity, rate)
-    local level = 0
-    local at = now
-    if st then
-      level = st[1]
-      at = st[2]
-      if now > at then
-        level = level - ((now - at) * rate) / 1000
-        if level < 0 then level = 0 end
-        at = now
+LOAD['lb'] = function()
+  -- level_at returns the level of the state (level counted at at) at t >= at, before the floor at 0.
+  local function level_at(level, at, t, rate)
+    if t > at then return level - ((t - at) * rate) / 1000 end
+    return level
+  end
+  -- wait returns the smallest whole r >= 0 at which the state passes level + add <= limit, given
+  -- has, its level at now (leakyWaitMs).
+  local function wait(level, at, now, has, add, limit, rate, ms_per_unit, full)
+    if has + add <= limit then return 0 end
+    local x = (has + add - limit) * ms_per_unit
+    local a = now
+    if now < 0 then a = -now end
+    local g = (a + full) * WAIT_GUARD
+    local r = math.ceil(x)
+    local d = r - x
+    if x > 0 and d > g and (d < 1 - g or r == 1) then return r end
+    -- settleSide: just below (or on) r, just above r - 1, or not positive.
+    if not (x > 0) then
+      r = 1
+    elseif d <= g then
+      if level_at(level, at, now + r, rate) + add <= limit then return r end
+      r = r + 1
+    else
+      if not (level_at(level, at, now + (r - 1), rate) + add <= limit) then return r end
+      r = r - 1
+    end
+    local i = 0
+    while i < FIX_STEPS and r > 1 and level_at(level, at, now + (r - 1), rate) + add <= limit do
+      r = r - 1
+      i = i + 1
+    end
+    i = 0
+    while i < FIX_STEPS and not (level_at(level, at, now + r, rate) + add <= limit) do
+      r = r + 1
+      i = i + 1
+    end
+    return r
+  end
+  return {
+    eval = function(st, now, cost, capacity, rate)
+      local ms_per_unit = 1000 / rate
+      local full = capacity * ms_per_unit
+      -- The state kept if denied: as stored, or rebased to now when its time is ahead.
+      local kept_level = 0
+      local kept_at = now
+      local rebased = false
+      if st then
+        kept_level = st[1]
+        kept_at = st[2]
+        if kept_at > now then
+          kept_at = now
+          rebased = true
+        end
       end
-    end
-    local filled = level + cost
-    -- After a clock went backwards, draining resumes only once now passes at.
-    local lag = 0
-    if at > now then lag = at - now end
-    if filled <= capacity + EPSILON then
-      local reset = 0
-      if filled > 0 then reset = ceil_ms(lag + (filled * 1000) / rate) end
-      return true, floor_tokens(capacity - filled), 0, reset, { filled, at }
-    end
-    return false, floor_tokens(capacity - level), ceil_ms(lag + ((filled - capacity) * 1000) / rate),
-      ceil_ms(lag + (level * 1000) / rate), nil
-  end,
-  refund = function(st, now, cost, capacity, rate)
-    local level = st[1]
-    local at = st[2]
-    if now > at then
-      level = level - ((now - at) * rate) / 1000
-      at = now
-    end
-    level = level - cost
-    if level < 0 then level = 0 end
-    return { level, at }
-  end,
-} end
+      local has = level_at(kept_level, kept_at, now, rate)
+      local level = has
+      if has < 0 then level = 0 end
+      local filled = level + cost
+      if filled <= capacity + EPSILON then
+        local reset
+        if cost > 0 then
+          reset = wait(filled, now, now, filled, 0, EPSILON, rate, ms_per_unit, full)
+        else
+          reset = wait(kept_level, kept_at, now, has, 0, EPSILON, rate, ms_per_unit, full)
+        end
+        return true, floor_tokens(capacity - filled), 0, reset, { filled, now }, rebased
+      end
+      local nx = nil
+      if rebased then nx = { kept_level, kept_at } end
+      return false, floor_tokens(capacity - level),
+        wait(kept_level, kept_at, now, has, cost, capacity + EPSILON, rate, ms_per_unit, full),
+        wait(kept_level, kept_at, now, has, 0, EPSILON, rate, ms_per_unit, full), nx, rebased
+    end,
+    refund = function(st, now, cost, capacity, rate)
+      local level = level_at(st[1], st[2], now, rate) - cost
+      if level < 0 then level = 0 end
+      return { level, now }
+    end,
+  }
+end

@@ -21,6 +21,33 @@ local function ceil_ms(x)
   return 0
 end
 
+-- WAIT_GUARD and FIX_STEPS make every wait exact, as in TypeScript (policy.ts): a wait
+-- estimated by formula is used as is when further than the guard (2^-47 of the clock
+-- and of the algorithm's longest wait) from a whole ms, else settled by the test itself
+-- at the time that tells on which side of that ms it lies (settleSide), moving at most
+-- FIX_STEPS ms. Each algorithm writes the guard out in its wait, rather than calling a
+-- helper here: every top-level function costs a closure on every call of a script.
+local WAIT_GUARD = 2 ^ -47
+local FIX_STEPS = 8
+
+-- until_ms returns the smallest whole r >= 0 with now + r >= end_ms (untilMs in TypeScript).
+local function until_ms(end_ms, now)
+  local r = math.ceil(end_ms - now)
+  if r > 0 and now + r >= end_ms and now + (r - 1) < end_ms then return r end
+  if r <= 0 then r = 0 end
+  local i = 0
+  while i < FIX_STEPS and r > 0 and now + (r - 1) >= end_ms do
+    r = r - 1
+    i = i + 1
+  end
+  i = 0
+  while i < FIX_STEPS and now + r < end_ms do
+    r = r + 1
+    i = i + 1
+  end
+  return r
+end
+
 -- now_ms returns the time in ms: `given` (ARGV text) when not empty, else the
 -- server's clock. It turns on effect replication first, since TIME is not
 -- deterministic and scripts that read it must replicate their writes.
@@ -82,11 +109,15 @@ local function serialize(t)
 end
 
 -- LOAD maps a policy kind code to a loader returning its math: eval(st, now, cost,
--- p1, p2, p3) returns ok, remaining, retryAfterMs, resetAfterMs, next state (or nil
--- when denied); refund(st, now, cost, p1, p2, p3) returns the state to keep (or nil
--- for no change). st is nil for a key without state (fresh). Loaders run only for
--- the kinds a call uses: Redis runs the whole script body on every call, and each
--- function definition it executes costs a closure.
+-- p1, p2, p3) returns ok, remaining, retryAfterMs, resetAfterMs, next, rebased:
+-- next is the new state when admitted, else the rebased state or nil, and rebased is
+-- true when the state's time was ahead of now (a clock gone back) and next holds it
+-- moved back (Outcome.rebased in TypeScript). A caller stores next when admitted with
+-- a cost above 0, or when rebased (even for a denial or a peek). refund(st, now,
+-- cost, p1, p2, p3) returns the state to keep (or nil for no change). st is nil for a
+-- key without state (fresh). Loaders run only for the kinds a call uses: Redis runs
+-- the whole script body on every call, and each function definition it executes
+-- costs a closure, so helpers live inside the loaders.
 local LOAD = {}
 local ALG = {}
 

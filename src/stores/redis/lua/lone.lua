@@ -15,17 +15,16 @@ local key = KEYS[1]
 local raw = redis.call('GET', key)
 local st = nil
 if raw then st = parse(raw) end
-local ok, rem, retry, reset, nx =
+local ok, rem, retry, reset, nx, rebased =
   LOAD[KIND]().eval(st, now, cost, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
-if ok then
-  if cost > 0 then
-    -- As decide.lua's store: a TTL of resetMs (+ grace), or no key when the state holds no information.
-    if reset > 0 and #nx > 0 then
-      redis.call('SET', key, serialize(nx), 'PX', reset + tonumber(ARGV[2]))
-    else
-      redis.call('DEL', key)
-    end
+-- Kept: an admitted cost, or a state rebased after the clock went back. As decide.lua's
+-- store: a TTL of resetMs (+ grace), or no key when the state holds no information.
+if (ok and cost > 0) or rebased then
+  if reset > 0 and #nx > 0 then
+    redis.call('SET', key, serialize(nx), 'PX', reset + tonumber(ARGV[2]))
+  else
+    redis.call('DEL', key)
   end
-  return { 1, rem, retry, reset }
 end
+if ok then return { 1, rem, retry, reset } end
 return { 0, rem, retry, reset }

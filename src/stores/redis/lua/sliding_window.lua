@@ -1,57 +1,114 @@
 -- sliding_window.lua: the weighted two-window counter ('sw'); twin of src/core/sliding-window.ts.
 -- Params: limit, windowMs. State: windowStartMs, previous, current.
 
--- sw_roll moves the state to now and returns windowStart, previous, current.
-local function sw_roll(st, now, window)
-  local start = math.floor(now / window) * window
-  if not st then return start, 0, 0 end
-  local window_start = st[1]
-  if start > window_start then
-    local previous = 0
-    if start == window_start + window then previous = st[3] end
-    return start, previous, 0
+LOAD['sw'] = function()
+  -- aligned_start returns the start of the aligned window holding now, never above it (alignedStartMs).
+  local function aligned_start(now, window)
+    local start = math.floor(now / window) * window
+    if start > now then return start - window end
+    return start
   end
-  return window_start, st[2], st[3]
-end
-
-LOAD['sw'] = function() return {
-  eval = function(st, now, cost, limit, window)
-    local window_start, previous, current = sw_roll(st, now, window)
-    local elapsed = now - window_start
-    if elapsed < 0 then elapsed = 0 end
-    local estimate = (previous * (window - elapsed)) / window + current
-    if estimate + cost <= limit + EPSILON then
-      local used = current + cost
-      local reset = 0
-      if used > 0 then
-        reset = ceil_ms(window_start + 2 * window - now)
-      elseif previous > 0 then
-        reset = ceil_ms(window_start + window - now)
+  -- roll moves the state to now and returns windowStart, previous, current, rebased.
+  local function roll(st, now, window)
+    if not st then return aligned_start(now, window), 0, 0, false end
+    local window_start = st[1]
+    local end_ms = window_start + window
+    if now < window_start then
+      -- The current window starts now, keeping both counts.
+      return now, st[2], st[3], true
+    end
+    if now < end_ms then return window_start, st[2], st[3], false end
+    -- The next window, in this state's phase.
+    if now < end_ms + window then return end_ms, st[3], 0, false end
+    return aligned_start(now, window), 0, 0, false
+  end
+  -- estimate_at is eval's estimate of the state at t >= window_start (estimateAt).
+  local function estimate_at(window_start, previous, current, t, window)
+    local end_ms = window_start + window
+    if t < end_ms then return (previous * (window - (t - window_start))) / window + current end
+    if t < end_ms + window then return (current * (window - (t - end_ms))) / window + 0 end
+    return 0
+  end
+  -- fits_at is eval's admission test of cost for the state at t >= window_start (fitsAt).
+  local function fits_at(window_start, previous, current, t, cost, limit, window)
+    return estimate_at(window_start, previous, current, t, window) + cost <= limit + EPSILON
+  end
+  -- reset_ms returns the smallest whole r >= 0 at which the state is full (resetMs).
+  local function reset_ms(window_start, previous, current, now, window)
+    if previous <= 0 and current <= 0 then return 0 end
+    if current > 0 then return until_ms(window_start + window + window, now) end
+    return until_ms(window_start + window, now)
+  end
+  -- retry_ms returns the smallest whole r >= 1 at which cost fits the estimate of the state (retryMs).
+  local function retry_ms(ws, previous, current, now, cost, wait, sliding, limit, window)
+    local r = math.ceil(wait)
+    if wait > 0 then
+      local d = r - wait
+      local a = now
+      if now < 0 then a = -now end
+      local g = ((a + 2 * window) * sliding + limit * window) * WAIT_GUARD
+      if d * sliding <= g then
+        -- Just below (or on) r: the answer is r or r + 1.
+        if fits_at(ws, previous, current, now + r, cost, limit, window) then return r end
+        r = r + 1
+      elseif (1 - d) * sliding <= g and r > 1 then
+        -- Just above r - 1: the answer is r - 1 or r.
+        if not fits_at(ws, previous, current, now + (r - 1), cost, limit, window) then return r end
+        r = r - 1
+      else
+        return r
       end
-      return true, floor_tokens(limit - (estimate + cost)), 0, reset, { window_start, previous, used }
-    end
-    local wait
-    if current + cost <= limit then
-      -- Wait within this window until enough of the previous window has slid out.
-      wait = window_start + window - ((limit - current - cost) * window) / previous - now
     else
-      -- Wait into the next window, where this window becomes the previous one.
-      local into_next = window - ((limit - cost) * window) / current
-      if into_next < 0 then into_next = 0 end
-      wait = window_start + window + into_next - now
+      r = 1
     end
-    local reset = 0
-    if current > 0 then
-      reset = ceil_ms(window_start + 2 * window - now)
-    elseif previous > 0 then
-      reset = ceil_ms(window_start + window - now)
+    local i = 0
+    while i < FIX_STEPS and r > 1 and fits_at(ws, previous, current, now + (r - 1), cost, limit, window) do
+      r = r - 1
+      i = i + 1
     end
-    return false, floor_tokens(limit - estimate), ceil_ms(wait), reset, nil
-  end,
-  refund = function(st, now, cost, limit, window)
-    local window_start, previous, current = sw_roll(st, now, window)
-    current = current - cost
-    if current < 0 then current = 0 end
-    return { window_start, previous, current }
-  end,
-} end
+    i = 0
+    while i < FIX_STEPS and not fits_at(ws, previous, current, now + r, cost, limit, window) do
+      r = r + 1
+      i = i + 1
+    end
+    return r
+  end
+  return {
+    eval = function(st, now, cost, limit, window)
+      local window_start, previous, current, rebased = roll(st, now, window)
+      local estimate = (previous * (window - (now - window_start))) / window + current
+      -- A cost of 0 is always allowed, even when a rebase put the estimate above the limit.
+      if estimate + cost <= limit + EPSILON or cost == 0 then
+        local used = current + cost
+        return true, floor_tokens(limit - (estimate + cost)), 0, reset_ms(window_start, previous, used, now, window),
+          { window_start, previous, used }, rebased
+      end
+      -- The state kept: as stored (which rolls as above at every later time), or rebased.
+      local ks, kp, kc = window_start, previous, current
+      if st and not rebased then ks, kp, kc = st[1], st[2], st[3] end
+      local wait
+      local within = current + cost <= limit
+      if within then
+        -- Wait within this window until enough of the previous window has slid out.
+        wait = window_start + window - ((limit + EPSILON - current - cost) * window) / previous - now
+      else
+        -- Wait into the next window, where this window becomes the previous one.
+        local into_next = window - ((limit + EPSILON - cost) * window) / current
+        if into_next < 0 then into_next = 0 end
+        wait = window_start + window + into_next - now
+      end
+      local sliding = current
+      if within then sliding = previous end
+      local nx = nil
+      if rebased then nx = { ks, kp, kc } end
+      return false, floor_tokens(limit - estimate), retry_ms(ks, kp, kc, now, cost, wait, sliding, limit, window),
+        reset_ms(ks, kp, kc, now, window), nx, rebased
+    end,
+    refund = function(st, now, cost, limit, window)
+      local window_start, previous, current = roll(st, now, window)
+      current = current - cost
+      if current < 0 then current = 0 end
+      return { window_start, previous, current }
+    end,
+  }
+end

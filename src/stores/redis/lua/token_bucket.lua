@@ -1,52 +1,144 @@
 -- token_bucket.lua: the token bucket, smooth ('tb') and stepped ('ts'); twin of src/core/token-bucket.ts.
 
 -- Smooth bucket. Params: capacity, refillRate (tokens per second). State: tokens, updatedAtMs.
-LOAD['tb'] = function() return {
-  eval = function(st, now, cost, capacity, rate)
-    local tokens = capacity
-    local at = now
-    if st then
-      tokens = st[1]
-      at = st[2]
-      if now > at then
-        tokens = tokens + ((now - at) * rate) / 1000
-        if tokens > capacity then tokens = capacity end
-        at = now
+LOAD['tb'] = function()
+  -- tokens_at returns the tokens of the state (tokens counted at at) at t >= at, before the cap (smoothTokensAt).
+  local function tokens_at(tokens, at, t, rate)
+    if t > at then return tokens + ((t - at) * rate) / 1000 end
+    return tokens
+  end
+  -- wait returns the smallest whole r >= 0 at which the state holds `want` tokens, given has,
+  -- its tokens at now (smoothWaitMs and smoothFixMs).
+  local function wait(tokens, at, now, has, want, rate, ms_per_token, full)
+    if has + EPSILON >= want then return 0 end
+    local x = (want - EPSILON - has) * ms_per_token
+    local a = now
+    if now < 0 then a = -now end
+    local g = (a + full) * WAIT_GUARD
+    local r = math.ceil(x)
+    local d = r - x
+    if x > 0 and d > g and (d < 1 - g or r == 1) then return r end
+    -- settleSide: just below (or on) r, just above r - 1, or not positive.
+    if not (x > 0) then
+      r = 1
+    elseif d <= g then
+      if tokens_at(tokens, at, now + r, rate) + EPSILON >= want then return r end
+      r = r + 1
+    else
+      if not (tokens_at(tokens, at, now + (r - 1), rate) + EPSILON >= want) then return r end
+      r = r - 1
+    end
+    local i = 0
+    while i < FIX_STEPS and r > 1 and tokens_at(tokens, at, now + (r - 1), rate) + EPSILON >= want do
+      r = r - 1
+      i = i + 1
+    end
+    i = 0
+    while i < FIX_STEPS and tokens_at(tokens, at, now + r, rate) + EPSILON < want do
+      r = r + 1
+      i = i + 1
+    end
+    return r
+  end
+  return {
+    eval = function(st, now, cost, capacity, rate)
+      local ms_per_token = 1000 / rate
+      local full = capacity * ms_per_token
+      -- The state kept if denied: as stored, or rebased to now when its time is ahead.
+      local kept_tokens = capacity
+      local kept_at = now
+      local rebased = false
+      if st then
+        kept_tokens = st[1]
+        kept_at = st[2]
+        if kept_at > now then
+          kept_at = now
+          rebased = true
+        end
       end
-    end
-    -- After a clock went backwards, refill resumes only once now passes at.
-    local lag = 0
-    if at > now then lag = at - now end
-    if tokens + EPSILON >= cost then
+      local has = tokens_at(kept_tokens, kept_at, now, rate)
+      local tokens = has
+      if has > capacity then tokens = capacity end
+      if tokens + EPSILON < cost then
+        local nx = nil
+        if rebased then nx = { kept_tokens, kept_at } end
+        return false, floor_tokens(has), wait(kept_tokens, kept_at, now, has, cost, rate, ms_per_token, full),
+          wait(kept_tokens, kept_at, now, has, capacity, rate, ms_per_token, full), nx, rebased
+      end
       local left = tokens - cost
-      local reset = 0
-      if left < capacity then reset = ceil_ms(lag + ((capacity - left) * 1000) / rate) end
-      return true, floor_tokens(left), 0, reset, { left, at }
-    end
-    return false, floor_tokens(tokens), ceil_ms(lag + ((cost - tokens) * 1000) / rate),
-      ceil_ms(lag + ((capacity - tokens) * 1000) / rate), nil
-  end,
-  refund = function(st, now, cost, capacity, rate)
-    local tokens = st[1]
-    local at = st[2]
-    if now > at then
-      tokens = tokens + ((now - at) * rate) / 1000
-      at = now
-    end
-    tokens = tokens + cost
-    if tokens > capacity then tokens = capacity end
-    return { tokens, at }
-  end,
-} end
+      local reset
+      if cost > 0 then
+        reset = wait(left, now, now, left, capacity, rate, ms_per_token, full)
+      else
+        reset = wait(kept_tokens, kept_at, now, has, capacity, rate, ms_per_token, full)
+      end
+      return true, floor_tokens(left), 0, reset, { left, now }, rebased
+    end,
+    refund = function(st, now, cost, capacity, rate)
+      local tokens = tokens_at(st[1], st[2], now, rate) + cost
+      if tokens > capacity then tokens = capacity end
+      return { tokens, now }
+    end,
+  }
+end
 
 -- Stepped bucket. Params: capacity, refillAmount, refillIntervalMs. State: tokens, lastRefillMs.
-LOAD['ts'] = function() return {
-  eval = function(st, now, cost, capacity, amount, interval)
-    local tokens = capacity
-    local last = now
-    if st then
-      tokens = st[1]
-      last = st[2]
+LOAD['ts'] = function()
+  -- tokens_at returns the tokens of the state (tokens, last refill at last) at t >= last, before the cap.
+  local function tokens_at(tokens, last, t, amount, interval)
+    if t > last then return tokens + math.floor((t - last) / interval) * amount end
+    return tokens
+  end
+  -- wait returns the smallest whole r >= 0 at which the state holds `want` tokens, given has,
+  -- its tokens at now (steppedWaitMs).
+  local function wait(tokens, last, now, has, want, amount, interval, full)
+    if has >= want then return 0 end
+    local x = last + math.ceil((want - tokens) / amount) * interval - now
+    local a = now
+    if now < 0 then a = -now end
+    local g = (a + full) * WAIT_GUARD
+    local r = math.ceil(x)
+    local d = r - x
+    if x > 0 and d > g and (d < 1 - g or r == 1) then return r end
+    -- settleSide: just below (or on) r, just above r - 1, or not positive.
+    if not (x > 0) then
+      r = 1
+    elseif d <= g then
+      if tokens_at(tokens, last, now + r, amount, interval) >= want then return r end
+      r = r + 1
+    else
+      if not (tokens_at(tokens, last, now + (r - 1), amount, interval) >= want) then return r end
+      r = r - 1
+    end
+    local i = 0
+    while i < FIX_STEPS and r > 1 and tokens_at(tokens, last, now + (r - 1), amount, interval) >= want do
+      r = r - 1
+      i = i + 1
+    end
+    i = 0
+    while i < FIX_STEPS and tokens_at(tokens, last, now + r, amount, interval) < want do
+      r = r + 1
+      i = i + 1
+    end
+    return r
+  end
+  return {
+    eval = function(st, now, cost, capacity, amount, interval)
+      local full = math.ceil(capacity / amount) * interval
+      -- The state kept if denied: as stored, or rebased to now when its time is ahead.
+      local kept_tokens = capacity
+      local kept_last = now
+      local rebased = false
+      if st then
+        kept_tokens = st[1]
+        kept_last = st[2]
+        if kept_last > now then
+          kept_last = now
+          rebased = true
+        end
+      end
+      local tokens = kept_tokens
+      local last = kept_last
       if now > last then
         local steps = math.floor((now - last) / interval)
         if steps > 0 then
@@ -55,28 +147,35 @@ LOAD['ts'] = function() return {
           last = last + steps * interval
         end
       end
-    end
-    if tokens >= cost then
-      local left = tokens - cost
-      local reset = 0
-      if left < capacity then
-        reset = ceil_ms(last + math.ceil((capacity - left) / amount) * interval - now)
+      if tokens >= cost then
+        local left = tokens - cost
+        local reset
+        if cost > 0 then
+          reset = wait(left, last, now, tokens_at(left, last, now, amount, interval), capacity, amount, interval, full)
+        else
+          reset = wait(kept_tokens, kept_last, now, tokens, capacity, amount, interval, full)
+        end
+        return true, left, 0, reset, { left, last }, rebased
       end
-      return true, left, 0, reset, { left, last }
-    end
-    return false, tokens, ceil_ms(last + math.ceil((cost - tokens) / amount) * interval - now),
-      ceil_ms(last + math.ceil((capacity - tokens) / amount) * interval - now), nil
-  end,
-  refund = function(st, now, cost, capacity, amount, interval)
-    local tokens = st[1]
-    local last = st[2]
-    if now > last then
-      local steps = math.floor((now - last) / interval)
-      tokens = tokens + steps * amount
-      last = last + steps * interval
-    end
-    tokens = tokens + cost
-    if tokens > capacity then tokens = capacity end
-    return { tokens, last }
-  end,
-} end
+      local nx = nil
+      if rebased then nx = { kept_tokens, kept_last } end
+      return false, tokens, wait(kept_tokens, kept_last, now, tokens, cost, amount, interval, full),
+        wait(kept_tokens, kept_last, now, tokens, capacity, amount, interval, full), nx, rebased
+    end,
+    refund = function(st, now, cost, capacity, amount, interval)
+      local tokens = st[1]
+      local last = st[2]
+      if now > last then
+        local steps = math.floor((now - last) / interval)
+        tokens = tokens + steps * amount
+        last = last + steps * interval
+      else
+        -- Rebased when the state's time is ahead (the clock went back).
+        last = now
+      end
+      tokens = tokens + cost
+      if tokens > capacity then tokens = capacity end
+      return { tokens, last }
+    end,
+  }
+end
