@@ -87,7 +87,7 @@ export const wideSubjects: Record<string, fc.Arbitrary<WideSubject>> = {
       backBound: (d: Applied, cost: number) => {
         const slackMs = 1e-9 * emissionMs + 0.01;
         return {
-          retryMs: d.allowed ? 0 : Math.ceil(cost * emissionMs + slackMs) + 1,
+          retryMs: Math.ceil(cost * emissionMs + slackMs) + 1,
           resetMs: Math.ceil(b * emissionMs + slackMs) + 1,
         };
       },
