@@ -84,7 +84,7 @@ export const wideSubjects: Record<string, fc.Arbitrary<WideSubject>> = {
       // At worst nothing left: cost units away, full after the whole tolerance. Plus what GCRA takes
       // for an on-time tat rather than a clock gone back: EPSILON of a unit and the rounding slack
       // (at most 0.01 ms at these times); and +1, a step back by a fraction of a ms rounding up.
-      backBound: (d: Applied, cost: number) => {
+      backBound: (_d: Applied, cost: number) => {
         const slackMs = 1e-9 * emissionMs + 0.01;
         return {
           retryMs: Math.ceil(cost * emissionMs + slackMs) + 1,
