@@ -164,9 +164,23 @@ export function SkipRateLimit(skip = true): ClassDecorator & MethodDecorator {
 export class RateLimitException extends HttpException {
   /** retryAfterSeconds is the Retry-After sent. */
   readonly retryAfterSeconds: number;
+  /**
+   * extensions become the GraphQL error's extensions (graphql-js copies an
+   * original error's): `code` "RATE_LIMITED", `retryAfterSeconds` and the
+   * `violatedPolicies`.
+   */
+  readonly extensions: { code: "RATE_LIMITED"; retryAfterSeconds: number; violatedPolicies: readonly string[] };
   constructor(problem: Record<string, unknown>, retryAfterSeconds: number) {
     super(problem, 429);
     this.retryAfterSeconds = retryAfterSeconds;
+    const violated = problem["violated-policies"];
+    this.extensions = {
+      code: "RATE_LIMITED",
+      retryAfterSeconds,
+      violatedPolicies: Array.isArray(violated) ? violated.map(String) : [],
+    };
+    // The problem's detail ("Too many requests for policy "api": retry in 1 second.") is what a GraphQL error shows.
+    if (typeof problem.detail === "string") this.message = problem.detail;
   }
 }
 
