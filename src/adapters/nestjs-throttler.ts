@@ -70,7 +70,9 @@ function policyName(name: string): string {
  * of one per blockDuration marks the block, and the counts start afresh after
  * it, as in @nestjs/throttler's own storage. With `blockDuration` 0 a refused
  * hit waits until the oldest hit leaves the window. A limit below 1 refuses
- * every hit. Throttler names become policy names in lower case.
+ * every hit. A refused hit reports `totalHits` limit + 1 (the built-in storage
+ * reports the hits still in the window during a block; ThrottlerGuard reads it
+ * only on admitted hits). Throttler names become policy names in lower case.
  *
  * @example
  * import { ThrottlerGuard, ThrottlerModule } from "@nestjs/throttler";
@@ -162,8 +164,9 @@ export class FloodgateThrottlerStorage {
           )
         : undefined;
     if (block !== undefined) {
+      // A block is a spent GCRA of one per blockDuration: nothing remains until it ends.
       const b = await this.limiter.peek(key, { policy: block });
-      if (!b.allowed) return blocked(limit, ttl, b.retryAfterMs);
+      if (b.remaining < 1) return blocked(limit, ttl, b.resetAfterMs);
     }
     const d: Decision = await this.limiter.consume(key, { policy: hits });
     if (d.allowed) {
@@ -175,9 +178,11 @@ export class FloodgateThrottlerStorage {
       };
     }
     if (block === undefined) return blocked(limit, d.resetAfterMs, d.retryAfterMs);
-    // Over the limit: the block starts now, and the hits start afresh when it ends.
+    // Over the limit: the block starts now. @nestjs/throttler forgets the hits when the block ends; hits older
+    // than the block are gone by then unless the block is shorter than the window, so only then are they reset
+    // (now: the block refuses every hit until it ends anyway).
     await this.limiter.consume(key, { policy: block });
-    await this.limiter.reset(key, { policy: hits });
+    if (blockDuration < ttl) await this.limiter.reset(key, { policy: hits });
     return blocked(limit, d.resetAfterMs, blockDuration);
   }
 }
