@@ -42,6 +42,8 @@ beforeAll(() => {
     "ioredis",
     "redis",
     "undici",
+    "@nestjs/common",
+    "@nestjs/core",
   ]) {
     mkdirSync(dirname(join(dir, "node_modules", dep)), { recursive: true });
     execFileSync("ln", ["-s", join(root, "node_modules", dep), join(dir, "node_modules", dep)]);
