@@ -21,6 +21,8 @@ const storeBase = "^src/stores/[^/]+\\.ts$";
 const limiter = "^src/(?!index\\.ts$)[^/]+\\.ts$";
 const http = "^src/http/";
 const adapters = "^src/adapters/";
+/** floodgate/nestjs's ThrottlerStorage for @nestjs/throttler: it decides on the limiter, not through src/http. */
+const throttlerStorage = "^src/adapters/nestjs-throttler\\.ts$";
 const client = "^src/client/";
 const onTop = "^src/(metrics|service|simulate)/";
 const cli = "^src/cli/";
@@ -76,13 +78,13 @@ module.exports = {
       "adapters-only-http",
       "Adapters are thin translations: from src/ they import only src/http, src/core (types and errors) and shared " +
         "helpers in src/adapters; move what they need into src/http.",
-      { path: adapters },
+      { path: adapters, pathNot: throttlerStorage },
       { path: "^src/", pathNot: [http, core, adapters] },
     ),
     forbid(
       "adapters-only-core-types",
       "Adapters take from src/core only types (import type) and the error classes; behaviour comes through src/http.",
-      { path: adapters },
+      { path: adapters, pathNot: throttlerStorage },
       { path: core, pathNot: "^src/core/errors\\.ts$", dependencyTypesNot: ["type-only"] },
     ),
     forbid(
@@ -93,10 +95,10 @@ module.exports = {
     ),
     forbid(
       "adapter-imports-only-its-framework",
-      "An adapter imports no npm package but its own framework (src/adapters/koa.ts: koa), so one peer never " +
-        "pulls another; shared helpers in src/adapters import none.",
+      "An adapter imports no npm package but its own framework (src/adapters/koa.ts: koa; nestjs: @nestjs/*), so " +
+        "one peer never pulls another; shared helpers in src/adapters import none.",
       { path: adapterEntry },
-      { ...npm, pathNot: "(^|/)node_modules/(@types/)?$1/" },
+      { ...npm, pathNot: "(^|/)node_modules/(@types/)?(@$1/[^/]+|$1)/" },
     ),
     forbid(
       "adapter-helpers-import-no-framework",

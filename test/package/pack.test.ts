@@ -3,18 +3,16 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { everySubpathLoads, root, rootFromCjs, rootFromEsm, run as runIn, subpaths, typechecks } from "./consumers.js";
 
-const root = resolve(import.meta.dirname, "../..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
   exports: Record<
     string,
     string | { import: { types: string; default: string }; require: { types: string; default: string } }
   >;
 };
-const subpaths = Object.keys(pkg.exports).filter((s) => s !== "./package.json");
-const specifier = (s: string): string => (s === "." ? "floodgate" : `floodgate/${s.slice(2)}`);
 
 let dir = "";
 
@@ -44,6 +42,8 @@ beforeAll(() => {
     "ioredis",
     "redis",
     "undici",
+    "@nestjs/common",
+    "@nestjs/core",
   ]) {
     mkdirSync(dirname(join(dir, "node_modules", dep)), { recursive: true });
     execFileSync("ln", ["-s", join(root, "node_modules", dep), join(dir, "node_modules", dep)]);
@@ -55,7 +55,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const run = (file: string): string => execFileSync(process.execPath, [file], { cwd: dir, encoding: "utf8" });
+const run = (file: string): string => runIn(dir, file);
 
 describe("packed tarball", () => {
   it("npm publish --dry-run warns about nothing in package.json (only that no one is logged in)", () => {
@@ -94,26 +94,11 @@ describe("packed tarball", () => {
   });
 
   it("the root imports from ESM and makes a decision", () => {
-    writeFileSync(
-      join(dir, "esm.mjs"),
-      `import { RateLimiter, tokenBucket } from "floodgate";
-const l = new RateLimiter({ policy: tokenBucket({ capacity: 2, refillRate: 1 }), now: () => 0 });
-const a = await l.consume("k"); const b = await l.consume("k"); const c = await l.consume("k");
-console.log(JSON.stringify([a.allowed, b.allowed, c.allowed, c.retryAfterMs]));`,
-    );
-    expect(run("esm.mjs").trim()).toBe("[true,true,false,1000]");
+    rootFromEsm(dir);
   });
 
   it("the root requires from CJS and makes a decision", () => {
-    writeFileSync(
-      join(dir, "cjs.cjs"),
-      `const { RateLimiter, fixedWindow, FloodgateRangeError } = require("floodgate");
-const l = new RateLimiter({ policy: fixedWindow({ limit: 1, windowMs: 1000 }), now: () => 0 });
-const a = l.consumeSync("k"); const b = l.consumeSync("k");
-let code = ""; try { fixedWindow({ limit: 0, windowMs: 1 }); } catch (e) { code = e instanceof FloodgateRangeError ? e.code : "wrong class"; }
-console.log(JSON.stringify([a.allowed, b.allowed, code]));`,
-    );
-    expect(run("cjs.cjs").trim()).toBe('[true,false,"ERR_INVALID_OPTION"]');
+    rootFromCjs(dir);
   });
 
   // Regression (issue 8, defect 8): consumeSync with a MemoryStore of the other format threw ERR_STORE,
@@ -180,64 +165,10 @@ console.log(JSON.stringify([[typeof rateLimit, named === rateLimit], await statu
   });
 
   it("every subpath loads from both ESM and CJS", () => {
-    for (const s of subpaths) {
-      writeFileSync(
-        join(dir, "sub.mjs"),
-        `const m = await import(${JSON.stringify(specifier(s))}); console.log(Object.keys(m).length);`,
-      );
-      writeFileSync(
-        join(dir, "sub.cjs"),
-        `const m = require(${JSON.stringify(specifier(s))}); console.log(Object.keys(m).length);`,
-      );
-      expect(Number(run("sub.mjs")), `import ${specifier(s)}`).toBeGreaterThan(0);
-      expect(Number(run("sub.cjs")), `require ${specifier(s)}`).toBeGreaterThan(0);
-    }
+    everySubpathLoads(dir);
   });
 
   it("typechecks for TypeScript consumers, ESM (NodeNext) and CJS", () => {
-    const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-    const imports = subpaths
-      .map((s, i) => `import * as m${i} from ${JSON.stringify(specifier(s))};\nvoid m${i};`)
-      .join("\n");
-    const body = `import { RateLimiter, tokenBucket, type Decision } from "floodgate";
-${imports}
-import fastifyDefault, { rateLimit as fastifyNamed } from "floodgate/fastify";
-const l = new RateLimiter({ policy: tokenBucket({ capacity: 10, refillRate: 2 }) });
-export async function f(): Promise<number> { const d: Decision = await l.consume("k"); return d.remaining; }
-export const plugins: (typeof fastifyNamed)[] = [fastifyDefault, fastifyNamed];
-// @ts-expect-error capacity must be a number
-tokenBucket({ capacity: "10", refillRate: 2 });
-`;
-    for (const [name, type] of [
-      ["ts-esm", "module"],
-      ["ts-cjs", "commonjs"],
-    ] as const) {
-      const d = join(dir, name);
-      mkdirSync(d, { recursive: true });
-      writeFileSync(join(d, "package.json"), JSON.stringify({ type }));
-      writeFileSync(join(d, "main.ts"), body);
-      writeFileSync(
-        join(d, "tsconfig.json"),
-        JSON.stringify({
-          compilerOptions: {
-            strict: true,
-            module: "NodeNext",
-            moduleResolution: "NodeNext",
-            skipLibCheck: true, // as most apps set it: @types/koa does not typecheck against its own deps
-            target: "ES2022",
-            noEmit: true,
-            types: ["node"],
-          },
-          files: ["main.ts"],
-        }),
-      );
-      let output = "";
-      try {
-        execFileSync(process.execPath, [tsc, "-p", d], { cwd: d, encoding: "utf8" });
-      } catch (e) {
-        output = String((e as { stdout?: string }).stdout ?? e);
-      }
-      expect(output, name).toBe("");
-    }
+    typechecks(dir);
   });
 });

@@ -1,12 +1,13 @@
-// adapter.ts: the small interface RedisStore talks to, and adapters for ioredis and node-redis.
+// adapter.ts: the small interface RedisStore talks to, and adapters for ioredis, node-redis, iovalkey and valkey-glide.
 
 import { describe, FloodgateTypeError } from "../../core/errors.js";
 
 /**
  * RedisAdapter is all RedisStore needs from a Redis client: run a script by
  * SHA1 or by source, with its keys. Every key one call passes shares a hash
- * slot, so a Cluster client can route the call by `keys[0]`. Writing one for
- * another client (valkey-glide, iovalkey) takes a few lines.
+ * slot, so a Cluster client can route the call by `keys[0]`. Adapters come for
+ * ioredis, node-redis, iovalkey and valkey-glide; writing one for another
+ * client takes a few lines.
  */
 export interface RedisAdapter {
   /** cluster is true for a Redis Cluster: then each call's keys must share one slot (RedisStore sees to it). */
@@ -183,22 +184,118 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
 }
 
 /**
- * toAdapter recognises an ioredis or node-redis client (standalone or cluster)
- * and returns its adapter. It throws a FloodgateTypeError for anything else.
+ * iovalkeyAdapter adapts an iovalkey `Valkey` (or `Redis`) or `Cluster`
+ * instance. iovalkey is the Valkey project's fork of ioredis with the same
+ * API, so this is ioredisAdapter under the name users look for.
+ */
+export function iovalkeyAdapter(client: IoRedisLike): RedisAdapter {
+  return ioredisAdapter(client);
+}
+
+/**
+ * GlideRoute is the part of valkey-glide's routing options this adapter sends:
+ * the primary of a key's slot, or every primary.
+ */
+export type GlideRoute = { readonly type: "primarySlotKey"; readonly key: string } | "allPrimaries";
+
+/** GlideClientLike is the part of a valkey-glide `GlideClient` (standalone) this adapter uses. */
+export interface GlideClientLike {
+  customCommand(args: string[]): Promise<unknown>;
+}
+
+/** GlideClusterClientLike is the part of a valkey-glide `GlideClusterClient` this adapter uses. */
+export interface GlideClusterClientLike {
+  customCommand(args: string[], options?: { route?: GlideRoute }): Promise<unknown>;
+  invokeScriptWithRoute(...args: never[]): Promise<unknown>;
+}
+
+/**
+ * glideError turns valkey-glide's wording of a missing script ("... NoScriptError:
+ * No matching script ...") into the NOSCRIPT the store recognises; other errors
+ * pass unchanged.
+ */
+function glideError(err: unknown): never {
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message === "string" && !message.startsWith("NOSCRIPT") && /NoScriptError|NOSCRIPT/.test(message)) {
+    throw Object.assign(new Error(`NOSCRIPT ${message}`), { cause: err });
+  }
+  throw err;
+}
+
+/**
+ * glideReplies reads a multi-node reply of valkey-glide as a list: a GlideRecord
+ * (`[{ key: address, value }]`, valkey-glide 2), an object of address -> reply,
+ * or a single reply.
+ */
+function glideReplies(reply: unknown): { node: string | undefined; value: unknown }[] {
+  if (Array.isArray(reply)) {
+    return reply.map((e: { key?: unknown; value?: unknown }) => ({
+      node: e?.key === undefined ? undefined : String(e.key),
+      value: e?.value,
+    }));
+  }
+  if (reply !== null && typeof reply === "object") {
+    return Object.entries(reply as Record<string, unknown>).map(([node, value]) => ({ node, value }));
+  }
+  return [{ node: undefined, value: reply }];
+}
+
+/**
+ * glideAdapter adapts a valkey-glide client: `GlideClient` (standalone) or
+ * `GlideClusterClient`, created with the default string decoder. A Cluster call
+ * is routed to the primary of its first key's slot; scriptLoad and info go to
+ * every primary. valkey-glide words a missing script as "NoScriptError"; the
+ * adapter reports it as NOSCRIPT, so the store reloads its scripts.
+ */
+export function glideAdapter(client: GlideClientLike | GlideClusterClientLike): RedisAdapter {
+  if (typeof (client as Partial<GlideClusterClientLike>).invokeScriptWithRoute === "function") {
+    const c = client as GlideClusterClientLike;
+    const run = (args: string[], key: string | undefined): Promise<unknown> =>
+      c.customCommand(args, key === undefined ? {} : { route: { type: "primarySlotKey", key } }).catch(glideError);
+    return {
+      cluster: true,
+      evalsha: (sha1, keys, args) => run(["EVALSHA", sha1, String(keys.length), ...keys, ...args], keys[0]),
+      eval: (source, keys, args) => run(["EVAL", source, String(keys.length), ...keys, ...args], keys[0]),
+      scriptLoad: (source) => c.customCommand(["SCRIPT", "LOAD", source], { route: "allPrimaries" }),
+      async info(section) {
+        const reply = await c.customCommand(["INFO", section], { route: "allPrimaries" });
+        return glideReplies(reply).map(({ node, value }) => ({ ...(node ? { node } : {}), text: String(value) }));
+      },
+    };
+  }
+  const c = client as GlideClientLike;
+  const run = (args: string[]): Promise<unknown> => c.customCommand(args).catch(glideError);
+  return {
+    cluster: false,
+    evalsha: (sha1, keys, args) => run(["EVALSHA", sha1, String(keys.length), ...keys, ...args]),
+    eval: (source, keys, args) => run(["EVAL", source, String(keys.length), ...keys, ...args]),
+    scriptLoad: (source) => c.customCommand(["SCRIPT", "LOAD", source]),
+    info: async (section) => [{ text: String(await c.customCommand(["INFO", section])) }],
+  };
+}
+
+/**
+ * toAdapter recognises an ioredis, iovalkey, node-redis or valkey-glide client
+ * (standalone or cluster) and returns its adapter. It throws a
+ * FloodgateTypeError for anything else.
  */
 export function toAdapter(client: unknown): RedisAdapter {
   const c = client as Record<string, unknown> | null;
   if (c !== null && typeof c === "object") {
-    // node-redis has camel-cased evalSha and sendCommand; ioredis has lower-case evalsha.
+    // node-redis has camel-cased evalSha and sendCommand; ioredis and iovalkey have lower-case evalsha;
+    // valkey-glide has customCommand and invokeScript.
     if (typeof c.sendCommand === "function" && typeof c.evalSha === "function") {
       return nodeRedisAdapter(c as unknown as NodeRedisClientLike);
     }
     if (typeof c.evalsha === "function" && typeof c.eval === "function") {
       return ioredisAdapter(c as unknown as IoRedisLike);
     }
+    if (typeof c.customCommand === "function" && typeof c.invokeScript === "function") {
+      return glideAdapter(c as unknown as GlideClientLike);
+    }
   }
   throw new FloodgateTypeError(
     "ERR_INVALID_OPTION",
-    `floodgate: RedisStore({ client }) must be an ioredis Redis or Cluster, or a node-redis client or cluster, got ${describe(client)}; for another client pass { adapter } implementing RedisAdapter.`,
+    `floodgate: RedisStore({ client }) must be an ioredis or iovalkey client or Cluster, a node-redis client or cluster, or a valkey-glide GlideClient or GlideClusterClient, got ${describe(client)}; for another client pass { adapter } implementing RedisAdapter.`,
   );
 }

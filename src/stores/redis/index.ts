@@ -1,8 +1,13 @@
 // index.ts: the floodgate/redis entry point: RedisStore and its client adapters.
 
 export {
+  type GlideClientLike,
+  type GlideClusterClientLike,
+  type GlideRoute,
+  glideAdapter,
   type IoRedisLike,
   ioredisAdapter,
+  iovalkeyAdapter,
   type NodeRedisClientLike,
   type NodeRedisClusterLike,
   nodeRedisAdapter,
