@@ -5,9 +5,11 @@ export { type ErrorCode, FloodgateError, FloodgateRangeError, FloodgateTypeError
 export { fixedWindow, type WindowOptions } from "./core/fixed-window.js";
 export { type GcraOptions, gcra } from "./core/gcra.js";
 export { type LeakyBucketOptions, leakyBucket } from "./core/leaky-bucket.js";
+export { type LiveInfo, type LiveOptions, live, migrateState, replaceLive } from "./core/live.js";
 export type { Algorithm, Decision, Degraded, Outcome, Policy, PolicyDecision } from "./core/policy.js";
 export { slidingLog } from "./core/sliding-log.js";
 export { slidingWindow } from "./core/sliding-window.js";
+export { STRATEGIES, type Strategy } from "./core/strategy.js";
 export {
   type SmoothTokenBucketOptions,
   type SteppedTokenBucketOptions,

@@ -2,6 +2,7 @@
 
 import { badClock, checkClockOption, defaultTimers, monotonicNow, readClock, type Timers } from "./core/clock.js";
 import { describe, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
+import { type LiveOptions, replaceLive } from "./core/live.js";
 import type { Decision, Policy } from "./core/policy.js";
 import { checkPolicies } from "./core/registry.js";
 import { checkCost, checkKey, checkNow, checkOptions, MAX_LIMIT } from "./core/validate.js";
@@ -86,7 +87,11 @@ export class RateLimiter {
   get [RATE_LIMITER](): true {
     return true;
   }
-  readonly policies: readonly Policy[];
+  /** policies are the limiter's default policies (a frozen array; `replacePolicy` swaps it for a new one). */
+  get policies(): readonly Policy[] {
+    return this.#policies;
+  }
+  #policies: readonly Policy[];
   readonly store: Store;
   readonly #now: () => number;
   readonly #injectedClock: boolean;
@@ -96,13 +101,13 @@ export class RateLimiter {
   #waiters: WaitQueue<AcquireJob, Decision, Decision> | undefined;
   readonly #memory: MemoryStore | undefined;
   /** #fastCostMax (perf) is the largest cost valid for every default policy; see #fastCost. */
-  readonly #fastCostMax: number;
+  #fastCostMax: number;
   /** #unitCost (perf) is 1 when every default policy admits a cost of 1 (the default), else -1; see #fastCost. */
-  readonly #unitCost: number;
+  #unitCost: number;
 
   constructor(options: RateLimiterOptions) {
     const o = checkOptions("RateLimiter", options, ["policy", "store", "now", "timers", "maxQueue"]);
-    this.policies = checkPolicies("RateLimiter({ policy })", o.policy);
+    this.#policies = checkPolicies("RateLimiter({ policy })", o.policy);
     if (o.store !== undefined && !isStore(o.store)) {
       throw new FloodgateTypeError(
         "ERR_INVALID_OPTION",
@@ -125,10 +130,50 @@ export class RateLimiter {
     this.#injectedClock = injected !== undefined;
     this.#timers = (o.timers as Timers | undefined) ?? defaultTimers;
     this.#maxQueue = maxQueue;
+    this.#fastCostMax = MAX_LIMIT;
+    this.#unitCost = 1;
+    this.#setPolicies(this.#policies);
+  }
+
+  /** #setPolicies installs the default policies and the fast path's cost bounds. */
+  #setPolicies(policies: readonly Policy[]): void {
     let fastCostMax = MAX_LIMIT;
-    for (const p of this.policies) if (p.limit < fastCostMax) fastCostMax = p.limit;
+    for (const p of policies) if (p.limit < fastCostMax) fastCostMax = p.limit;
+    this.#policies = policies;
     this.#fastCostMax = fastCostMax;
     this.#unitCost = fastCostMax >= 1 ? 1 : -1;
+  }
+
+  /**
+   * replacePolicy replaces the default policy named `name`, which must be live (built with
+   * `live(...)`), by `policy`, and returns the new live policy. Every key keeps its state
+   * and migrates on its next decision following `strategy` (default "as-is"; see
+   * docs/live-limits.md); no key is scanned. Calls already made are unaffected; calls made
+   * from now on use the new version. A change of algorithm needs `{ strategy: "reset" }`.
+   */
+  replacePolicy(name: string, policy: Policy, options: LiveOptions = {}): Policy {
+    checkOptions("replacePolicy", options, ["strategy", "version"]);
+    const i = this.#policies.findIndex((p) => p.name === name);
+    if (i < 0) {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_POLICY",
+        `floodgate: replacePolicy(${describe(name)}) names no policy of this limiter; its policies are ${this.#policies
+          .map((p) => `"${p.name}"`)
+          .join(", ")}.`,
+      );
+    }
+    const current = this.#policies[i] as Policy;
+    if (!current.live) {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_POLICY",
+        `floodgate: replacePolicy("${name}") needs a live policy; build the limiter with live(${current.algorithm.factory}({ ... })) so its keys record the version that wrote them.`,
+      );
+    }
+    const next = replaceLive(current, policy, options);
+    const list = this.#policies.slice();
+    list[i] = next;
+    this.#setPolicies(Object.freeze(list));
+    return next;
   }
 
   /**

@@ -1,6 +1,7 @@
 // algorithm.ts: the descriptor each algorithm file exports, and the brand that marks a policy built by a factory.
 
 import type { Algorithm, Policy, PolicyDecision } from "./policy.js";
+import type { Strategy } from "./strategy.js";
 
 /** Verdict is what a descriptor reads of one policy's decision to tell headers when quota grows. */
 export type Verdict = Pick<PolicyDecision, "allowed" | "remaining" | "retryAfterMs" | "resetAfterMs">;
@@ -44,6 +45,25 @@ export interface AlgorithmDescriptor {
    * every store): the `t` of the RateLimit header field.
    */
   nextUnitMs(policy: Policy, verdict: Verdict): number;
+  /**
+   * migrate carries a key's state over a live replacement (see live.ts): `s` from `o`
+   * (`length` doubles) is a state written by a policy of this algorithm whose params were
+   * `fromParams`; it writes into `next` (from 0) the state of policy `to` (of this
+   * algorithm too) whose available units at `nowMs` follow `strategy` (never `reset`,
+   * which the caller handles by starting fresh). It returns the length written, or 0
+   * when the old state has its whole old limit available (it holds nothing: start fresh).
+   * The Lua twin's `migrate` makes the same operations.
+   */
+  migrate(
+    fromParams: ArrayLike<number>,
+    s: ArrayLike<number>,
+    o: number,
+    length: number,
+    nowMs: number,
+    to: Policy,
+    strategy: Strategy,
+    next: number[],
+  ): number;
 }
 
 /**

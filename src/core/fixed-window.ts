@@ -2,6 +2,7 @@
 
 import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { alignedStartMs, type Outcome, type Policy, scaleLimit, untilMs } from "./policy.js";
+import { isFullAvailable, migratedAvailable, type Strategy, wholeAvailable } from "./strategy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
 /** WindowOptions configures the window algorithms: at most `limit` per `windowMs`. */
@@ -139,6 +140,38 @@ export function fixedWindow(options: WindowOptions): Policy {
   );
 }
 
+/**
+ * migrateFixed carries a fixed window's state [windowStartMs, count] to `to`: available is the
+ * old limit minus the count of the window holding nowMs (0 once it is over; a start ahead of
+ * nowMs is rebased to nowMs, keeping the count). The new state counts new limit minus the
+ * migrated available (whole units) in the window holding nowMs: the same window when the
+ * length is unchanged, else the new length's aligned window.
+ */
+function migrateFixed(
+  from: ArrayLike<number>,
+  s: ArrayLike<number>,
+  o: number,
+  _length: number,
+  nowMs: number,
+  to: Policy,
+  strategy: Strategy,
+  next: number[],
+): number {
+  const oldLimit = from[0] as number;
+  const oldWindowMs = from[1] as number;
+  let start = s[o] as number;
+  let count = s[o + 1] as number;
+  if (nowMs < start) start = nowMs;
+  else if (nowMs >= start + oldWindowMs) count = 0;
+  const available = oldLimit - count;
+  if (isFullAvailable(available, oldLimit)) return 0;
+  const newLimit = to.params[0] as number;
+  const newWindowMs = to.params[1] as number;
+  next[0] = newWindowMs === oldWindowMs ? start : alignedStartMs(nowMs, newWindowMs);
+  next[1] = newLimit - wholeAvailable(migratedAvailable(strategy, available, oldLimit, newLimit));
+  return 2;
+}
+
 /** FIXED_WINDOW describes the fixed window counter: Lua twin 'fw'. */
 export const FIXED_WINDOW: AlgorithmDescriptor = Object.freeze({
   code: "fw",
@@ -152,4 +185,5 @@ export const FIXED_WINDOW: AlgorithmDescriptor = Object.freeze({
   // The time until the window ends (the whole window when nothing is used in it: unknown, and at most that).
   nextUnitMs: (p: Policy, d: { remaining: number; resetAfterMs: number }): number =>
     p.limit - d.remaining <= 0 || d.resetAfterMs <= 0 ? p.windowMs : d.resetAfterMs,
+  migrate: migrateFixed,
 });

@@ -14,6 +14,7 @@ import {
   settleSide,
   WAIT_GUARD,
 } from "./policy.js";
+import { isFullAvailable, migratedAvailable, type Strategy } from "./strategy.js";
 import { tokenBucket } from "./token-bucket.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
@@ -258,6 +259,34 @@ export function gcra(options: GcraOptions): Policy {
   );
 }
 
+/**
+ * migrateGcra carries a GCRA state [tat, in old emission intervals] to `to`: available is
+ * the old burst minus how far tat runs ahead of nowMs (at most the burst: further is a clock
+ * gone back, rebased as evaluate does); the new tat runs (new burst - migrated available)
+ * new emission intervals ahead of nowMs.
+ */
+function migrateGcra(
+  from: ArrayLike<number>,
+  s: ArrayLike<number>,
+  o: number,
+  _length: number,
+  nowMs: number,
+  to: Policy,
+  strategy: Strategy,
+  next: number[],
+): number {
+  const oldBurst = from[2] as number;
+  const nowUnits = nowMs / (from[0] as number);
+  const tat = s[o] as number;
+  let aheadUnits = tat > nowUnits ? tat - nowUnits : 0;
+  if (aheadUnits > oldBurst) aheadUnits = oldBurst;
+  const available = oldBurst - aheadUnits;
+  if (isFullAvailable(available, oldBurst)) return 0;
+  const newBurst = to.params[2] as number;
+  next[0] = nowMs / (to.params[0] as number) + (newBurst - migratedAvailable(strategy, available, oldBurst, newBurst));
+  return 1;
+}
+
 /** GCRA describes the generic cell rate algorithm: Lua twin 'gc'. */
 export const GCRA: AlgorithmDescriptor = Object.freeze({
   code: "gc",
@@ -279,4 +308,5 @@ export const GCRA: AlgorithmDescriptor = Object.freeze({
       p.limit - d.remaining,
       (p.options.periodMs as number) / (p.options.limit as number),
     ),
+  migrate: migrateGcra,
 });

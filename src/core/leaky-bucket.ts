@@ -14,6 +14,7 @@ import {
   settleSide,
   WAIT_GUARD,
 } from "./policy.js";
+import { isFullAvailable, migratedAvailable, type Strategy } from "./strategy.js";
 import {
   checkOptions,
   integerOption,
@@ -209,6 +210,31 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
   );
 }
 
+/**
+ * migrateLeaky carries a leaky bucket's state [level, updatedAtMs] to `to`: available is the
+ * old capacity minus the level at nowMs (drained at the old rate, never below 0; a time ahead
+ * of nowMs keeps its level); the new state holds new capacity minus the migrated available, at nowMs.
+ */
+function migrateLeaky(
+  from: ArrayLike<number>,
+  s: ArrayLike<number>,
+  o: number,
+  _length: number,
+  nowMs: number,
+  to: Policy,
+  strategy: Strategy,
+  next: number[],
+): number {
+  const oldCapacity = from[0] as number;
+  const level = leakyLevelAt(s[o] as number, s[o + 1] as number, nowMs, from[1] as number);
+  const available = oldCapacity - (level < 0 ? 0 : level);
+  if (isFullAvailable(available, oldCapacity)) return 0;
+  const newCapacity = to.params[0] as number;
+  next[0] = newCapacity - migratedAvailable(strategy, available, oldCapacity, newCapacity);
+  next[1] = nowMs;
+  return 2;
+}
+
 /** LEAKY_BUCKET describes the leaky bucket meter: Lua twin 'lb'. */
 export const LEAKY_BUCKET: AlgorithmDescriptor = Object.freeze({
   code: "lb",
@@ -225,4 +251,5 @@ export const LEAKY_BUCKET: AlgorithmDescriptor = Object.freeze({
     }),
   nextUnitMs: (p: Policy, d: { remaining: number; resetAfterMs: number }): number =>
     bucketNextUnitMs(d.resetAfterMs, p.limit - d.remaining, 1000 / (p.options.leakRate as number)),
+  migrate: migrateLeaky,
 });

@@ -1,6 +1,7 @@
 // policy.ts: the Policy contract every algorithm implements, and the Decision types.
 
 import type { AlgorithmDescriptor } from "./algorithm.js";
+import type { LiveInfo } from "./live.js";
 
 /** Algorithm names the classic rate limiting algorithms floodgate implements. */
 export type Algorithm = "tokenBucket" | "gcra" | "leakyBucket" | "fixedWindow" | "slidingWindow" | "slidingLog";
@@ -81,6 +82,11 @@ export interface Policy {
   readonly stateSize: number;
   /** params are the normalised parameters, in the order the Lua twin receives them. */
   readonly params: readonly number[];
+  /**
+   * live is set on a live policy (see `live()` in live.ts): a policy that can be replaced by
+   * name while it runs, each key's state carrying the version that wrote it.
+   */
+  readonly live?: LiveInfo;
   /**
    * evaluate decides `cost` at `nowMs` against the state in `s` starting at `o`
    * (`fresh` when the key has no state). It writes the outcome into `out` and

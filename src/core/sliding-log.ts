@@ -4,6 +4,7 @@ import { type AlgorithmDescriptor, definePolicy } from "./algorithm.js";
 import { FloodgateRangeError } from "./errors.js";
 import type { WindowOptions } from "./fixed-window.js";
 import { type Outcome, type Policy, scaleLimit, untilMs } from "./policy.js";
+import { isFullAvailable, migratedAvailable, type Strategy, wholeAvailable } from "./strategy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
 /** MAX_LOG_LIMIT bounds a sliding log's limit: its memory grows with the limit. */
@@ -150,6 +151,71 @@ export function slidingLog(options: WindowOptions): Policy {
   );
 }
 
+/**
+ * migrateLog carries a sliding log (pairs [timeMs, cost] from `o`, `length` doubles) to `to`:
+ * available is the old limit minus the cost of the entries still inside the old window at
+ * nowMs (entries after nowMs move to nowMs, as evaluate rebases them). The live entries are
+ * kept; with a shorter new window, an entry that would already have expired under it is moved
+ * to the earliest time it still counts (nowMs - new window + 1), so the shorter window frees
+ * nothing at once. Then the log is brought to new limit minus the migrated available (whole
+ * units): taken from the oldest entries when it is less, or one entry at nowMs for the
+ * difference when it is more.
+ */
+function migrateLog(
+  from: ArrayLike<number>,
+  s: ArrayLike<number>,
+  o: number,
+  length: number,
+  nowMs: number,
+  to: Policy,
+  strategy: Strategy,
+  next: number[],
+): number {
+  const oldLimit = from[0] as number;
+  const oldWindowMs = from[1] as number;
+  const newLimit = to.params[0] as number;
+  const newWindowMs = to.params[1] as number;
+  const earliest = nowMs - newWindowMs + 1;
+  let len = 0;
+  let used = 0;
+  for (let i = o; i + 1 < o + length; i += 2) {
+    let t = s[i] as number;
+    if (t + oldWindowMs <= nowMs) continue;
+    if (t > nowMs) t = nowMs;
+    if (newWindowMs < oldWindowMs && t < earliest) t = earliest;
+    next[len++] = t;
+    next[len++] = s[i + 1] as number;
+    used += s[i + 1] as number;
+  }
+  const available = oldLimit - used;
+  if (isFullAvailable(available, oldLimit)) return 0;
+  const want = newLimit - wholeAvailable(migratedAvailable(strategy, available, oldLimit, newLimit));
+  if (want > used) {
+    next[len++] = nowMs;
+    next[len++] = want - used;
+  } else {
+    // Take the difference from the oldest entries, which would expire first.
+    let drop = used - want;
+    let first = 0;
+    while (drop > 0 && first < len) {
+      const c = next[first + 1] as number;
+      if (c > drop) {
+        next[first + 1] = c - drop;
+        drop = 0;
+      } else {
+        drop -= c;
+        first += 2;
+      }
+    }
+    if (first > 0) {
+      for (let i = first; i < len; i++) next[i - first] = next[i] as number;
+      len -= first;
+    }
+  }
+  next.length = len;
+  return len;
+}
+
 /** SLIDING_LOG describes the exact sliding window: Lua twin 'sl'. */
 export const SLIDING_LOG: AlgorithmDescriptor = Object.freeze({
   code: "sl",
@@ -170,4 +236,5 @@ export const SLIDING_LOG: AlgorithmDescriptor = Object.freeze({
     if (p.limit - d.remaining <= 0 || d.resetAfterMs <= 0) return p.windowMs;
     return !d.allowed && d.retryAfterMs > 0 ? Math.min(d.retryAfterMs, d.resetAfterMs) : d.resetAfterMs;
   },
+  migrate: migrateLog,
 });

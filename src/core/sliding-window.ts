@@ -13,6 +13,7 @@ import {
   untilMs,
   WAIT_GUARD,
 } from "./policy.js";
+import { isFullAvailable, migratedAvailable, type Strategy } from "./strategy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
 
 /**
@@ -239,6 +240,60 @@ export function slidingWindow(options: WindowOptions): Policy {
   );
 }
 
+/**
+ * migrateSliding carries a sliding window's state [windowStartMs, previous, current] to `to`:
+ * available is the old limit minus the estimate at nowMs (rolled as evaluate rolls it; a start
+ * ahead of nowMs is rebased, keeping both counts). With the window length unchanged, both
+ * counts are scaled so that the estimate at nowMs is new limit minus the migrated available
+ * (the used part keeps its shape as it slides out); with another length, that much is counted
+ * in the current window of the new length's aligned windows, where it weighs fully until the
+ * window ends (never less than the old estimate would have).
+ */
+function migrateSliding(
+  from: ArrayLike<number>,
+  s: ArrayLike<number>,
+  o: number,
+  _length: number,
+  nowMs: number,
+  to: Policy,
+  strategy: Strategy,
+  next: number[],
+): number {
+  const oldLimit = from[0] as number;
+  const oldWindowMs = from[1] as number;
+  let start = s[o] as number;
+  let previous = s[o + 1] as number;
+  let current = s[o + 2] as number;
+  const endMs = start + oldWindowMs;
+  if (nowMs < start) {
+    start = nowMs;
+  } else if (nowMs >= endMs + oldWindowMs) {
+    start = alignedStartMs(nowMs, oldWindowMs);
+    previous = 0;
+    current = 0;
+  } else if (nowMs >= endMs) {
+    start = endMs;
+    previous = current;
+    current = 0;
+  }
+  const estimate = (previous * (oldWindowMs - (nowMs - start))) / oldWindowMs + current;
+  const available = oldLimit - estimate;
+  if (isFullAvailable(available, oldLimit)) return 0;
+  const newLimit = to.params[0] as number;
+  const newWindowMs = to.params[1] as number;
+  const used = newLimit - migratedAvailable(strategy, available, oldLimit, newLimit);
+  if (newWindowMs === oldWindowMs) {
+    next[0] = start;
+    next[1] = (previous * used) / estimate;
+    next[2] = (current * used) / estimate;
+  } else {
+    next[0] = alignedStartMs(nowMs, newWindowMs);
+    next[1] = 0;
+    next[2] = used;
+  }
+  return 3;
+}
+
 /** SLIDING_WINDOW describes the weighted two-window counter: Lua twin 'sw'. */
 export const SLIDING_WINDOW: AlgorithmDescriptor = Object.freeze({
   code: "sw",
@@ -259,4 +314,5 @@ export const SLIDING_WINDOW: AlgorithmDescriptor = Object.freeze({
     if (p.limit - d.remaining <= 0 || d.resetAfterMs <= 0) return p.windowMs;
     return !d.allowed && d.retryAfterMs > 0 ? Math.min(d.retryAfterMs, d.resetAfterMs) : d.resetAfterMs;
   },
+  migrate: migrateSliding,
 });

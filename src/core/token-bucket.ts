@@ -14,6 +14,7 @@ import {
   settleSide,
   WAIT_GUARD,
 } from "./policy.js";
+import { isFullAvailable, migratedAvailable, type Strategy, wholeAvailable } from "./strategy.js";
 import {
   checkOptions,
   integerOption,
@@ -457,6 +458,66 @@ function createForm(want: AlgorithmDescriptor, options: Readonly<Record<string, 
   return p;
 }
 
+/**
+ * migrateSmooth carries a smooth bucket's state [tokens, updatedAtMs] to `to`: available is
+ * the tokens at nowMs (refilled at the old rate, capped at the old capacity; a time ahead of
+ * nowMs keeps its tokens), and the new state holds the migrated tokens at nowMs.
+ */
+function migrateSmooth(
+  from: ArrayLike<number>,
+  s: ArrayLike<number>,
+  o: number,
+  _length: number,
+  nowMs: number,
+  to: Policy,
+  strategy: Strategy,
+  next: number[],
+): number {
+  const oldCapacity = from[0] as number;
+  const has = smoothTokensAt(s[o] as number, s[o + 1] as number, nowMs, from[1] as number);
+  const available = has > oldCapacity ? oldCapacity : has;
+  if (isFullAvailable(available, oldCapacity)) return 0;
+  next[0] = migratedAvailable(strategy, available, oldCapacity, to.params[0] as number);
+  next[1] = nowMs;
+  return 2;
+}
+
+/**
+ * migrateStepped carries a stepped bucket's state [tokens, lastRefillMs] to `to`: available
+ * is the whole tokens at nowMs after the old steps; the new state keeps the last step's
+ * time when less than one new interval has passed since it (the phase is kept), else starts
+ * the new interval at nowMs, so no new step lands at once (nothing is minted by a shorter
+ * interval).
+ */
+function migrateStepped(
+  from: ArrayLike<number>,
+  s: ArrayLike<number>,
+  o: number,
+  _length: number,
+  nowMs: number,
+  to: Policy,
+  strategy: Strategy,
+  next: number[],
+): number {
+  const oldCapacity = from[0] as number;
+  const oldAmount = from[1] as number;
+  const oldIntervalMs = from[2] as number;
+  let tokens = s[o] as number;
+  let last = s[o + 1] as number;
+  if (last > nowMs) {
+    last = nowMs;
+  } else {
+    const steps = Math.floor((nowMs - last) / oldIntervalMs);
+    tokens = tokens + steps * oldAmount;
+    last = last + steps * oldIntervalMs;
+  }
+  const available = tokens > oldCapacity ? oldCapacity : tokens;
+  if (isFullAvailable(available, oldCapacity)) return 0;
+  next[0] = wholeAvailable(migratedAvailable(strategy, available, oldCapacity, to.params[0] as number));
+  next[1] = nowMs - last < (to.params[2] as number) ? last : nowMs;
+  return 2;
+}
+
 /** TOKEN_BUCKET describes the smooth token bucket (`refillRate`): Lua twin 'tb'. */
 export const TOKEN_BUCKET: AlgorithmDescriptor = Object.freeze({
   code: "tb",
@@ -473,6 +534,7 @@ export const TOKEN_BUCKET: AlgorithmDescriptor = Object.freeze({
     }),
   nextUnitMs: (p: Policy, d: { remaining: number; resetAfterMs: number }): number =>
     bucketNextUnitMs(d.resetAfterMs, p.limit - d.remaining, 1000 / (p.options.refillRate as number)),
+  migrate: migrateSmooth,
 });
 
 /** STEPPED_TOKEN_BUCKET describes the stepped token bucket (`refillAmount` per `refillIntervalMs`): Lua twin 'ts'. */
@@ -500,4 +562,5 @@ export const STEPPED_TOKEN_BUCKET: AlgorithmDescriptor = Object.freeze({
     const t = d.resetAfterMs - (Math.ceil(missing / amount) - 1) * intervalMs;
     return t < 0 ? 0 : t > intervalMs ? intervalMs : t;
   },
+  migrate: migrateStepped,
 });

@@ -264,7 +264,7 @@ export class MemoryStore implements Store {
         this.#hot = t;
       }
       const out = this.#out;
-      this.#decide(t, key, cost, nowMs, out, this.#next, true);
+      this.#decide(t, policy, key, cost, nowMs, out, this.#next, true);
       return singleDecision(policy, out);
     }
     return this.#decideAll(key, policies, cost, nowMs);
@@ -282,10 +282,19 @@ export class MemoryStore implements Store {
    * #decide evaluates one policy for one key into `out`; when `write` is set and
    * the cost is admitted, or the state was rebased (a clock gone back), it stores
    * the new state. A cost of 0 never creates a key; a positive cost gives a new
-   * key a slot holding the fresh state first.
+   * key a slot holding the fresh state first. It decides with `policy`, not
+   * `t.policy`: the versions of a live policy share one table (one id).
    */
-  #decide(t: Table, key: string, cost: number, nowMs: number, out: Outcome, next: number[], write: boolean): boolean {
-    const policy = t.policy;
+  #decide(
+    t: Table,
+    policy: Policy,
+    key: string,
+    cost: number,
+    nowMs: number,
+    out: Outcome,
+    next: number[],
+    write: boolean,
+  ): boolean {
     let slot = t.index.get(key);
     if (slot === undefined) {
       if (cost === 0) return policy.evaluate(t.slab, 0, true, nowMs, 0, next, out);
@@ -321,8 +330,9 @@ export class MemoryStore implements Store {
     // First pass: evaluate every policy, writing nothing.
     let allowed = true;
     for (let i = 0; i < n; i++) {
-      const t = this.#table(policies[i] as Policy);
-      if (!this.#decide(t, key, cost, nowMs, this.#outs[i] as Outcome, this.#nexts[i] as number[], false))
+      const p = policies[i] as Policy;
+      const t = this.#table(p);
+      if (!this.#decide(t, p, key, cost, nowMs, this.#outs[i] as Outcome, this.#nexts[i] as number[], false))
         allowed = false;
     }
     // Second pass: admitted, take the cost from every policy (the same math on
@@ -334,11 +344,11 @@ export class MemoryStore implements Store {
       const first = this.#outs[i] as Outcome;
       const out = newOutcome();
       if (allowed || first.allowed) {
-        const t = this.#table(policies[i] as Policy);
-        this.#decide(t, key, allowed ? cost : 0, nowMs, out, this.#nexts[i] as number[], true);
+        const p = policies[i] as Policy;
+        this.#decide(this.#table(p), p, key, allowed ? cost : 0, nowMs, out, this.#nexts[i] as number[], true);
       } else if (first.rebased) {
-        const t = this.#table(policies[i] as Policy);
-        this.#decide(t, key, cost, nowMs, out, this.#nexts[i] as number[], true);
+        const p = policies[i] as Policy;
+        this.#decide(this.#table(p), p, key, cost, nowMs, out, this.#nexts[i] as number[], true);
       } else {
         Object.assign(out, first);
       }

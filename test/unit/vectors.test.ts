@@ -4,12 +4,15 @@ import { describe, expect, it } from "vitest";
 import { MemoryStore, type Policy, RateLimiter } from "../../src/index.js";
 import {
   buildPolicies,
+  buildPolicy,
   describeStep,
   errorCode,
   fromDecision,
   loadVectors,
+  type PolicySpec,
   PureEngine,
   pick,
+  replaceIndex,
   type Step,
   type VectorCase,
   type Want,
@@ -56,6 +59,11 @@ class LimiterEngine {
         case "reset":
           await l.reset(key);
           return undefined;
+        case "replace": {
+          const target = l.policies[replaceIndex(l.policies, s)] as Policy;
+          l.replacePolicy(target.name, buildPolicy(s.policy as PolicySpec), { strategy: s.strategy });
+          return undefined;
+        }
       }
     } catch (e) {
       return errorCode(e);

@@ -11,8 +11,10 @@ import {
   fixedWindow,
   gcra,
   leakyBucket,
+  live,
   type Policy,
   refundPolicy,
+  replaceLive,
   slidingLog,
   slidingWindow,
   tokenBucket,
@@ -37,7 +39,13 @@ export interface Want {
 export interface Step {
   step: number;
   at: number;
-  op?: "consume" | "peek" | "refund" | "reset";
+  op?: "consume" | "peek" | "refund" | "reset" | "replace";
+  /** policy is the new policy of a "replace" step (replacing the case's first policy, or `target`). */
+  policy?: PolicySpec;
+  /** strategy is the strategy of a "replace" step. */
+  strategy?: "reset" | "as-is" | "proportional" | "additive";
+  /** target names the policy a "replace" step replaces (default: the first). */
+  target?: string;
   key?: string;
   cost?: number;
   want?: Want;
@@ -48,6 +56,8 @@ export interface VectorCase {
   name: string;
   policy?: PolicySpec;
   policies?: PolicySpec[];
+  /** live wraps the case's policies with live(), so "replace" steps can replace them. */
+  live?: boolean;
   steps: Step[];
 }
 
@@ -79,11 +89,22 @@ export function optionValue(v: unknown): unknown {
 export function buildPolicies(c: VectorCase): Policy[] {
   const specs = c.policies ?? (c.policy ? [c.policy] : []);
   if (specs.length === 0) throw new Error(`vector case "${c.name}" has no policy`);
-  return specs.map((s) => {
-    const options: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(s.options)) options[k] = optionValue(v);
-    return (factories[s.factory] as (o: unknown) => Policy)(options);
-  });
+  return specs.map((s) => (c.live ? live(buildPolicy(s)) : buildPolicy(s)));
+}
+
+/** buildPolicy builds one policy spec with its public factory. */
+export function buildPolicy(s: PolicySpec): Policy {
+  const options: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s.options)) options[k] = optionValue(v);
+  return (factories[s.factory] as (o: unknown) => Policy)(options);
+}
+
+/** replaceIndex returns the index of the policy a "replace" step replaces. */
+export function replaceIndex(policies: readonly Policy[], s: Step): number {
+  if (s.target === undefined) return 0;
+  const i = policies.findIndex((p) => p.name === s.target);
+  if (i < 0) throw new Error(`step ${s.step}: no policy named ${s.target}`);
+  return i;
 }
 
 /** loadVectors reads every test/vectors/*.json file. */
@@ -144,6 +165,13 @@ export class PureEngine {
     const op = s.op ?? "consume";
     const states = this.#get(key);
     try {
+      if (op === "replace") {
+        const i = replaceIndex(this.policies, s);
+        this.policies[i] = replaceLive(this.policies[i] as Policy, buildPolicy(s.policy as PolicySpec), {
+          strategy: s.strategy,
+        });
+        return undefined;
+      }
       if (op === "reset") {
         this.#states.delete(key);
         return undefined;
