@@ -7,7 +7,7 @@ import { applyPolicy, type Decision, type Outcome, type Policy, refundPolicy } f
 /** Reference replays calls on the pure core (applyPolicy / refundPolicy), all-or-nothing across policies. */
 export class Reference {
   readonly #states = new Map<string, (readonly number[] | null)[]>();
-  constructor(readonly policies: readonly Policy[]) {}
+  constructor(public policies: readonly Policy[]) {}
 
   #get(key: string): (readonly number[] | null)[] {
     let s = this.#states.get(key);

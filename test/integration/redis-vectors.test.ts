@@ -17,7 +17,15 @@ import {
 import { RedisStore } from "../../src/stores/redis/index.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import { costOf, wideCallsArb, wideStartArb, wideSubjects } from "../unit/arbitraries.js";
-import { buildPolicies, describeStep, loadVectors, type Want } from "../vectors/load.js";
+import {
+  buildPolicies,
+  buildPolicy,
+  describeStep,
+  loadVectors,
+  type PolicySpec,
+  replaceIndex,
+  type Want,
+} from "../vectors/load.js";
 import { fields, mulberry32, Reference } from "./redis-util.js";
 
 let server: RedisServer;
@@ -75,6 +83,21 @@ describe("shared vectors replayed against RedisStore", () => {
           const key = step.key ?? "k";
           const op = step.op ?? "consume";
           const call = describeStep(step);
+          if (op === "replace") {
+            // A live replacement: the limiter's next calls carry the new version; the reference follows.
+            const target = limiter.policies[replaceIndex(limiter.policies, step)] as Policy;
+            const replaced = await Promise.resolve()
+              .then(() =>
+                limiter.replacePolicy(target.name, buildPolicy(step.policy as PolicySpec), { strategy: step.strategy }),
+              )
+              .then(
+                () => undefined,
+                (e: { code?: string }) => e,
+              );
+            expect(replaced?.code, `${call}: replace`).toBe(step.want?.error);
+            ref.policies = limiter.policies;
+            continue;
+          }
           if (step.want?.error !== undefined) {
             const err = await limiter.consumeAt(key, step.at, step.cost ?? 1).then(
               () => undefined,

@@ -82,12 +82,17 @@ export class DenyCache {
   }
 
   #cacheKey(key: string, policies: readonly Policy[]): string {
-    if (policies.length === 1) return `${(policies[0] as Policy).id}\n${key}`;
+    if (policies.length === 1) return `${cacheId(policies[0] as Policy)}\n${key}`;
     let ids = this.#setIds.get(policies);
     if (ids === undefined) {
-      ids = policies.map((p) => p.id).join("\n");
+      ids = policies.map(cacheId).join("\n");
       this.#setIds.set(policies, ids);
     }
     return `${ids}\n${key}`;
   }
+}
+
+/** cacheId names a policy in the cache: its id, and a live policy's version (a replacement must not inherit denials). */
+function cacheId(p: Policy): string {
+  return p.live ? `${p.id}@${p.live.version}` : p.id;
 }

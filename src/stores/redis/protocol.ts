@@ -3,6 +3,7 @@
 import { combineDecision, singleDecision } from "../../core/decision.js";
 import { describe } from "../../core/errors.js";
 import type { Decision, Outcome, Policy } from "../../core/policy.js";
+import { STRATEGY_CODES } from "../../core/strategy.js";
 import { DECIDE, LONE, type LuaScript } from "./scripts.generated.js";
 
 /** Op is a call's operation as decide.lua's sets name it: "c" consume (cost 0 is a peek), "r" refund, "d" reset. */
@@ -58,7 +59,11 @@ export function specOf(policy: Policy): SpecArgs {
       `floodgate: policy "${policy.name}" (${policy.algorithm.code}) has ${p.length} params; the Redis scripts read ${PARAM_SLOTS}.`,
     );
   }
-  s = [policy.algorithm.code, String(p[0] ?? 0), String(p[1] ?? 0), String(p[2] ?? 0)] as const;
+  // A live policy's kind names its algorithm, version and strategy ('tb@3@p'; see live.lua).
+  const code = policy.live
+    ? `${policy.algorithm.code}@${policy.live.version}@${STRATEGY_CODES[policy.live.strategy]}`
+    : policy.algorithm.code;
+  s = [code, String(p[0] ?? 0), String(p[1] ?? 0), String(p[2] ?? 0)] as const;
   specs.set(policy, s);
   return s;
 }
@@ -91,7 +96,8 @@ export function encode(nowMs: number | undefined, graceMs: string, calls: readon
   const grace = nowMs === undefined ? "0" : graceMs;
   if (calls.length === 1) {
     const c = calls[0] as WireCall;
-    if (c.op === "c" && c.policies.length === 1) {
+    // A live policy has no lone script: decide.lua holds the migration (live.lua).
+    if (c.op === "c" && c.policies.length === 1 && !(c.policies[0] as Policy).live) {
       const l = loneSpecOf(c.policies[0] as Policy);
       return { script: l.script, keys: c.keys, args: [time, grace, l.p1, l.p2, l.p3, String(c.cost)] };
     }

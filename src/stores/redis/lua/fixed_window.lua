@@ -54,5 +54,21 @@ LOAD['fw'] = function()
     if count < 0 then count = 0 end
     return { window_start, count }
   end,
+  -- migrate (migrateFixed): available is the old limit minus the count of the window holding
+  -- now; the new count goes in the same window when the length is unchanged, else in the new
+  -- length's aligned window.
+  migrate = function(L, f1, f2, _f3, st, o, _len, now, strat, limit, window)
+    local start = st[o + 1]
+    local count = st[o + 2]
+    if now < start then
+      start = now
+    elseif now >= start + f2 then
+      count = 0
+    end
+    local available = f1 - count
+    if L.full(available, f1) then return nil end
+    if window ~= f2 then start = aligned_start(now, window) end
+    return { start, limit - L.whole(L.avail(strat, available, f1, limit)) }
+  end,
 }
 end

@@ -113,5 +113,17 @@ LOAD['gc'] = function()
       if tat < now_u then tat = now_u end
       return { tat }
     end,
+    -- migrate (migrateGcra): available is the old burst minus the units tat runs ahead
+    -- (at most the old burst); the new tat runs new burst - migrated available ahead.
+    migrate = function(L, f1, _f2, f3, st, o, _len, now, strat, emission, _tolerance, burst)
+      local now_u = now / f1
+      local tat = st[o + 1]
+      local ahead = 0
+      if tat > now_u then ahead = tat - now_u end
+      if ahead > f3 then ahead = f3 end
+      local available = f3 - ahead
+      if L.full(available, f3) then return nil end
+      return { now / emission + (burst - L.avail(strat, available, f3, burst)) }
+    end,
   }
 end

@@ -80,5 +80,13 @@ LOAD['lb'] = function()
       if level < 0 then level = 0 end
       return { level, now }
     end,
+    -- migrate (migrateLeaky): available is the old capacity minus the level at now.
+    migrate = function(L, f1, f2, _f3, st, o, _len, now, strat, capacity)
+      local level = level_at(st[o + 1], st[o + 2], now, f2)
+      if level < 0 then level = 0 end
+      local available = f1 - level
+      if L.full(available, f1) then return nil end
+      return { capacity - L.avail(strat, available, f1, capacity), now }
+    end,
   }
 end

@@ -72,5 +72,49 @@ LOAD['sl'] = function()
       end
       return nx
     end,
+    -- migrate (migrateLog): the entries inside the old window (those after now moved to now;
+    -- with a shorter new window, moved up to now - window + 1 so they still count), then
+    -- brought to the new used count: taken from the oldest, or one entry at now added.
+    migrate = function(L, f1, f2, _f3, st, o, len, now, strat, limit, window)
+      local earliest = now - window + 1
+      local nx = {}
+      local m = 0
+      local used = 0
+      for i = o + 1, o + len - 1, 2 do
+        local t = st[i]
+        if t + f2 > now then
+          if t > now then t = now end
+          if window < f2 and t < earliest then t = earliest end
+          nx[m + 1] = t
+          nx[m + 2] = st[i + 1]
+          used = used + st[i + 1]
+          m = m + 2
+        end
+      end
+      local available = f1 - used
+      if L.full(available, f1) then return nil end
+      local want = limit - L.whole(L.avail(strat, available, f1, limit))
+      if want > used then
+        nx[m + 1] = now
+        nx[m + 2] = want - used
+        return nx
+      end
+      local drop = used - want
+      local first = 1
+      while drop > 0 and first <= m do
+        local c = nx[first + 1]
+        if c > drop then
+          nx[first + 1] = c - drop
+          drop = 0
+        else
+          drop = drop - c
+          first = first + 2
+        end
+      end
+      if first == 1 then return nx end
+      local out = {}
+      for i = first, m do out[i - first + 1] = nx[i] end
+      return out
+    end,
   }
 end

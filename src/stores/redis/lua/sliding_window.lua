@@ -110,5 +110,31 @@ LOAD['sw'] = function()
       if current < 0 then current = 0 end
       return { window_start, previous, current }
     end,
+    -- migrate (migrateSliding): available is the old limit minus the estimate at now; with the
+    -- length unchanged both counts are scaled to the new used share, else it is counted in the
+    -- current window of the new length.
+    migrate = function(L, f1, f2, _f3, st, o, _len, now, strat, limit, window)
+      local start = st[o + 1]
+      local previous = st[o + 2]
+      local current = st[o + 3]
+      local end_ms = start + f2
+      if now < start then
+        start = now
+      elseif now >= end_ms + f2 then
+        start = aligned_start(now, f2)
+        previous = 0
+        current = 0
+      elseif now >= end_ms then
+        start = end_ms
+        previous = current
+        current = 0
+      end
+      local estimate = (previous * (f2 - (now - start))) / f2 + current
+      local available = f1 - estimate
+      if L.full(available, f1) then return nil end
+      local used = limit - L.avail(strat, available, f1, limit)
+      if window == f2 then return { start, (previous * used) / estimate, (current * used) / estimate } end
+      return { aligned_start(now, window), 0, used }
+    end,
   }
 end

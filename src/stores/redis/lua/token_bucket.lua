@@ -79,6 +79,14 @@ LOAD['tb'] = function()
       if tokens > capacity then tokens = capacity end
       return { tokens, now }
     end,
+    -- migrate carries a live state written with params f1 f2 f3 (inner state from st[o + 1])
+    -- to this bucket's params (migrateSmooth): the tokens at now, then the strategy.
+    migrate = function(L, f1, f2, _f3, st, o, _len, now, strat, capacity)
+      local available = tokens_at(st[o + 1], st[o + 2], now, f2)
+      if available > f1 then available = f1 end
+      if L.full(available, f1) then return nil end
+      return { L.avail(strat, available, f1, capacity), now }
+    end,
   }
 end
 
@@ -176,6 +184,24 @@ LOAD['ts'] = function()
       tokens = tokens + cost
       if tokens > capacity then tokens = capacity end
       return { tokens, last }
+    end,
+    -- migrate (migrateStepped): the whole tokens after the old steps; the last step's time is
+    -- kept when less than one new interval has passed since it, else the interval starts now.
+    migrate = function(L, f1, f2, f3, st, o, _len, now, strat, capacity, _amount, interval)
+      local tokens = st[o + 1]
+      local last = st[o + 2]
+      if last > now then
+        last = now
+      else
+        local steps = math.floor((now - last) / f3)
+        tokens = tokens + steps * f2
+        last = last + steps * f3
+      end
+      local available = tokens
+      if available > f1 then available = f1 end
+      if L.full(available, f1) then return nil end
+      if not (now - last < interval) then last = now end
+      return { L.whole(L.avail(strat, available, f1, capacity)), last }
     end,
   }
 end
