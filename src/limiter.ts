@@ -1,14 +1,15 @@
 // limiter.ts: RateLimiter, the public entry point: consume, peek, refund, reset, acquire.
 
 import { badClock, checkClockOption, defaultTimers, monotonicNow, readClock, type Timers } from "./core/clock.js";
+import { combineDecision } from "./core/decision.js";
 import { describe, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
 import { type LiveOptions, replaceLive } from "./core/live.js";
-import type { Decision, Policy } from "./core/policy.js";
+import { type Decision, newOutcome, type Outcome, type Policy } from "./core/policy.js";
 import { checkPolicies } from "./core/registry.js";
-import { checkCost, checkKey, checkNow, checkOptions, MAX_LIMIT } from "./core/validate.js";
+import { checkCost, checkKey, checkNow, checkOptions, MAX_DURATION_MS, MAX_LIMIT } from "./core/validate.js";
 import { WaitQueue } from "./queue.js";
 import { isMemoryStore, MemoryStore } from "./stores/memory.js";
-import type { Store } from "./stores/store.js";
+import type { BlockRule, Store } from "./stores/store.js";
 
 export type { Timers };
 
@@ -29,6 +30,18 @@ export interface RateLimiterOptions {
   timers?: Timers;
   /** maxQueue bounds how many `acquire` calls may wait per key. Default 1000. */
   maxQueue?: number;
+  /**
+   * blocks makes every decision check the key's block first (see `block`). A limiter that
+   * calls `block` checks from then on by itself; with a store shared by several processes
+   * (Redis), set it on every limiter that must honour blocks made elsewhere. Default false.
+   */
+  blocks?: boolean;
+  /**
+   * autoBlock blocks a key automatically after repeated refusals: `{ refusals: 5, withinMs:
+   * 60_000, blockMs: 900_000 }` blocks for 15 minutes a key refused 5 times within a minute
+   * (counted from the first refusal). Implies `blocks`.
+   */
+  autoBlock?: BlockRule;
 }
 
 /** CallOptions are the per-call options of consume, peek, refund and reset. */
@@ -106,7 +119,15 @@ export class RateLimiter {
   #unitCost: number;
 
   constructor(options: RateLimiterOptions) {
-    const o = checkOptions("RateLimiter", options, ["policy", "store", "now", "timers", "maxQueue"]);
+    const o = checkOptions("RateLimiter", options, [
+      "policy",
+      "store",
+      "now",
+      "timers",
+      "maxQueue",
+      "blocks",
+      "autoBlock",
+    ]);
     this.#policies = checkPolicies("RateLimiter({ policy })", o.policy);
     if (o.store !== undefined && !isStore(o.store)) {
       throw new FloodgateTypeError(
@@ -133,6 +154,149 @@ export class RateLimiter {
     this.#fastCostMax = MAX_LIMIT;
     this.#unitCost = 1;
     this.#setPolicies(this.#policies);
+    this.#blockScope = this.#policies.map((p) => p.name).join(",");
+    if (o.blocks !== undefined && typeof o.blocks !== "boolean") {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter({ blocks }) must be true or false, got ${describe(o.blocks)}.`,
+      );
+    }
+    this.#autoBlock = o.autoBlock === undefined ? undefined : checkBlockRule(o.autoBlock);
+    this.#blocking = o.blocks === true || this.#autoBlock !== undefined;
+    if (this.#blocking) this.#blockStore("RateLimiter({ blocks })");
+  }
+
+  /**
+   * #blockScope names this limiter's blocks in the store: its default policies' names, so
+   * limiters with other policies sharing a store and a key do not block each other.
+   */
+  readonly #blockScope: string;
+  /** #autoBlock is the automatic block rule, if any. */
+  readonly #autoBlock: BlockRule | undefined;
+  /** #blocking is true when decisions check blocks first (blocks, autoBlock, or a block() call). */
+  #blocking: boolean;
+
+  /** #blockStore returns the store's block members, or throws naming `call` when it has none. */
+  #blockStore(call: string): Required<Pick<Store, "blockedFor" | "block" | "unblock" | "refused">> {
+    const s = this.store;
+    if (!s.blockedFor || !s.block || !s.unblock || !s.refused) {
+      throw new FloodgateTypeError(
+        "ERR_STORE",
+        `floodgate: ${call} needs a store that keeps blocks (MemoryStore, RedisStore); this store has no block(), blockedFor(), unblock() and refused().`,
+      );
+    }
+    return s as Required<Pick<Store, "blockedFor" | "block" | "unblock" | "refused">>;
+  }
+
+  /** #blocked returns the Decision for a key blocked for `ms` more: every policy refuses with that wait. */
+  #blocked(policies: readonly Policy[], ms: number): Decision {
+    const outs: Outcome[] = policies.map(() => {
+      const o = newOutcome();
+      o.retryAfterMs = ms;
+      o.resetAfterMs = ms;
+      return o;
+    });
+    return { ...combineDecision(policies, outs, false), blockedMs: ms };
+  }
+
+  /** #afterDenial counts a refusal for the automatic block and returns the decision to give: blocked if it blocked. */
+  #afterDenial(
+    key: string,
+    policies: readonly Policy[],
+    d: Decision,
+    nowMs: number | undefined,
+  ): Decision | Promise<Decision> {
+    const rule = this.#autoBlock;
+    if (rule === undefined || d.allowed || d.degraded !== undefined || d.blockedMs !== undefined) return d;
+    const ms = this.#blockStore("autoBlock").refused(this.#blockScope, key, rule, nowMs);
+    if (typeof ms === "number") return ms > 0 ? this.#blocked(policies, ms) : d;
+    return ms.then(
+      (m) => (m > 0 ? this.#blocked(policies, m) : d),
+      () => d,
+    );
+  }
+
+  /** #guarded decides with the block checks: blocked keys are refused without a decision; refusals may block. */
+  async #guarded(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): Promise<Decision> {
+    const s = this.#blockStore("consume");
+    let ms = 0;
+    try {
+      ms = await s.blockedFor(this.#blockScope, key, nowMs);
+    } catch {
+      // A store that cannot say whether a key is blocked lets the rate limit decide.
+    }
+    if (ms > 0) return this.#blocked(policies, ms);
+    const d = await this.store.consume(key, policies, cost, nowMs);
+    return this.#afterDenial(key, policies, d, nowMs);
+  }
+
+  /** #guardedSync is #guarded on the memory store, without a promise. */
+  #guardedSync(memory: MemoryStore, key: string, policies: readonly Policy[], cost: number, nowMs: number): Decision {
+    const ms = memory.blockedFor(this.#blockScope, key, nowMs);
+    if (ms > 0) return this.#blocked(policies, ms);
+    const d = memory.consumeSync(key, policies, cost, nowMs);
+    return this.#afterDenial(key, policies, d, nowMs) as Decision;
+  }
+
+  /**
+   * block refuses `key` for `durationMs` (whole ms; longer than any policy's window is
+   * fine): every decision until then is a denial whose `retryAfterMs` (and `blockedMs`) is
+   * the time left. A longer block already set is kept. From the first call on, this limiter
+   * checks blocks on every decision (see the `blocks` option for other processes).
+   */
+  async block(key: string, durationMs: number): Promise<void> {
+    checkKey("block", key);
+    if (
+      typeof durationMs !== "number" ||
+      !Number.isInteger(durationMs) ||
+      durationMs < 1 ||
+      durationMs > MAX_DURATION_MS
+    ) {
+      throw new FloodgateRangeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: block(key, durationMs) needs whole milliseconds from 1 to ${MAX_DURATION_MS} (10 years), got ${describe(durationMs)}; such as 900000 for 15 minutes.`,
+      );
+    }
+    const s = this.#blockStore("block()");
+    this.#blocking = true;
+    await s.block(this.#blockScope, key, durationMs, this.#clock());
+  }
+
+  /** unblock lifts `key`'s block and forgets its counted refusals. */
+  async unblock(key: string): Promise<void> {
+    checkKey("unblock", key);
+    await this.#blockStore("unblock()").unblock(this.#blockScope, key);
+  }
+
+  /** blockedFor returns the whole ms left of `key`'s block, 0 when it is not blocked. */
+  async blockedFor(key: string): Promise<number> {
+    checkKey("blockedFor", key);
+    return this.#blockStore("blockedFor()").blockedFor(this.#blockScope, key, this.#clock());
+  }
+
+  /**
+   * penalty takes `cost` units (default 1) from `key` outside a request, from every
+   * policy, each down to empty at most (it never goes into debt; to keep a client out
+   * longer, use `block`). A whole number from 0 to the policies' limit.
+   */
+  async penalty(key: string, costOrOptions?: number | CallOptions): Promise<void> {
+    const [policies, cost] = this.#resolve("penalty", key, costOrOptions, 1);
+    const nowMs = this.#clock();
+    if (this.store.penalty) {
+      await this.store.penalty(key, policies, cost, nowMs);
+      return;
+    }
+    for (const p of policies) {
+      const d = await this.store.peek(key, [p], nowMs);
+      const take = Math.min(cost, d.remaining);
+      if (take > 0) await this.store.consume(key, [p], take, nowMs);
+    }
+  }
+
+  /** reward gives `cost` units (default 1) back to `key` outside a request, never above any policy's limit (refund). */
+  async reward(key: string, costOrOptions?: number | CallOptions): Promise<void> {
+    const [policies, cost] = this.#resolve("reward", key, costOrOptions, 1);
+    await this.store.refund(key, policies, cost, this.#clock());
   }
 
   /** #setPolicies installs the default policies and the fast path's cost bounds. */
@@ -237,13 +401,14 @@ export class RateLimiter {
   async consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
     // Perf: the common call skips #resolve (see #fastCost); the rest takes #consumeResolved.
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-    if (fast < 0 || typeof key !== "string") return this.#consumeResolved(key, costOrOptions);
+    if (fast < 0 || typeof key !== "string" || this.#blocking) return this.#consumeResolved(key, costOrOptions);
     return this.store.consume(key, this.policies, fast, this.#clock());
   }
 
-  /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input). */
+  /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input, blocks). */
   #consumeResolved(key: string, costOrOptions: number | CallOptions | undefined): Promise<Decision> | Decision {
     const [policies, cost] = this.#resolve("consume", key, costOrOptions, 1);
+    if (this.#blocking) return this.#guarded(key, policies, cost, this.#clock());
     return this.store.consume(key, policies, cost, this.#clock());
   }
 
@@ -253,6 +418,7 @@ export class RateLimiter {
    */
   async consumeAt(key: string, nowMs: number, costOrOptions?: number | CallOptions): Promise<Decision> {
     const [policies, cost] = this.#resolve("consumeAt", key, costOrOptions, 1);
+    if (this.#blocking) return this.#guarded(key, policies, cost, checkNow("consumeAt", nowMs));
     return this.store.consume(key, policies, cost, checkNow("consumeAt", nowMs));
   }
 
@@ -264,7 +430,7 @@ export class RateLimiter {
     // Perf: the common call skips #resolve (see #fastCost) and checkNow; the rest takes #consumeSyncResolved.
     const memory = this.#memory;
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-    if (fast >= 0 && typeof key === "string" && memory !== undefined) {
+    if (fast >= 0 && typeof key === "string" && memory !== undefined && !this.#blocking) {
       const nowMs = this.#now();
       return memory.consumeSync(
         key,
@@ -286,8 +452,10 @@ export class RateLimiter {
       );
     }
     const [policies, cost] = this.#resolve("consumeSync", key, costOrOptions, 1);
-    const nowMs = this.#now();
-    return memory.consumeSync(key, policies, cost, Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs));
+    let nowMs = this.#now();
+    nowMs = Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs);
+    if (this.#blocking) return this.#guardedSync(memory, key, policies, cost, nowMs);
+    return memory.consumeSync(key, policies, cost, nowMs);
   }
 
   /** peek reports the key's standing without spending anything or creating state. */
@@ -368,7 +536,9 @@ export class RateLimiter {
       call: "acquire()",
       maxQueueOption: "RateLimiter({ maxQueue })",
       admit: async (key, job) => {
-        const d = await this.store.consume(key, job.policies, job.cost, this.#clock());
+        const d = this.#blocking
+          ? await this.#guarded(key, job.policies, job.cost, this.#clock())
+          : await this.store.consume(key, job.policies, job.cost, this.#clock());
         return d.allowed ? { go: true, value: d } : { go: false, waitMs: d.retryAfterMs };
       },
       grant: (_key, _job, d) => d,
@@ -392,3 +562,22 @@ function isStore(x: unknown): x is Store {
 }
 
 export { checkPolicies };
+
+/** checkBlockRule validates RateLimiter({ autoBlock }). */
+function checkBlockRule(value: unknown): BlockRule {
+  const o = checkOptions("RateLimiter({ autoBlock })", value, ["refusals", "withinMs", "blockMs"]);
+  const whole = (name: string, v: unknown, max: number, example: string): number => {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
+      throw new FloodgateRangeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter({ autoBlock: { ${name} } }) must be a whole number from 1 to ${max}, got ${describe(v)}; such as ${example}.`,
+      );
+    }
+    return v;
+  };
+  return Object.freeze({
+    refusals: whole("refusals", o.refusals, MAX_LIMIT, "5"),
+    withinMs: whole("withinMs", o.withinMs, MAX_DURATION_MS, "60000"),
+    blockMs: whole("blockMs", o.blockMs, MAX_DURATION_MS, "900000 (15 minutes)"),
+  });
+}

@@ -161,6 +161,11 @@ export interface Decision {
   readonly policies: readonly PolicyDecision[];
   /** degraded is set when the store failed and a failure policy decided instead. */
   readonly degraded?: Degraded;
+  /**
+   * blockedMs is set when the key is blocked (`RateLimiter.block`, or an automatic block
+   * after repeated refusals): the whole ms left of its block, which is also `retryAfterMs`.
+   */
+  readonly blockedMs?: number;
 }
 
 /** EPSILON absorbs double rounding in token arithmetic: 1e-9 of a token. Both engines use it. */

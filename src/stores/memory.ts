@@ -2,9 +2,9 @@
 
 import { combineDecision, singleDecision } from "../core/decision.js";
 import { describe, FloodgateRangeError, FloodgateTypeError } from "../core/errors.js";
-import { type Decision, newOutcome, type Outcome, type Policy } from "../core/policy.js";
+import { type Decision, newOutcome, type Outcome, type Policy, untilMs } from "../core/policy.js";
 import { checkOptions } from "../core/validate.js";
-import type { Store } from "./store.js";
+import type { BlockRule, Store } from "./store.js";
 
 /** MemoryStoreOptions configures a MemoryStore. */
 export interface MemoryStoreOptions {
@@ -119,6 +119,9 @@ export class MemoryStore implements Store {
   #hotPolicies: readonly Policy[] | undefined;
   #hotPolicy: Policy | undefined;
   #hot: Table | undefined;
+  /** #blocks maps scope + key to the time its block ends; #refusals to its refusal count (see refused). */
+  readonly #blocks = new Map<string, number>();
+  readonly #refusals = new Map<string, { count: number; startMs: number; endMs: number }>();
   readonly #out: Outcome = newOutcome();
   #next: number[] = [];
   #outs: Outcome[] = [];
@@ -370,6 +373,66 @@ export class MemoryStore implements Store {
     }
   }
 
+  /**
+   * penalty takes `cost` from every policy of `key` outside a request: each policy
+   * gives what it has, down to empty (its whole remaining units), never into debt.
+   */
+  penalty(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): void {
+    const now = nowMs as number;
+    for (const policy of policies) {
+      const t = this.#table(policy);
+      const out = this.#out;
+      // A peek first (it migrates or rebases a state, and stores it), then what is left is taken.
+      this.#decide(t, policy, key, 0, now, out, this.#next, true);
+      const take = out.remaining < cost ? out.remaining : cost;
+      if (take > 0) this.#decide(t, policy, key, take, now, out, this.#next, true);
+    }
+  }
+
+  blockedFor(scope: string, key: string, nowMs: number | undefined): number {
+    if (this.#blocks.size === 0) return 0;
+    const k = blockKey(scope, key);
+    const end = this.#blocks.get(k);
+    if (end === undefined) return 0;
+    const left = untilMs(end, nowMs as number);
+    if (left === 0) this.#blocks.delete(k);
+    return left;
+  }
+
+  block(scope: string, key: string, durationMs: number, nowMs: number | undefined): void {
+    const now = nowMs as number;
+    const k = blockKey(scope, key);
+    const end = now + durationMs;
+    const had = this.#blocks.get(k);
+    if (had !== undefined && had >= end) return;
+    if (had === undefined) sweepUntil(this.#blocks, (v) => v, now, this.maxKeys);
+    else this.#blocks.delete(k); // re-inserted last: the sweep visits the oldest ends first
+    this.#blocks.set(k, end);
+  }
+
+  unblock(scope: string, key: string): void {
+    const k = blockKey(scope, key);
+    this.#blocks.delete(k);
+    this.#refusals.delete(k);
+  }
+
+  refused(scope: string, key: string, rule: BlockRule, nowMs: number | undefined): number {
+    const now = nowMs as number;
+    const k = blockKey(scope, key);
+    let r = this.#refusals.get(k);
+    if (r === undefined || now >= r.endMs || now < r.startMs) {
+      if (r === undefined) sweepUntil(this.#refusals, (v) => v.endMs, now, this.maxKeys);
+      else this.#refusals.delete(k);
+      r = { count: 0, startMs: now, endMs: now + rule.withinMs };
+      this.#refusals.set(k, r);
+    }
+    r.count++;
+    if (r.count < rule.refusals) return 0;
+    this.#refusals.delete(k);
+    this.block(scope, key, rule.blockMs, now);
+    return this.blockedFor(scope, key, now);
+  }
+
   reset(key: string, policies: readonly Policy[]): void {
     for (const policy of policies) {
       const t = this.#tables.get(policy.id);
@@ -379,6 +442,28 @@ export class MemoryStore implements Store {
       t.free.push(slot);
       if (t.logs) t.logs[slot] = [];
     }
+  }
+}
+
+/** blockKey is the map key of `key`'s block in `scope` (a newline never appears in a scope). */
+function blockKey(scope: string, key: string): string {
+  return `${scope}\n${key}`;
+}
+
+/**
+ * sweepUntil drops up to two entries of `map` (oldest first) whose end is at or before
+ * nowMs, and, when the map holds `max` entries, the oldest one: a bound on memory that
+ * under a flood of blocked keys lifts the oldest block first.
+ */
+function sweepUntil<V>(map: Map<string, V>, endOf: (v: V) => number, nowMs: number, max: number): void {
+  let i = 0;
+  for (const [k, v] of map) {
+    if (i++ >= 2) break;
+    if (endOf(v) <= nowMs) map.delete(k);
+  }
+  if (map.size >= max) {
+    const first = map.keys().next();
+    if (!first.done) map.delete(first.value);
   }
 }
 

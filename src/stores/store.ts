@@ -28,4 +28,32 @@ export interface Store {
   refund(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): Promise<void> | void;
   /** reset forgets the key's state for these policies. */
   reset(key: string, policies: readonly Policy[]): Promise<void> | void;
+  /**
+   * penalty (optional) takes `cost` from every policy outside a request, each down to
+   * empty at most (never into debt). Without it, RateLimiter peeks and consumes what is
+   * left, in two steps.
+   */
+  penalty?(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): Promise<void> | void;
+  /** blockedFor (optional, with block) returns the whole ms left of `key`'s block in `scope`, 0 when none. */
+  blockedFor?(scope: string, key: string, nowMs: number | undefined): Promise<number> | number;
+  /** block (optional) refuses `key` in `scope` for `durationMs` from now; a longer block already set is kept. */
+  block?(scope: string, key: string, durationMs: number, nowMs: number | undefined): Promise<void> | void;
+  /** unblock (optional) lifts `key`'s block in `scope` and forgets its refusals. */
+  unblock?(scope: string, key: string): Promise<void> | void;
+  /**
+   * refused (optional) counts one refusal of `key` in `scope`; at the rule's count within
+   * its period it blocks the key for `blockMs`, forgets the count and returns `blockMs`;
+   * otherwise it returns 0.
+   */
+  refused?(scope: string, key: string, rule: BlockRule, nowMs: number | undefined): Promise<number> | number;
+}
+
+/** BlockRule blocks a key automatically: `refusals` refusals within `withinMs` block it for `blockMs`. */
+export interface BlockRule {
+  /** refusals is how many refusals within `withinMs` trigger the block (a whole number >= 1). */
+  readonly refusals: number;
+  /** withinMs is the period, counted from the first refusal, in which they must happen. */
+  readonly withinMs: number;
+  /** blockMs is how long the key is then refused; longer than the policy's window is fine. */
+  readonly blockMs: number;
 }
