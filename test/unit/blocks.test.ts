@@ -15,7 +15,7 @@ import {
 type Row = [
   step: number,
   atMs: number,
-  call: (l: RL) => Promise<Decision | number | undefined>,
+  call: (l: RL) => Promise<Decision | number | undefined | void>,
   want: unknown,
   why: string,
 ];
