@@ -15,7 +15,7 @@ import {
 type Row = [
   step: number,
   atMs: number,
-  call: (l: RL) => Promise<Decision | number | undefined | void>,
+  call: (l: RL) => Promise<unknown>,
   want: unknown,
   why: string,
 ];
