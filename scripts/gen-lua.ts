@@ -18,6 +18,7 @@ export const OUTPUT = join(root, "src/stores/redis/scripts.generated.ts");
 /** SCRIPTS lists each script and the .lua files it is made of, in order. */
 export const SCRIPTS: Record<string, readonly string[]> = {
   decide: ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "live.lua", "decide.lua"],
+  block: ["lib.lua", "block.lua"],
 };
 
 /**

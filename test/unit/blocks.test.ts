@@ -3,7 +3,6 @@
 
 import { describe, expect, it } from "vitest";
 import {
-  type Decision,
   fixedWindow,
   MemoryStore,
   RateLimiter,
@@ -12,13 +11,7 @@ import {
 } from "../../src/index.js";
 
 /** Row is one step: at a time, a call, and the fields of its decision that must match. */
-type Row = [
-  step: number,
-  atMs: number,
-  call: (l: RL) => Promise<unknown>,
-  want: unknown,
-  why: string,
-];
+type Row = [step: number, atMs: number, call: (l: RL) => Promise<unknown>, want: unknown, why: string];
 
 async function table(limiter: RL, clock: { t: number }, rows: Row[]): Promise<void> {
   for (const [step, at, call, want, why] of rows) {

@@ -13,7 +13,7 @@ export interface RedisStoreEvents {
    * reset there is reported with a FloodgateError of code ERR_STORE saying so
    * (applied to the insurance store, if any). `key` is the call's key.
    */
-  error: { error: unknown; op: "consume" | "peek" | "refund" | "reset"; key: string };
+  error: { error: unknown; op: "consume" | "peek" | "refund" | "reset" | "penalty"; key: string };
   /**
    * warning: a doubtful setup, reported once per store with a stable code. Without a
    * listener it goes to console.warn. FG_REDIS_EVICTION: the server's

@@ -12,7 +12,7 @@ import type { Op } from "./protocol.js";
 /** FailureReason says why a call failed: Redis did not answer in time, could not be reached, or replied with an error. */
 export type FailureReason = "timeout" | "unavailable" | "reply";
 
-const OP_NAME = { c: "consume", r: "refund", d: "reset" } as const;
+const OP_NAME = { c: "consume", r: "refund", d: "reset", p: "penalty" } as const;
 const UNAVAILABLE = /^(CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|BUSY|NOREPLICAS)\b/;
 const REPLY_ERRORS = new Set(["ReplyError", "ErrorReply", "SimpleError", "BlobError"]);
 const REPLY_CODE = /^[A-Z][A-Z_]+ /;
@@ -184,6 +184,10 @@ export class Failover {
     }
     if (op === "d") {
       ins.reset(key, insured.local);
+      return undefined;
+    }
+    if (op === "p") {
+      ins.penalty(key, insured.local, cost, t);
       return undefined;
     }
     if (cost > insured.minLimit) return this.#beyondScaled(ins, key, policies, insured.local, cost, t);

@@ -6,8 +6,8 @@ import type { Decision, Outcome, Policy } from "../../core/policy.js";
 import { STRATEGY_CODES } from "../../core/strategy.js";
 import { DECIDE, LONE, type LuaScript } from "./scripts.generated.js";
 
-/** Op is a call's operation as decide.lua's sets name it: "c" consume (cost 0 is a peek), "r" refund, "d" reset. */
-export type Op = "c" | "r" | "d";
+/** Op is a call's operation as decide.lua's sets name it: "c" consume (cost 0 is a peek), "r" refund, "d" reset, "p" penalty. */
+export type Op = "c" | "r" | "d" | "p";
 
 /** WireCall is what one call puts on the wire: its op, its policies (in order), its cost and one key per policy. */
 export interface WireCall {
@@ -108,7 +108,12 @@ export function encode(nowMs: number | undefined, graceMs: string, calls: readon
 }
 
 /** LONE_ARGS caches, per op and policy array, decide.lua's ARGV section of a lone call up to its cost. */
-const LONE_ARGS = { c: new WeakMap<readonly Policy[], string[]>(), r: new WeakMap(), d: new WeakMap() } as const;
+const LONE_ARGS = {
+  c: new WeakMap<readonly Policy[], string[]>(),
+  r: new WeakMap(),
+  d: new WeakMap(),
+  p: new WeakMap(),
+} as const;
 
 /** loneArgs returns the ARGV of one call after the time and grace: its policies, one set, one run of one decision (cost to add). */
 function loneArgs(op: Op, policies: readonly Policy[]): string[] {
@@ -138,7 +143,7 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[]): Scr
   const specArgs: string[] = [];
   const specIndex = new Map<Policy, number>();
   const setArgs: string[] = [];
-  const setIndex: Map<readonly Policy[], number>[] = [new Map(), new Map(), new Map()];
+  const setIndex: Map<readonly Policy[], number>[] = [new Map(), new Map(), new Map(), new Map()];
   const runArgs: string[] = [];
   let nSets = 0;
   let runs = 0;
@@ -146,7 +151,7 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[]): Scr
   let runCost = -1;
   let runCount = 0;
   for (const c of calls) {
-    const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : 2] as Map<readonly Policy[], number>;
+    const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : c.op === "d" ? 2 : 3] as Map<readonly Policy[], number>;
     let set = sets.get(c.policies);
     if (set === undefined) {
       setArgs.push(c.op, String(c.policies.length));

@@ -1,7 +1,9 @@
 // store.ts: RedisStore, the Store that keeps state in Redis and decides in one atomic Lua script call.
 
+import { defaultTimers } from "../../core/clock.js";
+import { FloodgateError } from "../../core/errors.js";
 import type { Decision, Policy } from "../../core/policy.js";
-import type { Store } from "../store.js";
+import type { BlockRule, Store } from "../store.js";
 import type { RedisAdapter } from "./adapter.js";
 import { Batcher, type Call } from "./batcher.js";
 import { DenyCache } from "./deny-cache.js";
@@ -11,6 +13,7 @@ import { Failover } from "./failover.js";
 import { encodeKey, redisKey } from "./keys.js";
 import { parseOptions, type RedisStoreOptions } from "./options.js";
 import { decode, type Op } from "./protocol.js";
+import { BLOCK } from "./scripts.generated.js";
 
 export type { FailurePolicy, InsuranceOptions, RedisStoreOptions } from "./options.js";
 
@@ -60,6 +63,7 @@ export class RedisStore implements Store {
   readonly #denyCache: DenyCache | undefined;
   readonly #batcher: Batcher;
   readonly #eviction: EvictionCheck;
+  readonly #graceMs: string;
 
   constructor(options: RedisStoreOptions) {
     const s = parseOptions(options);
@@ -71,6 +75,72 @@ export class RedisStore implements Store {
     this.#batcher = new Batcher(s, { answered: this.#answered, failed: this.#failed });
     this.#eviction = new EvictionCheck(s.adapter, s.timeoutMs, (w) => this.#warn(w.code, w.message));
     this.#eviction.start();
+    this.#graceMs = s.graceMs;
+  }
+
+  /**
+   * #blockCall runs block.lua for `key` in `scope` (its two keys share the key's hash slot),
+   * within the store's timeout, loading the script on a NOSCRIPT. It rejects on failure:
+   * the callers decide what a failure means (see blockedFor and refused).
+   */
+  async #blockCall(scope: string, key: string, nowMs: number | undefined, args: readonly string[]): Promise<number> {
+    const tag = encodeKey(key);
+    const keys = [redisKey(this.prefix, tag, `!block:${scope}`), redisKey(this.prefix, tag, `!refusals:${scope}`)];
+    const argv = [nowMs === undefined ? "" : String(nowMs), nowMs === undefined ? "0" : this.#graceMs, ...args];
+    const run = async (): Promise<unknown> => {
+      try {
+        return await this.adapter.evalsha(BLOCK.sha1, keys, argv);
+      } catch (err) {
+        if (!String((err as Error)?.message ?? err).startsWith("NOSCRIPT")) throw err;
+        return this.adapter.eval(BLOCK.source, keys, argv);
+      }
+    };
+    let timer: unknown;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = defaultTimers.setTimeout(
+        () =>
+          reject(
+            new FloodgateError("ERR_STORE", `floodgate: RedisStore block call timed out after ${this.timeoutMs} ms.`),
+          ),
+        this.timeoutMs,
+      );
+    });
+    try {
+      const reply = Number(await Promise.race([run(), timeout]));
+      if (!(reply >= 0)) throw new FloodgateError("ERR_STORE", "floodgate: RedisStore block call: unexpected reply.");
+      return reply;
+    } finally {
+      defaultTimers.clearTimeout(timer as ReturnType<typeof setTimeout>);
+    }
+  }
+
+  /** blockedFor returns the whole ms left of `key`'s block in `scope` (0: none). It rejects when Redis fails. */
+  blockedFor(scope: string, key: string, nowMs: number | undefined): Promise<number> {
+    return this.#blockCall(scope, key, nowMs, ["g"]);
+  }
+
+  /** block refuses `key` in `scope` for `durationMs`; the Redis key's TTL covers the block. */
+  async block(scope: string, key: string, durationMs: number, nowMs: number | undefined): Promise<void> {
+    await this.#blockCall(scope, key, nowMs, ["b", String(durationMs)]);
+  }
+
+  /** unblock lifts `key`'s block in `scope` and forgets its refusals. */
+  async unblock(scope: string, key: string): Promise<void> {
+    await this.#blockCall(scope, key, undefined, ["u"]);
+  }
+
+  /** refused counts one refusal and returns the ms of the block it set (0: none); a Redis failure counts nothing (0). */
+  async refused(scope: string, key: string, rule: BlockRule, nowMs: number | undefined): Promise<number> {
+    try {
+      return await this.#blockCall(scope, key, nowMs, [
+        "n",
+        String(rule.refusals),
+        String(rule.withinMs),
+        String(rule.blockMs),
+      ]);
+    } catch {
+      return 0;
+    }
   }
 
   /** on adds a listener for an event and returns a function that removes it. */
@@ -113,6 +183,12 @@ export class RedisStore implements Store {
   async refund(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): Promise<void> {
     this.#denyCache?.forget(key, policies);
     await this.#submit("r", key, policies, cost, nowMs);
+  }
+
+  /** penalty takes `cost` from every policy of `key`, each down to empty at most, in one script call (decide.lua 'p'). */
+  async penalty(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): Promise<void> {
+    this.#denyCache?.forget(key, policies);
+    await this.#submit("p", key, policies, cost, nowMs);
   }
 
   async reset(key: string, policies: readonly Policy[]): Promise<void> {

@@ -10,7 +10,8 @@
 --     kind           'tb' 'ts' 'gc' 'lb' 'fw' 'sw' 'sl'
 --     p1 p2 p3       the policy's params (unused ones are '0')
 --   sets             how many policy sets follow, then per set:
---     op             'c' consume (cost 0 is a peek), 'r' refund, 'd' reset
+--     op             'c' consume (cost 0 is a peek), 'r' refund, 'd' reset,
+--                    'p' penalty (take cost from each policy, down to empty at most)
 --     n              number of policies, then n policy indexes (1-based)
 --   runs             how many runs of decisions follow, then per run (consecutive
 --                    decisions with the same set and cost, such as a burst of cost 1):
@@ -20,7 +21,7 @@
 --
 -- Reply: a flat array of integers. Per 'c' decision of one policy: allowed (1/0),
 -- remaining, retryAfterMs, resetAfterMs (as lone.lua). Per 'c' decision of several
--- policies: the decision's allowed, then those four per policy. Per 'r'/'d': 1.
+-- policies: the decision's allowed, then those four per policy. Per 'r'/'d'/'p': 1.
 -- Decisions run in order, so two decisions on one key see each other's writes.
 
 local now = now_ms(ARGV[1])
@@ -186,6 +187,26 @@ for _ = 1, runs do
                 redis.call('DEL', keys[i])
               end
             end
+          end
+        end
+        o = o + 1
+        out[o] = 1
+      elseif op == 'p' then
+        -- A penalty: each policy gives what it has, down to empty (never into debt). A peek
+        -- first (which may migrate or rebase the state: kept), then what is left is taken.
+        for i = 1, n do
+          local raw = redis.call('GET', keys[i])
+          local st = nil
+          if raw then st = parse(raw) end
+          local _, rem, _, reset, nx, rebased = algs[i].eval(st, now, 0, p1[i], p2[i], p3[i])
+          local take = cost
+          if rem < take then take = rem end
+          if take > 0 then
+            if rebased and nx and #nx > 0 then st = nx end
+            local _, _, _, reset2, nx2 = algs[i].eval(st, now, take, p1[i], p2[i], p3[i])
+            store(keys[i], nx2, reset2)
+          elseif rebased then
+            store(keys[i], nx, reset)
           end
         end
         o = o + 1
