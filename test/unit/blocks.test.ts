@@ -2,13 +2,7 @@
 // step by step with an injected clock.
 
 import { describe, expect, it } from "vitest";
-import {
-  fixedWindow,
-  MemoryStore,
-  RateLimiter,
-  type RateLimiter as RL,
-  tokenBucket,
-} from "../../src/index.js";
+import { fixedWindow, MemoryStore, RateLimiter, type RateLimiter as RL, tokenBucket } from "../../src/index.js";
 
 /** Row is one step: at a time, a call, and the fields of its decision that must match. */
 type Row = [step: number, atMs: number, call: (l: RL) => Promise<unknown>, want: unknown, why: string];
