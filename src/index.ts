@@ -23,5 +23,13 @@ export {
   type RateLimiterOptions,
   type Timers,
 } from "./limiter.js";
+export type {
+  DecisionEvent,
+  NearLimitEvent,
+  RateLimiterEvents,
+  RateLimiterListener,
+  StoreEvent,
+  WaitEvent,
+} from "./listeners.js";
 export { MemoryStore, type MemoryStoreOptions } from "./stores/memory.js";
-export type { Store } from "./stores/store.js";
+export type { KeysTracked, Store } from "./stores/store.js";

@@ -5,9 +5,18 @@ import { describe, FloodgateRangeError, FloodgateTypeError } from "./core/errors
 import type { Decision, Policy } from "./core/policy.js";
 import { checkPolicies } from "./core/registry.js";
 import { checkCost, checkKey, checkNow, checkOptions, MAX_LIMIT } from "./core/validate.js";
+import {
+  type DecisionEvent,
+  EVENTS,
+  Listeners,
+  type RateLimiterEvents,
+  type RateLimiterListener,
+  STORE_TIMING_SAMPLE,
+  type WaitEvent,
+} from "./listeners.js";
 import { WaitQueue } from "./queue.js";
 import { isMemoryStore, MemoryStore } from "./stores/memory.js";
-import type { Store } from "./stores/store.js";
+import type { KeysTracked, Store } from "./stores/store.js";
 
 export type { Timers };
 
@@ -28,6 +37,12 @@ export interface RateLimiterOptions {
   timers?: Timers;
   /** maxQueue bounds how many `acquire` calls may wait per key. Default 1000. */
   maxQueue?: number;
+  /**
+   * nearLimit is the share of a policy's limit at or below which an allowed call's
+   * `remaining` counts as near the limit (the `nearLimit` event and the decision
+   * event's flag): a number from 0 to 1. Default 0.2.
+   */
+  nearLimit?: number;
 }
 
 /** CallOptions are the per-call options of consume, peek, refund and reset. */
@@ -36,6 +51,12 @@ export interface CallOptions {
   cost?: number;
   /** policy replaces the limiter's policy for this call (tiers, dynamic limits). */
   policy?: Policy | readonly Policy[];
+  /**
+   * shadow (consume only) says the caller lets a denial through (shadow mode, a
+   * policy being rolled out): the Decision is unchanged, and listeners see a
+   * denial as the outcome "shadow", a would-be refusal, counted apart.
+   */
+  shadow?: boolean;
 }
 
 /** AcquireOptions configures a waiting `acquire`. */
@@ -47,6 +68,7 @@ export interface AcquireOptions extends CallOptions {
 }
 
 const CALL_OPTIONS = ["cost", "policy"] as const;
+const CONSUME_OPTIONS = ["cost", "policy", "shadow"] as const;
 const CALL_OPTIONS_NO_COST = ["policy"] as const;
 const ACQUIRE_OPTIONS = ["cost", "policy", "signal", "maxWaitMs"] as const;
 
@@ -99,9 +121,21 @@ export class RateLimiter {
   readonly #fastCostMax: number;
   /** #unitCost (perf) is 1 when every default policy admits a cost of 1 (the default), else -1; see #fastCost. */
   readonly #unitCost: number;
+  readonly #listeners: Listeners;
+  /**
+   * #observed (perf) is true while a decision or nearLimit listener is set: the one
+   * check the hot paths make; while false, decisions cost what they cost without
+   * the listener API.
+   */
+  #observed = false;
+  /** #tick counts observed in-process decisions, to time one in STORE_TIMING_SAMPLE. */
+  #tick = 0;
+  readonly #nearShare: number;
+  /** #storeOff removes the limiter's listener from its store (set while a `store` listener is). */
+  #storeOff: (() => void) | undefined;
 
   constructor(options: RateLimiterOptions) {
-    const o = checkOptions("RateLimiter", options, ["policy", "store", "now", "timers", "maxQueue"]);
+    const o = checkOptions("RateLimiter", options, ["policy", "store", "now", "timers", "maxQueue", "nearLimit"]);
     this.policies = checkPolicies("RateLimiter({ policy })", o.policy);
     if (o.store !== undefined && !isStore(o.store)) {
       throw new FloodgateTypeError(
@@ -117,6 +151,19 @@ export class RateLimiter {
         `floodgate: RateLimiter({ maxQueue }) must be a whole number >= 1, got ${describe(maxQueue)}; pass how many acquire calls may wait per key, such as 1000 (a call that can go at once also passes through the queue).`,
       );
     }
+    const nearShare = o.nearLimit ?? 0.2;
+    if (typeof nearShare !== "number" || !(nearShare >= 0 && nearShare <= 1)) {
+      throw new FloodgateRangeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter({ nearLimit }) must be a share of the limit from 0 to 1, got ${describe(nearShare)}; such as 0.2 (remaining at or below 20% of the limit).`,
+      );
+    }
+    this.#nearShare = nearShare;
+    this.#listeners = new Listeners((event, err) => {
+      console.warn(
+        `floodgate: a RateLimiter "${event}" listener threw or rejected (${err instanceof Error ? err.message : String(err)}); it is ignored and the caller never sees it. Reported once per limiter. [FG_LISTENER_THREW]`,
+      );
+    });
     this.store = (o.store as Store | undefined) ?? new MemoryStore();
     this.#memory = isMemoryStore(this.store) ? this.store : undefined;
     // An injected clock that throws fails the call with ERR_INVALID_CLOCK (readClock); one
@@ -156,10 +203,12 @@ export class RateLimiter {
     key: unknown,
     arg: number | CallOptions | undefined,
     defaultCost: number,
-  ): [readonly Policy[], number] {
+    known: readonly string[] = defaultCost === 0 ? CALL_OPTIONS_NO_COST : CALL_OPTIONS,
+  ): [readonly Policy[], number, boolean] {
     checkKey(call, key);
     let cost = defaultCost;
     let policies = this.policies;
+    let shadow = false;
     if (typeof arg === "number") {
       cost = arg;
     } else if (arg !== undefined) {
@@ -169,8 +218,17 @@ export class RateLimiter {
           `floodgate: ${call}(key, cost) needs a number or an options object, got ${describe(arg)}; pass a whole number such as 1, or { cost: 1 }.`,
         );
       }
-      checkOptions(call, arg, defaultCost === 0 ? CALL_OPTIONS_NO_COST : CALL_OPTIONS);
+      checkOptions(call, arg, known);
       if (arg.cost !== undefined) cost = arg.cost;
+      if (arg.shadow !== undefined) {
+        if (typeof arg.shadow !== "boolean") {
+          throw new FloodgateTypeError(
+            "ERR_INVALID_OPTION",
+            `floodgate: ${call}({ shadow }) must be true or false, got ${describe(arg.shadow)}.`,
+          );
+        }
+        shadow = arg.shadow;
+      }
       if (arg.policy !== undefined) policies = checkPolicies(`${call}({ policy })`, arg.policy);
     }
     checkCost(call, cost);
@@ -182,7 +240,7 @@ export class RateLimiter {
         );
       }
     }
-    return [policies, cost];
+    return [policies, cost, shadow];
   }
 
   /**
@@ -192,14 +250,185 @@ export class RateLimiter {
   async consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
     // Perf: the common call skips #resolve (see #fastCost); the rest takes #consumeResolved.
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-    if (fast < 0 || typeof key !== "string") return this.#consumeResolved(key, costOrOptions);
+    // Perf: listeners add one check here, and their path lives in #consumeResolved (see #observed).
+    if (fast < 0 || typeof key !== "string" || this.#observed) return this.#consumeResolved(key, costOrOptions);
     return this.store.consume(key, this.policies, fast, this.#clock());
   }
 
-  /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input). */
+  /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input) or listeners. */
   #consumeResolved(key: string, costOrOptions: number | CallOptions | undefined): Promise<Decision> | Decision {
-    const [policies, cost] = this.#resolve("consume", key, costOrOptions, 1);
+    if (this.#observed) {
+      const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
+      if (fast >= 0 && typeof key === "string")
+        return this.#consumeObserved(key, this.policies, fast, false, undefined);
+    }
+    const [policies, cost, shadow] = this.#resolve("consume", key, costOrOptions, 1, CONSUME_OPTIONS);
+    if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, undefined);
     return this.store.consume(key, policies, cost, this.#clock());
+  }
+
+  /**
+   * #consumeObserved is a consume with listeners: the store call, timed (every call
+   * of a promise-returning store, one in STORE_TIMING_SAMPLE otherwise), then the
+   * events. `nowMs` is an explicit time (consumeAt), else the clock is read.
+   */
+  #consumeObserved(
+    key: string,
+    policies: readonly Policy[],
+    cost: number,
+    shadow: boolean,
+    nowMs: number | undefined,
+  ): Promise<Decision> | Decision {
+    const t = nowMs ?? this.#clock();
+    const memory = this.#memory;
+    if (memory !== undefined) {
+      // In process: no promise to look for, and one decision in STORE_TIMING_SAMPLE timed.
+      if ((++this.#tick & (STORE_TIMING_SAMPLE - 1)) !== 0) {
+        const d = memory.consumeSync(key, policies, cost, t as number);
+        this.#decided(key, "consume", cost, shadow, d, undefined);
+        return d;
+      }
+      const t0 = monotonicNow();
+      const d = memory.consumeSync(key, policies, cost, t as number);
+      this.#decided(key, "consume", cost, shadow, d, monotonicNow() - t0);
+      return d;
+    }
+    const startMs = monotonicNow();
+    const r = this.store.consume(key, policies, cost, t);
+    if (isThenable(r)) {
+      return r.then((d) => {
+        this.#decided(key, "consume", cost, shadow, d, monotonicNow() - startMs);
+        return d;
+      });
+    }
+    this.#decided(key, "consume", cost, shadow, r, monotonicNow() - startMs);
+    return r;
+  }
+
+  /** #consumeSyncObserved (perf) is consumeSync's common call with listeners: a memory store, the default policies. */
+  #consumeSyncObserved(memory: MemoryStore, key: string, cost: number): Decision {
+    const nowMs = this.#now();
+    const t = Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs);
+    if ((++this.#tick & (STORE_TIMING_SAMPLE - 1)) !== 0) {
+      const d = memory.consumeSync(key, this.policies, cost, t);
+      this.#decided(key, "consume", cost, false, d, undefined);
+      return d;
+    }
+    const t0 = monotonicNow();
+    const d = memory.consumeSync(key, this.policies, cost, t);
+    this.#decided(key, "consume", cost, false, d, monotonicNow() - t0);
+    return d;
+  }
+
+  /** #decided reports a decision given to a caller to the listeners. */
+  #decided(
+    key: string,
+    op: DecisionEvent["op"],
+    cost: number,
+    shadow: boolean,
+    d: Decision,
+    durationMs: number | undefined,
+  ): void {
+    const l = this.#listeners;
+    const nearLimit = d.allowed && d.remaining <= d.limit * this.#nearShare;
+    const list = l.decision;
+    if (list !== undefined) {
+      const e: DecisionEvent = {
+        key,
+        op,
+        outcome: d.allowed ? "allowed" : shadow ? "shadow" : "denied",
+        policy: d.policy,
+        cost,
+        remaining: d.remaining,
+        limit: d.limit,
+        nearLimit,
+        degraded: d.degraded,
+        durationMs,
+        decision: d,
+      };
+      for (let i = 0; i < list.length; i++) {
+        try {
+          const r = (list[i] as RateLimiterListener<"decision">)(e);
+          if (r !== undefined) l.settle("decision", r);
+        } catch (err) {
+          l.failed("decision", err);
+        }
+      }
+    }
+    const near = l.nearLimit;
+    if (nearLimit && near !== undefined) {
+      l.emit("nearLimit", near, { key, policy: d.policy, remaining: d.remaining, limit: d.limit });
+    }
+  }
+
+  /**
+   * on adds a listener for an event and returns a function that removes it.
+   *
+   * - `decision`: every answer given to a caller (consume and its variants, the
+   *   HTTP layer, the client, an admitted acquire), with its outcome (allowed,
+   *   denied, or shadow: a would-be refusal), policy, cost, remaining, degraded
+   *   and, when timed, the store's duration.
+   * - `nearLimit`: an allowed call left remaining at or below the `nearLimit` share.
+   * - `wait`: acquire's waits (queued, admitted, aborted, timedOut, queueFull, failed).
+   * - `store`: the store's health (degraded, recovered, error, probe) and a
+   *   MemoryStore's overflow at maxKeys.
+   *
+   * Listeners run synchronously, in the order added. One that throws or rejects
+   * is ignored (warned once, FG_LISTENER_THREW): it never reaches the caller. With
+   * no decision or nearLimit listener, a decision costs one boolean check more.
+   */
+  on<E extends keyof RateLimiterEvents>(event: E, listener: RateLimiterListener<E>): () => void {
+    if (!EVENTS.includes(event)) {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter.on(${describe(event)}) is not an event; use one of ${EVENTS.map((e) => `"${e}"`).join(", ")}.`,
+      );
+    }
+    if (typeof listener !== "function") {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter.on("${event}", listener) needs a function, got ${describe(listener)}.`,
+      );
+    }
+    this.#listeners.add(event, listener);
+    this.#listenersChanged();
+    return () => this.off(event, listener);
+  }
+
+  /** off removes a listener added with on (nothing happens for one never added). */
+  off<E extends keyof RateLimiterEvents>(event: E, listener: RateLimiterListener<E>): void {
+    if (!EVENTS.includes(event)) return;
+    this.#listeners.remove(event, listener);
+    this.#listenersChanged();
+  }
+
+  /** #listenersChanged updates the hot paths' flag and the subscription to the store's events. */
+  #listenersChanged(): void {
+    const l = this.#listeners;
+    this.#observed = l.decision !== undefined || l.nearLimit !== undefined;
+    if (l.store !== undefined && this.#storeOff === undefined && typeof this.store.observe === "function") {
+      this.#storeOff = this.store.observe((e) => {
+        const list = this.#listeners.store;
+        if (list !== undefined) this.#listeners.emit("store", list, e);
+      });
+    } else if (l.store === undefined && this.#storeOff !== undefined) {
+      this.#storeOff();
+      this.#storeOff = undefined;
+    }
+  }
+
+  /**
+   * keysTracked reports how many keys the store holds state for, per policy (and
+   * how many calls went to a MemoryStore's shared overflow state); undefined for a
+   * store that cannot tell (Redis).
+   */
+  keysTracked(): KeysTracked[] | undefined {
+    return typeof this.store.keysTracked === "function" ? this.store.keysTracked() : undefined;
+  }
+
+  /** waiting reports how many acquire calls wait for `key` (or for every key). */
+  waiting(key?: string): number {
+    return this.#waiters?.waiting(key) ?? 0;
   }
 
   /**
@@ -207,8 +436,10 @@ export class RateLimiter {
    * replays. With a store that owns its clock, the time is passed to it as well.
    */
   async consumeAt(key: string, nowMs: number, costOrOptions?: number | CallOptions): Promise<Decision> {
-    const [policies, cost] = this.#resolve("consumeAt", key, costOrOptions, 1);
-    return this.store.consume(key, policies, cost, checkNow("consumeAt", nowMs));
+    const [policies, cost, shadow] = this.#resolve("consumeAt", key, costOrOptions, 1, CONSUME_OPTIONS);
+    const t = checkNow("consumeAt", nowMs);
+    if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, t);
+    return this.store.consume(key, policies, cost, t);
   }
 
   /**
@@ -219,7 +450,8 @@ export class RateLimiter {
     // Perf: the common call skips #resolve (see #fastCost) and checkNow; the rest takes #consumeSyncResolved.
     const memory = this.#memory;
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-    if (fast >= 0 && typeof key === "string" && memory !== undefined) {
+    // Perf: listeners add one check here, and their path lives in #consumeSyncResolved (see #observed).
+    if (fast >= 0 && typeof key === "string" && memory !== undefined && !this.#observed) {
       const nowMs = this.#now();
       return memory.consumeSync(
         key,
@@ -231,16 +463,21 @@ export class RateLimiter {
     return this.#consumeSyncResolved(key, costOrOptions);
   }
 
-  /** #consumeSyncResolved is consumeSync for calls that need #resolve (options, an unusual cost, bad input). */
+  /** #consumeSyncResolved is consumeSync for calls that need #resolve (options, an unusual cost, bad input) or listeners. */
   #consumeSyncResolved(key: string, costOrOptions: number | CallOptions | undefined): Decision {
     const memory = this.#memory;
+    if (this.#observed && memory !== undefined) {
+      const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
+      if (fast >= 0 && typeof key === "string") return this.#consumeSyncObserved(memory, key, fast);
+    }
     if (memory === undefined) {
       throw new FloodgateTypeError(
         "ERR_STORE",
         "floodgate: consumeSync() needs a MemoryStore; with another store, use await consume().",
       );
     }
-    const [policies, cost] = this.#resolve("consumeSync", key, costOrOptions, 1);
+    const [policies, cost, shadow] = this.#resolve("consumeSync", key, costOrOptions, 1, CONSUME_OPTIONS);
+    if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, undefined) as Decision;
     const nowMs = this.#now();
     return memory.consumeSync(key, policies, cost, Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs));
   }
@@ -326,12 +563,33 @@ export class RateLimiter {
         const d = await this.store.consume(key, job.policies, job.cost, this.#clock());
         return d.allowed ? { go: true, value: d } : { go: false, waitMs: d.retryAfterMs };
       },
-      grant: (_key, _job, d) => d,
+      grant: (key, job, d) => {
+        if (this.#observed) this.#decided(key, "acquire", job.cost, false, d, undefined);
+        return d;
+      },
+      observe: (key, phase, queuedAtMs) => {
+        const list = this.#listeners.wait;
+        if (list === undefined) return;
+        let waitedMs = 0;
+        if (phase !== "queued" && Number.isFinite(queuedAtMs)) {
+          try {
+            waitedMs = Math.max(0, this.#now() - queuedAtMs);
+          } catch {
+            // A broken clock already rejects the waiters; the event says 0.
+          }
+        }
+        const e: WaitEvent = { key, phase, waitedMs };
+        this.#listeners.emit("wait", list, e);
+      },
       undo: (key, job, d) => {
         if (d.allowed && job.cost > 0) return this.store.refund(key, job.policies, job.cost, this.#clock());
       },
     });
   }
+}
+
+function isThenable<T>(x: unknown): x is PromiseLike<T> {
+  return typeof x === "object" && x !== null && typeof (x as PromiseLike<T>).then === "function";
 }
 
 function isStore(x: unknown): x is Store {
