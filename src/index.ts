@@ -19,6 +19,7 @@ export {
   type AcquireOptions,
   type CallOptions,
   checkPolicies,
+  type HeavyHitters,
   RateLimiter,
   type RateLimiterOptions,
   type Timers,

@@ -4,6 +4,7 @@ import { badClock, checkClockOption, defaultTimers, monotonicNow, readClock, typ
 import { describe, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
 import type { Decision, Policy } from "./core/policy.js";
 import { checkPolicies } from "./core/registry.js";
+import { SpaceSaving, type TopEntry } from "./core/space-saving.js";
 import { checkCost, checkKey, checkNow, checkOptions, MAX_LIMIT } from "./core/validate.js";
 import {
   type DecisionEvent,
@@ -43,7 +44,33 @@ export interface RateLimiterOptions {
    * event's flag): a number from 0 to 1. Default 0.2.
    */
   nearLimit?: number;
+  /**
+   * heavyHitters keeps, per policy, a Space-Saving summary of the `k` keys it
+   * refused most (denied or shadow), in fixed memory: read it with
+   * `limiter.heavyHitters()`. A whole number from 1 to 10000; default: none kept.
+   * Keys are kept as the caller gave them: the HTTP layer's hashed parts stay hashed.
+   */
+  heavyHitters?: number;
 }
+
+/**
+ * HeavyHitters is one policy's summary of its most refused keys. Every key refused
+ * more than `refused / k` times is listed; each `count` is at least the key's true
+ * number of refusals and at most `error` above it (0: exact).
+ */
+export interface HeavyHitters {
+  readonly policy: string;
+  readonly k: number;
+  /** refused counts every refusal of the policy since the limiter was built (or the summary reset). */
+  readonly refused: number;
+  /** keys are the most refused keys, most first. */
+  readonly keys: readonly TopEntry[];
+}
+
+/** MAX_HEAVY_POLICIES bounds how many policies get a heavy-hitters summary; further names are not summarised. */
+const MAX_HEAVY_POLICIES = 256;
+/** MAX_HEAVY_K bounds heavyHitters' k. */
+const MAX_HEAVY_K = 10_000;
 
 /** CallOptions are the per-call options of consume, peek, refund and reset. */
 export interface CallOptions {
@@ -131,11 +158,22 @@ export class RateLimiter {
   /** #tick counts observed in-process decisions, to time one in STORE_TIMING_SAMPLE. */
   #tick = 0;
   readonly #nearShare: number;
+  /** #heavyK is heavyHitters' k, 0 when off; #heavy holds a summary per policy name. */
+  readonly #heavyK: number;
+  readonly #heavy = new Map<string, SpaceSaving>();
   /** #storeOff removes the limiter's listener from its store (set while a `store` listener is). */
   #storeOff: (() => void) | undefined;
 
   constructor(options: RateLimiterOptions) {
-    const o = checkOptions("RateLimiter", options, ["policy", "store", "now", "timers", "maxQueue", "nearLimit"]);
+    const o = checkOptions("RateLimiter", options, [
+      "policy",
+      "store",
+      "now",
+      "timers",
+      "maxQueue",
+      "nearLimit",
+      "heavyHitters",
+    ]);
     this.policies = checkPolicies("RateLimiter({ policy })", o.policy);
     if (o.store !== undefined && !isStore(o.store)) {
       throw new FloodgateTypeError(
@@ -159,6 +197,15 @@ export class RateLimiter {
       );
     }
     this.#nearShare = nearShare;
+    const k = o.heavyHitters ?? 0;
+    if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k > MAX_HEAVY_K) {
+      throw new FloodgateRangeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter({ heavyHitters }) must be a whole number from 0 (none kept) to ${MAX_HEAVY_K}, got ${describe(k)}; pass how many refused keys to keep per policy, such as 20.`,
+      );
+    }
+    this.#heavyK = k;
+    this.#observed = k > 0;
     this.#listeners = new Listeners((event, err) => {
       console.warn(
         `floodgate: a RateLimiter "${event}" listener threw or rejected (${err instanceof Error ? err.message : String(err)}); it is ignored and the caller never sees it. Reported once per limiter. [FG_LISTENER_THREW]`,
@@ -329,6 +376,7 @@ export class RateLimiter {
     d: Decision,
     durationMs: number | undefined,
   ): void {
+    if (!d.allowed && this.#heavyK > 0) this.#refused(key, d);
     const l = this.#listeners;
     const nearLimit = d.allowed && d.remaining <= d.limit * this.#nearShare;
     const list = l.decision;
@@ -359,6 +407,37 @@ export class RateLimiter {
     if (nearLimit && near !== undefined) {
       l.emit("nearLimit", near, { key, policy: d.policy, remaining: d.remaining, limit: d.limit });
     }
+  }
+
+  /** #refused counts a refused key in the summary of each policy that refused it. */
+  #refused(key: string, d: Decision): void {
+    for (const pd of d.policies) {
+      if (pd.allowed) continue;
+      const name = pd.policy.name;
+      let s = this.#heavy.get(name);
+      if (s === undefined) {
+        if (this.#heavy.size >= MAX_HEAVY_POLICIES) continue;
+        s = new SpaceSaving(this.#heavyK);
+        this.#heavy.set(name, s);
+      }
+      s.add(key);
+    }
+  }
+
+  /**
+   * heavyHitters returns, per policy (or for the one named), the keys refused
+   * most, from the `heavyHitters` option's fixed-memory summaries: plain data,
+   * ready for `JSON.stringify` in an admin endpoint you choose to expose. Empty
+   * when the option is off. Refusals count denials and shadow-mode would-be
+   * refusals alike.
+   */
+  heavyHitters(policy?: string): HeavyHitters[] {
+    const out: HeavyHitters[] = [];
+    for (const [name, s] of this.#heavy) {
+      if (policy !== undefined && name !== policy) continue;
+      out.push({ policy: name, k: s.capacity, refused: s.total, keys: s.top(s.capacity) });
+    }
+    return out;
   }
 
   /**
@@ -405,7 +484,7 @@ export class RateLimiter {
   /** #listenersChanged updates the hot paths' flag and the subscription to the store's events. */
   #listenersChanged(): void {
     const l = this.#listeners;
-    this.#observed = l.decision !== undefined || l.nearLimit !== undefined;
+    this.#observed = l.decision !== undefined || l.nearLimit !== undefined || this.#heavyK > 0;
     if (l.store !== undefined && this.#storeOff === undefined && typeof this.store.observe === "function") {
       this.#storeOff = this.store.observe((e) => {
         const list = this.#listeners.store;

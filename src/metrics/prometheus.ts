@@ -1,6 +1,14 @@
 // prometheus.ts: floodgate/prometheus, RateLimiter events as prom-client metrics in the user's Registry; no key, IP or request text is ever a label.
 
-import { Counter, Gauge, register as globalRegistry, Histogram, type Registry } from "prom-client";
+import {
+  Counter,
+  Gauge,
+  register as globalRegistry,
+  Histogram,
+  type OpenMetricsContentType,
+  type PrometheusContentType,
+  type Registry,
+} from "prom-client";
 import { describe, FloodgateTypeError } from "../core/errors.js";
 import { checkOptions } from "../core/validate.js";
 import { isRateLimiter, type RateLimiter } from "../limiter.js";
@@ -11,8 +19,8 @@ export { STORE_BUCKETS, WAIT_BUCKETS };
 
 /** PrometheusOptions configures prometheusMetrics. */
 export interface PrometheusOptions {
-  /** registry receives the metrics. Default: prom-client's global registry. */
-  registry?: Registry;
+  /** registry receives the metrics: a Registry of the text format or of OpenMetrics. Default: prom-client's global registry. */
+  registry?: Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
   /** prefix starts every metric name. Default "floodgate_". */
   prefix?: string;
   /** storeBuckets replaces STORE_BUCKETS (seconds). */
@@ -78,7 +86,7 @@ export function prometheusMetrics(
       `floodgate: prometheusMetrics({ prefix }) must be a metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${describe(prefix)}; such as "floodgate_".`,
     );
   }
-  const registry = (o.registry as Registry | undefined) ?? globalRegistry;
+  const registry = (o.registry as PrometheusOptions["registry"]) ?? globalRegistry;
   if (typeof registry?.registerMetric !== "function") {
     throw new FloodgateTypeError(
       "ERR_INVALID_OPTION",
