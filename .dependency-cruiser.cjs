@@ -138,6 +138,28 @@ module.exports = {
       { ...npm, pathNot: "(^|/)node_modules/(ioredis|redis|@redis/[^/]+)/" },
     ),
     forbid(
+      "metrics-import-only-their-peer",
+      "floodgate/prometheus imports no npm package but prom-client, floodgate/otel none but @opentelemetry/api, and " +
+        "their shared helpers in src/metrics none: one binding never pulls the other's peer.",
+      { path: "^src/metrics/" },
+      {
+        ...npm,
+        pathNot: ["(^|/)node_modules/prom-client/", "(^|/)node_modules/@opentelemetry/api/"],
+      },
+    ),
+    forbid(
+      "prom-client-only-in-prometheus",
+      "Only src/metrics/prometheus.ts (floodgate/prometheus) imports prom-client: floodgate/otel must not pull it.",
+      { path: "^src/metrics/(?!prometheus\\.ts$)" },
+      { ...npm, path: "(^|/)node_modules/prom-client/" },
+    ),
+    forbid(
+      "otel-api-only-in-otel",
+      "Only src/metrics/otel.ts (floodgate/otel) imports @opentelemetry/api: floodgate/prometheus must not pull it.",
+      { path: "^src/metrics/(?!otel\\.ts$)" },
+      { ...npm, path: "(^|/)node_modules/@opentelemetry/api/" },
+    ),
+    forbid(
       "client-imports-only-undici",
       "floodgate/client imports no npm package but undici (the optional peer of its interceptor).",
       { path: client },

@@ -14,6 +14,8 @@ export const entries = {
   nestjs: "src/adapters/nestjs.ts",
   client: "src/client/index.ts",
   simulate: "src/simulate/index.ts",
+  prometheus: "src/metrics/prometheus.ts",
+  otel: "src/metrics/otel.ts",
   cli: "src/cli/bin.ts",
 };
 
@@ -73,6 +75,8 @@ export default defineConfig({
     "undici",
     "vega",
     "vega-lite",
+    "prom-client",
+    "@opentelemetry/api",
   ],
   plugins: [pluginIsModule(entries.fastify)],
 });

@@ -21,9 +21,18 @@ export {
   type AcquireOptions,
   type CallOptions,
   checkPolicies,
+  type HeavyHitters,
   RateLimiter,
   type RateLimiterOptions,
   type Timers,
 } from "./limiter.js";
+export type {
+  DecisionEvent,
+  NearLimitEvent,
+  RateLimiterEvents,
+  RateLimiterListener,
+  StoreEvent,
+  WaitEvent,
+} from "./listeners.js";
 export { MemoryStore, type MemoryStoreOptions } from "./stores/memory.js";
-export type { Store } from "./stores/store.js";
+export type { KeysTracked, Store } from "./stores/store.js";

@@ -6,10 +6,20 @@ import { describe, FloodgateRangeError, FloodgateTypeError } from "./core/errors
 import { type LiveOptions, replaceLive } from "./core/live.js";
 import { type Decision, newOutcome, type Outcome, type Policy } from "./core/policy.js";
 import { checkPolicies } from "./core/registry.js";
+import { SpaceSaving, type TopEntry } from "./core/space-saving.js";
 import { checkCost, checkKey, checkNow, checkOptions, MAX_DURATION_MS, MAX_LIMIT } from "./core/validate.js";
+import {
+  type DecisionEvent,
+  EVENTS,
+  Listeners,
+  type RateLimiterEvents,
+  type RateLimiterListener,
+  STORE_TIMING_SAMPLE,
+  type WaitEvent,
+} from "./listeners.js";
 import { WaitQueue } from "./queue.js";
 import { isMemoryStore, MemoryStore } from "./stores/memory.js";
-import type { BlockRule, Store } from "./stores/store.js";
+import type { BlockRule, KeysTracked, Store } from "./stores/store.js";
 
 export type { Timers };
 
@@ -42,7 +52,39 @@ export interface RateLimiterOptions {
    * (counted from the first refusal). Implies `blocks`.
    */
   autoBlock?: BlockRule;
+  /**
+   * nearLimit is the share of a policy's limit at or below which an allowed call's
+   * `remaining` counts as near the limit (the `nearLimit` event and the decision
+   * event's flag): a number from 0 to 1. Default 0.2.
+   */
+  nearLimit?: number;
+  /**
+   * heavyHitters keeps, per policy, a Space-Saving summary of the `k` keys it
+   * refused most (denied or shadow), in fixed memory: read it with
+   * `limiter.heavyHitters()`. A whole number from 1 to 10000; default: none kept.
+   * Keys are kept as the caller gave them: the HTTP layer's hashed parts stay hashed.
+   */
+  heavyHitters?: number;
 }
+
+/**
+ * HeavyHitters is one policy's summary of its most refused keys. Every key refused
+ * more than `refused / k` times is listed; each `count` is at least the key's true
+ * number of refusals and at most `error` above it (0: exact).
+ */
+export interface HeavyHitters {
+  readonly policy: string;
+  readonly k: number;
+  /** refused counts every refusal of the policy since the limiter was built (or the summary reset). */
+  readonly refused: number;
+  /** keys are the most refused keys, most first. */
+  readonly keys: readonly TopEntry[];
+}
+
+/** MAX_HEAVY_POLICIES bounds how many policies get a heavy-hitters summary; further names are not summarised. */
+const MAX_HEAVY_POLICIES = 256;
+/** MAX_HEAVY_K bounds heavyHitters' k. */
+const MAX_HEAVY_K = 10_000;
 
 /** CallOptions are the per-call options of consume, peek, refund and reset. */
 export interface CallOptions {
@@ -50,6 +92,12 @@ export interface CallOptions {
   cost?: number;
   /** policy replaces the limiter's policy for this call (tiers, dynamic limits). */
   policy?: Policy | readonly Policy[];
+  /**
+   * shadow (consume only) says the caller lets a denial through (shadow mode, a
+   * policy being rolled out): the Decision is unchanged, and listeners see a
+   * denial as the outcome "shadow", a would-be refusal, counted apart.
+   */
+  shadow?: boolean;
 }
 
 /** AcquireOptions configures a waiting `acquire`. */
@@ -61,6 +109,7 @@ export interface AcquireOptions extends CallOptions {
 }
 
 const CALL_OPTIONS = ["cost", "policy"] as const;
+const CONSUME_OPTIONS = ["cost", "policy", "shadow"] as const;
 const CALL_OPTIONS_NO_COST = ["policy"] as const;
 const ACQUIRE_OPTIONS = ["cost", "policy", "signal", "maxWaitMs"] as const;
 
@@ -117,6 +166,21 @@ export class RateLimiter {
   #fastCostMax: number;
   /** #unitCost (perf) is 1 when every default policy admits a cost of 1 (the default), else -1; see #fastCost. */
   #unitCost: number;
+  readonly #listeners: Listeners;
+  /**
+   * #observed (perf) is true while a decision or nearLimit listener is set: the one
+   * check the hot paths make; while false, decisions cost what they cost without
+   * the listener API.
+   */
+  #observed = false;
+  /** #tick counts observed in-process decisions, to time one in STORE_TIMING_SAMPLE. */
+  #tick = 0;
+  readonly #nearShare: number;
+  /** #heavyK is heavyHitters' k, 0 when off; #heavy holds a summary per policy name. */
+  readonly #heavyK: number;
+  readonly #heavy = new Map<string, SpaceSaving>();
+  /** #storeOff removes the limiter's listener from its store (set while a `store` listener is). */
+  #storeOff: (() => void) | undefined;
 
   constructor(options: RateLimiterOptions) {
     const o = checkOptions("RateLimiter", options, [
@@ -127,6 +191,8 @@ export class RateLimiter {
       "maxQueue",
       "blocks",
       "autoBlock",
+      "nearLimit",
+      "heavyHitters",
     ]);
     this.#policies = checkPolicies("RateLimiter({ policy })", o.policy);
     if (o.store !== undefined && !isStore(o.store)) {
@@ -143,6 +209,28 @@ export class RateLimiter {
         `floodgate: RateLimiter({ maxQueue }) must be a whole number >= 1, got ${describe(maxQueue)}; pass how many acquire calls may wait per key, such as 1000 (a call that can go at once also passes through the queue).`,
       );
     }
+    const nearShare = o.nearLimit ?? 0.2;
+    if (typeof nearShare !== "number" || !(nearShare >= 0 && nearShare <= 1)) {
+      throw new FloodgateRangeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter({ nearLimit }) must be a share of the limit from 0 to 1, got ${describe(nearShare)}; such as 0.2 (remaining at or below 20% of the limit).`,
+      );
+    }
+    this.#nearShare = nearShare;
+    const k = o.heavyHitters ?? 0;
+    if (typeof k !== "number" || !Number.isInteger(k) || k < 0 || k > MAX_HEAVY_K) {
+      throw new FloodgateRangeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter({ heavyHitters }) must be a whole number from 0 (none kept) to ${MAX_HEAVY_K}, got ${describe(k)}; pass how many refused keys to keep per policy, such as 20.`,
+      );
+    }
+    this.#heavyK = k;
+    this.#observed = k > 0;
+    this.#listeners = new Listeners((event, err) => {
+      console.warn(
+        `floodgate: a RateLimiter "${event}" listener threw or rejected (${err instanceof Error ? err.message : String(err)}); it is ignored and the caller never sees it. Reported once per limiter. [FG_LISTENER_THREW]`,
+      );
+    });
     this.store = (o.store as Store | undefined) ?? new MemoryStore();
     this.#memory = isMemoryStore(this.store) ? this.store : undefined;
     // An injected clock that throws fails the call with ERR_INVALID_CLOCK (readClock); one
@@ -228,6 +316,22 @@ export class RateLimiter {
     if (ms > 0) return this.#blocked(policies, ms);
     const d = await this.store.consume(key, policies, cost, nowMs);
     return this.#afterDenial(key, policies, d, nowMs);
+  }
+
+  /** #guardedObserved is #guarded, with the decision reported to listeners when any listen. */
+  #guardedObserved(
+    key: string,
+    policies: readonly Policy[],
+    cost: number,
+    shadow: boolean,
+    nowMs: number | undefined,
+  ): Promise<Decision> {
+    const r = this.#guarded(key, policies, cost, nowMs);
+    if (!this.#observed) return r;
+    return r.then((d) => {
+      this.#decided(key, "consume", cost, shadow, d, undefined);
+      return d;
+    });
   }
 
   /** #guardedSync is #guarded on the memory store, without a promise. */
@@ -365,10 +469,12 @@ export class RateLimiter {
     key: unknown,
     arg: number | CallOptions | undefined,
     defaultCost: number,
-  ): [readonly Policy[], number] {
+    known: readonly string[] = defaultCost === 0 ? CALL_OPTIONS_NO_COST : CALL_OPTIONS,
+  ): [readonly Policy[], number, boolean] {
     checkKey(call, key);
     let cost = defaultCost;
     let policies = this.policies;
+    let shadow = false;
     if (typeof arg === "number") {
       cost = arg;
     } else if (arg !== undefined) {
@@ -378,8 +484,17 @@ export class RateLimiter {
           `floodgate: ${call}(key, cost) needs a number or an options object, got ${describe(arg)}; pass a whole number such as 1, or { cost: 1 }.`,
         );
       }
-      checkOptions(call, arg, defaultCost === 0 ? CALL_OPTIONS_NO_COST : CALL_OPTIONS);
+      checkOptions(call, arg, known);
       if (arg.cost !== undefined) cost = arg.cost;
+      if (arg.shadow !== undefined) {
+        if (typeof arg.shadow !== "boolean") {
+          throw new FloodgateTypeError(
+            "ERR_INVALID_OPTION",
+            `floodgate: ${call}({ shadow }) must be true or false, got ${describe(arg.shadow)}.`,
+          );
+        }
+        shadow = arg.shadow;
+      }
       if (arg.policy !== undefined) policies = checkPolicies(`${call}({ policy })`, arg.policy);
     }
     checkCost(call, cost);
@@ -391,7 +506,7 @@ export class RateLimiter {
         );
       }
     }
-    return [policies, cost];
+    return [policies, cost, shadow];
   }
 
   /**
@@ -401,15 +516,219 @@ export class RateLimiter {
   async consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
     // Perf: the common call skips #resolve (see #fastCost); the rest takes #consumeResolved.
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-    if (fast < 0 || typeof key !== "string" || this.#blocking) return this.#consumeResolved(key, costOrOptions);
+    // Perf: listeners and blocks add one check each here; their paths live in #consumeResolved (see #observed).
+    if (fast < 0 || typeof key !== "string" || this.#observed || this.#blocking)
+      return this.#consumeResolved(key, costOrOptions);
     return this.store.consume(key, this.policies, fast, this.#clock());
   }
 
-  /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input, blocks). */
+  /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input), listeners or blocks. */
   #consumeResolved(key: string, costOrOptions: number | CallOptions | undefined): Promise<Decision> | Decision {
-    const [policies, cost] = this.#resolve("consume", key, costOrOptions, 1);
-    if (this.#blocking) return this.#guarded(key, policies, cost, this.#clock());
+    if (this.#observed && !this.#blocking) {
+      const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
+      if (fast >= 0 && typeof key === "string")
+        return this.#consumeObserved(key, this.policies, fast, false, undefined);
+    }
+    const [policies, cost, shadow] = this.#resolve("consume", key, costOrOptions, 1, CONSUME_OPTIONS);
+    if (this.#blocking) return this.#guardedObserved(key, policies, cost, shadow, this.#clock());
+    if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, undefined);
     return this.store.consume(key, policies, cost, this.#clock());
+  }
+
+  /**
+   * #consumeObserved is a consume with listeners: the store call, timed (every call
+   * of a promise-returning store, one in STORE_TIMING_SAMPLE otherwise), then the
+   * events. `nowMs` is an explicit time (consumeAt), else the clock is read.
+   */
+  #consumeObserved(
+    key: string,
+    policies: readonly Policy[],
+    cost: number,
+    shadow: boolean,
+    nowMs: number | undefined,
+  ): Promise<Decision> | Decision {
+    const t = nowMs ?? this.#clock();
+    const memory = this.#memory;
+    if (memory !== undefined) {
+      // In process: no promise to look for, and one decision in STORE_TIMING_SAMPLE timed.
+      if ((++this.#tick & (STORE_TIMING_SAMPLE - 1)) !== 0) {
+        const d = memory.consumeSync(key, policies, cost, t as number);
+        this.#decided(key, "consume", cost, shadow, d, undefined);
+        return d;
+      }
+      const t0 = monotonicNow();
+      const d = memory.consumeSync(key, policies, cost, t as number);
+      this.#decided(key, "consume", cost, shadow, d, monotonicNow() - t0);
+      return d;
+    }
+    const startMs = monotonicNow();
+    const r = this.store.consume(key, policies, cost, t);
+    if (isThenable(r)) {
+      return r.then((d) => {
+        this.#decided(key, "consume", cost, shadow, d, monotonicNow() - startMs);
+        return d;
+      });
+    }
+    this.#decided(key, "consume", cost, shadow, r, monotonicNow() - startMs);
+    return r;
+  }
+
+  /** #consumeSyncObserved (perf) is consumeSync's common call with listeners: a memory store, the default policies. */
+  #consumeSyncObserved(memory: MemoryStore, key: string, cost: number): Decision {
+    const nowMs = this.#now();
+    const t = Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs);
+    if ((++this.#tick & (STORE_TIMING_SAMPLE - 1)) !== 0) {
+      const d = memory.consumeSync(key, this.policies, cost, t);
+      this.#decided(key, "consume", cost, false, d, undefined);
+      return d;
+    }
+    const t0 = monotonicNow();
+    const d = memory.consumeSync(key, this.policies, cost, t);
+    this.#decided(key, "consume", cost, false, d, monotonicNow() - t0);
+    return d;
+  }
+
+  /** #decided reports a decision given to a caller to the listeners. */
+  #decided(
+    key: string,
+    op: DecisionEvent["op"],
+    cost: number,
+    shadow: boolean,
+    d: Decision,
+    durationMs: number | undefined,
+  ): void {
+    if (!d.allowed && this.#heavyK > 0) this.#refused(key, d);
+    const l = this.#listeners;
+    const nearLimit = d.allowed && d.remaining <= d.limit * this.#nearShare;
+    const list = l.decision;
+    if (list !== undefined) {
+      const e: DecisionEvent = {
+        key,
+        op,
+        outcome: d.allowed ? "allowed" : shadow ? "shadow" : "denied",
+        policy: d.policy,
+        cost,
+        remaining: d.remaining,
+        limit: d.limit,
+        nearLimit,
+        degraded: d.degraded,
+        durationMs,
+        decision: d,
+      };
+      for (let i = 0; i < list.length; i++) {
+        try {
+          const r = (list[i] as RateLimiterListener<"decision">)(e);
+          if (r !== undefined) l.settle("decision", r);
+        } catch (err) {
+          l.failed("decision", err);
+        }
+      }
+    }
+    const near = l.nearLimit;
+    if (nearLimit && near !== undefined) {
+      l.emit("nearLimit", near, { key, policy: d.policy, remaining: d.remaining, limit: d.limit });
+    }
+  }
+
+  /** #refused counts a refused key in the summary of each policy that refused it. */
+  #refused(key: string, d: Decision): void {
+    for (const pd of d.policies) {
+      if (pd.allowed) continue;
+      const name = pd.policy.name;
+      let s = this.#heavy.get(name);
+      if (s === undefined) {
+        if (this.#heavy.size >= MAX_HEAVY_POLICIES) continue;
+        s = new SpaceSaving(this.#heavyK);
+        this.#heavy.set(name, s);
+      }
+      s.add(key);
+    }
+  }
+
+  /**
+   * heavyHitters returns, per policy (or for the one named), the keys refused
+   * most, from the `heavyHitters` option's fixed-memory summaries: plain data,
+   * ready for `JSON.stringify` in an admin endpoint you choose to expose. Empty
+   * when the option is off. Refusals count denials and shadow-mode would-be
+   * refusals alike.
+   */
+  heavyHitters(policy?: string): HeavyHitters[] {
+    const out: HeavyHitters[] = [];
+    for (const [name, s] of this.#heavy) {
+      if (policy !== undefined && name !== policy) continue;
+      out.push({ policy: name, k: s.capacity, refused: s.total, keys: s.top(s.capacity) });
+    }
+    return out;
+  }
+
+  /**
+   * on adds a listener for an event and returns a function that removes it.
+   *
+   * - `decision`: every answer given to a caller (consume and its variants, the
+   *   HTTP layer, the client, an admitted acquire), with its outcome (allowed,
+   *   denied, or shadow: a would-be refusal), policy, cost, remaining, degraded
+   *   and, when timed, the store's duration.
+   * - `nearLimit`: an allowed call left remaining at or below the `nearLimit` share.
+   * - `wait`: acquire's waits (queued, admitted, aborted, timedOut, queueFull, failed).
+   * - `store`: the store's health (degraded, recovered, error, probe) and a
+   *   MemoryStore's overflow at maxKeys.
+   *
+   * Listeners run synchronously, in the order added. One that throws or rejects
+   * is ignored (warned once, FG_LISTENER_THREW): it never reaches the caller. With
+   * no decision or nearLimit listener, a decision costs one boolean check more.
+   */
+  on<E extends keyof RateLimiterEvents>(event: E, listener: RateLimiterListener<E>): () => void {
+    if (!EVENTS.includes(event)) {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter.on(${describe(event)}) is not an event; use one of ${EVENTS.map((e) => `"${e}"`).join(", ")}.`,
+      );
+    }
+    if (typeof listener !== "function") {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_OPTION",
+        `floodgate: RateLimiter.on("${event}", listener) needs a function, got ${describe(listener)}.`,
+      );
+    }
+    this.#listeners.add(event, listener);
+    this.#listenersChanged();
+    return () => this.off(event, listener);
+  }
+
+  /** off removes a listener added with on (nothing happens for one never added). */
+  off<E extends keyof RateLimiterEvents>(event: E, listener: RateLimiterListener<E>): void {
+    if (!EVENTS.includes(event)) return;
+    this.#listeners.remove(event, listener);
+    this.#listenersChanged();
+  }
+
+  /** #listenersChanged updates the hot paths' flag and the subscription to the store's events. */
+  #listenersChanged(): void {
+    const l = this.#listeners;
+    this.#observed = l.decision !== undefined || l.nearLimit !== undefined || this.#heavyK > 0;
+    if (l.store !== undefined && this.#storeOff === undefined && typeof this.store.observe === "function") {
+      this.#storeOff = this.store.observe((e) => {
+        const list = this.#listeners.store;
+        if (list !== undefined) this.#listeners.emit("store", list, e);
+      });
+    } else if (l.store === undefined && this.#storeOff !== undefined) {
+      this.#storeOff();
+      this.#storeOff = undefined;
+    }
+  }
+
+  /**
+   * keysTracked reports how many keys the store holds state for, per policy (and
+   * how many calls went to a MemoryStore's shared overflow state); undefined for a
+   * store that cannot tell (Redis).
+   */
+  keysTracked(): KeysTracked[] | undefined {
+    return typeof this.store.keysTracked === "function" ? this.store.keysTracked() : undefined;
+  }
+
+  /** waiting reports how many acquire calls wait for `key` (or for every key). */
+  waiting(key?: string): number {
+    return this.#waiters?.waiting(key) ?? 0;
   }
 
   /**
@@ -417,9 +736,11 @@ export class RateLimiter {
    * replays. With a store that owns its clock, the time is passed to it as well.
    */
   async consumeAt(key: string, nowMs: number, costOrOptions?: number | CallOptions): Promise<Decision> {
-    const [policies, cost] = this.#resolve("consumeAt", key, costOrOptions, 1);
-    if (this.#blocking) return this.#guarded(key, policies, cost, checkNow("consumeAt", nowMs));
-    return this.store.consume(key, policies, cost, checkNow("consumeAt", nowMs));
+    const [policies, cost, shadow] = this.#resolve("consumeAt", key, costOrOptions, 1, CONSUME_OPTIONS);
+    const t = checkNow("consumeAt", nowMs);
+    if (this.#blocking) return this.#guardedObserved(key, policies, cost, shadow, t);
+    if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, t);
+    return this.store.consume(key, policies, cost, t);
   }
 
   /**
@@ -430,7 +751,8 @@ export class RateLimiter {
     // Perf: the common call skips #resolve (see #fastCost) and checkNow; the rest takes #consumeSyncResolved.
     const memory = this.#memory;
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-    if (fast >= 0 && typeof key === "string" && memory !== undefined && !this.#blocking) {
+    // Perf: listeners and blocks add one check each here; their paths live in #consumeSyncResolved (see #observed).
+    if (fast >= 0 && typeof key === "string" && memory !== undefined && !this.#observed && !this.#blocking) {
       const nowMs = this.#now();
       return memory.consumeSync(
         key,
@@ -442,20 +764,35 @@ export class RateLimiter {
     return this.#consumeSyncResolved(key, costOrOptions);
   }
 
-  /** #consumeSyncResolved is consumeSync for calls that need #resolve (options, an unusual cost, bad input). */
+  /** #consumeSyncResolved is consumeSync for calls that need #resolve (options, an unusual cost, bad input) or listeners. */
   #consumeSyncResolved(key: string, costOrOptions: number | CallOptions | undefined): Decision {
     const memory = this.#memory;
+    if (this.#observed && !this.#blocking && memory !== undefined) {
+      const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
+      if (fast >= 0 && typeof key === "string") return this.#consumeSyncObserved(memory, key, fast);
+    }
     if (memory === undefined) {
       throw new FloodgateTypeError(
         "ERR_STORE",
         "floodgate: consumeSync() needs a MemoryStore; with another store, use await consume().",
       );
     }
-    const [policies, cost] = this.#resolve("consumeSync", key, costOrOptions, 1);
-    let nowMs = this.#now();
-    nowMs = Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs);
-    if (this.#blocking) return this.#guardedSync(memory, key, policies, cost, nowMs);
-    return memory.consumeSync(key, policies, cost, nowMs);
+    const [policies, cost, shadow] = this.#resolve("consumeSync", key, costOrOptions, 1, CONSUME_OPTIONS);
+    if (this.#blocking) {
+      const nowMs = this.#now();
+      const d = this.#guardedSync(
+        memory,
+        key,
+        policies,
+        cost,
+        Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs),
+      );
+      if (this.#observed) this.#decided(key, "consume", cost, shadow, d, undefined);
+      return d;
+    }
+    if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, undefined) as Decision;
+    const nowMs = this.#now();
+    return memory.consumeSync(key, policies, cost, Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs));
   }
 
   /** peek reports the key's standing without spending anything or creating state. */
@@ -541,12 +878,33 @@ export class RateLimiter {
           : await this.store.consume(key, job.policies, job.cost, this.#clock());
         return d.allowed ? { go: true, value: d } : { go: false, waitMs: d.retryAfterMs };
       },
-      grant: (_key, _job, d) => d,
+      grant: (key, job, d) => {
+        if (this.#observed) this.#decided(key, "acquire", job.cost, false, d, undefined);
+        return d;
+      },
+      observe: (key, phase, queuedAtMs) => {
+        const list = this.#listeners.wait;
+        if (list === undefined) return;
+        let waitedMs = 0;
+        if (phase !== "queued" && Number.isFinite(queuedAtMs)) {
+          try {
+            waitedMs = Math.max(0, this.#now() - queuedAtMs);
+          } catch {
+            // A broken clock already rejects the waiters; the event says 0.
+          }
+        }
+        const e: WaitEvent = { key, phase, waitedMs };
+        this.#listeners.emit("wait", list, e);
+      },
       undo: (key, job, d) => {
         if (d.allowed && job.cost > 0) return this.store.refund(key, job.policies, job.cost, this.#clock());
       },
     });
   }
+}
+
+function isThenable<T>(x: unknown): x is PromiseLike<T> {
+  return typeof x === "object" && x !== null && typeof (x as PromiseLike<T>).then === "function";
 }
 
 function isStore(x: unknown): x is Store {

@@ -38,7 +38,17 @@ export interface WaitQueueOptions<J, V, R> {
   undo?(key: string, job: J, value: V): unknown;
   /** abortError builds the rejection of an aborted wait. Default: ERR_ABORTED with the signal's reason as its cause. */
   abortError?(reason: unknown): unknown;
+  /**
+   * observe is told each step of a wait, synchronously: "queued", then
+   * "admitted", "aborted", "timedOut" or "failed"; or "queueFull" (never queued).
+   * `queuedAtMs` is when the waiter was queued (the time of the call when it
+   * never was). What it throws is ignored.
+   */
+  observe?(key: string, phase: WaitPhase, queuedAtMs: number): void;
 }
+
+/** WaitPhase names a step of a wait (see WaitQueueOptions.observe). */
+export type WaitPhase = "queued" | "admitted" | "aborted" | "timedOut" | "queueFull" | "failed";
 
 /** WaitOptions are one wait's own bounds. */
 export interface WaitOptions {
@@ -51,6 +61,8 @@ export interface WaitOptions {
 /** Waiter is one pending wait. */
 interface Waiter<J, R> {
   readonly job: J;
+  /** queuedAtMs is when the waiter joined its line. */
+  readonly queuedAtMs: number;
   /** deadlineMs is when the waiter gives up (Infinity without maxWaitMs). */
   readonly deadlineMs: number;
   readonly resolve: (r: R) => void;
@@ -181,11 +193,13 @@ export class WaitQueue<J, V, R> {
     return new Promise<R>((resolve, reject) => {
       const { signal, maxWaitMs } = options;
       if (signal?.aborted) {
+        this.#observe(key, "aborted", Number.NaN);
         reject(this.#abortError(signal.reason));
         return;
       }
       let line = this.#lines.get(key);
       if (line !== undefined && line.waiters.size >= this.#o.maxQueue) {
+        this.#observe(key, "queueFull", Number.NaN);
         reject(
           new FloodgateError(
             "ERR_QUEUE_FULL",
@@ -198,6 +212,7 @@ export class WaitQueue<J, V, R> {
       const deadlineMs = maxWaitMs === undefined ? Number.POSITIVE_INFINITY : nowMs + maxWaitMs;
       // Behind a head that is asked again at retryAtMs, this waiter cannot go earlier.
       if (line !== undefined && Number.isFinite(line.retryAtMs) && line.retryAtMs > deadlineMs) {
+        this.#observe(key, "timedOut", nowMs);
         reject(this.#waitTooLong(line.retryAtMs - nowMs));
         return;
       }
@@ -213,17 +228,19 @@ export class WaitQueue<J, V, R> {
         this.#lines.set(key, line);
       }
       const l = line;
-      const w: Waiter<J, R> = { job, deadlineMs, resolve, reject, done: false, cleanup: noop };
+      const w: Waiter<J, R> = { job, queuedAtMs: nowMs, deadlineMs, resolve, reject, done: false, cleanup: noop };
       if (signal !== undefined) {
         const onAbort = (): void => {
           if (w.done) return;
           this.#leave(key, l, w);
+          this.#observe(key, "aborted", w.queuedAtMs);
           reject(this.#abortError(signal.reason));
         };
         signal.addEventListener("abort", onAbort, { once: true });
         w.cleanup = () => signal.removeEventListener("abort", onAbort);
       }
       l.waiters.push(w);
+      this.#observe(key, "queued", nowMs);
       if (l.waiters.size === 1) void this.#drain(key, l);
       else if (l.retryAtMs === Number.POSITIVE_INFINITY && deadlineMs < Number.POSITIVE_INFINITY) {
         // The head waits to be woken: the timer watches the earliest deadline, which may now be this one.
@@ -249,6 +266,17 @@ export class WaitQueue<J, V, R> {
     }
   }
 
+  /** #observe tells the observe option a step of a wait; it never throws. */
+  #observe(key: string, phase: WaitPhase, queuedAtMs: number): void {
+    const fn = this.#o.observe;
+    if (fn === undefined) return;
+    try {
+      fn(key, phase, queuedAtMs);
+    } catch {
+      // An observer must never break a wait.
+    }
+  }
+
   #abortError(reason: unknown): unknown {
     if (this.#o.abortError !== undefined) return this.#o.abortError(reason);
     return new FloodgateError("ERR_ABORTED", `floodgate: ${this.#o.call} was aborted; nothing was taken.`, {
@@ -271,10 +299,17 @@ export class WaitQueue<J, V, R> {
   }
 
   /** #expire rejects with `error()`, in queue order, the waiters from place `from` whose deadline `gone` says has passed. */
-  #expire(line: Line<J, R>, from: number, gone: (deadlineMs: number) => boolean, error: () => unknown): void {
+  #expire(
+    key: string,
+    line: Line<J, R>,
+    from: number,
+    gone: (deadlineMs: number) => boolean,
+    error: () => unknown,
+  ): void {
     for (const w of line.waiters.removeWhere(from, (x) => gone(x.deadlineMs))) {
       w.done = true;
       w.cleanup();
+      this.#observe(key, "timedOut", w.queuedAtMs);
       w.reject(error());
     }
   }
@@ -315,6 +350,7 @@ export class WaitQueue<J, V, R> {
         } catch (err) {
           if (!w.done) {
             this.#remove(line, w);
+            this.#observe(key, "failed", w.queuedAtMs);
             w.reject(err);
           }
           continue;
@@ -336,13 +372,15 @@ export class WaitQueue<J, V, R> {
           try {
             r = this.#o.grant(key, w.job, a.value);
           } catch (err) {
+            this.#observe(key, "failed", w.queuedAtMs);
             w.reject(err);
             continue;
           }
+          this.#observe(key, "admitted", w.queuedAtMs);
           w.resolve(r);
           continue;
         }
-        const nowMs = this.#read(line);
+        const nowMs = this.#read(key, line);
         if (nowMs === undefined) continue;
         if (a.waitMs === Number.POSITIVE_INFINITY) {
           if (line.woken) continue; // a slot was freed while the head was asked: ask again
@@ -354,11 +392,13 @@ export class WaitQueue<J, V, R> {
         const retryAtMs = nowMs + waitMs;
         if (retryAtMs > w.deadlineMs) {
           this.#remove(line, w);
+          this.#observe(key, "timedOut", w.queuedAtMs);
           w.reject(this.#waitTooLong(waitMs));
           continue;
         }
         // Waiters behind the head go no earlier than retryAtMs: turn away those whose bound it passes.
         this.#expire(
+          key,
           line,
           1,
           (d) => d < retryAtMs,
@@ -406,7 +446,7 @@ export class WaitQueue<J, V, R> {
    * ERR_INVALID_CLOCK) rejects every waiter of the line with its error, rather
    * than escape from a timer as an unhandled rejection; it returns undefined then.
    */
-  #read(line: Line<J, R>): number | undefined {
+  #read(key: string, line: Line<J, R>): number | undefined {
     try {
       return this.#o.now();
     } catch (err) {
@@ -414,6 +454,7 @@ export class WaitQueue<J, V, R> {
       for (const w of line.waiters.removeWhere(0, () => true)) {
         w.done = true;
         w.cleanup();
+        this.#observe(key, "failed", w.queuedAtMs);
         w.reject(err);
       }
       return undefined;
@@ -435,13 +476,14 @@ export class WaitQueue<J, V, R> {
       void this.#drain(key, line);
       return;
     }
-    const nowMs = this.#read(line);
+    const nowMs = this.#read(key, line);
     if (nowMs === undefined) {
       this.#lines.delete(key);
       return;
     }
     const head = line.waiters.at(0);
     this.#expire(
+      key,
       line,
       0,
       (d) => d <= nowMs,

@@ -677,6 +677,8 @@ export class HttpRateLimit<Raw = unknown> {
         arg = { cost, policy: policies };
       }
     }
+    // Shadow mode: the limiter's listeners count a denial as a would-be refusal ("shadow").
+    if (this.#o.shadow === true) arg = { cost, policy: policies, shadow: true };
     if (this.#sync) {
       let d: Decision;
       try {

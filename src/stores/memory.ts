@@ -4,7 +4,7 @@ import { combineDecision, singleDecision } from "../core/decision.js";
 import { describe, FloodgateRangeError, FloodgateTypeError } from "../core/errors.js";
 import { type Decision, newOutcome, type Outcome, type Policy, untilMs } from "../core/policy.js";
 import { checkOptions } from "../core/validate.js";
-import type { BlockRule, Store } from "./store.js";
+import type { BlockRule, KeysTracked, Store, StoreEvent } from "./store.js";
 
 /** MemoryStoreOptions configures a MemoryStore. */
 export interface MemoryStoreOptions {
@@ -58,6 +58,8 @@ class Table {
   readonly free: number[] = [];
   nextSlot = 1;
   overflowUsed = false;
+  /** overflowed counts the calls of untracked keys sent to the overflow slot. */
+  overflowed = 0;
   cursor: Iterator<[string, number]>;
   lastOverflowReport = Number.NEGATIVE_INFINITY;
   lastFullSweepMs = Number.NEGATIVE_INFINITY;
@@ -107,6 +109,8 @@ export class MemoryStore implements Store {
   readonly ownsClock = false;
   readonly maxKeys: number;
   readonly #onOverflow: MemoryStoreOptions["onOverflow"];
+  /** #observers are the `observe` listeners (RateLimiter's `store` event); undefined while there are none. */
+  #observers: ((event: StoreEvent) => void)[] | undefined;
   readonly #tables = new Map<string, Table>();
   #lastPolicy: Policy | undefined;
   #lastTable: Table | undefined;
@@ -155,6 +159,29 @@ export class MemoryStore implements Store {
     return n;
   }
 
+  /** keysTracked reports, per policy, how many keys are tracked and how many calls went to the overflow state. */
+  keysTracked(): KeysTracked[] {
+    const out: KeysTracked[] = [];
+    for (const t of this.#tables.values()) {
+      out.push({ policy: t.policy.name, keys: t.index.size, overflowed: t.overflowed });
+    }
+    return out;
+  }
+
+  /**
+   * observe adds a listener for `overflow` events (maxKeys reached, at most once a
+   * second per policy, like onOverflow) and returns a function that removes it.
+   * A listener that throws is ignored.
+   */
+  observe(listener: (event: StoreEvent) => void): () => void {
+    const list = [...(this.#observers ?? []), listener];
+    this.#observers = list;
+    return () => {
+      const rest = (this.#observers ?? []).filter((x) => x !== listener);
+      this.#observers = rest.length > 0 ? rest : undefined;
+    };
+  }
+
   /** clear forgets every key of every policy. */
   clear(): void {
     this.#tables.clear();
@@ -185,13 +212,10 @@ export class MemoryStore implements Store {
       this.#sweep(t, nowMs, SWEEP_WHEN_FULL);
     }
     if (t.index.size >= this.maxKeys) {
-      if (this.#onOverflow && nowMs - t.lastOverflowReport >= 1000) {
+      t.overflowed++;
+      if ((this.#onOverflow || this.#observers) && nowMs - t.lastOverflowReport >= 1000) {
         t.lastOverflowReport = nowMs;
-        try {
-          this.#onOverflow({ policy: t.policy.name, trackedKeys: t.index.size });
-        } catch {
-          // A throwing callback must not break a decision.
-        }
+        this.#reportOverflow(t);
       }
       return OVERFLOW;
     }
@@ -202,6 +226,27 @@ export class MemoryStore implements Store {
     }
     t.index.set(key, slot);
     return slot;
+  }
+
+  /** #reportOverflow tells onOverflow and the observers that `t` is full; a throwing one is ignored. */
+  #reportOverflow(t: Table): void {
+    const policy = t.policy.name;
+    const trackedKeys = t.index.size;
+    try {
+      this.#onOverflow?.({ policy, trackedKeys });
+    } catch {
+      // A throwing callback must not break a decision.
+    }
+    const observers = this.#observers;
+    if (observers === undefined) return;
+    const event: StoreEvent = { type: "overflow", policy, trackedKeys, overflowed: t.overflowed };
+    for (const fn of observers) {
+      try {
+        fn(event);
+      } catch {
+        // A throwing listener must not break a decision.
+      }
+    }
   }
 
   /** #sweep checks up to `n` tracked keys, oldest first, and drops the idle ones. */

@@ -3,6 +3,41 @@
 import type { Decision, Policy } from "../core/policy.js";
 
 /**
+ * StoreEvent is what a store reports about its own health, through `observe`:
+ *
+ * - `degraded`: the backend stopped answering (timeout or connection error); the failure policy decides now.
+ * - `recovered`: it answers again after `downMs` degraded.
+ * - `error`: one call failed, or a refund or reset was answered locally and never reached the backend.
+ * - `probe`: while degraded, one call is sent to the backend to see whether it is back.
+ * - `overflow`: a MemoryStore's `maxKeys` is reached for `policy` and new keys share the overflow
+ *   state (reported at most once a second per policy); `overflowed` counts such calls so far.
+ */
+export type StoreEvent =
+  | {
+      readonly type: "degraded";
+      readonly reason: "timeout" | "unavailable";
+      readonly failure: "fail-open" | "fail-closed" | "insurance";
+      readonly error: unknown;
+    }
+  | { readonly type: "recovered"; readonly downMs: number }
+  | {
+      readonly type: "error";
+      readonly op: "consume" | "peek" | "refund" | "reset" | "penalty";
+      readonly key: string;
+      readonly error: unknown;
+    }
+  | { readonly type: "probe" }
+  | { readonly type: "overflow"; readonly policy: string; readonly trackedKeys: number; readonly overflowed: number };
+
+/** KeysTracked is one policy's count of keys a store holds state for. */
+export interface KeysTracked {
+  readonly policy: string;
+  readonly keys: number;
+  /** overflowed counts the calls of untracked keys answered by the shared overflow state (MemoryStore at maxKeys). */
+  readonly overflowed: number;
+}
+
+/**
  * Store keeps rate limit state per key and applies a policy's math to it
  * atomically. `MemoryStore` runs the TypeScript math in one synchronous section;
  * `RedisStore` (in `floodgate/redis`) runs the Lua twin in one script call.
@@ -46,6 +81,15 @@ export interface Store {
    * otherwise it returns 0.
    */
   refused?(scope: string, key: string, rule: BlockRule, nowMs: number | undefined): Promise<number> | number;
+  /**
+   * observe (optional) adds a listener for the store's health events and returns
+   * a function that removes it. RateLimiter forwards them as its `store` event.
+   */
+  observe?(listener: (event: StoreEvent) => void): () => void;
+  /** degraded (optional) is true while the backend is considered unreachable. */
+  readonly degraded?: boolean;
+  /** keysTracked (optional) reports how many keys the store holds per policy (an in-process store). */
+  keysTracked?(): KeysTracked[];
 }
 
 /** BlockRule blocks a key automatically: `refusals` refusals within `withinMs` block it for `blockMs`. */

@@ -132,6 +132,25 @@ const rows: Row[] = [
     code: `import "express";`,
     rules: ["client-imports-only-undici"],
   },
+  // metrics: each binding imports only its own peer.
+  {
+    reason: "a metrics binding imports another npm package",
+    file: "src/metrics/x-npm.ts",
+    code: `import "express";`,
+    rules: ["metrics-import-only-their-peer"],
+  },
+  {
+    reason: "the OpenTelemetry binding pulls prom-client",
+    file: "src/metrics/otel.ts",
+    code: `import "prom-client";`,
+    rules: ["prom-client-only-in-prometheus"],
+  },
+  {
+    reason: "the Prometheus binding pulls @opentelemetry/api",
+    file: "src/metrics/prometheus.ts",
+    code: `import "@opentelemetry/api";`,
+    rules: ["otel-api-only-in-otel"],
+  },
   // 17-18: on top of the limiter, and the root.
   {
     reason: "the simulator imports a framework adapter",

@@ -29,6 +29,8 @@ const PEERS = [
   "@types/node",
   "@types/express",
   "@types/koa",
+  "prom-client",
+  "@opentelemetry/api",
 ];
 
 const version = (name: string): string =>

@@ -14,6 +14,8 @@ export interface RedisStoreEvents {
    * (applied to the insurance store, if any). `key` is the call's key.
    */
   error: { error: unknown; op: "consume" | "peek" | "refund" | "reset" | "penalty"; key: string };
+  /** probe: while degraded, one call is sent to Redis (one per probeIntervalMs) to see whether it is back. */
+  probe: Record<string, never>;
   /**
    * warning: a doubtful setup, reported once per store with a stable code. Without a
    * listener it goes to console.warn. FG_REDIS_EVICTION: the server's

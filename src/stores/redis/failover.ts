@@ -12,6 +12,7 @@ import type { Op } from "./protocol.js";
 /** FailureReason says why a call failed: Redis did not answer in time, could not be reached, or replied with an error. */
 export type FailureReason = "timeout" | "unavailable" | "reply";
 
+const PROBE: Record<string, never> = Object.freeze({});
 const OP_NAME = { c: "consume", r: "refund", d: "reset", p: "penalty" } as const;
 const UNAVAILABLE = /^(CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|BUSY|NOREPLICAS)\b/;
 const REPLY_ERRORS = new Set(["ReplyError", "ErrorReply", "SimpleError", "BlobError"]);
@@ -90,6 +91,7 @@ export class Failover {
     const t = this.#s.now();
     if (t < this.#nextProbeMs) return true;
     this.#nextProbeMs = t + this.#s.probeIntervalMs;
+    this.#events.emit("probe", PROBE);
     return false;
   }
 

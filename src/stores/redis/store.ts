@@ -3,7 +3,7 @@
 import { defaultTimers } from "../../core/clock.js";
 import { FloodgateError } from "../../core/errors.js";
 import type { Decision, Policy } from "../../core/policy.js";
-import type { BlockRule, Store } from "../store.js";
+import type { BlockRule, Store, StoreEvent } from "../store.js";
 import type { RedisAdapter } from "./adapter.js";
 import { Batcher, type Call } from "./batcher.js";
 import { DenyCache } from "./deny-cache.js";
@@ -151,6 +151,23 @@ export class RedisStore implements Store {
   /** off removes a listener added with on. */
   off<E extends keyof RedisStoreEvents>(event: E, fn: Listener<E>): void {
     this.#events.off(event, fn);
+  }
+
+  /**
+   * observe adds one listener for the health events (degraded, recovered, error,
+   * probe) as StoreEvents, and returns a function that removes it. RateLimiter
+   * uses it for its `store` event.
+   */
+  observe(listener: (event: StoreEvent) => void): () => void {
+    const offs = [
+      this.#events.on("degraded", (e) => listener({ type: "degraded", ...e })),
+      this.#events.on("recovered", (e) => listener({ type: "recovered", ...e })),
+      this.#events.on("error", (e) => listener({ type: "error", ...e })),
+      this.#events.on("probe", () => listener({ type: "probe" })),
+    ];
+    return () => {
+      for (const off of offs) off();
+    };
   }
 
   /** degraded is true while Redis is considered unreachable (between `degraded` and `recovered`). */
