@@ -224,8 +224,8 @@ function parseDomain(src: ConfigSource, warnings: string[]): Domain {
   const r = new Reader(src.file, doc, lines);
   const first = doc.errors[0];
   if (first !== undefined) {
-    const pos = first.linePos?.[0];
-    const where = pos ? `${src.file}:${pos.line}:${pos.col}` : src.file;
+    const pos = lines.linePos(first.pos[0]);
+    const where = `${src.file}:${pos.line}:${pos.col}`;
     const dup = first.code === "DUPLICATE_KEY";
     throw configError(
       where,
@@ -444,7 +444,7 @@ function readRule(
       shadow,
       replaces,
       policies: undefined,
-      line: r.line(m),
+      line: r.line(pair.key),
     };
   }
   const unitRaw = unitPair === undefined ? undefined : scalarString(r, unitPair, "unit", m)?.toLowerCase();
@@ -502,7 +502,7 @@ function readRule(
     shadow,
     replaces,
     policies: Object.freeze([policy]),
-    line: r.line(m),
+    line: r.line(pair.key),
   };
 }
 

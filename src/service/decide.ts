@@ -236,6 +236,8 @@ export class Decider {
             if (a.took > 0 && a.rule?.policies) {
               await this.limiter.refund(a.key, { cost: a.took, policy: a.rule.policies });
               a.took = 0;
+              // Report the limit as it stands, with nothing taken.
+              a.decision = await this.limiter.peek(a.key, { policy: a.rule.policies });
             }
           }),
         );
@@ -264,6 +266,8 @@ export class Decider {
           // RateLimiter.refund runs the memory store's refund before its first await: still synchronous here.
           void this.limiter.refund(a.key, { cost: a.took, policy: a.rule.policies });
           a.took = 0;
+          // Report the limit as it stands, with nothing taken.
+          a.decision = this.limiter.consumeSync(a.key, { cost: 0, policy: a.rule.policies });
         }
       }
     }
