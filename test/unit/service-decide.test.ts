@@ -255,7 +255,7 @@ describe("all-or-nothing across descriptors", () => {
             window = Math.floor(clock.now / 1000);
             used = { a: 0, b: 0, c: 0 };
           }
-          const hits = c.pick.map((k, j) => c.hits[j] as number);
+          const hits = c.pick.map((_k, j) => c.hits[j] as number);
           const v = await decider.decide(req(c.pick.map((k, j) => d(k, "v", hits[j]))));
           // The model: a check (0) passes when something is left; hits pass when they fit; all or nothing.
           const fits = c.pick.map((k, j) => {
@@ -263,7 +263,11 @@ describe("all-or-nothing across descriptors", () => {
             return h === 0 ? used[k] < limits[k] : used[k] + h <= limits[k];
           });
           const ok = fits.every(Boolean);
-          if (ok) c.pick.forEach((k, j) => (used[k] += hits[j] as number));
+          if (ok) {
+            c.pick.forEach((k, j) => {
+              used[k] += hits[j] as number;
+            });
+          }
           expect(v.overall, `call ${i}: ${JSON.stringify(c)}`).toBe(ok ? "OK" : "OVER_LIMIT");
           c.pick.forEach((k, j) => {
             expect(v.statuses[j]?.code, `call ${i} ${k}`).toBe(fits[j] ? "OK" : "OVER_LIMIT");
