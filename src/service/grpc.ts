@@ -134,6 +134,9 @@ export async function startGrpc(o: GrpcOptions): Promise<GrpcServer> {
     envoy: { service: { ratelimit: { v3: { RateLimitService: { service: GrpcJs.ServiceDefinition } } } } };
     grpc: { health: { v1: { Health: { service: GrpcJs.ServiceDefinition } } } };
   };
+  /** inFlight counts ShouldRateLimit calls not yet answered; onIdle is set while draining. */
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
   const server = new grpc.Server({
     "grpc.max_receive_message_length": o.maxMessageBytes,
     "grpc.max_concurrent_streams": 1000,
@@ -154,6 +157,13 @@ export async function startGrpc(o: GrpcOptions): Promise<GrpcServer> {
         return;
       }
       let input: DecideInput;
+      inFlight++;
+      const done = callback;
+      callback = (err, value) => {
+        inFlight--;
+        done(err, value);
+        if (inFlight === 0) onIdle?.();
+      };
       try {
         input = toInput(call.request);
       } catch (err) {
@@ -223,15 +233,22 @@ export async function startGrpc(o: GrpcOptions): Promise<GrpcServer> {
       for (const w of watchers) w.end();
       watchers.clear();
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
           server.forceShutdown();
           resolve();
-        }, graceMs);
+        };
+        // Past the grace period, calls still in flight are cut.
+        const timer = setTimeout(finish, graceMs);
         timer.unref?.();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
+        // tryShutdown refuses new calls; it ends only when clients close their connections, so once the
+        // calls in flight are answered (and their replies have had a moment to leave), the rest is cut.
+        server.tryShutdown(finish);
+        onIdle = () => setTimeout(finish, 100).unref?.();
+        if (inFlight === 0) onIdle();
       });
     },
   };
