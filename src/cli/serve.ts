@@ -13,8 +13,8 @@ const FLAGS: Record<string, FlagSpec> = {
     value: "PATH",
     help: "the limits: an envoyproxy/ratelimit YAML file, or a directory of them (repeat for more)",
   },
-  "grpc-port": { type: "string", value: "PORT", help: "Envoy RLS v3 gRPC port (default 8081; -1 off)" },
-  "http-port": { type: "string", value: "PORT", help: "HTTP JSON API port (default 8080; -1 off)" },
+  "grpc-port": { type: "string", value: "PORT", help: "Envoy RLS v3 gRPC port (default 8081; off: no gRPC)" },
+  "http-port": { type: "string", value: "PORT", help: "HTTP JSON API port (default 8080; off: no HTTP)" },
   host: { type: "string", value: "ADDR", help: "address to listen on (default 0.0.0.0)" },
   redis: { type: "string", value: "URL", help: "share the limits in Redis: redis://host:6379 (default: memory)" },
   "redis-cluster": { type: "string", value: "SEEDS", help: "share the limits in a Redis Cluster: host:port,host:port" },
@@ -64,11 +64,12 @@ export function withEnv(flags: Flags, env: NodeJS.ProcessEnv): Flags {
 function intFlag(flags: Flags, name: string, min: number, max: number): number | undefined {
   const v = flags[name];
   if (v === undefined) return undefined;
+  if (min < 0 && v === "off") return -1;
   const n = Number(v);
   if (typeof v !== "string" || !/^-?\d+$/.test(v.trim()) || n < min || n > max) {
     throw new FloodgateTypeError(
       "ERR_INVALID_OPTION",
-      `floodgate serve: --${name} (or ${envName(name)}) must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}.`,
+      `floodgate serve: --${name} (or ${envName(name)}) must be a whole number from ${Math.max(0, min)} to ${max}${min < 0 ? ' or "off"' : ""}, got ${JSON.stringify(v)}.`,
     );
   }
   return n;

@@ -35,7 +35,7 @@ export function loadGrpc(): Promise<{ grpc: typeof GrpcJs; loader: typeof ProtoL
       loaded = undefined;
       throw new FloodgateError(
         "ERR_MISSING_PEER",
-        "floodgate serve: the gRPC API needs the optional peer dependencies @grpc/grpc-js and @grpc/proto-loader; install them with `npm install @grpc/grpc-js @grpc/proto-loader`, or pass --grpc-port 0 ... (see docs/service.md) to serve HTTP only.",
+        "floodgate serve: the gRPC API needs the optional peer dependencies @grpc/grpc-js and @grpc/proto-loader; install them with `npm install @grpc/grpc-js @grpc/proto-loader`, or pass --grpc-port off to serve HTTP only.",
         { cause: err },
       );
     }
