@@ -83,7 +83,7 @@ describe("decide and peek", () => {
 describe("admin calls", () => {
   it("refund and reset need the admin token: a wrong or missing one gets 401 and changes nothing", async () => {
     await postJson(svc.httpPort, "/v1/decide", body("dan", { cost: 3 }));
-    for (const headers of [{}, { authorization: "Bearer wrong" }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }] as Record<string, string>[]) {
       const r = await postJson(svc.httpPort, "/v1/refund", body("dan", { cost: 3 }), headers);
       expect(r.status).toBe(401);
       expect(r.body.error).toBe("ERR_UNAUTHENTICATED");
