@@ -19,6 +19,11 @@ const FLAGS: Record<string, FlagSpec> = {
   redis: { type: "string", value: "URL", help: "share the limits in Redis: redis://host:6379 (default: memory)" },
   "redis-cluster": { type: "string", value: "SEEDS", help: "share the limits in a Redis Cluster: host:port,host:port" },
   "on-failure": { type: "string", value: "POLICY", help: "when Redis fails: fail-open (default) or fail-closed" },
+  "redis-timeout-ms": {
+    type: "string",
+    value: "MS",
+    help: "bound on every Redis call; past it --on-failure decides (default 500)",
+  },
   token: { type: "string", multiple: true, value: "TOKEN", help: "require Authorization: Bearer TOKEN to decide" },
   "admin-token": {
     type: "string",
@@ -99,6 +104,7 @@ export function serveOptions(flags: Flags): ServeOptions {
     redis: flags.redis as string | undefined,
     redisCluster: flags["redis-cluster"] as string | undefined,
     onFailure: onFailure as ServeOptions["onFailure"],
+    redisTimeoutMs: intFlag(flags, "redis-timeout-ms", 1, 600_000),
     tokens: (flags.token as string[] | undefined) ?? [],
     adminTokens: (flags["admin-token"] as string[] | undefined) ?? [],
     tlsCert: flags["tls-cert"] as string | undefined,

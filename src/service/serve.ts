@@ -32,6 +32,8 @@ export interface ServeOptions {
   readonly redisCluster?: string | undefined;
   /** onFailure is the Redis store's failure policy. Default "fail-open" (Envoy's expectation). */
   readonly onFailure?: "fail-open" | "fail-closed";
+  /** redisTimeoutMs bounds every Redis call; past it the failure policy decides. Default 500 (the store's). */
+  readonly redisTimeoutMs?: number | undefined;
   /** tokens are bearer tokens required for deciding (none: open). */
   readonly tokens?: readonly string[];
   /** adminTokens enable refund, reset and reload for callers that send one (none: those calls are off). */
@@ -136,7 +138,11 @@ async function openRedis(o: ServeOptions, log: Log): Promise<{ store: Store; clo
     client = new Redis(o.redis as string, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
   }
   client.on("error", (e: Error) => log("warn", "redis error", { error: e.message }));
-  const store = new redisMod.RedisStore({ client, onFailure: o.onFailure ?? "fail-open" });
+  const store = new redisMod.RedisStore({
+    client,
+    onFailure: o.onFailure ?? "fail-open",
+    ...(o.redisTimeoutMs === undefined ? {} : { timeoutMs: o.redisTimeoutMs }),
+  });
   store.on("degraded", (e) => log("warn", "redis degraded; the failure policy decides", { reason: e.reason }));
   store.on("recovered", () => log("info", "redis recovered"));
   store.on("warning", (w) => log("warn", w.message, { code: w.code }));
