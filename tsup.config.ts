@@ -14,6 +14,7 @@ export const entries = {
   nestjs: "src/adapters/nestjs.ts",
   client: "src/client/index.ts",
   simulate: "src/simulate/index.ts",
+  service: "src/service/index.ts",
   cli: "src/cli/bin.ts",
 };
 
@@ -73,6 +74,9 @@ export default defineConfig({
     "undici",
     "vega",
     "vega-lite",
+    "@grpc/grpc-js",
+    "@grpc/proto-loader",
+    "yaml",
   ],
   plugins: [pluginIsModule(entries.fastify)],
 });

@@ -44,6 +44,7 @@ beforeAll(() => {
     "undici",
     "@nestjs/common",
     "@nestjs/core",
+    "yaml",
   ]) {
     mkdirSync(dirname(join(dir, "node_modules", dep)), { recursive: true });
     execFileSync("ln", ["-s", join(root, "node_modules", dep), join(dir, "node_modules", dep)]);
