@@ -165,6 +165,13 @@ module.exports = {
       { path: client },
       { ...npm, pathNot: "(^|/)node_modules/undici(-types)?/" },
     ),
+    forbid(
+      "service-imports-only-its-peers",
+      "src/service (floodgate serve) imports no npm package but its optional peers: @grpc/grpc-js, @grpc/proto-loader, " +
+        "yaml and ioredis (the Redis backend).",
+      { path: "^src/service/" },
+      { ...npm, pathNot: "(^|/)node_modules/(@grpc/(grpc-js|proto-loader)|yaml|ioredis)/" },
+    ),
     {
       name: "web-standard-no-node",
       comment:

@@ -16,6 +16,7 @@ export const entries = {
   simulate: "src/simulate/index.ts",
   prometheus: "src/metrics/prometheus.ts",
   otel: "src/metrics/otel.ts",
+  service: "src/service/index.ts",
   cli: "src/cli/bin.ts",
 };
 
@@ -77,6 +78,9 @@ export default defineConfig({
     "vega-lite",
     "prom-client",
     "@opentelemetry/api",
+    "@grpc/grpc-js",
+    "@grpc/proto-loader",
+    "yaml",
   ],
   plugins: [pluginIsModule(entries.fastify)],
 });

@@ -19,6 +19,14 @@ export const COMMANDS: Record<string, { readonly summary: string; load(): Promis
     summary: "run policies over generated or replayed traffic in virtual time; report, chart, advise",
     load: () => import("./simulate.js"),
   },
+  serve: {
+    summary: "run the rate limit service: Envoy RLS v3 over gRPC, JSON over HTTP",
+    load: () => import("./serve.js"),
+  },
+  check: {
+    summary: "check service configuration files (envoyproxy/ratelimit YAML) offline",
+    load: () => import("./check.js"),
+  },
 };
 
 const USAGE = `usage: floodgate <command> [flags]

@@ -13,7 +13,8 @@ export type ErrorCode =
   | "ERR_ABORTED"
   | "ERR_INVALID_CLOCK"
   | "ERR_MISSING_PEER"
-  | "ERR_STORE";
+  | "ERR_STORE"
+  | "ERR_INVALID_CONFIG";
 
 /**
  * FloodgateRangeError is thrown for a value outside its allowed range

@@ -21,6 +21,7 @@ const subpathSources: Record<string, string> = {
   "floodgate/node": "src/adapters/node.ts",
   "floodgate/client": "src/client/index.ts",
   "floodgate/simulate": "src/simulate/index.ts",
+  "floodgate/service": "src/service/index.ts",
 };
 
 interface Block {

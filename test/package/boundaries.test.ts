@@ -171,6 +171,13 @@ const rows: Row[] = [
     code: `import "hono";`,
     rules: ["redis-store-imports-only-redis-clients"],
   },
+  // The service: its peers only.
+  {
+    reason: "the service imports a framework",
+    file: "src/service/x-npm.ts",
+    code: `import "express";`,
+    rules: ["service-imports-only-its-peers"],
+  },
   // 20: a Web-standard entry reaches node:os through a helper (the helper itself is no entry, so it is not reported).
   {
     reason: "the fetch wrapper reaches node:os through a helper",

@@ -46,6 +46,7 @@ beforeAll(() => {
     "@nestjs/core",
     "prom-client",
     "@opentelemetry/api",
+    "yaml",
   ]) {
     mkdirSync(dirname(join(dir, "node_modules", dep)), { recursive: true });
     execFileSync("ln", ["-s", join(root, "node_modules", dep), join(dir, "node_modules", dep)]);

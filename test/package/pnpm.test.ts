@@ -25,6 +25,7 @@ const PEERS = [
   "@nestjs/common",
   "@nestjs/core",
   "reflect-metadata",
+  "yaml",
   "rxjs",
   "@types/node",
   "@types/express",

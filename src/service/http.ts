@@ -1,0 +1,300 @@
+// http.ts: the service's HTTP JSON API on node:http: decide, peek, refund, reset, health, OpenAPI.
+
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { UNITS } from "./config.js";
+import type { DecideInput, Decider, RequestDescriptor, ServiceVerdict } from "./decide.js";
+import { openApiDocument } from "./openapi.js";
+
+/** HttpOptions configures the HTTP API. */
+export interface HttpOptions {
+  readonly decider: Decider;
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
+  /** tokens, when non-empty, are the bearer tokens decide and peek require. */
+  readonly tokens: readonly string[];
+  /** adminTokens, when non-empty, enable refund and reset for callers that send one; empty: they answer 403. */
+  readonly adminTokens: readonly string[];
+  /** maxBodyBytes bounds a request body (413 past it). */
+  readonly maxBodyBytes: number;
+  readonly log: (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+  /** ready reports whether the service takes traffic (/readyz). */
+  readonly ready: () => boolean;
+  readonly onVerdict?: ((input: DecideInput, v: ServiceVerdict) => void) | undefined;
+  /** admin, when set, serves extra admin routes (reload) behind the admin token. */
+  readonly admin?: { readonly reload?: () => Promise<{ ok: boolean; message: string }> } | undefined;
+}
+
+/** HttpServer is a running HTTP API. */
+export interface HttpServer {
+  readonly port: number;
+  readonly server: Server;
+  /** close stops accepting connections and waits up to `graceMs` for requests in flight. */
+  close(graceMs: number): Promise<void>;
+}
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+const BODY_KEYS = new Set(["domain", "descriptors", "hits_addend", "cost", "policy", "key"]);
+const DESCRIPTOR_KEYS = new Set(["entries", "hits_addend"]);
+
+/**
+ * parseBody reads a decide/peek/refund/reset body: `{ domain, descriptors: [{ entries: [{ key, value }],
+ * hits_addend? }], hits_addend? | cost? }`. Unknown fields are refused (400), so a typo never
+ * silently decides something else. `policy` + `key` (a named policy of a policy file) is refused
+ * until a policy file is loaded.
+ */
+export function parseBody(body: unknown): DecideInput {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HttpError(400, "ERR_INVALID_REQUEST", "the body must be a JSON object with domain and descriptors.");
+  }
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) {
+    if (!BODY_KEYS.has(k)) {
+      throw new HttpError(
+        400,
+        "ERR_UNKNOWN_OPTION",
+        `unknown field ${JSON.stringify(k)}; the fields are ${[...BODY_KEYS].join(", ")}.`,
+      );
+    }
+  }
+  if (b.policy !== undefined || b.key !== undefined) {
+    throw new HttpError(
+      400,
+      "ERR_INVALID_REQUEST",
+      "policy + key needs a policy file, and this service runs an Envoy-style configuration; send domain and descriptors.",
+    );
+  }
+  if (b.cost !== undefined && b.hits_addend !== undefined) {
+    throw new HttpError(400, "ERR_INVALID_REQUEST", "send cost or hits_addend, not both (they are the same).");
+  }
+  if (!Array.isArray(b.descriptors)) {
+    throw new HttpError(400, "ERR_INVALID_REQUEST", "descriptors must be a list of { entries: [{ key, value }] }.");
+  }
+  const descriptors: RequestDescriptor[] = (b.descriptors as unknown[]).map((d, i) => {
+    if (typeof d !== "object" || d === null || Array.isArray(d)) {
+      throw new HttpError(400, "ERR_INVALID_REQUEST", `descriptors[${i}] must be an object with entries.`);
+    }
+    for (const k of Object.keys(d)) {
+      if (!DESCRIPTOR_KEYS.has(k)) {
+        throw new HttpError(400, "ERR_UNKNOWN_OPTION", `unknown field ${JSON.stringify(k)} in descriptors[${i}].`);
+      }
+    }
+    const x = d as { entries?: unknown; hits_addend?: unknown };
+    return {
+      entries: x.entries as RequestDescriptor["entries"],
+      hitsAddend: x.hits_addend as number | undefined,
+    };
+  });
+  return {
+    domain: b.domain as string,
+    descriptors,
+    hitsAddend: (b.cost ?? b.hits_addend ?? 0) as number,
+  };
+}
+
+/** verdictJson renders a verdict for the HTTP API. */
+export function verdictJson(v: ServiceVerdict): Record<string, unknown> {
+  return {
+    allowed: v.overall === "OK",
+    overall_code: v.overall,
+    statuses: v.statuses.map((s) => ({
+      code: s.code,
+      ...(s.rule === undefined
+        ? { unlimited: s.matched?.unlimited === true, matched: s.matched?.path ?? null }
+        : {
+            rule: s.rule.path,
+            name: s.rule.name ?? null,
+            algorithm: s.rule.algorithm,
+            limit: { requests_per_unit: s.rule.requestsPerUnit, unit: s.rule.unit.toUpperCase() },
+            limit_remaining: s.decision?.remaining ?? 0,
+            duration_until_reset_ms: s.durationUntilResetMs,
+            shadow_over_limit: s.shadowOverLimit,
+            unit_code: UNITS[s.rule.unit].code,
+          }),
+    })),
+    headers: Object.fromEntries(v.headers),
+    ...(v.degraded ? { degraded: true } : {}),
+  };
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  const m = typeof h === "string" ? /^Bearer\s+(.+)$/i.exec(h) : null;
+  return m ? (m[1] as string).trim() : undefined;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: [string, string][] = []): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader("Content-Type", "application/json");
+  for (const [k, v] of headers) res.setHeader(k, v);
+  res.end(text);
+}
+
+/** readJson reads a JSON body of at most `max` bytes. */
+function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const type = req.headers["content-type"] ?? "";
+    if (!/^application\/json\b/i.test(type)) {
+      req.resume();
+      reject(new HttpError(415, "ERR_INVALID_REQUEST", "send the body as Content-Type: application/json."));
+      return;
+    }
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > max) {
+      req.resume();
+      reject(new HttpError(413, "ERR_INVALID_REQUEST", `the body is larger than ${max} bytes.`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on("data", (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > max) {
+        done = true;
+        reject(new HttpError(413, "ERR_INVALID_REQUEST", `the body is larger than ${max} bytes.`));
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => {
+      if (done) return;
+      done = true;
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      } catch {
+        reject(new HttpError(400, "ERR_INVALID_REQUEST", "the body is not valid JSON."));
+      }
+    });
+    req.on("error", (e) => {
+      if (!done) {
+        done = true;
+        reject(e);
+      }
+    });
+  });
+}
+
+/** startHttp starts the HTTP API on `host:port` (0: any free port). */
+export async function startHttp(o: HttpOptions): Promise<HttpServer> {
+  const open = (req: IncomingMessage): boolean => o.tokens.length === 0 || o.tokens.includes(bearer(req) ?? "");
+  const admin = (req: IncomingMessage): void => {
+    if (o.adminTokens.length === 0) {
+      throw new HttpError(
+        403,
+        "ERR_ADMIN_DISABLED",
+        "admin calls are off; start the service with --admin-token to enable them.",
+      );
+    }
+    if (!o.adminTokens.includes(bearer(req) ?? "")) {
+      throw new HttpError(401, "ERR_UNAUTHENTICATED", "admin calls need Authorization: Bearer <admin token>.");
+    }
+  };
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? "/").split("?")[0] as string;
+    const method = req.method ?? "GET";
+    if (method === "GET" && path === "/healthz") return send(res, 200, { status: "ok" });
+    if (method === "GET" && path === "/readyz") {
+      const ready = o.ready();
+      return send(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
+    }
+    if (method === "GET" && path === "/openapi.json") return send(res, 200, openApiDocument());
+    const routes: Record<string, "decide" | "peek" | "refund" | "reset" | "reload"> = {
+      "/v1/decide": "decide",
+      "/v1/peek": "peek",
+      "/v1/refund": "refund",
+      "/v1/reset": "reset",
+      "/v1/admin/reload": "reload",
+    };
+    const route = routes[path];
+    if (route === undefined) throw new HttpError(404, "ERR_NOT_FOUND", `no route ${path}; see /openapi.json.`);
+    if (method !== "POST") {
+      res.setHeader("Allow", "POST");
+      throw new HttpError(405, "ERR_METHOD", `${path} takes POST.`);
+    }
+    if (route === "decide" || route === "peek") {
+      if (!open(req)) throw new HttpError(401, "ERR_UNAUTHENTICATED", "send Authorization: Bearer <token>.");
+    } else {
+      admin(req);
+    }
+    if (route === "reload") {
+      req.resume();
+      const r = (await o.admin?.reload?.()) ?? { ok: false, message: "reload is not available" };
+      return send(res, r.ok ? 200 : 409, r);
+    }
+    const input = parseBody(await readJson(req, o.maxBodyBytes));
+    if (route === "decide" || route === "peek") {
+      const v = route === "decide" ? await o.decider.decide(input) : await o.decider.peek(input);
+      if (route === "decide") {
+        try {
+          o.onVerdict?.(input, v);
+        } catch {
+          // A listener that throws never reaches the caller.
+        }
+      }
+      return send(res, 200, verdictJson(v), v.headers);
+    }
+    const n = route === "refund" ? await o.decider.refund(input) : await o.decider.reset(input);
+    return send(res, 200, { limits: n });
+  };
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) return send(res, err.status, { error: err.code, message: err.message });
+      const e = err as Error & { code?: unknown };
+      if (typeof e?.code === "string" && e.code.startsWith("ERR_")) {
+        return send(res, 400, { error: e.code, message: e.message });
+      }
+      o.log("error", "HTTP request failed", { error: String(e?.stack ?? err) });
+      send(res, 500, { error: "ERR_INTERNAL", message: "internal error" });
+    });
+  };
+  const server =
+    o.tls === undefined
+      ? createHttpServer(listener)
+      : createHttpsServer({ cert: o.tls.cert, key: o.tls.key }, listener);
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port, o.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    server,
+    close(graceMs: number) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, graceMs);
+        timer.unref?.();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}

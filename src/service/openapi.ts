@@ -1,0 +1,136 @@
+// openapi.ts: the OpenAPI 3.1 document of the service's HTTP JSON API, served at /openapi.json.
+
+const entry = {
+  type: "object",
+  required: ["key", "value"],
+  additionalProperties: false,
+  properties: { key: { type: "string", minLength: 1 }, value: { type: "string" } },
+};
+
+const request = {
+  type: "object",
+  required: ["domain", "descriptors"],
+  additionalProperties: false,
+  properties: {
+    domain: { type: "string", minLength: 1, description: "the configuration's domain" },
+    descriptors: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        required: ["entries"],
+        additionalProperties: false,
+        properties: {
+          entries: { type: "array", minItems: 1, items: { $ref: "#/components/schemas/Entry" } },
+          hits_addend: {
+            type: "integer",
+            minimum: 0,
+            description: "what this descriptor counts for; 0 checks without counting",
+          },
+        },
+      },
+    },
+    hits_addend: { type: "integer", minimum: 0, description: "what the request counts for; 0 or absent counts 1" },
+    cost: { type: "integer", minimum: 0, description: "the same as hits_addend" },
+  },
+};
+
+const status = {
+  type: "object",
+  required: ["code"],
+  properties: {
+    code: { enum: ["OK", "OVER_LIMIT"] },
+    rule: { type: "string", description: "the path of the rule applied" },
+    name: { type: ["string", "null"] },
+    algorithm: { type: "string" },
+    limit: {
+      type: "object",
+      properties: { requests_per_unit: { type: "integer" }, unit: { type: "string" } },
+    },
+    limit_remaining: { type: "integer" },
+    duration_until_reset_ms: { type: "integer" },
+    shadow_over_limit: { type: "boolean" },
+    unlimited: { type: "boolean" },
+  },
+};
+
+const verdict = {
+  type: "object",
+  required: ["allowed", "overall_code", "statuses", "headers"],
+  properties: {
+    allowed: { type: "boolean" },
+    overall_code: { enum: ["OK", "OVER_LIMIT"] },
+    statuses: { type: "array", items: { $ref: "#/components/schemas/DescriptorStatus" } },
+    headers: { type: "object", additionalProperties: { type: "string" } },
+    degraded: { type: "boolean", description: "the store failed and its failure policy decided" },
+  },
+};
+
+const problem = {
+  type: "object",
+  required: ["error", "message"],
+  properties: { error: { type: "string" }, message: { type: "string" } },
+};
+
+const json = (ref: string) => ({ "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } });
+const errors = {
+  "400": { description: "bad input", content: json("Error") },
+  "401": { description: "missing or wrong bearer token", content: json("Error") },
+  "413": { description: "body too large", content: json("Error") },
+  "415": { description: "not application/json", content: json("Error") },
+};
+
+function post(summary: string, ok: Record<string, unknown>, admin: boolean) {
+  return {
+    post: {
+      summary,
+      security: [{ [admin ? "admin" : "bearer"]: [] }],
+      requestBody: { required: true, content: json("DecideRequest") },
+      responses: { "200": ok, ...errors, ...(admin ? { "403": { description: "admin calls are off" } } : {}) },
+    },
+  };
+}
+
+/** openApiDocument returns the OpenAPI document (a fresh object). */
+export function openApiDocument(): Record<string, unknown> {
+  const counted = {
+    description: "the limits touched",
+    content: { "application/json": { schema: { type: "object", properties: { limits: { type: "integer" } } } } },
+  };
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "floodgate serve",
+      version: "1",
+      description: "Rate limit decisions over HTTP: the same verdicts as the Envoy RLS v3 gRPC API (docs/service.md).",
+    },
+    paths: {
+      "/v1/decide": post(
+        "count the hits and answer the verdict (all-or-nothing by default)",
+        { description: "the verdict", content: json("Verdict") },
+        false,
+      ),
+      "/v1/peek": post(
+        "answer each descriptor's standing, counting nothing",
+        { description: "the standing", content: json("Verdict") },
+        false,
+      ),
+      "/v1/refund": post("give hits back (admin)", counted, true),
+      "/v1/reset": post("forget the descriptors' state (admin)", counted, true),
+      "/healthz": { get: { summary: "the process is up", responses: { "200": { description: "ok" } } } },
+      "/readyz": {
+        get: {
+          summary: "the service takes traffic",
+          responses: { "200": { description: "ready" }, "503": { description: "draining" } },
+        },
+      },
+    },
+    components: {
+      schemas: { Entry: entry, DecideRequest: request, DescriptorStatus: status, Verdict: verdict, Error: problem },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "required only when the service has --token" },
+        admin: { type: "http", scheme: "bearer", description: "the --admin-token" },
+      },
+    },
+  };
+}

@@ -1,0 +1,285 @@
+// serve.ts: startService wires the configuration, the store, the decider, the gRPC and HTTP servers, hot
+// reload and graceful shutdown together; `floodgate serve` (src/cli/serve.ts) is its command line.
+
+import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from "node:fs";
+import { dirname, extname, join, resolve } from "node:path";
+import { FloodgateError, FloodgateTypeError } from "../core/errors.js";
+import { fixedWindow } from "../core/fixed-window.js";
+import { RateLimiter } from "../limiter.js";
+import { MemoryStore } from "../stores/memory.js";
+import type { Store } from "../stores/store.js";
+import { type ConfigSource, parseConfig, type ServiceConfig } from "./config.js";
+import { DEFAULT_BOUNDS, type DecideInput, Decider, type ServiceVerdict } from "./decide.js";
+import { type GrpcServer, startGrpc } from "./grpc.js";
+import { type HttpServer, startHttp } from "./http.js";
+
+/** Log writes one structured log line. */
+export type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+
+/** ServeOptions configures startService; every field has a flag and an environment variable (src/cli/serve.ts). */
+export interface ServeOptions {
+  /** config lists configuration files or directories (every .yaml/.yml file in them, one domain each). */
+  readonly config: readonly string[];
+  /** host is the address both APIs listen on. Default "0.0.0.0". */
+  readonly host?: string;
+  /** grpcPort (default 8081; -1 turns gRPC off, 0 picks a free port). */
+  readonly grpcPort?: number;
+  /** httpPort (default 8080; -1 turns HTTP off, 0 picks a free port). */
+  readonly httpPort?: number;
+  /** redis is a redis:// URL; without it (and redisCluster) state is kept in memory. */
+  readonly redis?: string | undefined;
+  /** redisCluster is a comma-separated list of host:port seeds of a Redis Cluster. */
+  readonly redisCluster?: string | undefined;
+  /** onFailure is the Redis store's failure policy. Default "fail-open" (Envoy's expectation). */
+  readonly onFailure?: "fail-open" | "fail-closed";
+  /** redisTimeoutMs bounds every Redis call; past it the failure policy decides. Default 500 (the store's). */
+  readonly redisTimeoutMs?: number | undefined;
+  /** tokens are bearer tokens required for deciding (none: open). */
+  readonly tokens?: readonly string[];
+  /** adminTokens enable refund, reset and reload for callers that send one (none: those calls are off). */
+  readonly adminTokens?: readonly string[];
+  /** tlsCert and tlsKey (PEM file paths) turn on TLS for both APIs. */
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  /** maxBodyBytes bounds an HTTP body and a gRPC message. Default 65536. */
+  readonly maxBodyBytes?: number;
+  /** maxDescriptors bounds a request's descriptors. Default 64. */
+  readonly maxDescriptors?: number;
+  /** watch reloads when a configuration file changes. Default true. */
+  readonly watch?: boolean;
+  /** store replaces the store (tests, embedding). */
+  readonly store?: Store;
+  readonly log?: Log;
+  /** onVerdict is told of every decided request (metrics bind here). */
+  readonly onVerdict?: (input: DecideInput, v: ServiceVerdict) => void;
+}
+
+/** Service is a running `floodgate serve`. */
+export interface Service {
+  readonly decider: Decider;
+  /** grpcPort and httpPort are the bound ports (undefined when off). */
+  readonly grpcPort: number | undefined;
+  readonly httpPort: number | undefined;
+  /** reload reads the configuration again; a bad one keeps the running one and says why. */
+  reload(): Promise<{ ok: boolean; message: string }>;
+  /** close drains: health turns NOT_SERVING, new calls are refused, calls in flight finish (up to graceMs). */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** readSources reads configuration files; a directory contributes its .yaml and .yml files (sorted). */
+export function readSources(paths: readonly string[]): ConfigSource[] {
+  if (paths.length === 0) {
+    throw new FloodgateTypeError(
+      "ERR_INVALID_CONFIG",
+      "floodgate serve: no configuration; pass --config limits.yaml (or a directory of .yaml files).",
+    );
+  }
+  const out: ConfigSource[] = [];
+  for (const p of paths) {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(p);
+    } catch {
+      throw new FloodgateTypeError(
+        "ERR_INVALID_CONFIG",
+        `floodgate: ${p}: no such file or directory; pass the path of your limits.yaml.`,
+      );
+    }
+    const files = st.isDirectory()
+      ? readdirSync(p)
+          .filter((f) => [".yaml", ".yml"].includes(extname(f)))
+          .sort()
+          .map((f) => join(p, f))
+      : [p];
+    for (const f of files) out.push({ file: f, text: readFileSync(f, "utf8") });
+  }
+  if (out.length === 0) {
+    throw new FloodgateTypeError(
+      "ERR_INVALID_CONFIG",
+      `floodgate: ${paths.join(", ")} holds no .yaml file; put one domain per .yaml file there.`,
+    );
+  }
+  return out;
+}
+
+/** loadConfig reads and checks the configuration at `paths`. */
+export function loadConfig(paths: readonly string[]): ServiceConfig {
+  return parseConfig(readSources(paths));
+}
+
+/** jsonLog is the default Log: one JSON object per line on stderr. */
+export const jsonLog: Log = (level, msg, fields) => {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+};
+
+/** openRedis builds the Redis store from a URL or Cluster seeds (ioredis, an optional peer). */
+async function openRedis(o: ServeOptions, log: Log): Promise<{ store: Store; close: () => Promise<void> }> {
+  let IoRedis: typeof import("ioredis");
+  let redisMod: typeof import("../stores/redis/store.js");
+  try {
+    IoRedis = (await import("ioredis")) as unknown as typeof import("ioredis");
+    redisMod = await import("../stores/redis/store.js");
+  } catch (err) {
+    throw new FloodgateError(
+      "ERR_MISSING_PEER",
+      "floodgate serve: --redis needs the optional peer dependency ioredis; install it with `npm install ioredis`.",
+      { cause: err },
+    );
+  }
+  const Redis = IoRedis.Redis;
+  let client: InstanceType<typeof IoRedis.Redis> | InstanceType<typeof IoRedis.Cluster>;
+  if (o.redisCluster) {
+    const seeds = o.redisCluster.split(",").map((s) => {
+      const [host, port] = s.trim().split(":");
+      return { host: host as string, port: Number(port) };
+    });
+    client = new IoRedis.Cluster(seeds);
+  } else {
+    client = new Redis(o.redis as string, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+  }
+  client.on("error", (e: Error) => log("warn", "redis error", { error: e.message }));
+  const store = new redisMod.RedisStore({
+    client,
+    onFailure: o.onFailure ?? "fail-open",
+    ...(o.redisTimeoutMs === undefined ? {} : { timeoutMs: o.redisTimeoutMs }),
+  });
+  store.on("degraded", (e) => log("warn", "redis degraded; the failure policy decides", { reason: e.reason }));
+  store.on("recovered", () => log("info", "redis recovered"));
+  store.on("warning", (w) => log("warn", w.message, { code: w.code }));
+  return {
+    store,
+    close: async () => {
+      client.disconnect();
+    },
+  };
+}
+
+/** startService starts `floodgate serve` in this process. */
+export async function startService(o: ServeOptions): Promise<Service> {
+  const log = o.log ?? jsonLog;
+  let config = loadConfig(o.config);
+  for (const w of config.warnings) log("warn", w);
+  let closeStore = async () => {};
+  let store: Store;
+  if (o.store !== undefined) store = o.store;
+  else if (o.redis || o.redisCluster) {
+    const r = await openRedis(o, log);
+    store = r.store;
+    closeStore = r.close;
+  } else store = new MemoryStore();
+  // The limiter's own policy is never used: every call passes the matched rule's policy.
+  const limiter = new RateLimiter({ policy: fixedWindow({ name: "serve", limit: 1, windowMs: 1000 }), store });
+  const decider = new Decider(limiter, config, {
+    ...DEFAULT_BOUNDS,
+    maxDescriptors: o.maxDescriptors ?? DEFAULT_BOUNDS.maxDescriptors,
+  });
+  const tls =
+    o.tlsCert || o.tlsKey
+      ? (() => {
+          if (!o.tlsCert || !o.tlsKey) {
+            throw new FloodgateTypeError(
+              "ERR_INVALID_OPTION",
+              "floodgate serve: TLS needs both --tls-cert and --tls-key (PEM files).",
+            );
+          }
+          return { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) };
+        })()
+      : undefined;
+  let draining = false;
+  const reload = async (): Promise<{ ok: boolean; message: string }> => {
+    try {
+      const next = loadConfig(o.config);
+      config = next;
+      decider.config = next;
+      for (const w of next.warnings) log("warn", w);
+      const message = `reloaded ${next.files.length} file(s), ${next.domains.size} domain(s)`;
+      log("info", message, { domains: [...next.domains.keys()] });
+      return { ok: true, message };
+    } catch (err) {
+      const message = `reload refused, the running configuration stays: ${(err as Error).message}`;
+      log("error", message);
+      return { ok: false, message };
+    }
+  };
+  const maxBodyBytes = o.maxBodyBytes ?? 65_536;
+  const host = o.host ?? "0.0.0.0";
+  let grpc: GrpcServer | undefined;
+  let http: HttpServer | undefined;
+  try {
+    if ((o.grpcPort ?? 8081) >= 0) {
+      grpc = await startGrpc({
+        decider,
+        host,
+        port: o.grpcPort ?? 8081,
+        tls,
+        tokens: o.tokens ?? [],
+        maxMessageBytes: maxBodyBytes,
+        log,
+        onVerdict: o.onVerdict,
+      });
+    }
+    if ((o.httpPort ?? 8080) >= 0) {
+      http = await startHttp({
+        decider,
+        host,
+        port: o.httpPort ?? 8080,
+        tls,
+        tokens: o.tokens ?? [],
+        adminTokens: o.adminTokens ?? [],
+        maxBodyBytes,
+        log,
+        ready: () => !draining,
+        onVerdict: o.onVerdict,
+        admin: { reload },
+      });
+    }
+  } catch (err) {
+    await grpc?.close(0);
+    await closeStore();
+    throw err;
+  }
+  const watchers: FSWatcher[] = [];
+  if (o.watch ?? true) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const files = new Set(config.files.map((f) => resolve(f)));
+    const dirs = new Set([...o.config].map((p) => (statSync(p).isDirectory() ? resolve(p) : dirname(resolve(p)))));
+    for (const d of dirs) {
+      try {
+        const w = watch(d, (_event, name) => {
+          const full = name ? join(d, name.toString()) : "";
+          if (name && !files.has(full) && !/\.ya?ml$/.test(full)) return;
+          clearTimeout(timer);
+          timer = setTimeout(() => void reload(), 100);
+        });
+        w.unref();
+        watchers.push(w);
+      } catch (err) {
+        log("warn", "cannot watch the configuration; reload with SIGHUP", { dir: d, error: String(err) });
+      }
+    }
+  }
+  log("info", "floodgate serve listening", {
+    grpcPort: grpc?.port,
+    httpPort: http?.port,
+    store: o.redis || o.redisCluster ? "redis" : "memory",
+    domains: [...config.domains.keys()],
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    decider,
+    grpcPort: grpc?.port,
+    httpPort: http?.port,
+    reload,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        draining = true;
+        for (const w of watchers) w.close();
+        grpc?.setServing(false);
+        await Promise.all([grpc?.close(graceMs), http?.close(graceMs)]);
+        await closeStore();
+        log("info", "floodgate serve stopped");
+      })();
+      return closing;
+    },
+  };
+}
