@@ -49,6 +49,7 @@ import {
   numberOption,
   suggest,
 } from "../../src/core/validate.js";
+import { budget } from "./budget.js";
 
 /** caught runs f and returns what it threw, failing when it returned. */
 function caught(call: string, f: () => unknown): Error & { code?: string; cause?: unknown } {
@@ -181,7 +182,7 @@ describe("untilMs: the exact wait until a time", () => {
           if (r > 0) expect(now + (r - 1) < end, where).toBe(true);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: budget(500, 100) },
     );
   });
 });

@@ -13,6 +13,7 @@ import { ALGORITHMS, algorithmByCode } from "../../src/core/registry.js";
 import { slidingLog } from "../../src/core/sliding-log.js";
 import { slidingWindow } from "../../src/core/sliding-window.js";
 import { STEPPED_TOKEN_BUCKET, TOKEN_BUCKET, tokenBucket } from "../../src/core/token-bucket.js";
+import { budget } from "./budget.js";
 
 /** One example policy of each descriptor, with distinct numbers so a swapped option shows. */
 const EXAMPLES: Policy[] = [
@@ -240,7 +241,7 @@ describe("nextUnitMs: when available quota next grows (the t of RateLimit)", () 
             }
           },
         ),
-        { numRuns: 150 },
+        { numRuns: budget(150, 30) },
       );
     });
   }

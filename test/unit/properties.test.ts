@@ -322,7 +322,7 @@ describe("exact waits (issue 8, defect 1)", () => {
             state = kept;
           }
         }),
-        { numRuns: 200 },
+        { numRuns: budget(200, 40) },
       );
     });
   }
@@ -376,7 +376,7 @@ describe("a clock stepped back (issue 8, defect 5)", () => {
             }
           },
         ),
-        { numRuns: 200 },
+        { numRuns: budget(200, 40) },
       );
     });
   }
@@ -443,7 +443,7 @@ describe("properties across algorithms and engines", () => {
           );
         }
       }),
-      { numRuns: 60 },
+      { numRuns: budget(60, 20) },
     );
   });
 
@@ -484,7 +484,7 @@ describe("properties across algorithms and engines", () => {
           }
         },
       ),
-      { numRuns: 60 },
+      { numRuns: budget(60, 20) },
     );
   });
 
@@ -510,7 +510,7 @@ describe("properties across algorithms and engines", () => {
           expect(admitted, s.label).toBe(pure);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: budget(60, 20) },
     );
   });
 
