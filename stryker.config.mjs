@@ -18,7 +18,7 @@ export default {
   mutate: ["src/core/**/*.ts"],
   coverageAnalysis: "perTest",
   concurrency: 2,
-  timeoutMS: 10_000,
+  timeoutMS: 5_000,
   tempDirName: ".stryker-tmp",
   incrementalFile: `reports/mutation/${run}.incremental.json`,
   reporters: ["clear-text", "progress", "html", "json"],
