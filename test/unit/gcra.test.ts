@@ -2,6 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { applyPolicy, gcra } from "../../src/index.js";
+import { budget } from "./budget.js";
 import { no, ok, table } from "./table.js";
 
 describe("gcra", () => {
@@ -35,10 +36,19 @@ describe("gcra", () => {
 
   // Regression: at epoch ms, rounding of tat (then kept in ms) denied the last unit of a burst taken in one instant
   // (gcra({ limit: 7, periodMs: 1000 }) admitted 6) and under-reported remaining by one.
+  /** STARTS and LIMITS: four epoch times and every limit up to 60 (under `npm run mutate`, budget.ts: two, and 1-12, 59, 60). */
+  const STARTS = budget(
+    [1_700_000_000_000, 1_700_000_000_000.123, 1_763_000_000_000.5, 2_000_000_000_000],
+    [1_700_000_000_000.123, 2_000_000_000_000],
+  );
+  const LIMITS = budget(
+    Array.from({ length: 60 }, (_, i) => i + 1),
+    [...Array.from({ length: 12 }, (_, i) => i + 1), 59, 60],
+  );
   it("a burst taken in one instant at epoch time is admitted whole, for every limit", () => {
-    for (const startMs of [1_700_000_000_000, 1_700_000_000_000.123, 1_763_000_000_000.5, 2_000_000_000_000]) {
+    for (const startMs of STARTS) {
       for (const periodMs of [1000, 60_000, 3_600_000, 7]) {
-        for (let limit = 1; limit <= 60; limit++) {
+        for (const limit of LIMITS) {
           const p = gcra({ limit, periodMs });
           const emissionMs = periodMs / limit;
           let state: readonly number[] | null = null;

@@ -26,6 +26,7 @@ import {
   wideSubjects,
   windowArb,
 } from "./arbitraries.js";
+import { budget } from "./budget.js";
 
 /** Subject is a policy with the admission bound its doc comment promises over a closed interval of d ms. */
 interface Subject {
@@ -321,7 +322,7 @@ describe("exact waits (issue 8, defect 1)", () => {
             state = kept;
           }
         }),
-        { numRuns: 200 },
+        { numRuns: budget(200, 40) },
       );
     });
   }
@@ -375,7 +376,7 @@ describe("a clock stepped back (issue 8, defect 5)", () => {
             }
           },
         ),
-        { numRuns: 200 },
+        { numRuns: budget(200, 40) },
       );
     });
   }
@@ -442,7 +443,7 @@ describe("properties across algorithms and engines", () => {
           );
         }
       }),
-      { numRuns: 60 },
+      { numRuns: budget(60, 20) },
     );
   });
 
@@ -483,7 +484,7 @@ describe("properties across algorithms and engines", () => {
           }
         },
       ),
-      { numRuns: 60 },
+      { numRuns: budget(60, 20) },
     );
   });
 
@@ -509,7 +510,7 @@ describe("properties across algorithms and engines", () => {
           expect(admitted, s.label).toBe(pure);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: budget(60, 20) },
     );
   });
 
@@ -525,10 +526,11 @@ describe("no drift", () => {
   // capacity + rate * T / 1000 tokens in all and spent every whole one: floor of that, exactly.
   // Fractions are kept in the state, so the only slack is EPSILON (1e-9 token) at an exact
   // boundary, where the count may be one higher; T below is chosen off the boundaries, and one on it.
+  // Under `npm run mutate` (budget.ts) the same shape, 100 times shorter: 30,650 ms off a boundary, 26,000 on one.
   for (const [startMs, stepsMs] of [
-    [0, 3_000_650],
-    [1_700_000_000_000, 3_000_650],
-    [0, 2_600_000],
+    [0, budget(3_000_650, 30_650)],
+    [1_700_000_000_000, budget(3_000_650, 30_650)],
+    [0, budget(2_600_000, 26_000)],
   ] as const) {
     it(`tokenBucket at 10/13 per second, every ms for ${stepsMs} ms from ${startMs}`, () => {
       const capacity = 10;
@@ -550,6 +552,9 @@ describe("no drift", () => {
     });
   }
 
+  /** CALLS is how many random calls the exact-model runs below make (budget.ts). */
+  const CALLS = budget(1_000_000, 20_000);
+
   // Regression: GCRA kept tat in ms and rounded it on every admitted call; a client at the limit
   // never lets tat fall behind now, so the error grew until exact-boundary decisions flipped (~1e5 calls).
   for (const [limit, periodMs, burst] of [
@@ -560,7 +565,7 @@ describe("no drift", () => {
     [10, 13000, 10],
   ] as const) {
     for (const startMs of [0, 1_700_000_000_000]) {
-      it(`gcra({ limit: ${limit}, periodMs: ${periodMs}, burst: ${burst} }) at the limit for 1,000,000 calls from ${startMs} decides exactly`, () => {
+      it(`gcra({ limit: ${limit}, periodMs: ${periodMs}, burst: ${burst} }) at the limit for ${CALLS} calls from ${startMs} decides exactly`, () => {
         const policy = gcra({ limit, periodMs, burst });
         // Exact model in units of 1/limit ms: the emission interval is periodMs units.
         const tolerance = burst * periodMs;
@@ -573,7 +578,7 @@ describe("no drift", () => {
         let fresh = true;
         let mismatches = 0;
         let first = "";
-        for (let i = 0; i < 1_000_000; i++) {
+        for (let i = 0; i < CALLS; i++) {
           t += Math.floor(random() * 3);
           const cost = 1 + Math.floor(random() * 3);
           const now = t * limit;
@@ -601,7 +606,7 @@ describe("no drift", () => {
     [50, 1000, 7],
   ] as const) {
     for (const startMs of [0, 1_700_000_000_000]) {
-      it(`tokenBucket({ capacity: ${capacity}, refillRate: ${n}/${m} }) at the limit for 1,000,000 calls from ${startMs} decides exactly`, () => {
+      it(`tokenBucket({ capacity: ${capacity}, refillRate: ${n}/${m} }) at the limit for ${CALLS} calls from ${startMs} decides exactly`, () => {
         const policy = tokenBucket({ capacity, refillRate: n / m });
         // Exact model in units of 1/(1000 m) token: each ms adds n units.
         const D = 1000 * m;
@@ -615,7 +620,7 @@ describe("no drift", () => {
         let fresh = true;
         let mismatches = 0;
         let first = "";
-        for (let i = 0; i < 1_000_000; i++) {
+        for (let i = 0; i < CALLS; i++) {
           t += Math.floor(random() * 4);
           const cost = 1 + Math.floor(random() * Math.min(capacity, 3));
           const u = t > atMs ? Math.min(capacity * D, units + (t - atMs) * n) : units;
@@ -641,20 +646,21 @@ describe("no drift", () => {
     }
   }
 
-  it("gcra at 10 per 13000 ms at epoch time, every ms for 3,000,650 ms", () => {
+  const gcraSpanMs = budget(3_000_650, 30_650);
+  it(`gcra at 10 per 13000 ms at epoch time, every ms for ${gcraSpanMs} ms`, () => {
     const policy = gcra({ limit: 10, periodMs: 13000 });
     const state: number[] = [];
     const next: number[] = [];
     const out = { allowed: false, remaining: 0, retryAfterMs: 0, resetAfterMs: 0 };
     let admitted = 0;
     const start = 1_700_000_000_000;
-    for (let i = 0; i <= 3_000_650; i++) {
+    for (let i = 0; i <= gcraSpanMs; i++) {
       if (policy.evaluate(state, 0, i === 0, start + i, 1, next, out)) {
         admitted++;
         state[0] = next[0] as number;
       }
     }
-    expect(admitted).toBe(10 + Math.floor((10 * 3_000_650) / 13000));
+    expect(admitted).toBe(10 + Math.floor((10 * gcraSpanMs) / 13000));
   });
 });
 

@@ -21,6 +21,7 @@ import {
   type WireCall,
 } from "../../src/stores/redis/protocol.js";
 import { DECIDE, LONE } from "../../src/stores/redis/scripts.generated.js";
+import { budget } from "./budget.js";
 
 const tb = tokenBucket({ name: "tb", capacity: 8, refillRate: 10 / 13 });
 const ts = tokenBucket({ name: "ts", capacity: 8, refillAmount: 2, refillIntervalMs: 500 });
@@ -225,7 +226,7 @@ describe("encode: which script, which KEYS and ARGV", () => {
           expect(parsed.calls).toEqual(calls.map(expected));
         },
       ),
-      { numRuns: 300 },
+      { numRuns: budget(300, 50) },
     );
   });
 
