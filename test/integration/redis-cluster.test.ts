@@ -7,6 +7,7 @@ import { createCluster } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Decision, RateLimiter, tokenBucket } from "../../src/index.js";
 import { hashSlot, ioredisAdapter, RedisStore } from "../../src/stores/redis/index.js";
+import { NODE } from "../../src/stores/redis/scripts.generated.js";
 import { type RedisCluster, startCluster } from "../helpers/redis-server.js";
 
 const run = promisify(execFile);
@@ -159,6 +160,42 @@ describe("node batches: the calls of one tick go to each master in one script ca
     const third = await Promise.all(keys.map((k) => limiter.consume(k)));
     expect(third.map((d) => d.remaining)).toEqual(keys.map(() => 0));
     expect(await (admins[1] as Redis).exists(store.keyOf(keys[5] as string, policy))).toBe(1);
+  });
+});
+
+describe("a server that refuses node.lua (before Redis 7: no script flags)", () => {
+  it("the refused node batch goes again per slot, and node batches stop for good; decisions exact", async () => {
+    const io = new Cluster(cluster.nodes);
+    closers.push(() => io.disconnect());
+    await io.ping();
+    const real = ioredisAdapter(io);
+    let refused = 0;
+    // Redis 6's reply to a script that starts with a shebang.
+    const refuse = (): Promise<never> => {
+      refused++;
+      return Promise.reject(
+        new Error("ERR Error compiling script (new function): user_script:1: unexpected symbol near '#'"),
+      );
+    };
+    const adapter = {
+      ...real,
+      evalsha: (sha1: string, keys: readonly string[], args: readonly string[]) =>
+        sha1 === NODE.sha1 ? refuse() : real.evalsha(sha1, keys, args),
+      eval: (source: string, keys: readonly string[], args: readonly string[]) =>
+        source === NODE.source ? refuse() : real.eval(source, keys, args),
+    };
+    const limiter = new RateLimiter({
+      policy: tokenBucket({ capacity: 2, refillRate: 1e-4 }),
+      store: new RedisStore({ adapter, prefix: "old:" }),
+    });
+    const keys = Array.from({ length: 60 }, (_, i) => `o${i}`);
+    const first = await Promise.all(keys.map((k) => limiter.consume(k)));
+    expect(first.map((d) => [d.remaining, d.degraded ?? false])).toEqual(keys.map(() => [1, false]));
+    const refusedFirst = refused;
+    expect(refusedFirst, "the first tick tried node.lua").toBeGreaterThanOrEqual(1);
+    const second = await Promise.all(keys.map((k) => limiter.consume(k)));
+    expect(second.map((d) => [d.remaining, d.degraded ?? false])).toEqual(keys.map(() => [0, false]));
+    expect(refused, "no node.lua after the refusal").toBe(refusedFirst);
   });
 });
 
