@@ -47,12 +47,16 @@ interface Sample {
   redisUsPerDecision: number[];
   nodeUsPerDecision: number;
   scriptCalls: number;
+  /** scriptUsPerDecision is the time Redis spent running script calls (INFO commandstats usec, all masters) per decision. */
+  scriptUsPerDecision: number;
 }
 
 /** NodeStats is one master's CPU time (µs) and script call count. */
 interface NodeStats {
   cpuUs: number;
   calls: number;
+  /** scriptUs is the time spent running EVALSHA and EVAL (commandstats usec). */
+  scriptUs: number;
 }
 
 async function nodeStats(admin: Redis): Promise<NodeStats> {
@@ -61,8 +65,12 @@ async function nodeStats(admin: Redis): Promise<NodeStats> {
   const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1] ?? 0);
   const stats = await admin.info("commandstats");
   let calls = 0;
-  for (const m of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(m[2]);
-  return { cpuUs: (user + sys) * 1e6, calls };
+  let scriptUs = 0;
+  for (const m of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+    calls += Number(m[2]);
+    scriptUs += Number(m[3]);
+  }
+  return { cpuUs: (user + sys) * 1e6, calls, scriptUs };
 }
 
 /** drive runs CONCURRENCY loops of consume over the keys, round robin, for `ms` (or `count` calls); returns the calls made. */
@@ -105,6 +113,7 @@ async function measure(name: string, masters: number, consume: Consume, admins: 
     redisUsPerDecision: after.map((a, i) => (a.cpuUs - (before[i] as NodeStats).cpuUs) / decisions),
     nodeUsPerDecision: (cpu.user + cpu.system) / decisions,
     scriptCalls: after.reduce((s, a, i) => s + a.calls - (before[i] as NodeStats).calls, 0),
+    scriptUsPerDecision: after.reduce((s, a, i) => s + a.scriptUs - (before[i] as NodeStats).scriptUs, 0) / decisions,
   };
 }
 
@@ -120,6 +129,7 @@ interface Row {
   redisBusiestUs: number;
   nodeUs: number;
   decisionsPerCall: number;
+  scriptUs: number;
 }
 
 function row(samples: Sample[]): Row {
@@ -137,6 +147,7 @@ function row(samples: Sample[]): Row {
     redisBusiestUs: m((s) => Math.max(...s.redisUsPerDecision)),
     nodeUs: m((s) => s.nodeUsPerDecision),
     decisionsPerCall: m((s) => (s.scriptCalls > 0 ? s.decisions / s.scriptCalls : 0)),
+    scriptUs: m((s) => s.scriptUsPerDecision),
   };
 }
 
@@ -198,7 +209,7 @@ async function runCluster(masters: number): Promise<Row[]> {
         const s = await measure(name, masters, consume, admins);
         samples.set(name, [...(samples.get(name) ?? []), s]);
         console.error(
-          `${masters} masters, round ${round}, ${name}: ${Math.round(s.perSec)}/s, Redis µs/decision ${s.redisUsPerDecision.map((u) => u.toFixed(2)).join(" + ")}, Node ${s.nodeUsPerDecision.toFixed(2)} µs, ${(s.decisions / Math.max(1, s.scriptCalls)).toFixed(1)} decisions/call`,
+          `${masters} masters, round ${round}, ${name}: ${Math.round(s.perSec)}/s, Redis µs/decision ${s.redisUsPerDecision.map((u) => u.toFixed(2)).join(" + ")}, scripts ${s.scriptUsPerDecision.toFixed(2)} µs, Node ${s.nodeUsPerDecision.toFixed(2)} µs, ${(s.decisions / Math.max(1, s.scriptCalls)).toFixed(1)} decisions/call`,
         );
       }
     }
@@ -235,13 +246,13 @@ async function main(): Promise<void> {
     "",
     "Command: `npm run bench -- cluster` (`node --expose-gc --import tsx bench/cluster.ts`)",
     "",
-    `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${process.version}, redis-server ${version}, Clusters of ${MASTERS.join(", ")} masters on 127.0.0.1 started by the bench (no replicas, no persistence). ${KEYS.toLocaleString("en-US")} keys round robin, concurrency ${CONCURRENCY}, every call admitted, every key made before the first row (long-lived: TTL 600 s); ${RUN_MS} ms per row after ${WARM_MS} ms warm-up, ${ROUNDS} rounds with the contenders interleaved (order rotating); each figure is the median over rounds (decisions/s also min-max). Load average (1, 5 min) ${loadBefore[0]?.toFixed(1)}, ${loadBefore[1]?.toFixed(1)} before and ${loadAfter[0]?.toFixed(1)}, ${loadAfter[1]?.toFixed(1)} after: the machine is shared, so wall-time figures are noisy; CPU per decision is steadier. Redis CPU: used_cpu_user+sys of each master (INFO cpu) per decision; script calls: EVALSHA+EVAL (INFO commandstats).`,
+    `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${process.version}, redis-server ${version}, Clusters of ${MASTERS.join(", ")} masters on 127.0.0.1 started by the bench (no replicas, no persistence). ${KEYS.toLocaleString("en-US")} keys round robin, concurrency ${CONCURRENCY}, every call admitted, every key made before the first row (long-lived: TTL 600 s); ${RUN_MS} ms per row after ${WARM_MS} ms warm-up, ${ROUNDS} rounds with the contenders interleaved (order rotating); each figure is the median over rounds (decisions/s also min-max). Load average (1, 5 min) ${loadBefore[0]?.toFixed(1)}, ${loadBefore[1]?.toFixed(1)} before and ${loadAfter[0]?.toFixed(1)}, ${loadAfter[1]?.toFixed(1)} after: the machine is shared, so wall-time figures are noisy; CPU per decision is steadier. Redis CPU: used_cpu_user+sys of each master (INFO cpu) per decision; script calls: EVALSHA+EVAL (INFO commandstats); running scripts: their commandstats usec (execution only, without reading requests and writing replies), all masters together.`,
     "",
-    "| masters | library, client | decisions/s (min-max) | Redis CPU µs/decision, per master | all masters | busiest master | Node CPU µs/decision | decisions per script call |",
-    "|---:|---|---:|---|---:|---:|---:|---:|",
+    "| masters | library, client | decisions/s (min-max) | Redis CPU µs/decision, per master | all masters | busiest master | running scripts µs/decision | Node CPU µs/decision | decisions per script call |",
+    "|---:|---|---:|---|---:|---:|---:|---:|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.masters} | ${r.name} | ${fmt(r.perSec)} (${fmt(r.perSecMin)}-${fmt(r.perSecMax)}) | ${r.redisUs.map((u) => u.toFixed(2)).join(" / ")} | ${r.redisTotalUs.toFixed(2)} | ${r.redisBusiestUs.toFixed(2)} | ${r.nodeUs.toFixed(2)} | ${r.decisionsPerCall.toFixed(1)} |`,
+        `| ${r.masters} | ${r.name} | ${fmt(r.perSec)} (${fmt(r.perSecMin)}-${fmt(r.perSecMax)}) | ${r.redisUs.map((u) => u.toFixed(2)).join(" / ")} | ${r.redisTotalUs.toFixed(2)} | ${r.redisBusiestUs.toFixed(2)} | ${r.scriptUs.toFixed(2)} | ${r.nodeUs.toFixed(2)} | ${r.decisionsPerCall.toFixed(1)} |`,
     ),
     "",
     "Ratios of decisions/s, floodgate / rate-limiter-flexible, same client (target: at least 1.5x):",
