@@ -17,9 +17,16 @@ export const OUTPUT = join(root, "src/stores/redis/scripts.generated.ts");
 
 /** SCRIPTS lists each script and the .lua files it is made of, in order. */
 export const SCRIPTS: Record<string, readonly string[]> = {
-  decide: ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "live.lua", "decide.lua"],
+  decide: ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "live.lua", "decide.lua", "batch.lua"],
+  node: ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "live.lua", "node.lua", "batch.lua"],
   block: ["lib.lua", "block.lua"],
 };
+
+/**
+ * SHEBANG gives a script's first line, when it has one: node.lua touches keys of
+ * several slots of its node, which Redis 7 allows a script that says so.
+ */
+export const SHEBANG: Record<string, string> = { node: "#!lua flags=allow-cross-slot-keys" };
 
 /**
  * LONE lists, per algorithm code (from the registry), the math file of its
@@ -56,7 +63,11 @@ export function render(): string {
     lines.push("};");
     lines.push("");
   };
-  for (const [name, files] of Object.entries(SCRIPTS)) emit(name, files.join(", "), scriptSource(files));
+  for (const [name, files] of Object.entries(SCRIPTS)) {
+    const shebang = SHEBANG[name];
+    const source = scriptSource(files);
+    emit(name, `${shebang ? `${shebang}, ` : ""}${files.join(", ")}`, shebang ? `${shebang}\n${source}` : source);
+  }
   for (const [kind, file] of Object.entries(LONE)) {
     const files = ["lib.lua", file, "lone.lua"];
     emit(`lone_${kind}`, `KIND = '${kind}', ${files.join(", ")}`, `local KIND = '${kind}'\n\n${scriptSource(files)}`);

@@ -31,7 +31,7 @@ export interface StartRedisOptions {
   args?: string[];
 }
 
-/** RedisCluster is a running 3-master Redis Cluster. */
+/** RedisCluster is a running Redis Cluster of masters only (3 unless asked otherwise). */
 export interface RedisCluster {
   nodes: { host: string; port: number }[];
   stop(): Promise<void>;
@@ -180,12 +180,13 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
 }
 
 /**
- * startCluster starts three redis-server nodes in cluster mode, joins them as
- * three masters with `redis-cli --cluster create`, and waits for cluster_state:ok.
+ * startCluster starts `masters` redis-server nodes (default 3) in cluster mode,
+ * joins them as masters with `redis-cli --cluster create` (one master: `cluster
+ * addslotsrange`, since redis-cli wants three), and waits for cluster_state:ok.
  */
-export async function startCluster(): Promise<RedisCluster> {
+export async function startCluster(masters = 3): Promise<RedisCluster> {
   const ports: number[] = [];
-  while (ports.length < 3) {
+  while (ports.length < masters) {
     const p = await freePort(true);
     if (!ports.includes(p)) ports.push(p);
   }
@@ -199,19 +200,44 @@ export async function startCluster(): Promise<RedisCluster> {
         `nodes-${port}.conf`,
         "--cluster-node-timeout",
         "5000",
+        // A lone master never learns its own address from a peer: announce it, or
+        // CLUSTER SLOTS names it with an empty host.
+        "--cluster-announce-ip",
+        HOST,
         "--dbfilename",
         `dump-${port}.rdb`,
       ]),
     ),
   );
-  await run("redis-cli", [
-    "--cluster",
-    "create",
-    ...ports.map((p) => `${HOST}:${p}`),
-    "--cluster-replicas",
-    "0",
-    "--cluster-yes",
-  ]);
+  if (masters >= 3) {
+    await run("redis-cli", [
+      "--cluster",
+      "create",
+      ...ports.map((p) => `${HOST}:${p}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ]);
+  } else {
+    // redis-cli --cluster create wants at least 3 masters: split the slots by hand and meet.
+    const per = Math.ceil(16384 / masters);
+    for (let i = 0; i < masters; i++) {
+      const from = i * per;
+      const to = Math.min(16383, from + per - 1);
+      await run("redis-cli", [
+        "-h",
+        HOST,
+        "-p",
+        String(ports[i]),
+        "cluster",
+        "addslotsrange",
+        String(from),
+        String(to),
+      ]);
+      if (i > 0)
+        await run("redis-cli", ["-h", HOST, "-p", String(ports[i]), "cluster", "meet", HOST, String(ports[0])]);
+    }
+  }
   await waitFor(
     "cluster_state:ok",
     async () => {

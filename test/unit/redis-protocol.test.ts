@@ -1,4 +1,4 @@
-// redis-protocol.test.ts: the TypeScript side of decide.lua's and lone.lua's ARGV and reply layout, without Redis.
+// redis-protocol.test.ts: the TypeScript side of decide.lua's, node.lua's and lone.lua's ARGV and reply layout, without Redis.
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -14,13 +14,14 @@ import {
 import {
   decode,
   encode,
+  encodeNode,
   loadCalls,
   replyLength,
   SCRIPTS,
   specOf,
   type WireCall,
 } from "../../src/stores/redis/protocol.js";
-import { DECIDE, LONE } from "../../src/stores/redis/scripts.generated.js";
+import { DECIDE, LONE, NODE } from "../../src/stores/redis/scripts.generated.js";
 import { budget } from "./budget.js";
 
 const tb = tokenBucket({ name: "tb", capacity: 8, refillRate: 10 / 13 });
@@ -88,6 +89,19 @@ function parseDecide(keys: readonly string[], args: readonly string[]): { head: 
     keysRead: keys.length,
   });
   return { head: [args[0] as string, args[1] as string], calls };
+}
+
+/**
+ * parseNode reads KEYS and ARGV as node.lua's header describes them: one routing
+ * key, then [nowMs, graceMs, nKeys, keys..., and decide.lua's specs, sets, runs].
+ */
+function parseNode(keys: readonly string[], args: readonly string[]): { head: string[]; calls: Parsed[] } {
+  expect(keys.length, "node.lua declares one key").toBe(1);
+  const n = Number(args[2]);
+  expect(String(n), "ARGV[3] is the keys' count").toBe(args[2]);
+  const carried = args.slice(3, 3 + n);
+  if (n > 0) expect(keys[0], "the declared key is the first key carried").toBe(carried[0]);
+  return parseDecide(carried, [args[0] as string, args[1] as string, ...args.slice(3 + n)]);
 }
 
 /** expected renders a WireCall as parseDecide reads it back. */
@@ -205,6 +219,31 @@ describe("encode: which script, which KEYS and ARGV", () => {
     expect(got.keys).toEqual(calls.flatMap((c) => c.keys));
   });
 
+  it("property: any batch sent by encodeNode, read back as node.lua reads it, gives the calls sent, in order", () => {
+    const sets: Policy[][] = [[tb], [gc], [tb, fw], [lb, sw, gc], [fw]];
+    const callArb = fc.record({
+      op: fc.constantFrom("c", "c", "c", "r", "d") as fc.Arbitrary<WireCall["op"]>,
+      set: fc.integer({ min: 0, max: sets.length - 1 }),
+      cost: fc.integer({ min: 0, max: 3 }),
+      key: fc.constantFrom("a", "b", "c", "user:1", "%25"),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(callArb, { minLength: 1, maxLength: 60 }),
+        fc.option(fc.nat(), { nil: undefined }),
+        (cs, t) => {
+          const calls = cs.map((c) => call(c.op, sets[c.set] as Policy[], c.op === "d" ? 0 : c.cost, c.key));
+          const got = encodeNode(t, "1000", calls);
+          expect(got.script).toBe(NODE);
+          const parsed = parseNode(got.keys, got.args);
+          expect(parsed.head).toEqual(t === undefined ? ["", "0"] : [String(t), "1000"]);
+          expect(parsed.calls).toEqual(calls.map(expected));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("property: any batch read back as decide.lua reads it gives the calls sent, in order", () => {
     const sets: Policy[][] = [[tb], [gc], [sl], [tb, fw], [lb, sw, gc], [ts], [fw]];
     const callArb = fc.record({
@@ -242,12 +281,14 @@ describe("loadCalls: script calls that only load", () => {
     const got = loadCalls(route).map((c) => [c.script.name, c.keys, c.args]);
     expect(got).toEqual([
       ["decide", [route], ["", "0", "0", "0", "0"]],
+      ["node", [route], ["", "0", "0", "0", "0", "0"]],
       ...Object.values(LONE).map((l) => [l.name, [`${route}:load`], ["", "0", "1", "1", "1", "0"]]),
     ]);
-    expect(SCRIPTS).toEqual([DECIDE, ...Object.values(LONE)]);
+    expect(SCRIPTS).toEqual([DECIDE, NODE, ...Object.values(LONE)]);
     // The decide call's ARGV read as an empty batch (its key only routes the call); the lone
     // calls carry cost 0 (a peek writes nothing).
     expect(parseDecide([], ["", "0", "0", "0", "0"]).calls).toEqual([]);
+    expect(parseNode([route], ["", "0", "0", "0", "0", "0"]).calls).toEqual([]);
   });
 });
 

@@ -33,6 +33,14 @@ export interface RedisAdapter {
    * through a one-line script, from one server.
    */
   info?(section: string): Promise<readonly ServerInfo[]>;
+  /**
+   * nodeOf (optional, Cluster) names the master the client would send a call on
+   * Cluster slot `slot` (0..16383) to ("host:port"), or undefined while it does
+   * not know. With it, RedisStore sends the calls of one tick to one master in one
+   * script call (node.lua) instead of one per slot; the name is only compared, and
+   * a stale answer costs one retry per slot, never a wrong decision.
+   */
+  nodeOf?(slot: number): string | undefined;
 }
 
 /** ServerInfo is one server's INFO reply: its address when the client knows it ("127.0.0.1:6379"), and the text. */
@@ -59,8 +67,10 @@ export interface NodeRedisClusterLike {
   readonly masters: unknown;
 }
 
-/** IoRedisInfo is the part of an ioredis `Redis` or `Cluster` that info() uses, when present. */
+/** IoRedisInfo is the part of an ioredis `Redis` or `Cluster` that info() and nodeOf() use, when present. */
 interface IoRedisInfo {
+  /** slots maps a slot to its nodes ("host:port"), master first (ioredis Cluster). */
+  readonly slots?: readonly (readonly string[] | undefined)[];
   info?(section: string): Promise<unknown>;
   script?(sub: "LOAD", source: string): Promise<unknown>;
   nodes?(role: "master"): IoRedisInfo[];
@@ -92,12 +102,14 @@ function urlAddress(url: unknown): string | undefined {
  * ioredisAdapter adapts an ioredis `Redis` or `Cluster` instance (ioredis routes
  * a script call by its first key). Its info() waits until a Cluster is ready and
  * asks each of its masters (`nodes("master")`); its scriptLoad() loads on each
- * master the Cluster knows.
+ * master the Cluster knows; its nodeOf() reads the Cluster's slot map (`slots`).
  */
 export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
   const c = client as IoRedisLike & IoRedisInfo;
+  const cluster = client.isCluster === true;
   return {
-    cluster: client.isCluster === true,
+    cluster,
+    ...(cluster && Array.isArray(c.slots) ? { nodeOf: (slot: number) => c.slots?.[slot]?.[0] } : {}),
     evalsha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
     eval: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
     async scriptLoad(source) {
@@ -126,8 +138,15 @@ export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
   };
 }
 
+/** NodeRedisShard is the part of a node-redis cluster's slot entry that nodeOf() reads. */
+interface NodeRedisShard {
+  readonly master?: { readonly address?: unknown; readonly host?: unknown; readonly port?: unknown };
+}
+
 /** NodeRedisInfo is the part of a node-redis client or cluster that info() uses, when present. */
 interface NodeRedisInfo {
+  /** slots maps a slot to its shard, whose master has an address ("host:port") (node-redis v5; v4: host and port). */
+  readonly slots?: readonly (NodeRedisShard | undefined)[];
   readonly options?: { readonly url?: unknown; readonly socket?: { readonly host?: unknown; readonly port?: unknown } };
   readonly masters?: readonly { readonly host?: unknown; readonly port?: unknown }[];
   nodeClient?(node: unknown): NodeRedisClientLike | Promise<NodeRedisClientLike>;
@@ -137,13 +156,18 @@ interface NodeRedisInfo {
  * nodeRedisAdapter adapts a node-redis client (`createClient`) or cluster
  * (`createCluster`), v4 or v5. Its info() asks every master of a cluster
  * (`masters`, through `nodeClient`), or one node of the cluster's choosing
- * while none is known.
+ * while none is known. Its nodeOf() reads the cluster's slot map (`slots`).
  */
 export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterLike): RedisAdapter {
   if ("masters" in client) {
     const c = client as NodeRedisClusterLike & NodeRedisInfo;
     return {
       cluster: true,
+      nodeOf(slot) {
+        const m = c.slots?.[slot]?.master;
+        if (m === undefined) return undefined;
+        return typeof m.address === "string" ? m.address : address(m.host, m.port);
+      },
       evalsha: (sha1, keys, args) =>
         c.sendCommand(keys[0], false, ["EVALSHA", sha1, String(keys.length), ...keys, ...args]),
       eval: (source, keys, args) =>

@@ -1,11 +1,11 @@
-// batcher.ts: groups same-tick calls into script calls (per Cluster slot), splits large batches, and runs flights in order.
+// batcher.ts: groups same-tick calls into script calls (per Cluster node), splits large batches, and runs flights in order.
 
 import type { Decision } from "../../core/policy.js";
 import type { RedisAdapter } from "./adapter.js";
 import { classify, type FailureReason } from "./failover.js";
 import { hashSlot } from "./keys.js";
-import { encode, loadCalls, SCRIPTS, type ScriptCall, type WireCall } from "./protocol.js";
-import type { LuaScript } from "./scripts.generated.js";
+import { encode, encodeNode, loadCalls, SCRIPTS, type ScriptCall, type WireCall } from "./protocol.js";
+import { type LuaScript, NODE } from "./scripts.generated.js";
 
 /** Call is one decision waiting for its script call; it is answered exactly once, through resolve. */
 export interface Call extends WireCall {
@@ -38,6 +38,10 @@ export interface BatcherSettings {
 interface Group {
   nowMs: number | undefined;
   calls: Call[];
+  /** slots holds each call's Cluster slot (empty on standalone Redis), in call order. */
+  slots: number[];
+  /** mixed is true when the calls lie in more than one slot (a node batch: node.lua). */
+  mixed: boolean;
   /** heldAtMs is when the group was first held back (performance.now()), 0 if never: its timeout counts from then. */
   heldAtMs: number;
 }
@@ -46,6 +50,12 @@ interface Group {
 interface Flight {
   readonly script: LuaScript;
   readonly calls: Call[];
+  /** slots holds each call's Cluster slot for a node batch (to send it again per slot), else empty. */
+  readonly slots: readonly number[];
+  /** nowMs is the time argument the flight was sent with (undefined: Redis's clock). */
+  readonly nowMs: number | undefined;
+  /** startedAtMs is when the flight was sent (performance.now()): a retry per slot gets what is left of the timeout. */
+  readonly startedAtMs: number;
   readonly keys: readonly string[];
   readonly args: readonly string[];
   readonly sentAtMs: number;
@@ -64,10 +74,18 @@ const SPLIT_MIN_SIZE = 16;
  * failure to its handlers.
  *
  * - **Grouping.** Calls made in the same tick join one group per group key
- *   (#groupOf: the Cluster slot; one group on standalone Redis) while their time
- *   argument matches, up to maxBatch; a group is one script call. Groups are
- *   sent in the order they were opened, so calls on one key keep their order
- *   (one connection per node; Redis runs script calls in order).
+ *   (#groupOf: the Cluster master that serves the call's slot, or the slot while
+ *   the client cannot say; one group on standalone Redis) while their time
+ *   argument matches, up to maxBatch; a group is one script call (node.lua when
+ *   its calls lie in several slots). Groups are sent in the order they were
+ *   opened, so calls on one key keep their order (one connection per node;
+ *   Redis runs script calls in order).
+ * - **Slots that move.** A node batch that reaches a node that no longer serves
+ *   one of its keys (a stale slot map, a slot migrating) fails before it writes
+ *   anything (node.lua reads every key first); its calls are then sent again one
+ *   slot per script call, which the client redirects (MOVED, ASK), under the
+ *   same hold as a NOSCRIPT. A server that refuses node.lua itself (before Redis
+ *   7: no script flags) turns node batches off for good, the same way.
  * - **Splitting.** While fewer than SPLIT_FLIGHTS flights are in flight, a
  *   large group is split to fill them (see #flush).
  * - **Timeouts.** Every flight is settled by its reply, its error or a timer of
@@ -88,7 +106,9 @@ export class Batcher {
   readonly #handlers: FlightHandlers;
   readonly #adapter: RedisAdapter;
   #queue: Group[] = [];
-  readonly #open = new Map<number, Group>();
+  readonly #open = new Map<number | string, Group>();
+  /** #nodeBatch is true while calls of several slots on one Cluster master may share a script call (node.lua). */
+  #nodeBatch: boolean;
   #scheduled = false;
   /** #inFlight counts flights sent and not yet settled. */
   #inFlight = 0;
@@ -99,6 +119,12 @@ export class Batcher {
     this.#s = settings;
     this.#handlers = handlers;
     this.#adapter = settings.adapter;
+    this.#nodeBatch = settings.adapter.cluster && typeof settings.adapter.nodeOf === "function";
+  }
+
+  /** nodeBatching is true while calls on several slots of one Cluster master share script calls (node.lua). */
+  get nodeBatching(): boolean {
+    return this.#nodeBatch;
   }
 
   /** inFlight is how many script calls are in flight. */
@@ -112,43 +138,62 @@ export class Batcher {
   }
 
   /**
-   * #groupOf returns the group key of a call whose keys carry hash tag `tag`:
-   * the one place that says which calls may share a script call. A script's
-   * keys must share a Cluster slot, so on a Cluster it is the slot; on
-   * standalone Redis every call may share (0).
+   * #groupOf returns the group key of a call on Cluster slot `slot`: the one
+   * place that says which calls may share a script call. On a Cluster it is the
+   * master the client sends the slot to (node.lua carries several slots of one
+   * master), or the slot itself while the client cannot say or node batches are
+   * off; on standalone Redis every call may share (0).
    */
-  #groupOf(tag: string): number {
-    return this.#adapter.cluster ? hashSlot(tag) : 0;
+  #groupOf(slot: number): number | string {
+    if (!this.#adapter.cluster) return 0;
+    if (this.#nodeBatch) return this.#adapter.nodeOf?.(slot) ?? slot;
+    return slot;
   }
 
   /** add queues a call for the next script call of its group (or sends it at once with batching off). */
   add(call: Call, tag: string): void {
     if (!this.#s.batch) {
       if (!this.#holding) {
-        this.#send(call.nowMs, [call], this.#s.timeoutMs);
+        this.#send(call.nowMs, [call], NO_SLOTS, this.#s.timeoutMs);
         return;
       }
-      this.#queue.push({ nowMs: call.nowMs, calls: [call], heldAtMs: 0 });
+      this.#queue.push({ nowMs: call.nowMs, calls: [call], slots: [], mixed: false, heldAtMs: 0 });
       this.#schedule();
       return;
     }
     // A call joins its group's open batch when the time argument matches (a reset
     // needs none), else it opens the next one. Batches are sent in the order opened.
-    const gk = this.#groupOf(tag);
+    const cluster = this.#adapter.cluster;
+    const slot = cluster ? hashSlot(tag) : 0;
+    const gk = this.#groupOf(slot);
     let g = this.#open.get(gk);
     if (g === undefined || (g.nowMs !== call.nowMs && call.op !== "d") || g.calls.length >= this.#s.maxBatch) {
-      g = { nowMs: call.nowMs, calls: [], heldAtMs: 0 };
+      g = { nowMs: call.nowMs, calls: [], slots: [], mixed: false, heldAtMs: 0 };
       this.#open.set(gk, g);
       this.#queue.push(g);
     }
     g.calls.push(call);
+    if (cluster) {
+      if (g.slots.length > 0 && g.slots[0] !== slot) g.mixed = true;
+      g.slots.push(slot);
+    }
     this.#schedule();
   }
 
+  /**
+   * #schedule flushes at the end of this tick: at the next microtask checkpoint,
+   * or, with node batches on a Cluster, once this turn of the event loop has run
+   * its I/O callbacks (setImmediate). On a Cluster each master's reply arrives as
+   * its own I/O callback, and the callers it wakes spread their next calls over
+   * every master; waiting for the other replies of the same turn gathers their
+   * callers' calls too, so a master gets about concurrency/masters decisions per
+   * script call instead of concurrency/masters².
+   */
   #schedule(): void {
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(this.#flush);
+      if (this.#nodeBatch) afterIo(this.#flush);
+      else queueMicrotask(this.#flush);
     }
   }
 
@@ -184,21 +229,28 @@ export class Batcher {
         }
       }
       const n = g.calls.length;
+      const slots = g.mixed ? g.slots : NO_SLOTS;
       const parts = Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
       if (parts < 2) {
-        this.#send(g.nowMs, g.calls, budgetMs);
+        this.#send(g.nowMs, g.calls, slots, budgetMs);
         continue;
       }
       const size = Math.ceil(n / parts);
-      for (let i = 0; i < n; i += size) this.#send(g.nowMs, g.calls.slice(i, i + size), budgetMs);
+      for (let i = 0; i < n; i += size) {
+        this.#send(g.nowMs, g.calls.slice(i, i + size), g.mixed ? slots.slice(i, i + size) : NO_SLOTS, budgetMs);
+      }
     }
   };
 
-  /** #send runs one script call for `calls`, bounded by `timeoutMs`; each call is answered exactly once. */
-  #send(nowMs: number | undefined, calls: Call[], timeoutMs: number): void {
+  /**
+   * #send runs one script call for `calls`, bounded by `timeoutMs`; each call is
+   * answered exactly once. `slots` holds the calls' slots when they lie in more
+   * than one slot of a Cluster master (node.lua), else it is empty.
+   */
+  #send(nowMs: number | undefined, calls: Call[], slots: readonly number[], timeoutMs: number): void {
     let sc: ScriptCall;
     try {
-      sc = encode(nowMs, this.#s.graceMs, calls);
+      sc = mixedSlots(slots) ? encodeNode(nowMs, this.#s.graceMs, calls) : encode(nowMs, this.#s.graceMs, calls);
     } catch (err) {
       this.#handlers.failed(calls, "reply", err);
       return;
@@ -206,6 +258,9 @@ export class Batcher {
     const f: Flight = {
       script: sc.script,
       calls,
+      slots: sc.script === NODE ? slots : NO_SLOTS,
+      nowMs,
+      startedAtMs: performance.now(),
       keys: sc.keys,
       args: sc.args,
       sentAtMs: nowMs ?? this.#s.now(),
@@ -263,8 +318,44 @@ export class Batcher {
       this.#run(f, true);
       return;
     }
+    if (f.script === NODE && (NOT_HERE.test(message) || UNSUPPORTED.test(message))) {
+      this.#perSlot(f, UNSUPPORTED.test(message) && !NOT_HERE.test(message));
+      return;
+    }
     this.#settle(f);
     this.#handlers.failed(f.calls, classify(err), err);
+    this.#releaseIfSettled();
+  }
+
+  /**
+   * #perSlot sends a node batch's calls again, one script call per slot (in the
+   * order of their first call), after the node refused it before writing
+   * anything: a key it does not serve (the slot moved or is migrating), or
+   * node.lua itself (`unsupported`: node batches end for good). New flights are
+   * held back until these have settled, as after a NOSCRIPT, so a later call of
+   * this process does not overtake them; they get what is left of the timeout.
+   */
+  #perSlot(f: Flight, unsupported: boolean): void {
+    this.#settle(f);
+    if (unsupported) {
+      this.#nodeBatch = false;
+      this.#open.clear();
+    }
+    this.#holding = true;
+    const budgetMs = this.#s.timeoutMs - (performance.now() - f.startedAtMs);
+    if (budgetMs <= 0) {
+      this.#handlers.failed(f.calls, "timeout", timeoutError(this.#s.timeoutMs));
+      this.#releaseIfSettled();
+      return;
+    }
+    const bySlot = new Map<number, Call[]>();
+    for (let i = 0; i < f.calls.length; i++) {
+      const slot = f.slots[i] as number;
+      const list = bySlot.get(slot);
+      if (list === undefined) bySlot.set(slot, [f.calls[i] as Call]);
+      else list.push(f.calls[i] as Call);
+    }
+    for (const calls of bySlot.values()) this.#send(f.nowMs, calls, NO_SLOTS, budgetMs);
     this.#releaseIfSettled();
   }
 
@@ -303,6 +394,30 @@ export class Batcher {
     }
   }
 }
+
+/** afterIo runs `fn` after the I/O callbacks of this turn of the event loop (setImmediate, or a 0 ms timer where there is none). */
+const afterIo: (fn: () => void) => void =
+  typeof setImmediate === "function" ? (fn) => void setImmediate(fn) : (fn) => void setTimeout(fn, 0);
+
+/** NO_SLOTS stands for the slots of a flight on one slot (or standalone Redis). */
+const NO_SLOTS: readonly number[] = Object.freeze([]);
+
+/** mixedSlots is true when `slots` holds more than one slot. */
+function mixedSlots(slots: readonly number[]): boolean {
+  const first = slots[0];
+  for (let i = 1; i < slots.length; i++) if (slots[i] !== first) return true;
+  return false;
+}
+
+/**
+ * NOT_HERE matches the error of a script that touched a key its node does not
+ * serve (Redis 7: "Script attempted to access a non local key in a cluster node
+ * script"; older wording: "... keys that do not hash to the same slot"), and a
+ * redirection the client gave up following.
+ */
+const NOT_HERE = /non local key|do not hash to the same slot|^(?:ERR )?(?:MOVED|ASK|CROSSSLOT)\b/;
+/** UNSUPPORTED matches a server's refusal of node.lua itself: a script shebang or flag it does not know (before Redis 7). */
+const UNSUPPORTED = /compiling script|shebang|Unknown lua|unexpected symbol near '#'|unknown flag/i;
 
 function timeoutError(timeoutMs: number): Error {
   return new Error(`floodgate: Redis did not answer within ${timeoutMs} ms`);

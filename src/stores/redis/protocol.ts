@@ -1,10 +1,10 @@
-// protocol.ts: the TypeScript side of decide.lua's and lone.lua's KEYS/ARGV and reply layout (no I/O).
+// protocol.ts: the TypeScript side of decide.lua's, node.lua's and lone.lua's KEYS/ARGV and reply layout (no I/O).
 
 import { combineDecision, singleDecision } from "../../core/decision.js";
 import { describe } from "../../core/errors.js";
 import type { Decision, Outcome, Policy } from "../../core/policy.js";
 import { STRATEGY_CODES } from "../../core/strategy.js";
-import { DECIDE, LONE, type LuaScript } from "./scripts.generated.js";
+import { DECIDE, LONE, type LuaScript, NODE } from "./scripts.generated.js";
 
 /** Op is a call's operation as decide.lua's sets name it: "c" consume (cost 0 is a peek), "r" refund, "d" reset, "p" penalty. */
 export type Op = "c" | "r" | "d" | "p";
@@ -131,14 +131,26 @@ function loneArgs(op: Op, policies: readonly Policy[]): string[] {
 }
 
 /**
- * batchArgs returns decide.lua's script call for several calls: each policy
+ * encodeNode returns node.lua's script call for `calls` (in order) whose keys lie
+ * in several slots of one Cluster node: KEYS is the first call's first key (it
+ * routes the call), and ARGV is decide.lua's with the keys' count and the keys
+ * inserted after the time and grace: `[nowMs, graceMs, nKeys, keys..., specs...,
+ * sets..., runs...]`. The reply is decide.lua's.
+ */
+export function encodeNode(nowMs: number | undefined, graceMs: string, calls: readonly WireCall[]): ScriptCall {
+  const time = nowMs === undefined ? "" : String(nowMs);
+  return batchArgs(time, nowMs === undefined ? "0" : graceMs, calls, true);
+}
+
+/**
+ * batchArgs returns decide.lua's script call for several calls (node.lua's with `node`): each policy
  * and each (op, policies) set goes once into ARGV, and consecutive decisions
  * of the same set and cost go as one run (count, set, cost). Sets are told
  * apart by the identity of their policy array (RateLimiter passes the same
  * frozen array on every call); two equal arrays are two sets, which is only
  * less compact.
  */
-function batchArgs(time: string, grace: string, calls: readonly WireCall[]): ScriptCall {
+function batchArgs(time: string, grace: string, calls: readonly WireCall[], node = false): ScriptCall {
   const keys: string[] = [];
   const specArgs: string[] = [];
   const specIndex = new Map<Policy, number>();
@@ -180,18 +192,19 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[]): Scr
     for (let i = 0; i < ks.length; i++) keys.push(ks[i] as string);
   }
   if (runCount > 0) runArgs.push(String(runCount), String(runSet), String(runCost));
-  const args = [time, grace, String(specIndex.size), ...specArgs, String(nSets), ...setArgs, String(runs), ...runArgs];
-  return { script: DECIDE, keys, args };
+  const tail = [String(specIndex.size), ...specArgs, String(nSets), ...setArgs, String(runs), ...runArgs];
+  if (node) return { script: NODE, keys: keys.slice(0, 1), args: [time, grace, String(keys.length), ...keys, ...tail] };
+  return { script: DECIDE, keys, args: [time, grace, ...tail] };
 }
 
-/** SCRIPTS lists every script the store runs: decide.lua and each algorithm's lone script. */
-export const SCRIPTS: readonly LuaScript[] = Object.freeze([DECIDE, ...Object.values(LONE)]);
+/** SCRIPTS lists every script the store runs: decide.lua, node.lua and each algorithm's lone script. */
+export const SCRIPTS: readonly LuaScript[] = Object.freeze([DECIDE, NODE, ...Object.values(LONE)]);
 
 /**
  * loadCalls returns, for every script, a script call that loads it and changes
  * nothing, routed to `routeKey`'s slot (a key of the form
- * `${prefix}{${tag}}:${policyId}`): decide.lua with no policies, sets or runs
- * (its KEYS are not read), and each lone script as a peek (cost 0) of a key
+ * `${prefix}{${tag}}:${policyId}`): decide.lua and node.lua with no keys, policies, sets or runs
+ * (their KEYS are not read), and each lone script as a peek (cost 0) of a key
  * that is never written (`${routeKey}:load`, same hash tag), which reads
  * nothing and writes nothing. RedisStore sends them by EVAL, which caches the
  * script, when the adapter has no scriptLoad().
@@ -200,7 +213,9 @@ export function loadCalls(routeKey: string): ScriptCall[] {
   return SCRIPTS.map((script) =>
     script === DECIDE
       ? { script, keys: [routeKey], args: ["", "0", "0", "0", "0"] }
-      : { script, keys: [`${routeKey}:load`], args: ["", "0", "1", "1", "1", "0"] },
+      : script === NODE
+        ? { script, keys: [routeKey], args: ["", "0", "0", "0", "0", "0"] }
+        : { script, keys: [`${routeKey}:load`], args: ["", "0", "1", "1", "1", "0"] },
   );
 }
 

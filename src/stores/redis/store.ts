@@ -29,8 +29,9 @@ export type { FailurePolicy, InsuranceOptions, RedisStoreOptions } from "./optio
  *   collide with another; keys longer than 256 characters are stored by their
  *   SHA-256. Every key has a TTL: the time until its state holds no information.
  * - Several policies are decided all-or-nothing in one call.
- * - Calls in the same tick are batched into script calls (per Cluster slot); a
- *   lone consume of one policy runs its algorithm's own, smaller script.
+ * - Calls in the same tick are batched into script calls (on a Cluster, one per
+ *   master: node.lua carries the calls of several slots); a lone consume of one
+ *   policy runs its algorithm's own, smaller script.
  * - Every call is bounded by `timeoutMs`. When Redis is slow or unreachable the
  *   failure policy decides, the decision carries `degraded`, a `degraded` event
  *   is emitted, and one call per `probeIntervalMs` tries Redis until it answers

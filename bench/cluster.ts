@@ -1,0 +1,290 @@
+// cluster.ts: RedisStore against rate-limiter-flexible on Redis Clusters of 1, 2 and 3 masters it starts itself.
+//
+// Run: node --expose-gc --import tsx bench/cluster.ts   (npm run bench -- cluster; writes bench/results/cluster.md)
+//      BENCH_ROUNDS=5 BENCH_RUN_MS=2000 BENCH_MASTERS=1,3 ... to change rounds, row length and Cluster sizes.
+//
+// Workload (issue 14): 100,000 keys round robin, concurrency 64, every call
+// admitted and every key long-lived (so both libraries do the full
+// read-modify-write on a key that exists). Each library gets its own client of
+// each kind (ioredis Cluster, node-redis cluster), default settings. Contenders
+// run interleaved in every round (the order rotates) and each figure is the
+// median over rounds, so background load hits all alike.
+//
+// Cost: Redis CPU is each master's used_cpu_user+sys (INFO cpu: the whole
+// redis-server process, network I/O included) per decision; the busiest master's
+// share is what limits a Cluster, so the scaling table compares it with the
+// 1-master figure divided by the number of masters. Script calls are EVALSHA+EVAL
+// from INFO commandstats, summed over the masters.
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Cluster, Redis } from "ioredis";
+import { RateLimiterRedis } from "rate-limiter-flexible";
+import { createCluster } from "redis";
+import { RateLimiter, tokenBucket } from "../src/index.js";
+import { ioredisAdapter, nodeRedisAdapter, RedisStore } from "../src/stores/redis/index.js";
+import { type RedisCluster, startCluster } from "../test/helpers/redis-server.js";
+
+const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const MASTERS = (process.env.BENCH_MASTERS ?? "1,2,3").split(",").map(Number);
+const WARM_MS = 300;
+const KEYS = 100_000;
+const CONCURRENCY = 64;
+
+type Consume = (key: string) => Promise<unknown>;
+
+/** Sample is one row of one round. */
+interface Sample {
+  name: string;
+  masters: number;
+  decisions: number;
+  perSec: number;
+  /** redisUsPerDecision holds each master's CPU µs per decision, in node order. */
+  redisUsPerDecision: number[];
+  nodeUsPerDecision: number;
+  scriptCalls: number;
+  /** scriptUsPerDecision is the time Redis spent running script calls (INFO commandstats usec, all masters) per decision. */
+  scriptUsPerDecision: number;
+}
+
+/** NodeStats is one master's CPU time (µs) and script call count. */
+interface NodeStats {
+  cpuUs: number;
+  calls: number;
+  /** scriptUs is the time spent running EVALSHA and EVAL (commandstats usec). */
+  scriptUs: number;
+}
+
+async function nodeStats(admin: Redis): Promise<NodeStats> {
+  const cpu = await admin.info("cpu");
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1] ?? 0);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1] ?? 0);
+  const stats = await admin.info("commandstats");
+  let calls = 0;
+  let scriptUs = 0;
+  for (const m of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+    calls += Number(m[2]);
+    scriptUs += Number(m[3]);
+  }
+  return { cpuUs: (user + sys) * 1e6, calls, scriptUs };
+}
+
+/** drive runs CONCURRENCY loops of consume over the keys, round robin, for `ms` (or `count` calls); returns the calls made. */
+async function drive(consume: Consume, ms: number, count = Number.POSITIVE_INFINITY): Promise<number> {
+  let n = 0;
+  const end = performance.now() + ms;
+  const loop = async (): Promise<void> => {
+    while (n < count && performance.now() < end) {
+      const key = `user:${cursor++ % KEYS}`;
+      n++;
+      await consume(key);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  return n;
+}
+let cursor = 0;
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+async function measure(name: string, masters: number, consume: Consume, admins: Redis[]): Promise<Sample> {
+  await drive(consume, WARM_MS);
+  (globalThis as { gc?: () => void }).gc?.();
+  const before = await Promise.all(admins.map(nodeStats));
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const decisions = await drive(consume, RUN_MS);
+  const elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const after = await Promise.all(admins.map(nodeStats));
+  return {
+    name,
+    masters,
+    decisions,
+    perSec: decisions / (elapsedMs / 1000),
+    redisUsPerDecision: after.map((a, i) => (a.cpuUs - (before[i] as NodeStats).cpuUs) / decisions),
+    nodeUsPerDecision: (cpu.user + cpu.system) / decisions,
+    scriptCalls: after.reduce((s, a, i) => s + a.calls - (before[i] as NodeStats).calls, 0),
+    scriptUsPerDecision: after.reduce((s, a, i) => s + a.scriptUs - (before[i] as NodeStats).scriptUs, 0) / decisions,
+  };
+}
+
+/** Row is a contender's medians over the rounds on one Cluster size. */
+interface Row {
+  name: string;
+  masters: number;
+  perSec: number;
+  perSecMin: number;
+  perSecMax: number;
+  redisUs: number[];
+  redisTotalUs: number;
+  redisBusiestUs: number;
+  nodeUs: number;
+  decisionsPerCall: number;
+  scriptUs: number;
+}
+
+function row(samples: Sample[]): Row {
+  const first = samples[0] as Sample;
+  const m = (f: (s: Sample) => number): number => median(samples.map(f));
+  const redisUs = first.redisUsPerDecision.map((_, i) => m((s) => s.redisUsPerDecision[i] as number));
+  return {
+    name: first.name,
+    masters: first.masters,
+    perSec: m((s) => s.perSec),
+    perSecMin: Math.min(...samples.map((s) => s.perSec)),
+    perSecMax: Math.max(...samples.map((s) => s.perSec)),
+    redisUs,
+    redisTotalUs: m((s) => s.redisUsPerDecision.reduce((a, b) => a + b, 0)),
+    redisBusiestUs: m((s) => Math.max(...s.redisUsPerDecision)),
+    nodeUs: m((s) => s.nodeUsPerDecision),
+    decisionsPerCall: m((s) => (s.scriptCalls > 0 ? s.decisions / s.scriptCalls : 0)),
+    scriptUs: m((s) => s.scriptUsPerDecision),
+  };
+}
+
+const RLF_IO = "rate-limiter-flexible, ioredis Cluster";
+const RLF_NR = "rate-limiter-flexible, node-redis cluster";
+const FG_IO = "floodgate tokenBucket, ioredis Cluster";
+const FG_NR = "floodgate tokenBucket, node-redis cluster";
+const FG_SLOT = "floodgate tokenBucket, ioredis Cluster, per-slot batches (before issue 14)";
+
+/** runCluster measures every contender on one Cluster of `masters` masters. */
+async function runCluster(masters: number): Promise<Row[]> {
+  const cluster: RedisCluster = await startCluster(masters);
+  const admins = cluster.nodes.map((n) => new Redis(n.port, n.host));
+  const ioA = new Cluster(cluster.nodes);
+  const ioB = new Cluster(cluster.nodes);
+  const ioC = new Cluster(cluster.nodes);
+  const rootNodes = cluster.nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` }));
+  const nrA = createCluster({ rootNodes });
+  const nrB = createCluster({ rootNodes });
+  try {
+    await Promise.all([nrA.connect(), nrB.connect()]);
+    const policy = tokenBucket({ capacity: 1e9, refillRate: 1e6 });
+    const rlfIo = new RateLimiterRedis({ storeClient: ioB, points: 1e9, duration: 600, keyPrefix: "rlf" });
+    const rlfNr = new RateLimiterRedis({
+      storeClient: nrB,
+      useRedisPackage: true,
+      points: 1e9,
+      duration: 600,
+      keyPrefix: "rlfn",
+    });
+    const fgIo = new RateLimiter({ policy, store: new RedisStore({ client: ioA, timeoutMs: 5000 }) });
+    const fgNr = new RateLimiter({
+      policy,
+      store: new RedisStore({ adapter: nodeRedisAdapter(nrA), timeoutMs: 5000, prefix: "fgn:" }),
+    });
+    // The same store with the adapter's slot map hidden: calls group per slot, as before issue 14.
+    const { nodeOf: _hidden, ...perSlot } = ioredisAdapter(ioC);
+    const fgSlot = new RateLimiter({
+      policy,
+      store: new RedisStore({ adapter: perSlot, timeoutMs: 5000, prefix: "fgs:" }),
+    });
+    const contenders: [string, Consume][] = [
+      [RLF_IO, (k) => rlfIo.consume(k)],
+      [FG_IO, (k) => fgIo.consume(k)],
+      [RLF_NR, (k) => rlfNr.consume(k)],
+      [FG_NR, (k) => fgNr.consume(k)],
+      [FG_SLOT, (k) => fgSlot.consume(k)],
+    ];
+    // Every key exists before the first row (long-lived keys): one pass per contender.
+    for (const [name, consume] of contenders) {
+      const t0 = performance.now();
+      await drive(consume, 60_000, KEYS);
+      console.error(`${masters} masters: ${name}: ${KEYS} keys made in ${Math.round(performance.now() - t0)} ms`);
+    }
+    const samples = new Map<string, Sample[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let j = 0; j < contenders.length; j++) {
+        const [name, consume] = contenders[(j + round) % contenders.length] as [string, Consume];
+        const s = await measure(name, masters, consume, admins);
+        samples.set(name, [...(samples.get(name) ?? []), s]);
+        console.error(
+          `${masters} masters, round ${round}, ${name}: ${Math.round(s.perSec)}/s, Redis µs/decision ${s.redisUsPerDecision.map((u) => u.toFixed(2)).join(" + ")}, scripts ${s.scriptUsPerDecision.toFixed(2)} µs, Node ${s.nodeUsPerDecision.toFixed(2)} µs, ${(s.decisions / Math.max(1, s.scriptCalls)).toFixed(1)} decisions/call`,
+        );
+      }
+    }
+    return contenders.map(([name]) => row(samples.get(name) as Sample[]));
+  } finally {
+    for (const a of admins) a.disconnect();
+    ioA.disconnect();
+    ioB.disconnect();
+    ioC.disconnect();
+    await Promise.allSettled([nrA.close(), nrB.close()]);
+    await cluster.stop();
+  }
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg();
+  const rows: Row[] = [];
+  for (const m of MASTERS) rows.push(...(await runCluster(m)));
+  const loadAfter = loadavg();
+  const version =
+    execFileSync("redis-server", ["--version"])
+      .toString()
+      .match(/v=(\S+)/)?.[1] ?? "?";
+  const find = (name: string, masters: number): Row | undefined =>
+    rows.find((r) => r.name === name && r.masters === masters);
+  const ratio = (a: Row | undefined, b: Row | undefined): string =>
+    a && b ? `${(a.perSec / b.perSec).toFixed(2)}x` : "?";
+  const one = find(FG_IO, 1);
+  const oneRlf = find(RLF_IO, 1);
+  const lines = [
+    "# Redis Cluster benchmark",
+    "",
+    "Command: `npm run bench -- cluster` (`node --expose-gc --import tsx bench/cluster.ts`)",
+    "",
+    `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${process.version}, redis-server ${version}, Clusters of ${MASTERS.join(", ")} masters on 127.0.0.1 started by the bench (no replicas, no persistence). ${KEYS.toLocaleString("en-US")} keys round robin, concurrency ${CONCURRENCY}, every call admitted, every key made before the first row (long-lived: TTL 600 s); ${RUN_MS} ms per row after ${WARM_MS} ms warm-up, ${ROUNDS} rounds with the contenders interleaved (order rotating); each figure is the median over rounds (decisions/s also min-max). Load average (1, 5 min) ${loadBefore[0]?.toFixed(1)}, ${loadBefore[1]?.toFixed(1)} before and ${loadAfter[0]?.toFixed(1)}, ${loadAfter[1]?.toFixed(1)} after: the machine is shared, so wall-time figures are noisy; CPU per decision is steadier. Redis CPU: used_cpu_user+sys of each master (INFO cpu) per decision; script calls: EVALSHA+EVAL (INFO commandstats); running scripts: their commandstats usec (execution only, without reading requests and writing replies), all masters together.`,
+    "",
+    "| masters | library, client | decisions/s (min-max) | Redis CPU µs/decision, per master | all masters | busiest master | running scripts µs/decision | Node CPU µs/decision | decisions per script call |",
+    "|---:|---|---:|---|---:|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.masters} | ${r.name} | ${fmt(r.perSec)} (${fmt(r.perSecMin)}-${fmt(r.perSecMax)}) | ${r.redisUs.map((u) => u.toFixed(2)).join(" / ")} | ${r.redisTotalUs.toFixed(2)} | ${r.redisBusiestUs.toFixed(2)} | ${r.scriptUs.toFixed(2)} | ${r.nodeUs.toFixed(2)} | ${r.decisionsPerCall.toFixed(1)} |`,
+    ),
+    "",
+    "Ratios of decisions/s, floodgate / rate-limiter-flexible, same client (target: at least 1.5x):",
+    "",
+    "| masters | ioredis Cluster | node-redis cluster | floodgate per-slot batches (before) / rate-limiter-flexible, ioredis |",
+    "|---:|---:|---:|---:|",
+    ...MASTERS.map(
+      (m) =>
+        `| ${m} | ${ratio(find(FG_IO, m), find(RLF_IO, m))} | ${ratio(find(FG_NR, m), find(RLF_NR, m))} | ${ratio(find(FG_SLOT, m), find(RLF_IO, m))} |`,
+    ),
+    "",
+    "Scaling: the busiest master's Redis CPU per decision against the ideal (the 1-master figure / masters); efficiency = ideal / busiest (target: at least 0.8):",
+    "",
+    "| masters | floodgate, ioredis: busiest µs/decision | ideal | efficiency | rate-limiter-flexible, ioredis: busiest | ideal | efficiency |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+    ...MASTERS.map((m) => {
+      const f = find(FG_IO, m);
+      const r = find(RLF_IO, m);
+      const cell = (x: Row | undefined, base: Row | undefined): string => {
+        if (!x || !base) return "? | ? | ?";
+        const ideal = base.redisBusiestUs / m;
+        return `${x.redisBusiestUs.toFixed(2)} | ${ideal.toFixed(2)} | ${(ideal / x.redisBusiestUs).toFixed(2)}`;
+      };
+      return `| ${m} | ${cell(f, one)} | ${cell(r, oneRlf)} |`;
+    }),
+    "",
+  ];
+  const md = lines.join("\n");
+  console.log(md);
+  const out = join(dirname(fileURLToPath(import.meta.url)), "results", "cluster.md");
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, md);
+}
+
+await main();

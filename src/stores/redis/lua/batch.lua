@@ -1,0 +1,220 @@
+-- batch.lua: the body of decide.lua and node.lua: decode the specs, sets and runs, then decide in order.
+--
+-- The prelude before it (decide.lua or node.lua) defines K (the keys by position),
+-- CACHE (nil, or every key's state read up front: node.lua) and a (the ARGV index
+-- of the specs). With CACHE, every read comes from it and every write updates it,
+-- so no command in this body can fail for a key's node: node.lua has read each key
+-- once (and so checked that this node serves it) before anything is written.
+
+local now = now_ms(ARGV[1])
+local grace = tonumber(ARGV[2])
+
+-- store writes a state with a TTL of resetMs (+ grace), or deletes the key when
+-- the state holds no information. It returns what the key now holds: the
+-- serialized state, or false (and keeps CACHE up to date). With `absent` (the
+-- key was read as missing, by MGET) it writes only if the key still does not
+-- exist: MGET reads a key of another type as missing where GET fails, so such a
+-- key fails the call with WRONGTYPE, as GET would, instead of being overwritten.
+local function store(key, st, reset_ms, absent)
+  local ttl = reset_ms + grace
+  if reset_ms > 0 and #st > 0 then
+    local raw = serialize(st)
+    if absent then
+      if not redis.call('SET', key, raw, 'PX', ttl, 'NX') then
+        error({ err = 'WRONGTYPE Operation against a key holding the wrong kind of value' })
+      end
+    else
+      redis.call('SET', key, raw, 'PX', ttl)
+    end
+    if CACHE then CACHE[key] = raw end
+    return raw
+  end
+  redis.call('DEL', key)
+  if CACHE then CACHE[key] = false end
+  return false
+end
+
+-- get reads one key's state: from CACHE when there is one, else from Redis.
+local function get(key)
+  if CACHE then return CACHE[key] end
+  return redis.call('GET', key)
+end
+
+-- MGET_MAX bounds the keys of one MGET (Lua's unpack has a limit on values).
+local MGET_MAX = 200
+
+local SPEC_ALG, SPEC_P1, SPEC_P2, SPEC_P3 = {}, {}, {}, {}
+for i = 1, tonumber(ARGV[a]) do
+  SPEC_ALG[i] = alg(ARGV[a + 1])
+  SPEC_P1[i] = tonumber(ARGV[a + 2])
+  SPEC_P2[i] = tonumber(ARGV[a + 3])
+  SPEC_P3[i] = tonumber(ARGV[a + 4])
+  a = a + 4
+end
+a = a + 1
+local SET_OP, SET_SPECS = {}, {}
+for i = 1, tonumber(ARGV[a]) do
+  SET_OP[i] = ARGV[a + 1]
+  local n = tonumber(ARGV[a + 2])
+  local l = {}
+  for j = 1, n do l[j] = tonumber(ARGV[a + 2 + j]) end
+  SET_SPECS[i] = l
+  a = a + 2 + n
+end
+a = a + 1
+local runs = tonumber(ARGV[a])
+a = a + 1
+
+local out = {}
+local o = 0
+local k = 1
+for _ = 1, runs do
+  local count = tonumber(ARGV[a])
+  local set = tonumber(ARGV[a + 1])
+  local cost = tonumber(ARGV[a + 2])
+  a = a + 3
+  local op = SET_OP[set]
+  local specs = SET_SPECS[set]
+  local n = #specs
+  if n == 1 and op == 'c' then
+    -- One policy, the common case: no tables beyond the state.
+    local sp = specs[1]
+    local eval = SPEC_ALG[sp].eval
+    local q1, q2, q3 = SPEC_P1[sp], SPEC_P2[sp], SPEC_P3[sp]
+    -- One MGET per MGET_MAX keys reads the run's states (one command, not one GET per
+    -- decision). A key this run already wrote is read from `written` instead, so two
+    -- decisions on one key still see each other's writes, in order. Earlier runs'
+    -- writes are in Redis before this run's MGET.
+    local written = {}
+    local done = 0
+    while done < count do
+      local m = count - done
+      if m > MGET_MAX then m = MGET_MAX end
+      local raws = nil
+      if not CACHE then raws = redis.call('MGET', unpack(K, k, k + m - 1)) end
+      for j = 1, m do
+        local key = K[k]
+        k = k + 1
+        local raw = written[key]
+        if raw == nil then
+          if CACHE then raw = CACHE[key] else raw = raws[j] end
+        end
+        local st = nil
+        if raw then st = parse(raw) end
+        local ok, rem, retry, reset, nx, rebased = eval(st, now, cost, q1, q2, q3)
+        -- Kept: an admitted cost, or a state rebased after the clock went back.
+        if (ok and cost > 0) or rebased then written[key] = store(key, nx, reset, not raw) end
+        if ok then out[o + 1] = 1 else out[o + 1] = 0 end
+        out[o + 2] = rem
+        out[o + 3] = retry
+        out[o + 4] = reset
+        o = o + 4
+      end
+      done = done + m
+    end
+  else
+    for _ = 1, count do
+      local algs, p1, p2, p3, keys = {}, {}, {}, {}, {}
+      for i = 1, n do
+        local sp = specs[i]
+        algs[i] = SPEC_ALG[sp]
+        p1[i] = SPEC_P1[sp]
+        p2[i] = SPEC_P2[sp]
+        p3[i] = SPEC_P3[sp]
+        keys[i] = K[k]
+        k = k + 1
+      end
+      if op == 'c' then
+        local states, oks, rems, retries, resets, nexts, rebs = {}, {}, {}, {}, {}, {}, {}
+        local all = true
+        for i = 1, n do
+          local raw = get(keys[i])
+          local st = nil
+          if raw then st = parse(raw) end
+          states[i] = st
+          oks[i], rems[i], retries[i], resets[i], nexts[i], rebs[i] =
+            algs[i].eval(st, now, cost, p1[i], p2[i], p3[i])
+          if not oks[i] then all = false end
+        end
+        o = o + 1
+        if all then
+          out[o] = 1
+        else
+          out[o] = 0
+          -- Denied: nothing is taken; a policy that would have admitted the cost is
+          -- reported as it stands (a peek).
+          for i = 1, n do
+            if oks[i] then
+              oks[i], rems[i], retries[i], resets[i], nexts[i], rebs[i] =
+                algs[i].eval(states[i], now, 0, p1[i], p2[i], p3[i])
+            end
+          end
+        end
+        -- Kept: the admitted costs, and any state rebased after the clock went back.
+        for i = 1, n do
+          if (all and cost > 0) or rebs[i] then store(keys[i], nexts[i], resets[i]) end
+        end
+        for i = 1, n do
+          if oks[i] then out[o + 1] = 1 else out[o + 1] = 0 end
+          out[o + 2] = rems[i]
+          out[o + 3] = retries[i]
+          out[o + 4] = resets[i]
+          o = o + 4
+        end
+      elseif op == 'r' then
+        for i = 1, n do
+          local raw = get(keys[i])
+          if raw then
+            local nx = algs[i].refund(parse(raw), now, cost, p1[i], p2[i], p3[i])
+            if nx then
+              -- A refund only brings the state closer to idle, so the key's current TTL
+              -- still bounds it; keep the state (an idle-looking state can still differ
+              -- from a fresh one, such as a stepped bucket's phase) until then.
+              local _, _, _, reset = algs[i].eval(nx, now, 0, p1[i], p2[i], p3[i])
+              local ttl = redis.call('PTTL', keys[i])
+              if reset > 0 and reset + grace > ttl then ttl = reset + grace end
+              if ttl > 0 and #nx > 0 then
+                local raw = serialize(nx)
+                redis.call('SET', keys[i], raw, 'PX', ttl)
+                if CACHE then CACHE[keys[i]] = raw end
+              else
+                redis.call('DEL', keys[i])
+                if CACHE then CACHE[keys[i]] = false end
+              end
+            end
+          end
+        end
+        o = o + 1
+        out[o] = 1
+      elseif op == 'p' then
+        -- A penalty: each policy gives what it has, down to empty (never into debt). A peek
+        -- first (which may migrate or rebase the state: kept), then what is left is taken.
+        for i = 1, n do
+          local raw = get(keys[i])
+          local st = nil
+          if raw then st = parse(raw) end
+          local _, rem, _, reset, nx, rebased = algs[i].eval(st, now, 0, p1[i], p2[i], p3[i])
+          local take = cost
+          if rem < take then take = rem end
+          if take > 0 then
+            if rebased and nx and #nx > 0 then st = nx end
+            local _, _, _, reset2, nx2 = algs[i].eval(st, now, take, p1[i], p2[i], p3[i])
+            store(keys[i], nx2, reset2)
+          elseif rebased then
+            store(keys[i], nx, reset)
+          end
+        end
+        o = o + 1
+        out[o] = 1
+      else
+        for i = 1, n do
+          redis.call('DEL', keys[i])
+          if CACHE then CACHE[keys[i]] = false end
+        end
+        o = o + 1
+        out[o] = 1
+      end
+    end
+  end
+end
+return out
