@@ -54,6 +54,10 @@ interface Flight {
   timer: unknown;
 }
 
+/** afterIo runs a function after the current turn's I/O callbacks (setImmediate), where the runtime has it. */
+const afterIo: ((fn: () => void) => unknown) | undefined =
+  typeof setImmediate === "function" ? setImmediate : undefined;
+
 /** SPLIT_FLIGHTS is how many script calls a large same-tick batch is split into (see #flush). */
 const SPLIT_FLIGHTS = 4;
 /** SPLIT_MIN_SIZE is the fewest decisions a split-off script call carries. */
@@ -145,10 +149,19 @@ export class Batcher {
     this.#schedule();
   }
 
+  /**
+   * #schedule arranges a flush. With nothing in flight the batch leaves at the end
+   * of this tick (a microtask): a lone call waits for nothing. With a script call
+   * already in flight, the batch leaves after the event loop's I/O callbacks of
+   * this turn (setImmediate), so calls made by the many requests that arrive in one
+   * turn (each in its own socket callback, each its own tick) share one script
+   * call: one write for Node, one command for Redis (see docs/http.md).
+   */
   #schedule(): void {
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(this.#flush);
+      if (this.#inFlight === 0 || afterIo === undefined) queueMicrotask(this.#flush);
+      else afterIo(this.#flush);
     }
   }
 
