@@ -189,11 +189,18 @@ export class RateLimiter {
    * consume spends `cost` (default 1) for `key` if every policy admits it, and
    * returns the Decision. Pass a number for the cost, or `{ cost, policy }`.
    */
-  async consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
+  consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
     // Perf: the common call skips #resolve (see #fastCost); the rest takes #consumeResolved.
-    const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-    if (fast < 0 || typeof key !== "string") return this.#consumeResolved(key, costOrOptions);
-    return this.store.consume(key, this.policies, fast, this.#clock());
+    // Not an async function: a store's own promise (Redis) is handed back as it is
+    // (Promise.resolve returns a native promise unchanged) instead of being adopted
+    // by one more promise, two microtask turns per call; errors still reject.
+    try {
+      const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
+      if (fast < 0 || typeof key !== "string") return Promise.resolve(this.#consumeResolved(key, costOrOptions));
+      return Promise.resolve(this.store.consume(key, this.policies, fast, this.#clock()));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input). */
