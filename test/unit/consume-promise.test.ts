@@ -58,10 +58,13 @@ describe("consume answers with a promise", () => {
       () =>
         new RateLimiter({
           policy,
-          store: store((k, p: readonly Policy[], c, n) => ({
-            // biome-ignore lint/suspicious/noThenProperty: a custom store may answer with any thenable.
-            then: (ok: (d: Decision) => void) => ok(memory.consumeSync(k, p, c, n as number)),
-          })) as never,
+          store: store(
+            (k, p: readonly Policy[], c, n) =>
+              ({
+                // biome-ignore lint/suspicious/noThenProperty: a custom store may answer with any thenable.
+                then: (ok: (d: Decision) => void) => ok(memory.consumeSync(k, p, c, n as number)),
+              }) as unknown as Promise<Decision>,
+          ),
           now: () => 0,
         }).consume("k"),
       "allowed=true remaining=9",
