@@ -513,13 +513,20 @@ export class RateLimiter {
    * consume spends `cost` (default 1) for `key` if every policy admits it, and
    * returns the Decision. Pass a number for the cost, or `{ cost, policy }`.
    */
-  async consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
+  consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
     // Perf: the common call skips #resolve (see #fastCost); the rest takes #consumeResolved.
-    const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
+    // Not an async function: a store's own promise (Redis) is handed back as it is
+    // (Promise.resolve returns a native promise unchanged) instead of being adopted
+    // by one more promise, two microtask turns per call; errors still reject.
     // Perf: listeners and blocks add one check each here; their paths live in #consumeResolved (see #observed).
-    if (fast < 0 || typeof key !== "string" || this.#observed || this.#blocking)
-      return this.#consumeResolved(key, costOrOptions);
-    return this.store.consume(key, this.policies, fast, this.#clock());
+    try {
+      const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
+      if (fast < 0 || typeof key !== "string" || this.#observed || this.#blocking)
+        return Promise.resolve(this.#consumeResolved(key, costOrOptions));
+      return Promise.resolve(this.store.consume(key, this.policies, fast, this.#clock()));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input), listeners or blocks. */

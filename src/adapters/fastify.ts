@@ -114,7 +114,9 @@ const REPLY: HeaderAccess<FastifyReply> = {
     return v === undefined ? undefined : Array.isArray(v) ? v.join(", ") : String(v);
   },
   set(reply, name, value) {
-    reply.header(name, value);
+    // Fastify lower-cases every name it stores (and sends them so); passing the two
+    // fields of every response in lower case saves that copy per field.
+    reply.header(name === "RateLimit" ? "ratelimit" : name === "RateLimit-Policy" ? "ratelimit-policy" : name, value);
   },
 };
 

@@ -21,8 +21,9 @@ export const HEADERS: HeaderAccess<Headers> = {
 /** writeHeaders sets every field of `headers` on `target`, replacing what was there. */
 export function writeHeaders<T>(headers: HeaderList, target: T, access: HeaderAccess<T>): void {
   for (let i = 0; i < headers.length; i++) {
-    const [name, value] = headers[i] as [string, string];
-    access.set(target, name, value);
+    // Perf: indexing, not destructuring (which runs the iterator protocol until optimised).
+    const pair = headers[i] as [string, string];
+    access.set(target, pair[0], pair[1]);
   }
 }
 

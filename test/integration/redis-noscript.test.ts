@@ -277,7 +277,9 @@ describe("NOSCRIPT loads every script before retrying", () => {
       redis.pending.map((c) => `${c.kind} ${c.script.name} ${c.keys.join(",")}`),
       "after the NOSCRIPT",
     ).toEqual([
-      ...SCRIPTS.map((x) => `eval ${x.name} ${store.keyOf("z", policy[0] as Policy)}${x === DECIDE || x === NODE ? "" : ":load"}`),
+      ...SCRIPTS.map(
+        (x) => `eval ${x.name} ${store.keyOf("z", policy[0] as Policy)}${x === DECIDE || x === NODE ? "" : ":load"}`,
+      ),
       `eval lone_tb ${store.keyOf("z", policy[0] as Policy)}`,
     ]);
     while (redis.step()) await settle();

@@ -64,6 +64,10 @@ interface Flight {
   timer: unknown;
 }
 
+/** immediate runs a function after the current turn's I/O callbacks (setImmediate), where the runtime has it. */
+const immediate: ((fn: () => void) => unknown) | undefined =
+  typeof setImmediate === "function" ? setImmediate : undefined;
+
 /** SPLIT_FLIGHTS is how many script calls a large same-tick batch is split into (see #flush). */
 const SPLIT_FLIGHTS = 4;
 /** SPLIT_MIN_SIZE is the fewest decisions a split-off script call carries. */
@@ -181,19 +185,25 @@ export class Batcher {
   }
 
   /**
-   * #schedule flushes at the end of this tick: at the next microtask checkpoint,
-   * or, with node batches on a Cluster, once this turn of the event loop has run
-   * its I/O callbacks (setImmediate). On a Cluster each master's reply arrives as
-   * its own I/O callback, and the callers it wakes spread their next calls over
-   * every master; waiting for the other replies of the same turn gathers their
-   * callers' calls too, so a master gets about concurrency/masters decisions per
-   * script call instead of concurrency/masters².
+   * #schedule arranges a flush. With nothing in flight the batch leaves at the end
+   * of this tick (a microtask): a lone call waits for nothing. With a script call
+   * already in flight, the batch leaves after the event loop's I/O callbacks of
+   * this turn (setImmediate), so calls made by the many requests that arrive in one
+   * turn (each in its own socket callback, each its own tick) share one script
+   * call: one write for Node, one command for Redis (see docs/http.md).
+   *
+   * With node batches on a Cluster, the batch always leaves after the turn's I/O
+   * callbacks: each master's reply arrives as its own I/O callback, and the callers
+   * it wakes spread their next calls over every master; waiting for the other
+   * replies of the same turn gathers their callers' calls too, so a master gets
+   * about concurrency/masters decisions per script call instead of concurrency/masters².
    */
   #schedule(): void {
     if (!this.#scheduled) {
       this.#scheduled = true;
       if (this.#nodeBatch) afterIo(this.#flush);
-      else queueMicrotask(this.#flush);
+      else if (this.#inFlight === 0 || immediate === undefined) queueMicrotask(this.#flush);
+      else immediate(this.#flush);
     }
   }
 
