@@ -330,14 +330,10 @@ export class RateLimiter {
     const memory = this.#memory;
     if (memory !== undefined) {
       // In process: no promise to look for, and one decision in STORE_TIMING_SAMPLE timed.
-      if ((++this.#tick & (STORE_TIMING_SAMPLE - 1)) !== 0) {
-        const d = memory.consumeSync(key, policies, cost, t as number);
-        this.#decided(key, "consume", cost, shadow, d, undefined);
-        return d;
-      }
-      const t0 = monotonicNow();
+      const timed = (++this.#tick & (STORE_TIMING_SAMPLE - 1)) === 0;
+      const t0 = timed ? monotonicNow() : 0;
       const d = memory.consumeSync(key, policies, cost, t as number);
-      this.#decided(key, "consume", cost, shadow, d, monotonicNow() - t0);
+      this.#decided(key, "consume", cost, shadow, d, timed ? monotonicNow() - t0 : undefined);
       return d;
     }
     const startMs = monotonicNow();
@@ -356,14 +352,10 @@ export class RateLimiter {
   #consumeSyncObserved(memory: MemoryStore, key: string, cost: number): Decision {
     const nowMs = this.#now();
     const t = Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs);
-    if ((++this.#tick & (STORE_TIMING_SAMPLE - 1)) !== 0) {
-      const d = memory.consumeSync(key, this.policies, cost, t);
-      this.#decided(key, "consume", cost, false, d, undefined);
-      return d;
-    }
-    const t0 = monotonicNow();
+    const timed = (++this.#tick & (STORE_TIMING_SAMPLE - 1)) === 0;
+    const t0 = timed ? monotonicNow() : 0;
     const d = memory.consumeSync(key, this.policies, cost, t);
-    this.#decided(key, "consume", cost, false, d, monotonicNow() - t0);
+    this.#decided(key, "consume", cost, false, d, timed ? monotonicNow() - t0 : undefined);
     return d;
   }
 

@@ -21,6 +21,8 @@ const subpathSources: Record<string, string> = {
   "floodgate/node": "src/adapters/node.ts",
   "floodgate/client": "src/client/index.ts",
   "floodgate/simulate": "src/simulate/index.ts",
+  "floodgate/prometheus": "src/metrics/prometheus.ts",
+  "floodgate/otel": "src/metrics/otel.ts",
 };
 
 interface Block {
