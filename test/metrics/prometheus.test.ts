@@ -99,6 +99,28 @@ describe("floodgate/prometheus", () => {
     expect(() => prometheusMetrics(a, { registry, labels: {} } as never)).toThrow(/labels/);
   });
 
+  // Regression: the first Tally watched a store through every attached limiter, counting its events twice.
+  it("a store shared by two attached limiters is counted once, even after one detaches", async () => {
+    let t = 0;
+    const store = new MemoryStore({ maxKeys: 2 });
+    const a = new RateLimiter({ policy: four("a"), store, now: () => t });
+    const b = new RateLimiter({ policy: four("b"), store, now: () => t });
+    const registry = new Registry();
+    const metrics = prometheusMetrics([a, b], { registry });
+    for (let i = 0; i < 3; i++) a.consumeSync(`k${i}`); // the third key overflows: one event
+    let f = parseText(await registry.metrics());
+    expect(value(f, "floodgate_store_events_total", { event: "overflow" }), "one event, not one per limiter").toBe(1);
+    expect(value(f, "floodgate_keys_tracked", { policy: "a" }), "keys counted once").toBe(2);
+    metrics.attach(a)(); // detach a: the store is watched through b from now on
+    t = 2000;
+    b.consumeSync("x1");
+    b.consumeSync("x2");
+    b.consumeSync("x3"); // b's table overflows: reported through b
+    f = parseText(await registry.metrics());
+    expect(value(f, "floodgate_store_events_total", { event: "overflow" })).toBe(2);
+    expect(value(f, "floodgate_keys_tracked", { policy: "b" })).toBe(2);
+  });
+
   it("waits: a histogram by outcome and the queue depth", async () => {
     const time = new FakeTime();
     const registry = new Registry();
