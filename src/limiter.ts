@@ -17,7 +17,7 @@ import {
   STORE_TIMING_SAMPLE,
   type WaitEvent,
 } from "./listeners.js";
-import { WaitQueue } from "./queue.js";
+import { WaitQueue, type WaitQueueOptions } from "./queue.js";
 import { isMemoryStore, MemoryStore } from "./stores/memory.js";
 import type { BlockRule, KeysTracked, Store } from "./stores/store.js";
 
@@ -117,6 +117,24 @@ const ACQUIRE_OPTIONS = ["cost", "policy", "signal", "maxWaitMs"] as const;
 interface AcquireJob {
   readonly policies: readonly Policy[];
   readonly cost: number;
+}
+
+/**
+ * WAITER keys a RateLimiter's internal face for a wait queue built elsewhere (the
+ * client's scheduler), so its waits are reported like acquire's: a denial it waits
+ * out is a wait, not a decision, and the admission is a decision of op "acquire".
+ * A registered symbol, the same in the ESM and CJS copies.
+ */
+export const WAITER: unique symbol = Symbol.for("floodgate.RateLimiter.waiter") as never;
+
+/** Waiter is what RateLimiter[WAITER]() returns. */
+export interface Waiter {
+  /** consume decides like consume(key, cost) but reports nothing (the caller waits out a denial). */
+  consume(key: string, cost: number): Promise<Decision>;
+  /** granted reports an admission as a decision of op "acquire". */
+  granted(key: string, cost: number, d: Decision): void;
+  /** observe reports the steps of the waits (the `wait` event). */
+  observe: NonNullable<WaitQueueOptions<unknown, unknown, unknown>["observe"]>;
 }
 
 /** RATE_LIMITER is the brand of a RateLimiter: a registered symbol, the same in every copy of floodgate. */
@@ -558,14 +576,10 @@ export class RateLimiter {
     const memory = this.#memory;
     if (memory !== undefined) {
       // In process: no promise to look for, and one decision in STORE_TIMING_SAMPLE timed.
-      if ((++this.#tick & (STORE_TIMING_SAMPLE - 1)) !== 0) {
-        const d = memory.consumeSync(key, policies, cost, t as number);
-        this.#decided(key, "consume", cost, shadow, d, undefined);
-        return d;
-      }
-      const t0 = monotonicNow();
+      const timed = (++this.#tick & (STORE_TIMING_SAMPLE - 1)) === 0;
+      const t0 = timed ? monotonicNow() : 0;
       const d = memory.consumeSync(key, policies, cost, t as number);
-      this.#decided(key, "consume", cost, shadow, d, monotonicNow() - t0);
+      this.#decided(key, "consume", cost, shadow, d, timed ? monotonicNow() - t0 : undefined);
       return d;
     }
     const startMs = monotonicNow();
@@ -584,14 +598,10 @@ export class RateLimiter {
   #consumeSyncObserved(memory: MemoryStore, key: string, cost: number): Decision {
     const nowMs = this.#now();
     const t = Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs);
-    if ((++this.#tick & (STORE_TIMING_SAMPLE - 1)) !== 0) {
-      const d = memory.consumeSync(key, this.policies, cost, t);
-      this.#decided(key, "consume", cost, false, d, undefined);
-      return d;
-    }
-    const t0 = monotonicNow();
+    const timed = (++this.#tick & (STORE_TIMING_SAMPLE - 1)) === 0;
+    const t0 = timed ? monotonicNow() : 0;
     const d = memory.consumeSync(key, this.policies, cost, t);
-    this.#decided(key, "consume", cost, false, d, monotonicNow() - t0);
+    this.#decided(key, "consume", cost, false, d, timed ? monotonicNow() - t0 : undefined);
     return d;
   }
 
@@ -872,6 +882,38 @@ export class RateLimiter {
    * a denial waits its `retryAfterMs`, and a call aborted while the store
    * answered gets its cost refunded.
    */
+  /** [WAITER] returns the limiter's face for a wait queue built elsewhere (see WAITER). */
+  [WAITER](): Waiter {
+    return {
+      consume: async (key, cost) => {
+        // Perf: the common cost skips #resolve, as consume does (see #fastCost).
+        const fast = this.#fastCost(cost);
+        if (fast >= 0 && typeof key === "string") return this.store.consume(key, this.policies, fast, this.#clock());
+        const [policies, c] = this.#resolve("consume", key, cost, 1);
+        return this.store.consume(key, policies, c, this.#clock());
+      },
+      granted: (key, cost, d) => {
+        if (this.#observed) this.#decided(key, "acquire", cost, false, d, undefined);
+      },
+      observe: this.#observeWait,
+    };
+  }
+
+  /** #observeWait reports a step of a wait to the `wait` listeners (WaitQueueOptions.observe). */
+  readonly #observeWait = (key: string, phase: WaitEvent["phase"], queuedAtMs: number): void => {
+    const list = this.#listeners.wait;
+    if (list === undefined) return;
+    let waitedMs = 0;
+    if (phase !== "queued" && Number.isFinite(queuedAtMs)) {
+      try {
+        waitedMs = Math.max(0, this.#now() - queuedAtMs);
+      } catch {
+        // A broken clock already rejects the waiters; the event says 0.
+      }
+    }
+    this.#listeners.emit("wait", list, { key, phase, waitedMs });
+  };
+
   #waitQueue(): WaitQueue<AcquireJob, Decision, Decision> {
     return new WaitQueue<AcquireJob, Decision, Decision>({
       now: this.#now,
@@ -889,20 +931,7 @@ export class RateLimiter {
         if (this.#observed) this.#decided(key, "acquire", job.cost, false, d, undefined);
         return d;
       },
-      observe: (key, phase, queuedAtMs) => {
-        const list = this.#listeners.wait;
-        if (list === undefined) return;
-        let waitedMs = 0;
-        if (phase !== "queued" && Number.isFinite(queuedAtMs)) {
-          try {
-            waitedMs = Math.max(0, this.#now() - queuedAtMs);
-          } catch {
-            // A broken clock already rejects the waiters; the event says 0.
-          }
-        }
-        const e: WaitEvent = { key, phase, waitedMs };
-        this.#listeners.emit("wait", list, e);
-      },
+      observe: this.#observeWait,
       undo: (key, job, d) => {
         if (d.allowed && job.cost > 0) return this.store.refund(key, job.policies, job.cost, this.#clock());
       },

@@ -2,7 +2,8 @@
 
 import type { Timers } from "../core/clock.js";
 import { describe, FloodgateRangeError } from "../core/errors.js";
-import type { RateLimiter } from "../limiter.js";
+import type { Decision } from "../core/policy.js";
+import { type RateLimiter, WAITER, type Waiter } from "../limiter.js";
 import { type Admission, WAIT_FOR_WAKE, WaitQueue } from "../queue.js";
 
 /** Release gives back a concurrency slot. Calling it more than once does nothing. */
@@ -41,7 +42,7 @@ export interface SchedulerOptions {
   abortError: (reason: unknown) => unknown;
 }
 
-const GO: Admission<undefined> = Object.freeze({ go: true, value: undefined });
+const GO: Admission<Decision | undefined> = Object.freeze({ go: true, value: undefined });
 
 /**
  * Scheduler hands out start permits per key, first come first served. Calls
@@ -53,23 +54,37 @@ const GO: Admission<undefined> = Object.freeze({ go: true, value: undefined });
  */
 export class Scheduler {
   readonly #o: SchedulerOptions;
-  readonly #queue: WaitQueue<number, undefined, Permit>;
+  readonly #queue: WaitQueue<number, Decision | undefined, Permit>;
+  /** #waiter is the limiter's face for this queue: its waits and admissions reach the limiter's listeners. */
+  readonly #waiter: Waiter | undefined;
   /** #inFlight counts the permits held per key; a key holding none has no entry. */
   readonly #inFlight = new Map<string, number>();
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
     const limiter = options.limiter;
-    this.#queue = new WaitQueue<number, undefined, Permit>({
+    // A limiter of an older copy of floodgate has no WAITER face: decide through consume, report nothing.
+    const waiter: Waiter | undefined =
+      limiter === undefined
+        ? undefined
+        : typeof limiter[WAITER] === "function"
+          ? limiter[WAITER]()
+          : { consume: (k, c) => limiter.consume(k, c), granted: () => {}, observe: () => {} };
+    this.#waiter = waiter;
+    this.#queue = new WaitQueue<number, Decision | undefined, Permit>({
       now: options.now,
       timers: options.timers,
       maxQueue: options.maxQueue,
       call: options.call,
       maxQueueOption: `${options.call.replace(/\(\)$/, "")}({ maxQueue })`,
       admit: (key, cost) => this.#admit(key, cost),
-      grant: (key) => this.#grant(key),
+      grant: (key, cost, d) => {
+        if (d !== undefined) waiter?.granted(key, cost, d);
+        return this.#grant(key);
+      },
       undo: (key, cost) => (limiter !== undefined && cost > 0 ? limiter.refund(key, cost) : undefined),
       abortError: options.abortError,
+      ...(waiter !== undefined ? { observe: waiter.observe } : {}),
     });
   }
 
@@ -97,14 +112,15 @@ export class Scheduler {
   }
 
   /** #admit decides whether the head may start now: a free slot, no hold-off, and the rate budget spent. */
-  async #admit(key: string, cost: number): Promise<Admission<undefined>> {
+  async #admit(key: string, cost: number): Promise<Admission<Decision | undefined>> {
     const o = this.#o;
     if ((this.#inFlight.get(key) ?? 0) >= o.concurrency) return WAIT_FOR_WAKE;
     const holdMs = o.holdMs?.(key) ?? 0;
     if (holdMs > 0) return { go: false, waitMs: holdMs };
     const limiter = o.limiter;
-    if (limiter === undefined) return GO;
-    const d = await limiter.consume(key, cost);
+    const waiter = this.#waiter;
+    if (limiter === undefined || waiter === undefined) return GO;
+    const d = await waiter.consume(key, cost);
     if (!d.allowed) return { go: false, waitMs: d.retryAfterMs };
     const heldMs = o.holdMs?.(key) ?? 0;
     if (heldMs > 0) {
@@ -112,7 +128,7 @@ export class Scheduler {
       if (cost > 0) await limiter.refund(key, cost).catch(() => {});
       return { go: false, waitMs: heldMs };
     }
-    return GO;
+    return { go: true, value: d };
   }
 
   /** #grant takes the slot of an admitted head and builds its permit. */

@@ -44,7 +44,17 @@ export interface TallyHooks {
 interface Attached {
   readonly limiter: RateLimiter;
   readonly off: () => void;
-  /** downSinceMs is when its store became degraded (by the events), NaN while it is not. */
+}
+
+/**
+ * Watch is one store the Tally listens to, through one of the attached limiters
+ * that share it (`via`): a store shared by two limiters reports each event to
+ * both, and is counted once.
+ */
+interface Watch {
+  via: RateLimiter;
+  off: () => void;
+  /** downSinceMs is when the store became degraded (by the events), NaN while it is not. */
   downSinceMs: number;
 }
 
@@ -68,6 +78,7 @@ export class Tally {
   /** degradedMs is the time stores spent degraded, ended spells only (see degradedSeconds). */
   degradedMs = 0;
   readonly #attached: Attached[] = [];
+  readonly #stores = new Map<unknown, Watch>();
   readonly #hooks: TallyHooks;
   readonly #now: () => number;
   #lastName = "";
@@ -95,19 +106,22 @@ export class Tally {
   /** attach starts counting a limiter's events and returns a function that stops it. */
   attach(limiter: RateLimiter): () => void {
     if (this.#attached.some((a) => a.limiter === limiter)) return () => this.detach(limiter);
-    const offs = [
-      limiter.on("decision", this.#decision),
-      limiter.on("store", (e) => this.#store(a, e)),
-      limiter.on("wait", this.#wait),
-    ];
-    const a: Attached = {
+    const offs = [limiter.on("decision", this.#decision), limiter.on("wait", this.#wait)];
+    this.#attached.push({
       limiter,
       off: () => {
         for (const off of offs) off();
       },
-      downSinceMs: limiter.store.degraded === true ? this.#now() : Number.NaN,
-    };
-    this.#attached.push(a);
+    });
+    if (!this.#stores.has(limiter.store)) {
+      const w: Watch = {
+        via: limiter,
+        off: () => {},
+        downSinceMs: limiter.store.degraded === true ? this.#now() : Number.NaN,
+      };
+      w.off = limiter.on("store", (e) => this.#store(w, e));
+      this.#stores.set(limiter.store, w);
+    }
     return () => this.detach(limiter);
   }
 
@@ -117,6 +131,17 @@ export class Tally {
     if (i < 0) return;
     const [a] = this.#attached.splice(i, 1);
     a?.off();
+    const w = this.#stores.get(limiter.store);
+    if (w === undefined || w.via !== limiter) return;
+    // The store was watched through this limiter: through another that shares it, or no longer.
+    w.off();
+    const next = this.#attached.find((x) => x.limiter.store === limiter.store)?.limiter;
+    if (next === undefined) {
+      this.#stores.delete(limiter.store);
+      return;
+    }
+    w.via = next;
+    w.off = next.on("store", (e) => this.#store(w, e));
   }
 
   /** limiters returns the attached limiters. */
@@ -141,12 +166,12 @@ export class Tally {
     if (hooks.decision !== undefined) hooks.decision(e);
   };
 
-  #store(a: Attached, e: StoreEvent): void {
+  #store(w: Watch, e: StoreEvent): void {
     this.storeEvents[e.type]++;
-    if (e.type === "degraded" && Number.isNaN(a.downSinceMs)) a.downSinceMs = this.#now();
+    if (e.type === "degraded" && Number.isNaN(w.downSinceMs)) w.downSinceMs = this.#now();
     if (e.type === "recovered") {
       this.degradedMs += e.downMs;
-      a.downSinceMs = Number.NaN;
+      w.downSinceMs = Number.NaN;
     }
   }
 
@@ -155,12 +180,12 @@ export class Tally {
     this.#hooks.waitEnded?.(WAIT_OUTCOMES[e.phase], e.waitedMs / 1000);
   };
 
-  /** degradedNow counts the attached limiters whose store is degraded now. */
+  /** degradedNow counts the stores of the attached limiters that are degraded now (a shared store once). */
   degradedNow(): number {
     let n = 0;
-    for (const a of this.#attached) {
-      const d = a.limiter.store.degraded;
-      if (d === true || (d === undefined && !Number.isNaN(a.downSinceMs))) n++;
+    for (const w of this.#stores.values()) {
+      const d = w.via.store.degraded;
+      if (d === true || (d === undefined && !Number.isNaN(w.downSinceMs))) n++;
     }
     return n;
   }
@@ -169,19 +194,16 @@ export class Tally {
   degradedSeconds(): number {
     let ms = this.degradedMs;
     const now = this.#now();
-    for (const a of this.#attached) if (!Number.isNaN(a.downSinceMs)) ms += Math.max(0, now - a.downSinceMs);
+    for (const w of this.#stores.values()) if (!Number.isNaN(w.downSinceMs)) ms += Math.max(0, now - w.downSinceMs);
     return ms / 1000;
   }
 
   /** keysTracked sums, per policy name, the keys tracked and overflow calls of the attached limiters' stores. */
   keysTracked(): Map<string, { keys: number; overflowed: number }> {
     const out = new Map<string, { keys: number; overflowed: number }>();
-    const stores = new Set<unknown>();
-    for (const a of this.#attached) {
-      // A store shared by two attached limiters is counted once.
-      if (stores.has(a.limiter.store)) continue;
-      stores.add(a.limiter.store);
-      for (const k of a.limiter.keysTracked() ?? []) {
+    // A store shared by two attached limiters is counted once.
+    for (const w of this.#stores.values()) {
+      for (const k of w.via.keysTracked() ?? []) {
         const name = out.has(k.policy) || out.size < MAX_POLICIES ? k.policy : OTHER_POLICY;
         const t = out.get(name) ?? { keys: 0, overflowed: 0 };
         t.keys += k.keys;

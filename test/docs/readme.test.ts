@@ -22,6 +22,8 @@ const subpathSources: Record<string, string> = {
   "floodgate/client": "src/client/index.ts",
   "floodgate/simulate": "src/simulate/index.ts",
   "floodgate/service": "src/service/index.ts",
+  "floodgate/prometheus": "src/metrics/prometheus.ts",
+  "floodgate/otel": "src/metrics/otel.ts",
 };
 
 interface Block {

@@ -1,5 +1,7 @@
 // prometheus.test.ts: floodgate/prometheus scraped from a real prom-client Registry, parsed as text and as OpenMetrics.
 
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { type OpenMetricsContentType, openMetricsContentType, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { MemoryStore, RateLimiter, tokenBucket } from "../../src/index.js";
@@ -97,6 +99,28 @@ describe("floodgate/prometheus", () => {
     expect(() => prometheusMetrics(a, { registry, labels: {} } as never)).toThrow(/labels/);
   });
 
+  // Regression: the first Tally watched a store through every attached limiter, counting its events twice.
+  it("a store shared by two attached limiters is counted once, even after one detaches", async () => {
+    let t = 0;
+    const store = new MemoryStore({ maxKeys: 2 });
+    const a = new RateLimiter({ policy: four("a"), store, now: () => t });
+    const b = new RateLimiter({ policy: four("b"), store, now: () => t });
+    const registry = new Registry();
+    const metrics = prometheusMetrics([a, b], { registry });
+    for (let i = 0; i < 3; i++) a.consumeSync(`k${i}`); // the third key overflows: one event
+    let f = parseText(await registry.metrics());
+    expect(value(f, "floodgate_store_events_total", { event: "overflow" }), "one event, not one per limiter").toBe(1);
+    expect(value(f, "floodgate_keys_tracked", { policy: "a" }), "keys counted once").toBe(2);
+    metrics.attach(a)(); // detach a: the store is watched through b from now on
+    t = 2000;
+    b.consumeSync("x1");
+    b.consumeSync("x2");
+    b.consumeSync("x3"); // b's table overflows: reported through b
+    f = parseText(await registry.metrics());
+    expect(value(f, "floodgate_store_events_total", { event: "overflow" })).toBe(2);
+    expect(value(f, "floodgate_keys_tracked", { policy: "b" })).toBe(2);
+  });
+
   it("waits: a histogram by outcome and the queue depth", async () => {
     const time = new FakeTime();
     const registry = new Registry();
@@ -149,5 +173,25 @@ describe("floodgate/prometheus", () => {
     expect(value(f, "floodgate_store_events_total", { event: "overflow" }), "reported once a second at most").toBe(1);
     const [top] = limiter.heavyHitters("api");
     expect(top?.keys.length, "the summary stays at k").toBe(8);
+  });
+
+  it("the Grafana dashboard and the PromQL of docs/observability.md name only metrics that exist", async () => {
+    const registry = new Registry();
+    prometheusMetrics(new RateLimiter({ policy: four() }), { registry });
+    const families = new Set(parseText(await registry.metrics()).map((f) => f.name));
+    const docs = join(import.meta.dirname, "../../docs");
+    const dashboard = readFileSync(join(docs, "grafana-dashboard.json"), "utf8");
+    const guide = readFileSync(join(docs, "observability.md"), "utf8");
+    const promql = [...guide.matchAll(/```promql\n([\s\S]*?)```/g)].map((m) => m[1]).join("\n");
+    const exprs = (JSON.parse(dashboard) as { panels: { targets: { expr: string }[] }[] }).panels.flatMap((p) =>
+      p.targets.map((t) => t.expr),
+    );
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const text of [...exprs, promql]) {
+      for (const [name] of text.matchAll(/floodgate_[a-z_]+/g)) {
+        const family = name.replace(/_(bucket|count|sum)$/, "");
+        expect(families.has(family), `${name} in ${text.slice(0, 80)}`).toBe(true);
+      }
+    }
   });
 });

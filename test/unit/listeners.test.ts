@@ -1,6 +1,7 @@
 // listeners.test.ts: RateLimiter.on: decision, nearLimit, wait and store events, shadow mode, throwing listeners.
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { throttle } from "../../src/client/throttle.js";
 import { HttpRateLimit, type HttpRequest } from "../../src/http/core.js";
 import {
   type Decision,
@@ -145,12 +146,12 @@ describe("decision events", () => {
     expect(String(warn.mock.calls[0]?.[0])).toMatch(/"decision" listener threw.*boom.*FG_LISTENER_THREW/);
   });
 
-  it("on validates the event and the listener", () => {
+  it("on validates the event and the listener", async () => {
     const limiter = new RateLimiter({ policy: five() });
     expect(() => limiter.on("decisions" as never, () => {})).toThrow(/"decisions"\) is not an event.*"decision"/);
     expect(() => limiter.on("decision", 5 as never)).toThrow(/needs a function, got 5/);
     expect(() => limiter.consumeSync("k", { shadow: "yes" as never })).toThrow(/shadow.*true or false/);
-    expect(() => limiter.peek("k", { shadow: true } as never)).rejects.toThrow(/shadow/);
+    await expect(limiter.peek("k", { shadow: true } as never)).rejects.toThrow(/unknown option "shadow"/);
   });
 
   it("time the store: every call of a promise store, one in 16 of the memory store", async () => {
@@ -310,5 +311,25 @@ describe("the HTTP layer decides through the limiter", () => {
       "allowed:2:ip8:10.0.0.2",
       "denied:2:ip8:10.0.0.2",
     ]);
+  });
+});
+
+describe("the client decides through its limiter", () => {
+  it("throttle's waits are wait events and its admissions acquire decisions, never denials", async () => {
+    const time = new FakeTime();
+    const call = throttle(async (n: number) => n, {
+      policy: tokenBucket({ name: "out", capacity: 1, refillRate: 1 }),
+      now: time.now,
+      timers: time.timers,
+    });
+    const waits: string[] = [];
+    const decisions: string[] = [];
+    call.limiter.on("wait", (e) => waits.push(`${e.phase}:${e.waitedMs}`));
+    call.limiter.on("decision", (e) => decisions.push(`${e.op}:${e.outcome}`));
+    const done = Promise.all([call(1), call(2)]);
+    await time.advance(1000);
+    expect(await done).toEqual([1, 2]);
+    expect(waits).toEqual(["queued:0", "queued:0", "admitted:0", "admitted:1000"]);
+    expect(decisions).toEqual(["acquire:allowed", "acquire:allowed"]);
   });
 });
