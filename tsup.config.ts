@@ -14,6 +14,7 @@ export const entries = {
   nestjs: "src/adapters/nestjs.ts",
   client: "src/client/index.ts",
   simulate: "src/simulate/index.ts",
+  "policy-file": "src/policy-file/index.ts",
   cli: "src/cli/bin.ts",
 };
 
@@ -73,6 +74,7 @@ export default defineConfig({
     "undici",
     "vega",
     "vega-lite",
+    "yaml",
   ],
   plugins: [pluginIsModule(entries.fastify)],
 });

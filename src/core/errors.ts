@@ -13,7 +13,8 @@ export type ErrorCode =
   | "ERR_ABORTED"
   | "ERR_INVALID_CLOCK"
   | "ERR_MISSING_PEER"
-  | "ERR_STORE";
+  | "ERR_STORE"
+  | "ERR_POLICY_FILE";
 
 /**
  * FloodgateRangeError is thrown for a value outside its allowed range
