@@ -2,8 +2,8 @@
 //
 // Run: node --import tsx bench/live.ts   (prints ns per consumeSync for plain, live and live + blocks)
 
-import { fixedWindow, live, MemoryStore, RateLimiter, slidingLog, tokenBucket } from "../src/index.js";
 import type { Policy } from "../src/index.js";
+import { fixedWindow, live, MemoryStore, RateLimiter, slidingLog, tokenBucket } from "../src/index.js";
 
 const N = 2_000_000;
 const KEYS = 1000;
