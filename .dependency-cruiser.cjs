@@ -6,7 +6,7 @@
 //   limiter   src/*.ts (not index)    RateLimiter and its siblings (the wait queue)
 //   http      src/http/**             framework-neutral HTTP core
 //   adapters  src/adapters/**         thin translations: from src/ only http/, core types and core's error classes
-// Beside http, on top of the limiter: client/ (outbound throttling) and metrics/, service/, simulate/; cli/ on top
+// Beside http, on top of the limiter: client/ (outbound throttling) and metrics/, service/, simulate/, policy-file/; cli/ on top
 // of everything. src/index.ts is the package root: core, stores and limiter; every other layer is its own subpath.
 // The Web-standard entries (the root, floodgate/http, floodgate/hono) reach no node: module.
 // docs/architecture.md explains the layers; test/package/boundaries.test.ts proves that each rule can fail.
@@ -24,7 +24,7 @@ const adapters = "^src/adapters/";
 /** floodgate/nestjs's ThrottlerStorage for @nestjs/throttler: it decides on the limiter, not through src/http. */
 const throttlerStorage = "^src/adapters/nestjs-throttler\\.ts$";
 const client = "^src/client/";
-const onTop = "^src/(metrics|service|simulate)/";
+const onTop = "^src/(metrics|service|simulate|policy-file)/";
 const cli = "^src/cli/";
 const root = "^src/index\\.ts$";
 /** An npm package, whatever the field of package.json that lists it (or none). */

@@ -17,6 +17,7 @@ export const entries = {
   prometheus: "src/metrics/prometheus.ts",
   otel: "src/metrics/otel.ts",
   service: "src/service/index.ts",
+  "policy-file": "src/policy-file/index.ts",
   cli: "src/cli/bin.ts",
 };
 

@@ -18,7 +18,17 @@ import { fileURLToPath } from "node:url";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = join(HERE, "results");
 /** SECTIONS lists the known sections, in the order they run and appear. */
-const SECTIONS = ["memory", "redis", "cluster", "http", "http-redis", "client-timing", "simulate", "service", "metrics"] as const;
+const SECTIONS = [
+  "memory",
+  "redis",
+  "cluster",
+  "http",
+  "http-redis",
+  "client-timing",
+  "simulate",
+  "service",
+  "metrics",
+] as const;
 /** RESULT_NAMES maps a section whose results file is not named after it. */
 const RESULT_NAMES: Record<string, string> = { "client-timing": "client" };
 /** SECTION_TIMEOUT_MS bounds one section; a section that takes longer is stopped and reported as failed. */

@@ -14,7 +14,8 @@ export type ErrorCode =
   | "ERR_INVALID_CLOCK"
   | "ERR_MISSING_PEER"
   | "ERR_STORE"
-  | "ERR_INVALID_CONFIG";
+  | "ERR_INVALID_CONFIG"
+  | "ERR_POLICY_FILE";
 
 /**
  * FloodgateRangeError is thrown for a value outside its allowed range

@@ -24,6 +24,7 @@ const subpathSources: Record<string, string> = {
   "floodgate/service": "src/service/index.ts",
   "floodgate/prometheus": "src/metrics/prometheus.ts",
   "floodgate/otel": "src/metrics/otel.ts",
+  "floodgate/policy-file": "src/policy-file/index.ts",
 };
 
 interface Block {
@@ -57,7 +58,7 @@ describe("README examples", () => {
 
   for (const b of found) {
     it(`README.md:${b.line} runs`, () => {
-      const code = b.code.replace(/from "(floodgate(?:\/[a-z]+)?)"/g, (_match, spec: string) => {
+      const code = b.code.replace(/from "(floodgate(?:\/[a-z-]+)?)"/g, (_match, spec: string) => {
         const src = subpathSources[spec];
         if (!src) throw new Error(`README.md:${b.line} imports ${spec}, which is not a known subpath`);
         return `from ${JSON.stringify(join(root, src))}`;

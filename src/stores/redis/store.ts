@@ -115,8 +115,13 @@ export class RedisStore implements Store {
     }
   }
 
-  /** blockedFor returns the whole ms left of `key`'s block in `scope` (0: none). It rejects when Redis fails. */
+  /**
+   * blockedFor returns the whole ms left of `key`'s block in `scope` (0: none). It rejects when Redis fails;
+   * while the store is degraded it answers 0 at once (the rate limit's failure policy decides, without a
+   * timeout per call).
+   */
   blockedFor(scope: string, key: string, nowMs: number | undefined): Promise<number> {
+    if (this.#failover.down) return Promise.resolve(0);
     return this.#blockCall(scope, key, nowMs, ["g"]);
   }
 
@@ -132,6 +137,7 @@ export class RedisStore implements Store {
 
   /** refused counts one refusal and returns the ms of the block it set (0: none); a Redis failure counts nothing (0). */
   async refused(scope: string, key: string, rule: BlockRule, nowMs: number | undefined): Promise<number> {
+    if (this.#failover.down) return 0;
     try {
       return await this.#blockCall(scope, key, nowMs, [
         "n",
