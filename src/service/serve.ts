@@ -272,6 +272,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
     httpPort: http?.port,
     store: o.redis || o.redisCluster ? "redis" : "memory",
     domains: [...config.domains.keys()],
+    pid: process.pid,
   });
   let closing: Promise<void> | undefined;
   return {
