@@ -152,8 +152,15 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       if (cluster.isWorker) cluster.worker?.disconnect();
       resolve(code);
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    // A second signal while draining changes nothing (the drain is already bounded by --grace-ms).
+    let draining = false;
+    const once = (signal: string) => () => {
+      if (draining) return;
+      draining = true;
+      stop(signal);
+    };
+    process.on("SIGTERM", once("SIGTERM"));
+    process.on("SIGINT", once("SIGINT"));
     process.on("SIGHUP", () => void service.reload());
   });
 }
@@ -196,7 +203,13 @@ async function runPrimary(n: number, options: ServeOptions, graceMs: number): Pr
       }
       each("SIGTERM");
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    let draining = false;
+    const once = (signal: NodeJS.Signals) => () => {
+      if (draining) return;
+      draining = true;
+      stop(signal);
+    };
+    process.on("SIGTERM", once("SIGTERM"));
+    process.on("SIGINT", once("SIGINT"));
   });
 }
