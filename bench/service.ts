@@ -5,13 +5,13 @@
 // gRPC: a grpc-js client in this process sends ShouldRateLimit at concurrency 1, 64 and 256 (one
 // channel, N calls kept in flight) to (a) a bare grpc-js unary echo answering a fixed reply
 // (bench/servers/echo.ts: the transport's ceiling), (b) floodgate serve with the memory store,
-// (c) floodgate serve on a local redis-server. HTTP: autocannon posts /v1/decide at the same
+// (c) floodgate serve on a local redis-server, (d) the same with --workers 2. HTTP: autocannon posts /v1/decide at the same
 // concurrencies to a bare node:http echo that parses the body and to floodgate serve (memory).
 // Every server is its own process. Slices rotate through the variants, round after round, so
 // they see the same background load; the median over rounds is reported, and the ratio to the
 // echo is taken within each round. Nothing is refused: the limit is far above what a run sends
 // (1,000 distinct keys). The machine's load average is printed: on a shared machine, compare
-// ratios, not absolute numbers. Bounded: about ROUNDS x (9 + 6) x SLICE_S seconds.
+// ratios, not absolute numbers. Bounded: about ROUNDS x (12 + 6) x SLICE_S seconds.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -85,8 +85,8 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
-/** grpcSlice keeps `c` ShouldRateLimit calls in flight on one channel for SLICE_S seconds. */
-async function grpcSlice(client: grpc.Client, c: number): Promise<Sample> {
+/** grpcSlice keeps `c` ShouldRateLimit calls in flight, spread over the channels, for SLICE_S seconds. */
+async function grpcSlice(channels: grpc.Client[], c: number): Promise<Sample> {
   const lat: number[] = [];
   const endAt = performance.now() + SLICE_S * 1000;
   let i = 0;
@@ -94,6 +94,7 @@ async function grpcSlice(client: grpc.Client, c: number): Promise<Sample> {
     new Promise((done, fail) => {
       const t0 = performance.now();
       const k = i++ % KEYS;
+      const client = channels[i % channels.length] as grpc.Client;
       (client as unknown as { ShouldRateLimit: Function }).ShouldRateLimit(
         { domain: "bench", descriptors: [{ entries: [{ key: "user", value: `u${k}` }] }] },
         (err: Error | null, r: { overall_code: string }) => {
@@ -161,6 +162,7 @@ async function main(): Promise<void> {
     "grpc echo": await spawnServer(["bench/servers/echo.ts", "grpc"]),
     "serve (memory)": await serve([]),
     "serve (redis)": await serve(["--redis", redis.url, "--redis-timeout-ms", "5000"]),
+    "serve (redis, 2 workers)": await serve(["--redis", redis.url, "--redis-timeout-ms", "5000", "--workers", "2"]),
     "http echo": await spawnServer(["bench/servers/echo.ts", "http"]),
   };
   const def = loader.fromJSON(PROTO_JSON as never, LOADER_OPTIONS);
@@ -169,11 +171,22 @@ async function main(): Promise<void> {
       envoy: { service: { ratelimit: { v3: { RateLimitService: grpc.ServiceClientConstructor } } } };
     }
   ).envoy.service.ratelimit.v3.RateLimitService;
-  const grpcVariants = ["grpc echo", "serve (memory)", "serve (redis)"] as const;
+  const grpcVariants = ["grpc echo", "serve (memory)", "serve (redis)", "serve (redis, 2 workers)"] as const;
   const httpVariants = ["http echo", "serve (memory)"] as const;
+  // CHANNELS connections per server (node:cluster deals connections, not calls, to workers).
+  const CHANNELS = 4;
   const clients = Object.fromEntries(
-    grpcVariants.map((v) => [v, new Rls(`127.0.0.1:${servers[v].ports.grpc}`, grpc.credentials.createInsecure())]),
-  ) as unknown as Record<(typeof grpcVariants)[number], grpc.Client>;
+    grpcVariants.map((v) => [
+      v,
+      Array.from(
+        { length: CHANNELS },
+        (_, i) =>
+          new Rls(`127.0.0.1:${servers[v].ports.grpc}`, grpc.credentials.createInsecure(), {
+            "grpc.channel_id": i, // distinct options: a channel of its own, not a shared subchannel
+          } as grpc.ChannelOptions),
+      ),
+    ]),
+  ) as unknown as Record<(typeof grpcVariants)[number], grpc.Client[]>;
   const load0 = loadavg()[0] as number;
   // Warm-up: JIT, connections, Redis scripts.
   for (const v of grpcVariants) await grpcSlice(clients[v], 64);
@@ -184,7 +197,8 @@ async function main(): Promise<void> {
   const add = <T>(m: Map<string, T[]>, k: string, v: T) => m.set(k, [...(m.get(k) ?? []), v]);
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of CONCURRENCY) {
-      const order = [...grpcVariants.slice(round % 3), ...grpcVariants.slice(0, round % 3)];
+      const r = round % grpcVariants.length;
+      const order = [...grpcVariants.slice(r), ...grpcVariants.slice(0, r)];
       const got: Record<string, Sample> = {};
       for (const v of order) got[v] = await grpcSlice(clients[v], c);
       for (const v of grpcVariants) {
@@ -211,7 +225,8 @@ async function main(): Promise<void> {
   const md = `# floodgate serve
 
 ${cpus().length} CPUs, Node ${process.version}; load average at start ${load0.toFixed(1)}, at end ${(loadavg()[0] as number).toFixed(1)}.
-Each server is one process; the load generator is this process. ${ROUNDS} rounds of ${SLICE_S} s slices, medians;
+Each server is one process (the workers variant: a primary and 2 workers on one Redis); the load
+generator is this process, over 4 channels per server. ${ROUNDS} rounds of ${SLICE_S} s slices, medians;
 "vs echo" is the median of per-round ratios to the bare transport.
 
 ## gRPC: ShouldRateLimit (one descriptor, 1,000 keys)
@@ -227,7 +242,7 @@ ${CONCURRENCY.flatMap((c) => httpVariants.map((v) => row("http", httpRes, v, c))
   mkdirSync(join(HERE, "results"), { recursive: true });
   writeFileSync(join(HERE, "results", "service.md"), md);
   process.stdout.write(md);
-  for (const c of Object.values(clients)) c.close();
+  for (const cs of Object.values(clients)) for (const c of cs) c.close();
   for (const s of Object.values(servers)) s.proc.kill("SIGTERM");
   await redis.stop();
 }

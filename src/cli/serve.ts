@@ -1,8 +1,9 @@
 // serve.ts: `floodgate serve`: the rate limit service (Envoy RLS v3 over gRPC, JSON over HTTP); every flag is
 // also an environment variable (FLOODGATE_ and the flag's name in capitals, dashes as underscores).
 
+import cluster from "node:cluster";
 import { FloodgateTypeError } from "../core/errors.js";
-import { jsonLog, type ServeOptions, startService } from "../service/serve.js";
+import { jsonLog, loadConfig, type ServeOptions, startService } from "../service/serve.js";
 import { type FlagSpec, type Flags, helpText, parseFlags } from "./args.js";
 import type { Io } from "./main.js";
 
@@ -36,6 +37,11 @@ const FLAGS: Record<string, FlagSpec> = {
   "max-body-bytes": { type: "string", value: "N", help: "largest HTTP body or gRPC message (default 65536)" },
   "max-descriptors": { type: "string", value: "N", help: "most descriptors per request (default 64)" },
   "grace-ms": { type: "string", value: "MS", help: "how long SIGTERM waits for calls in flight (default 10000)" },
+  workers: {
+    type: "string",
+    value: "N",
+    help: "run N worker processes (node:cluster) sharing the ports; needs --redis or\n--redis-cluster, so they share the limits (default 1: this process)",
+  },
   "no-watch": { type: "boolean", help: "do not reload when a configuration file changes (SIGHUP still does)" },
   help: { type: "boolean", short: "h", help: "show this help" },
 };
@@ -124,17 +130,86 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   }
   const options = serveOptions(flags);
   const graceMs = intFlag(flags, "grace-ms", 0, 600_000) ?? 10_000;
+  const workers = intFlag(flags, "workers", 1, 256) ?? 1;
+  if (workers > 1 && !options.redis && !options.redisCluster) {
+    throw new FloodgateTypeError(
+      "ERR_INVALID_OPTION",
+      `floodgate serve: --workers ${workers} needs --redis or --redis-cluster: with the memory store each worker would keep its own limits (${workers} times the limit); add --redis redis://host:6379, or run one worker.`,
+    );
+  }
+  if (workers > 1 && cluster.isPrimary) return runPrimary(workers, options, graceMs);
   const service = await startService({ ...options, log: jsonLog });
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
-      jsonLog("info", "draining", { signal, graceMs });
+      jsonLog("info", "draining", { signal, graceMs, pid: process.pid });
       service.close(graceMs).then(
-        () => resolve(0),
-        () => resolve(1),
+        () => done(0),
+        () => done(1),
       );
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    // A cluster worker's IPC channel keeps it alive: let go of it once drained.
+    const done = (code: number) => {
+      if (cluster.isWorker) cluster.worker?.disconnect();
+      resolve(code);
+    };
+    // A second signal while draining changes nothing (the drain is already bounded by --grace-ms).
+    let draining = false;
+    const once = (signal: string) => () => {
+      if (draining) return;
+      draining = true;
+      stop(signal);
+    };
+    process.on("SIGTERM", once("SIGTERM"));
+    process.on("SIGINT", once("SIGINT"));
     process.on("SIGHUP", () => void service.reload());
+  });
+}
+
+/**
+ * runPrimary forks `n` workers that share the listening ports (node:cluster hands
+ * connections out round-robin) and the Redis state; it checks the configuration first
+ * (a bad one fails here, once), forwards SIGHUP, replaces a worker that dies, and on
+ * SIGTERM or SIGINT drains every worker before it exits.
+ */
+async function runPrimary(n: number, options: ServeOptions, graceMs: number): Promise<number> {
+  loadConfig(options.config);
+  let stopping = false;
+  const fork = () => cluster.fork({ FLOODGATE_WORKERS: "1" });
+  for (let i = 0; i < n; i++) fork();
+  jsonLog("info", "floodgate serve workers started", { workers: n, pid: process.pid });
+  cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
+    jsonLog("error", "worker exited; starting another", { pid: worker.process.pid, code, signal });
+    fork();
+  });
+  const each = (signal: NodeJS.Signals) => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+  };
+  process.on("SIGHUP", () => each("SIGHUP"));
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      stopping = true;
+      jsonLog("info", "draining workers", { signal, graceMs });
+      const alive = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+      let left = alive.length;
+      if (left === 0) resolve(0);
+      for (const w of alive) {
+        w.once("exit", () => {
+          if (--left === 0) {
+            jsonLog("info", "floodgate serve stopped", { pid: process.pid });
+            resolve(0);
+          }
+        });
+      }
+      each("SIGTERM");
+    };
+    let draining = false;
+    const once = (signal: NodeJS.Signals) => () => {
+      if (draining) return;
+      draining = true;
+      stop(signal);
+    };
+    process.on("SIGTERM", once("SIGTERM"));
+    process.on("SIGINT", once("SIGINT"));
   });
 }

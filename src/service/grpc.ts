@@ -19,6 +19,9 @@ export const LOADER_OPTIONS = {
 /** RLS_SERVICE is the full name of the rate limit service. */
 export const RLS_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 
+/** IDLE_MS is how long a draining server waits with no call in flight before it closes the connections left. */
+const IDLE_MS = 250;
+
 /** MAX_UINT32 is what an unlimited descriptor reports as remaining (as envoyproxy/ratelimit does). */
 const MAX_UINT32 = 4_294_967_295;
 
@@ -247,7 +250,13 @@ export async function startGrpc(o: GrpcOptions): Promise<GrpcServer> {
         // tryShutdown refuses new calls; it ends only when clients close their connections, so once the
         // calls in flight are answered (and their replies have had a moment to leave), the rest is cut.
         server.tryShutdown(finish);
-        onIdle = () => setTimeout(finish, 100).unref?.();
+        // A call the server has received but not yet handed to its handler is not counted yet: cut only
+        // after the count has stayed at zero for IDLE_MS (a call arriving meanwhile restarts the wait).
+        onIdle = () => {
+          setTimeout(() => {
+            if (inFlight === 0) finish();
+          }, IDLE_MS).unref?.();
+        };
         if (inFlight === 0) onIdle();
       });
     },

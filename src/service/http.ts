@@ -23,6 +23,8 @@ export interface HttpOptions {
   /** ready reports whether the service takes traffic (/readyz). */
   readonly ready: () => boolean;
   readonly onVerdict?: ((input: DecideInput, v: ServiceVerdict) => void) | undefined;
+  /** metrics renders GET /metrics (Prometheus text). */
+  readonly metrics?: (() => string) | undefined;
   /** admin, when set, serves extra admin routes (reload) behind the admin token. */
   readonly admin?: { readonly reload?: () => Promise<{ ok: boolean; message: string }> } | undefined;
 }
@@ -213,6 +215,11 @@ export async function startHttp(o: HttpOptions): Promise<HttpServer> {
       return send(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
     }
     if (method === "GET" && path === "/openapi.json") return send(res, 200, openApiDocument());
+    if (method === "GET" && path === "/metrics" && o.metrics !== undefined) {
+      res.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      res.end(o.metrics());
+      return;
+    }
     const routes: Record<string, "decide" | "peek" | "refund" | "reset" | "reload"> = {
       "/v1/decide": "decide",
       "/v1/peek": "peek",

@@ -27,3 +27,4 @@ export {
 } from "./decide.js";
 export { openApiDocument } from "./openapi.js";
 export { jsonLog, type Log, loadConfig, readSources, type ServeOptions, type Service, startService } from "./serve.js";
+export { NEAR_LIMIT_RATIO, ServiceStats } from "./stats.js";

@@ -117,6 +117,12 @@ export function openApiDocument(): Record<string, unknown> {
       ),
       "/v1/refund": post("give hits back (admin)", counted, true),
       "/v1/reset": post("forget the descriptors' state (admin)", counted, true),
+      "/metrics": {
+        get: {
+          summary: "counters in Envoy's vocabulary per rule (Prometheus text)",
+          responses: { "200": { description: "text/plain; version=0.0.4" } },
+        },
+      },
       "/healthz": { get: { summary: "the process is up", responses: { "200": { description: "ok" } } } },
       "/readyz": {
         get: {

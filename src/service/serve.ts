@@ -12,6 +12,7 @@ import { type ConfigSource, parseConfig, type ServiceConfig } from "./config.js"
 import { DEFAULT_BOUNDS, type DecideInput, Decider, type ServiceVerdict } from "./decide.js";
 import { type GrpcServer, startGrpc } from "./grpc.js";
 import { type HttpServer, startHttp } from "./http.js";
+import { ServiceStats } from "./stats.js";
 
 /** Log writes one structured log line. */
 export type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
@@ -57,6 +58,8 @@ export interface ServeOptions {
 /** Service is a running `floodgate serve`. */
 export interface Service {
   readonly decider: Decider;
+  /** stats counts every decided request (served at GET /metrics). */
+  readonly stats: ServiceStats;
   /** grpcPort and httpPort are the bound ports (undefined when off). */
   readonly grpcPort: number | undefined;
   readonly httpPort: number | undefined;
@@ -201,6 +204,11 @@ export async function startService(o: ServeOptions): Promise<Service> {
       return { ok: false, message };
     }
   };
+  const stats = new ServiceStats();
+  const onVerdict = (input: DecideInput, v: ServiceVerdict): void => {
+    stats.record(input, v);
+    o.onVerdict?.(input, v);
+  };
   const maxBodyBytes = o.maxBodyBytes ?? 65_536;
   const host = o.host ?? "0.0.0.0";
   let grpc: GrpcServer | undefined;
@@ -215,7 +223,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
         tokens: o.tokens ?? [],
         maxMessageBytes: maxBodyBytes,
         log,
-        onVerdict: o.onVerdict,
+        onVerdict,
       });
     }
     if ((o.httpPort ?? 8080) >= 0) {
@@ -229,7 +237,8 @@ export async function startService(o: ServeOptions): Promise<Service> {
         maxBodyBytes,
         log,
         ready: () => !draining,
-        onVerdict: o.onVerdict,
+        onVerdict,
+        metrics: () => stats.render(),
         admin: { reload },
       });
     }
@@ -263,10 +272,12 @@ export async function startService(o: ServeOptions): Promise<Service> {
     httpPort: http?.port,
     store: o.redis || o.redisCluster ? "redis" : "memory",
     domains: [...config.domains.keys()],
+    pid: process.pid,
   });
   let closing: Promise<void> | undefined;
   return {
     decider,
+    stats,
     grpcPort: grpc?.port,
     httpPort: http?.port,
     reload,

@@ -278,7 +278,7 @@ describe("tokens, reload, draining (their own processes)", () => {
       "drain.yaml",
       "domain: d\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 100000 }\n",
     );
-    const s = await startServe(["--config", file]);
+    const s = await startServe(["--config", file, "--grace-ms", "60000"]);
     const c = rlsClient(s.grpcPort);
     try {
       // Warm the connection, start 600 calls, and send SIGTERM once 20 are answered (the rest in flight).
@@ -299,7 +299,11 @@ describe("tokens, reload, draining (their own processes)", () => {
       expect(results.filter((r) => r !== "OK" && r !== `error ${grpc.status.UNAVAILABLE}`)).toEqual([]);
       expect(answered).toBeGreaterThan(20);
       expect(await s.stop()).toBe(0);
-      await s.waitForLog((l) => l.msg === "floodgate serve stopped");
+      const stopped = await s.waitForLog((l) => l.msg === "floodgate serve stopped");
+      // Regression: draining waited the whole grace period while the client kept its (idle) connection open;
+      // it ends once the calls in flight are answered.
+      const draining = s.logs.find((l) => l.msg === "draining") as { time: string };
+      expect(Date.parse(String(stopped.time)) - Date.parse(draining.time)).toBeLessThan(30_000);
     } finally {
       c.close();
     }

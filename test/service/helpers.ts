@@ -113,7 +113,7 @@ export function startServe(args: string[], env: Record<string, string> = {}): Pr
     });
   };
   return Promise.race([
-    waitForLog((l) => l.msg === "floodgate serve listening", 30_000),
+    waitForLog((l) => l.msg === "floodgate serve listening", 60_000),
     exited.then((code) => {
       throw new Error(`floodgate serve exited with ${code}:\n${stderr}`);
     }),

@@ -174,6 +174,11 @@ describe("documents and probes", () => {
       expect.arrayContaining(["/v1/decide", "/v1/peek", "/v1/refund", "/v1/reset", "/healthz", "/readyz"]),
     );
     expect((await fetch(`http://127.0.0.1:${svc.httpPort}/healthz`)).status).toBe(200);
+    const metrics = await fetch(`http://127.0.0.1:${svc.httpPort}/metrics`);
+    expect(metrics.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await metrics.text();
+    expect(text).toMatch(/^floodgate_ratelimit_total_hits_total\{domain="api",rule="api\/user"\} \d+$/m);
+    expect(text).not.toContain("ann"); // a request's value is never a label
     expect(await (await fetch(`http://127.0.0.1:${svc.httpPort}/readyz`)).json()).toEqual({ status: "ready" });
   });
 });

@@ -3,7 +3,7 @@
 // holds; reload under traffic loses no state.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisCluster, type RedisServer, startCluster, startRedis } from "../helpers/redis-server.js";
+import { freePort, type RedisCluster, type RedisServer, startCluster, startRedis } from "../helpers/redis-server.js";
 import { descriptor, postJson, rlsClient, type ServiceProcess, startServe, tempDir } from "./helpers.js";
 
 const LIMITS = `
@@ -105,5 +105,45 @@ describe("reload under traffic (Redis standalone)", () => {
     } finally {
       expect(await s.stop()).toBe(0);
     }
+  });
+});
+
+describe("worker processes (node:cluster) on Redis", () => {
+  it("--workers 2: two processes share the ports and the limit (exactly 137 of 400), and SIGTERM stops them all", async () => {
+    const file = tmp.write("workers.yaml", LIMITS);
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const s = await startServe([
+      "--config",
+      file,
+      "--redis",
+      redis.url,
+      "--redis-timeout-ms",
+      "10000",
+      "--workers",
+      "2",
+      "--grpc-port",
+      String(grpcPort),
+      "--http-port",
+      String(httpPort),
+    ]);
+    try {
+      const listening = () => s.logs.filter((l) => l.msg === "floodgate serve listening");
+      await s.waitForLog(() => listening().length === 2, 60_000);
+      const pids = new Set(listening().map((l) => l.pid));
+      expect(pids.size).toBe(2);
+      // Eight clients, eight connections: node:cluster deals them out to both workers.
+      const clients = Array.from({ length: 8 }, () => ({ ...s, grpcPort }));
+      expect(await hammer(clients, 400, () => [descriptor({ user: "workers" })])).toBe(137);
+    } finally {
+      expect(await s.stop()).toBe(0);
+    }
+    // Both workers and the primary say so (stderr may still be arriving after the exit).
+    await s.waitForLog(() => s.logs.filter((l) => l.msg === "floodgate serve stopped").length === 3, 10_000);
+  }, 120_000);
+
+  it("--workers 2 without Redis is refused: each worker would keep its own limits", async () => {
+    await expect(startServe(["--config", tmp.write("w.yaml", LIMITS), "--workers", "2"])).rejects.toThrow(
+      /--workers 2 needs --redis or --redis-cluster/,
+    );
   });
 });

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { fixedWindow, RateLimiter } from "../../src/index.js";
 import { parseConfig } from "../../src/service/config.js";
 import { type DecideInput, Decider, type ServiceVerdict } from "../../src/service/decide.js";
+import { ServiceStats } from "../../src/service/stats.js";
 
 const CONFIG = `
 domain: shop
@@ -291,5 +292,40 @@ describe("all-or-nothing across descriptors", () => {
     const admitted = verdicts.filter((v) => v.overall === "OK").length;
     expect(admitted).toBe(123);
     expect((await decider.peek(req([d("a")]))).statuses[0]?.decision?.remaining).toBe(400 - 123);
+  });
+});
+
+describe("counters in Envoy's vocabulary (ServiceStats)", () => {
+  it("counts hits per rule: total, within, near (past 80%), over, shadow; never a request value as a label", async () => {
+    const { decider } = setup();
+    const stats = new ServiceStats();
+    const run = async (input: DecideInput) => stats.record(input, await decider.decide(input));
+    // a (limit 5): 3 hits within (remaining 2: 60% used), then 2 within past 80% (remaining 0), then 1 over.
+    await run(req([d("a", "secret-user")], 3));
+    await run(req([d("a", "secret-user")], 2));
+    await run(req([d("a", "secret-user")]));
+    // shadow (limit 1): 1 within, then 1 over in shadow mode (answered OK).
+    await run(req([d("shadow")]));
+    await run(req([d("shadow")]));
+    const text = stats.render();
+    const value = (name: string, rule: string) =>
+      Number(
+        new RegExp(`^floodgate_ratelimit_${name}_total\\{domain="shop",rule="${rule}"\\} (\\d+)$`, "m").exec(text)?.[1],
+      );
+    expect([
+      value("total_hits", "shop/a"),
+      value("within_limit", "shop/a"),
+      value("near_limit", "shop/a"),
+      value("over_limit", "shop/a"),
+    ]).toEqual([6, 5, 2, 1]);
+    expect([
+      value("total_hits", "shop/shadow"),
+      value("within_limit", "shop/shadow"),
+      value("over_limit", "shop/shadow"),
+      value("shadow_mode", "shop/shadow"),
+    ]).toEqual([2, 1, 1, 1]);
+    expect(text).toMatch(/^floodgate_service_requests_total\{code="OK"\} 4$/m);
+    expect(text).toMatch(/^floodgate_service_requests_total\{code="OVER_LIMIT"\} 1$/m);
+    expect(text).not.toContain("secret-user");
   });
 });
