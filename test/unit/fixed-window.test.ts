@@ -50,7 +50,13 @@ describe("fixedWindow", () => {
   // where ceil(end - now) is 1 ms long (end = 8188.13 + 4 rounds to 8192.130000000001).
   table("after a rebase to a fractional time, resetAfterMs is exact", fixedWindow({ limit: 2, windowMs: 4 }), [
     { step: 1, at: 10000, cost: 1, want: ok(1, 4), why: "[10000, 10004)" },
-    { step: 2, at: 8188.13, cost: 1, want: ok(0, 4), why: "rebased to [8188.13, 8192.13): 8188.13 + 4 reaches its end" },
+    {
+      step: 2,
+      at: 8188.13,
+      cost: 1,
+      want: ok(0, 4),
+      why: "rebased to [8188.13, 8192.13): 8188.13 + 4 reaches its end",
+    },
   ]);
 
   it("describes itself", () => {
