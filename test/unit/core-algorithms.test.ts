@@ -56,6 +56,40 @@ describe("a fresh key ignores the state array", () => {
   }
 });
 
+describe("evaluate returns out.allowed", () => {
+  for (const [i, code] of NAMES.entries()) {
+    it(`${code}: over random calls, the return value is the verdict written to out`, () => {
+      const p = policies()[i] as Policy;
+      fc.assert(
+        fc.property(
+          fc.array(fc.record({ gapMs: fc.integer({ min: 0, max: 700 }), cost: fc.integer({ min: 0, max: 5 }) }), {
+            maxLength: 20,
+          }),
+          (calls) => {
+            let state: number[] = [];
+            let fresh = true;
+            let now = 6000;
+            for (const c of calls) {
+              now += c.gapMs;
+              const out = newOutcome();
+              const next: number[] = [];
+              const ok = p.evaluate(state, 0, fresh, now, c.cost, next, out);
+              expect(
+                ok,
+                `${p.id}: evaluate(at=${now}, cost=${c.cost}) returned ${ok}, out ${JSON.stringify(out)}`,
+              ).toBe(out.allowed);
+              if ((ok && c.cost > 0) || out.rebased) {
+                state = next;
+                fresh = false;
+              }
+            }
+          },
+        ),
+      );
+    });
+  }
+});
+
 describe("a call at the state's own time is no rebase", () => {
   for (const [i, code] of NAMES.entries()) {
     it(`${code}: consume at 6000 (a boundary), then peek and consume at 6000: rebased stays false`, () => {
