@@ -158,6 +158,12 @@ describe("untilMs: the exact wait until a time", () => {
     [4097.6, 4095.6, 2, "the difference rounds to 2.0000000000000004, yet 4095.6 + 2 reaches 4097.6"],
     [8192.130000000001, 8188.13, 4, "rounds to 4.000000000000001, yet 8188.13 + 4 reaches it"],
     [1026.1100000000001, 1023.11, 3, "the same above 1024"],
+    [
+      9723.254,
+      8089.254,
+      1634,
+      "1634.000000000001 rounds up to 1635, yet 8089.254 + 1634 reaches it: settled from 1635",
+    ],
   ];
   for (const [i, [end, now, want, why]] of rows.entries()) {
     it(`step ${i + 1}: untilMs(${end}, ${now}) = ${want}: ${why}`, () => {
@@ -264,6 +270,7 @@ describe("errors.ts", () => {
     for (const Cls of [FloodgateRangeError, FloodgateTypeError, FloodgateError]) {
       expect((null as unknown as object) instanceof Cls, "null").toBe(false);
       expect((5 as unknown as object) instanceof Cls, "a number").toBe(false);
+      expect((undefined as unknown as object) instanceof Cls, "undefined").toBe(false);
     }
   });
 });
@@ -473,6 +480,15 @@ describe("applyPolicy and refundPolicy", () => {
     expect([again.state, input], "the input is untouched").toEqual([
       [0, 3],
       [0, 2],
+    ]);
+    // A denial keeps the state given: a frozen copy, so the caller's own array stays writable.
+    const full = [0, 3];
+    const refused = applyPolicy(p, full, 300, 1);
+    expect([refused.allowed, refused.state, refused.state === full, Object.isFrozen(full)]).toEqual([
+      false,
+      [0, 3],
+      false,
+      false,
     ]);
   });
 

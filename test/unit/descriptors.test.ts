@@ -15,8 +15,9 @@ import { slidingWindow } from "../../src/core/sliding-window.js";
 import { STEPPED_TOKEN_BUCKET, TOKEN_BUCKET, tokenBucket } from "../../src/core/token-bucket.js";
 import { budget } from "./budget.js";
 
-/** One example policy of each descriptor, with distinct numbers so a swapped option shows. */
-const EXAMPLES: Policy[] = [
+/** examples builds one policy of each descriptor, with distinct numbers so a swapped option shows. Tests that check
+ * what a factory computes call it inside the test, so that mutation testing's per-test coverage sees the factory. */
+const examples = (): Policy[] => [
   tokenBucket({ name: "tb", capacity: 10, refillRate: 2 }),
   tokenBucket({ name: "ts", capacity: 10, refillAmount: 3, refillIntervalMs: 1000 }),
   gcra({ name: "gc", limit: 10, periodMs: 1000, burst: 5 }),
@@ -25,6 +26,7 @@ const EXAMPLES: Policy[] = [
   slidingWindow({ name: "sw", limit: 6, windowMs: 600 }),
   slidingLog({ name: "sl", limit: 6, windowMs: 600 }),
 ];
+const EXAMPLES = examples();
 
 /** v is a verdict literal. */
 const v = (allowed: boolean, remaining: number, retryAfterMs: number, resetAfterMs: number): Verdict => ({
@@ -52,7 +54,7 @@ describe("the registry and the descriptors' names", () => {
   });
 
   it("each example policy carries its descriptor, and the descriptor's params name its params", () => {
-    for (const [i, p] of EXAMPLES.entries()) {
+    for (const [i, p] of examples().entries()) {
       expect(p.algorithm, p.name).toBe(ALGORITHMS[i]);
       expect(p.algorithm.code, p.name).toBe(p.name);
       expect(p.params.length, `${p.name}: params ${JSON.stringify(p.params)}`).toBe(p.algorithm.params.length);
@@ -61,8 +63,9 @@ describe("the registry and the descriptors' names", () => {
 });
 
 describe("create builds the same policy again from its options and name", () => {
-  for (const p of EXAMPLES) {
-    it(`${p.algorithm.code}: create({ ...options, name }) has the same id, limit and window`, () => {
+  for (const [i, { algorithm }] of EXAMPLES.entries()) {
+    it(`${algorithm.code}: create({ ...options, name }) has the same id, limit and window`, () => {
+      const p = examples()[i] as Policy;
       const again = p.algorithm.create({ ...p.options, name: p.name });
       expect([again.id, again.limit, again.windowMs, again.algorithm]).toEqual([
         p.id,
@@ -184,16 +187,19 @@ describe("nextUnitMs: when available quota next grows (the t of RateLimit)", () 
     [lb, v(true, 5, 0, 600), 100, "3 in the bucket, empty at 600: a unit drains 500 ms earlier"],
     [fw, v(true, 6, 0, 0), 600, "nothing used: a whole window"],
     [fw, v(true, 5, 0, 0), 600, "used but no reset known: a whole window"],
+    [fw, v(true, 6, 0, 250), 600, "nothing used: a whole window, whatever the reset says"],
     [fw, v(true, 5, 0, 250), 250, "the window ends in 250"],
     [fw, v(false, 0, 1, 1), 1, "the window ends in 1"],
     [sw, v(true, 6, 0, 0), 600, "nothing used: a whole window"],
     [sw, v(true, 3, 0, 0), 600, "used but no reset known: a whole window"],
+    [sw, v(true, 6, 0, 250), 600, "nothing used: a whole window, whatever the reset says"],
     [sw, v(true, 3, 0, 900), 900, "allowed: the time to full"],
     [sw, v(false, 0, 300, 1000), 300, "denied: its own retry comes first"],
     [sw, v(false, 0, 1500, 1000), 1000, "denied: never later than full"],
     [sw, v(false, 1, 0, 700), 700, "a denial without a retry time: full"],
     [sl, v(true, 6, 0, 0), 600, "nothing used: a whole window"],
     [sl, v(true, 2, 0, 0), 600, "used but no reset known: a whole window"],
+    [sl, v(true, 6, 0, 250), 600, "nothing used: a whole window, whatever the reset says"],
     [sl, v(true, 2, 0, 400), 400, "allowed: the time to full"],
     [sl, v(false, 0, 200, 550), 200, "denied: its own retry comes first"],
     [sl, v(false, 0, 580, 550), 550, "denied: never later than full"],

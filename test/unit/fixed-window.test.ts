@@ -33,6 +33,32 @@ describe("fixedWindow", () => {
     { step: 5, at: 150, cost: 1, want: no(0, 50, 50), why: "the refund did not add to this window" },
   ]);
 
+  table("two windows after the stored one, the window is the aligned one", fixedWindow({ limit: 1, windowMs: 100 }), [
+    { step: 1, at: 0, cost: 1, want: ok(0, 100), why: "[0, 100)" },
+    { step: 2, at: 200, cost: 1, want: ok(0, 100), why: "[200, 300), not [100, 200) which is over" },
+  ]);
+
+  table("a refund is never below 0, and one before the window rebases it", fixedWindow({ limit: 5, windowMs: 100 }), [
+    { step: 1, at: 1000, cost: 2, want: ok(3, 100), why: "[1000, 1100)" },
+    { step: 2, at: 1050, op: "refund", cost: 5, why: "gives back 2, not 5" },
+    { step: 3, at: 1050, cost: 5, want: ok(0, 50), why: "5 fit, not 8" },
+    { step: 4, at: 900, op: "refund", cost: 1, why: "the clock went back: the window starts at 900 with 4" },
+    { step: 5, at: 950, cost: 1, want: ok(0, 50), why: "the window [900, 1000) ends in 50" },
+  ]);
+
+  // Regression guard found by mutation testing: the inline fast path of resetAfterMs must fall back to untilMs
+  // where ceil(end - now) is 1 ms long (end = 8188.13 + 4 rounds to 8192.130000000001).
+  table("after a rebase to a fractional time, resetAfterMs is exact", fixedWindow({ limit: 2, windowMs: 4 }), [
+    { step: 1, at: 10000, cost: 1, want: ok(1, 4), why: "[10000, 10004)" },
+    {
+      step: 2,
+      at: 8188.13,
+      cost: 1,
+      want: ok(0, 4),
+      why: "rebased to [8188.13, 8192.13): 8188.13 + 4 reaches its end",
+    },
+  ]);
+
   it("describes itself", () => {
     const p = fixedWindow({ limit: 10, windowMs: 60000 });
     expect([p.kind, p.name, p.limit, p.windowMs, p.stateSize]).toEqual(["fixedWindow", "fixed-window", 10, 60000, 2]);

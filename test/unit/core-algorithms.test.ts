@@ -1,0 +1,118 @@
+// core-algorithms.test.ts: contract edges every algorithm shares (core/policy.ts): a fresh key ignores whatever
+// the state array holds, a refund of a fresh key writes nothing, and a call at the state's own time is no rebase.
+// Found missing by mutation testing (`npm run mutate`, docs/architecture.md).
+
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { refundPolicy } from "../../src/core/apply.js";
+import { fixedWindow } from "../../src/core/fixed-window.js";
+import { gcra } from "../../src/core/gcra.js";
+import { leakyBucket } from "../../src/core/leaky-bucket.js";
+import { newOutcome, type Policy } from "../../src/core/policy.js";
+import { slidingLog } from "../../src/core/sliding-log.js";
+import { slidingWindow } from "../../src/core/sliding-window.js";
+import { tokenBucket } from "../../src/core/token-bucket.js";
+
+/** One policy of each algorithm; windows of 600 ms so that 6000 is a boundary of each. */
+const policies = (): Policy[] => [
+  tokenBucket({ capacity: 5, refillRate: 2 }),
+  tokenBucket({ capacity: 5, refillAmount: 2, refillIntervalMs: 600 }),
+  gcra({ limit: 5, periodMs: 600 }),
+  leakyBucket({ capacity: 5, leakRate: 2 }),
+  fixedWindow({ limit: 5, windowMs: 600 }),
+  slidingWindow({ limit: 5, windowMs: 600 }),
+  slidingLog({ limit: 5, windowMs: 600 }),
+];
+const NAMES = policies().map((p) => p.algorithm.code);
+
+describe("a fresh key ignores the state array", () => {
+  for (const [i, code] of NAMES.entries()) {
+    it(`${code}: evaluate(junk, fresh) decides as evaluate([], fresh), and refund(junk, fresh) writes nothing`, () => {
+      const p = policies()[i] as Policy;
+      fc.assert(
+        fc.property(
+          fc.array(fc.oneof(fc.integer({ min: -5, max: 10_000 }), fc.double({ min: -1e4, max: 1e4, noNaN: true })), {
+            minLength: 6,
+            maxLength: 6,
+          }),
+          fc.integer({ min: 0, max: 20_000 }),
+          fc.integer({ min: 0, max: 5 }),
+          (junk, now, cost) => {
+            const want = newOutcome();
+            const wantNext: number[] = [];
+            const wantOk = p.evaluate([], 0, true, now, cost, wantNext, want);
+            const got = newOutcome();
+            const gotNext: number[] = [];
+            const gotOk = p.evaluate(junk, 0, true, now, cost, gotNext, got);
+            const where = `${p.id}: evaluate(${JSON.stringify(junk)}, fresh, at=${now}, cost=${cost})`;
+            expect([gotOk, got, gotNext], where).toEqual([wantOk, want, wantNext]);
+            const refunded: number[] = [];
+            expect(p.refund(junk, 0, true, now, 1, refunded), `${p.id}: refund of a fresh key`).toBe(false);
+            expect(refunded, `${p.id}: refund of a fresh key wrote`).toEqual([]);
+          },
+        ),
+      );
+    });
+  }
+});
+
+describe("evaluate returns out.allowed", () => {
+  for (const [i, code] of NAMES.entries()) {
+    it(`${code}: over random calls, the return value is the verdict written to out`, () => {
+      const p = policies()[i] as Policy;
+      fc.assert(
+        fc.property(
+          fc.array(fc.record({ gapMs: fc.integer({ min: 0, max: 700 }), cost: fc.integer({ min: 0, max: 5 }) }), {
+            maxLength: 20,
+          }),
+          (calls) => {
+            let state: number[] = [];
+            let fresh = true;
+            let now = 6000;
+            for (const c of calls) {
+              now += c.gapMs;
+              const out = newOutcome();
+              const next: number[] = [];
+              const ok = p.evaluate(state, 0, fresh, now, c.cost, next, out);
+              expect(
+                ok,
+                `${p.id}: evaluate(at=${now}, cost=${c.cost}) returned ${ok}, out ${JSON.stringify(out)}`,
+              ).toBe(out.allowed);
+              if ((ok && c.cost > 0) || out.rebased) {
+                state = next;
+                fresh = false;
+              }
+            }
+          },
+        ),
+      );
+    });
+  }
+});
+
+describe("a call at the state's own time is no rebase", () => {
+  for (const [i, code] of NAMES.entries()) {
+    it(`${code}: consume at 6000 (a boundary), then peek and consume at 6000: rebased stays false`, () => {
+      const p = policies()[i] as Policy;
+      const state: number[] = [];
+      const out = newOutcome();
+      expect(p.evaluate(state, 0, true, 6000, 1, state, out), `${p.id}: first call`).toBe(true);
+      expect(out.rebased, `${p.id}: a fresh key`).toBe(false);
+      for (const cost of [0, 1]) {
+        const next: number[] = [];
+        p.evaluate(state, 0, false, 6000, cost, next, out);
+        expect(out.rebased, `${p.id}: cost ${cost} at the state's own time ${JSON.stringify(state)}`).toBe(false);
+      }
+    });
+  }
+});
+
+describe("refundPolicy returns the state itself when there is nothing to give back", () => {
+  it("fixedWindow: a refund at the window's end (or later) leaves the spent window as it was", () => {
+    const p = fixedWindow({ limit: 5, windowMs: 100 });
+    const state = Object.freeze([1000, 2]);
+    expect(refundPolicy(p, state, 1100, 1), "at the end").toBe(state);
+    expect(refundPolicy(p, state, 1250, 1), "later").toBe(state);
+    expect(refundPolicy(p, state, 1099, 1), "the last ms of the window").toEqual([1000, 1]);
+  });
+});
