@@ -236,7 +236,8 @@ describe("kill -9 mid-traffic, restart, SCRIPT FLUSH", () => {
     const store = new RedisStore({
       client,
       prefix: "kill:",
-      timeoutMs: 250,
+      // A loaded CI machine can stall a call for a few hundred ms; the outage lasts well past the timeout.
+      timeoutMs: 600,
       probeIntervalMs: 50,
       onFailure: "fail-closed",
       denyCache: false,
@@ -266,7 +267,7 @@ describe("kill -9 mid-traffic, restart, SCRIPT FLUSH", () => {
     phase = "outage";
     await sleep(100);
     await server.kill9();
-    await sleep(500);
+    await sleep(1500);
     await server.restart();
     phase = "after";
     await sleep(800);
@@ -286,7 +287,10 @@ describe("kill -9 mid-traffic, restart, SCRIPT FLUSH", () => {
       if (s.d.degraded) lastDegraded = i;
     });
     expect(seen.length - lastDegraded > 50, "plenty of real decisions after recovery").toBe(true);
-    expect(log, "events").toEqual(["degraded:timeout:fail-closed", "recovered"]);
+    // The first failure is a timeout or the client's connection error, whichever comes first.
+    expect(log.length, `events ${JSON.stringify(log)}`).toBe(2);
+    expect(log[0], "events").toMatch(/^degraded:(timeout|unavailable):fail-closed$/);
+    expect(log[1], "events").toBe("recovered");
     // No persistence: Redis comes back empty, so each key may admit its capacity once before and once after.
     const admitted = new Map<string, { before: number; after: number }>();
     for (const s of seen) {
