@@ -64,9 +64,8 @@ interface Flight {
   timer: unknown;
 }
 
-/** immediate runs a function after the current turn's I/O callbacks (setImmediate), where the runtime has it. */
-const immediate: ((fn: () => void) => unknown) | undefined =
-  typeof setImmediate === "function" ? setImmediate : undefined;
+/** HAS_IMMEDIATE is true where the runtime has setImmediate, so afterIo really runs after the turn's I/O. */
+const HAS_IMMEDIATE = typeof setImmediate === "function";
 
 /** SPLIT_FLIGHTS is how many script calls a large same-tick batch is split into (see #flush). */
 const SPLIT_FLIGHTS = 4;
@@ -202,8 +201,8 @@ export class Batcher {
     if (!this.#scheduled) {
       this.#scheduled = true;
       if (this.#nodeBatch) afterIo(this.#flush);
-      else if (this.#inFlight === 0 || immediate === undefined) queueMicrotask(this.#flush);
-      else immediate(this.#flush);
+      else if (this.#inFlight === 0 || !HAS_IMMEDIATE) queueMicrotask(this.#flush);
+      else afterIo(this.#flush);
     }
   }
 
