@@ -182,7 +182,10 @@ async function runCluster(masters: number): Promise<Row[]> {
   const nrB = createCluster({ rootNodes });
   try {
     await Promise.all([nrA.connect(), nrB.connect()]);
-    const policy = tokenBucket({ capacity: 1e9, refillRate: 1e6 });
+    // Keys that stay (as rate-limiter-flexible's, which live their 600 s window): a bucket that refills
+    // 0.1 token per second keeps each key for 10 s per token taken. A faster refill (1e6 per second,
+    // used before) wrote every key with a 1 ms TTL, so floodgate created and expired keys instead.
+    const policy = tokenBucket({ capacity: 1e7, refillRate: 0.1 });
     const rlfIo = new RateLimiterRedis({ storeClient: ioB, points: 1e9, duration: 600, keyPrefix: "rlf" });
     const rlfNr = new RateLimiterRedis({
       storeClient: nrB,

@@ -140,10 +140,12 @@ async function main(): Promise<void> {
     // Limits high enough that every call is admitted: both sides do the full read-modify-write.
     const rlf = new RateLimiterRedis({ storeClient: clientB, points: 1e9, duration: 60, keyPrefix: "rlf" });
     const store = new RedisStore({ client: clientA, timeoutMs: 2000 });
-    const bucket = new RateLimiter({ policy: tokenBucket({ capacity: 1e9, refillRate: 1e6 }), store });
+    // Long-lived keys for both (rate-limiter-flexible's live their 60 s window): a bucket refilling 0.1
+    // token per second keeps a key 10 s per token taken (1e6 per second wrote every key with a 1 ms TTL).
+    const bucket = new RateLimiter({ policy: tokenBucket({ capacity: 1e7, refillRate: 0.1 }), store });
     const window = new RateLimiter({ policy: fixedWindow({ limit: 1e9, windowMs: 60_000 }), store });
     const unbatched = new RateLimiter({
-      policy: tokenBucket({ capacity: 1e9, refillRate: 1e6 }),
+      policy: tokenBucket({ capacity: 1e7, refillRate: 0.1 }),
       store: new RedisStore({ client: clientA, timeoutMs: 2000, batch: false, prefix: "nb:" }),
     });
     const contenders: [string, Consume][] = [
