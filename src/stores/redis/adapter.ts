@@ -41,13 +41,6 @@ export interface RedisAdapter {
    * a stale answer costs one retry per slot, never a wrong decision.
    */
   nodeOf?(slot: number): string | undefined;
-  /**
-   * writesAfterTurn (optional) is true for a client that holds the commands of a turn of the
-   * event loop and writes them together after its I/O (node-redis: `setImmediate`, corked).
-   * RedisStore then sends the parts of a split batch in successive turns, so each leaves in its
-   * own write and Redis works on the first while this process sends and answers the rest.
-   */
-  readonly writesAfterTurn?: boolean;
 }
 
 /** ServerInfo is one server's INFO reply: its address when the client knows it ("127.0.0.1:6379"), and the text. */
@@ -170,7 +163,6 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
     const c = client as NodeRedisClusterLike & NodeRedisInfo;
     return {
       cluster: true,
-      writesAfterTurn: true,
       nodeOf(slot) {
         const m = c.slots?.[slot]?.master;
         if (m === undefined) return undefined;
@@ -208,7 +200,6 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
   const node = address(socket?.host, socket?.port) ?? urlAddress(url);
   return {
     cluster: false,
-    writesAfterTurn: true,
     evalsha: (sha1, keys, args) => c.sendCommand(["EVALSHA", sha1, String(keys.length), ...keys, ...args]),
     eval: (source, keys, args) => c.sendCommand(["EVAL", source, String(keys.length), ...keys, ...args]),
     scriptLoad: (source) => c.sendCommand(["SCRIPT", "LOAD", source]),

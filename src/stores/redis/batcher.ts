@@ -44,8 +44,6 @@ interface Group {
   mixed: boolean;
   /** heldAtMs is when the group was first held back (performance.now()), 0 if never: its timeout counts from then. */
   heldAtMs: number;
-  /** part is true for a later part of a split batch waiting for its own turn (writesAfterTurn adapters): sent as is. */
-  part?: boolean;
 }
 
 /** Flight is one script call in flight: settled exactly once, by its reply, its error or its timeout. */
@@ -230,8 +228,7 @@ export class Batcher {
     this.#queue = [];
     this.#open.clear();
     const timeoutMs = this.#s.timeoutMs;
-    for (let q = 0; q < queue.length; q++) {
-      const g = queue[q] as Group;
+    for (const g of queue) {
       let budgetMs = timeoutMs;
       if (g.heldAtMs !== 0) {
         budgetMs = timeoutMs - (performance.now() - g.heldAtMs);
@@ -242,55 +239,17 @@ export class Batcher {
       }
       const n = g.calls.length;
       const slots = g.mixed ? g.slots : NO_SLOTS;
-      const parts = g.part ? 1 : Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
+      const parts = Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
       if (parts < 2) {
         this.#send(g.nowMs, g.calls, slots, budgetMs);
-        if (g.part && q + 1 < queue.length && queue[q + 1]?.part) {
-          // The next part waits for its own turn (and everything queued after it keeps its place).
-          this.#defer(queue.slice(q + 1));
-          return;
-        }
         continue;
       }
       const size = Math.ceil(n / parts);
-      if (this.#adapter.writesAfterTurn === true) {
-        // The client writes everything sent in this turn in one go: send the first part now and
-        // each later part in a turn of its own, ahead of anything queued after this group.
-        this.#send(g.nowMs, g.calls.slice(0, size), g.mixed ? slots.slice(0, size) : NO_SLOTS, budgetMs);
-        const rest: Group[] = [];
-        for (let i = size; i < n; i += size) {
-          rest.push({
-            nowMs: g.nowMs,
-            calls: g.calls.slice(i, i + size),
-            slots: g.mixed ? g.slots.slice(i, i + size) : [],
-            mixed: g.mixed,
-            heldAtMs: g.heldAtMs,
-            part: true,
-          });
-        }
-        this.#defer([...rest, ...queue.slice(q + 1)]);
-        return;
-      }
       for (let i = 0; i < n; i += size) {
         this.#send(g.nowMs, g.calls.slice(i, i + size), g.mixed ? slots.slice(i, i + size) : NO_SLOTS, budgetMs);
       }
     }
   };
-
-  /**
-   * #defer puts `groups` back at the head of the queue, ahead of any group opened since this
-   * flush began (so calls on one key keep their order), and flushes again after this turn's I/O.
-   */
-  #defer(groups: Group[]): void {
-    // As a hold: the wait counts against the calls' timeout.
-    const t = performance.now();
-    for (const g of groups) if (g.heldAtMs === 0) g.heldAtMs = t;
-    this.#queue = [...groups, ...this.#queue];
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      afterIo(this.#flush);
-    }
-  }
 
   /**
    * #send runs one script call for `calls`, bounded by `timeoutMs`; each call is
