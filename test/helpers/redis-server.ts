@@ -31,10 +31,25 @@ export interface StartRedisOptions {
   args?: string[];
 }
 
-/** RedisCluster is a running Redis Cluster of masters only (3 unless asked otherwise). */
+/** RedisCluster is a running Redis Cluster (3 masters unless asked otherwise, replicas if asked). */
 export interface RedisCluster {
+  /** nodes are the masters the Cluster started with, in slot order (the first serves slot 0). */
   nodes: { host: string; port: number }[];
+  /** replicas are the replicas it started with: `master` is the index in `nodes` of the master each replicates. */
+  replicas: { host: string; port: number; master: number }[];
+  /** kill9 kills the node on `port` with SIGKILL, as a crash would (its cluster config file stays). */
+  kill9(port: number): Promise<void>;
+  /** restart starts the node on `port` again after kill9, with its cluster config file (it rejoins the Cluster), empty data. */
+  restart(port: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** StartClusterOptions configures startCluster. */
+export interface StartClusterOptions {
+  /** replicas per master (default 0). */
+  replicas?: number;
+  /** nodeTimeoutMs is cluster-node-timeout: how long a master may be unreachable before its replica takes over (default 5000). */
+  nodeTimeoutMs?: number;
 }
 
 const live = new Set<ChildProcess>();
@@ -181,79 +196,114 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
 
 /**
  * startCluster starts `masters` redis-server nodes (default 3) in cluster mode,
- * joins them as masters with `redis-cli --cluster create` (one master: `cluster
- * addslotsrange`, since redis-cli wants three), and waits for cluster_state:ok.
+ * joins them as masters with `redis-cli --cluster create` (fewer than 3 masters,
+ * or with replicas: `cluster addslotsrange` and `cluster meet` by hand, since
+ * redis-cli wants three masters and places replicas as it likes), adds
+ * `options.replicas` replicas per master (`cluster replicate`), and waits for
+ * cluster_state:ok on every node and for every replica's link to its master.
  */
-export async function startCluster(masters = 3): Promise<RedisCluster> {
+export async function startCluster(masters = 3, options: StartClusterOptions = {}): Promise<RedisCluster> {
+  const perMaster = options.replicas ?? 0;
+  const total = masters * (1 + perMaster);
   const ports: number[] = [];
-  while (ports.length < masters) {
+  while (ports.length < total) {
     const p = await freePort(true);
     if (!ports.includes(p)) ports.push(p);
   }
   const dir = mkdtempSync(join(tmpdir(), "floodgate-cluster-"));
-  const procs = await Promise.all(
-    ports.map((port) =>
-      spawnRedis(port, dir, [
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        `nodes-${port}.conf`,
-        "--cluster-node-timeout",
-        "5000",
-        // A lone master never learns its own address from a peer: announce it, or
-        // CLUSTER SLOTS names it with an empty host.
-        "--cluster-announce-ip",
-        HOST,
-        "--dbfilename",
-        `dump-${port}.rdb`,
-      ]),
-    ),
+  const argsOf = (port: number): string[] => [
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    `nodes-${port}.conf`,
+    "--cluster-node-timeout",
+    String(options.nodeTimeoutMs ?? 5000),
+    // A lone master never learns its own address from a peer: announce it, or
+    // CLUSTER SLOTS names it with an empty host.
+    "--cluster-announce-ip",
+    HOST,
+    "--dbfilename",
+    `dump-${port}.rdb`,
+  ];
+  const procs = new Map<number, ChildProcess>();
+  await Promise.all(
+    ports.map(async (port) => {
+      procs.set(port, await spawnRedis(port, dir, argsOf(port)));
+    }),
   );
-  if (masters >= 3) {
+  const cli = (port: number, ...args: string[]): Promise<{ stdout: string }> =>
+    run("redis-cli", ["-h", HOST, "-p", String(port), ...args]);
+  const masterPorts = ports.slice(0, masters);
+  const replicas = ports.slice(masters).map((port, i) => ({ host: HOST, port, master: i % masters }));
+  if (masters >= 3 && perMaster === 0) {
     await run("redis-cli", [
       "--cluster",
       "create",
-      ...ports.map((p) => `${HOST}:${p}`),
+      ...masterPorts.map((p) => `${HOST}:${p}`),
       "--cluster-replicas",
       "0",
       "--cluster-yes",
     ]);
   } else {
-    // redis-cli --cluster create wants at least 3 masters: split the slots by hand and meet.
+    // Split the slots by hand, then meet every node with the first.
     const per = Math.ceil(16384 / masters);
     for (let i = 0; i < masters; i++) {
       const from = i * per;
       const to = Math.min(16383, from + per - 1);
-      await run("redis-cli", [
-        "-h",
-        HOST,
-        "-p",
-        String(ports[i]),
-        "cluster",
-        "addslotsrange",
-        String(from),
-        String(to),
-      ]);
-      if (i > 0)
-        await run("redis-cli", ["-h", HOST, "-p", String(ports[i]), "cluster", "meet", HOST, String(ports[0])]);
+      await cli(masterPorts[i] as number, "cluster", "addslotsrange", String(from), String(to));
+    }
+    for (const p of ports.slice(1)) await cli(p, "cluster", "meet", HOST, String(ports[0]));
+    if (replicas.length > 0) {
+      const ids = await Promise.all(masterPorts.map(async (p) => (await cli(p, "cluster", "myid")).stdout.trim()));
+      for (const r of replicas) {
+        // A replica can follow a master only once it knows the master's node.
+        await waitFor(`node ${r.port} to learn of ${masterPorts[r.master]}`, async () => {
+          const { stdout } = await cli(r.port, "cluster", "nodes");
+          return stdout.includes(ids[r.master] as string);
+        });
+        const { stdout } = await cli(r.port, "cluster", "replicate", ids[r.master] as string);
+        if (!stdout.includes("OK")) throw new Error(`cluster replicate on ${r.port}: ${stdout}`);
+      }
     }
   }
   await waitFor(
     "cluster_state:ok",
     async () => {
       for (const p of ports) {
-        const { stdout } = await run("redis-cli", ["-h", HOST, "-p", String(p), "cluster", "info"]);
+        const { stdout } = await cli(p, "cluster", "info");
         if (!stdout.includes("cluster_state:ok")) return false;
+      }
+      for (const r of replicas) {
+        const { stdout } = await cli(r.port, "info", "replication");
+        if (!stdout.includes("master_link_status:up")) return false;
       }
       return true;
     },
     20_000,
   );
   return {
-    nodes: ports.map((port) => ({ host: HOST, port })),
+    nodes: masterPorts.map((port) => ({ host: HOST, port })),
+    replicas,
+    async kill9(port) {
+      const p = procs.get(port);
+      if (p === undefined) return;
+      procs.delete(port);
+      p.kill("SIGKILL");
+      await exited(p);
+    },
+    async restart(port) {
+      const old = procs.get(port);
+      if (old !== undefined) {
+        old.kill("SIGTERM");
+        await exited(old);
+      }
+      procs.set(port, await spawnRedis(port, dir, argsOf(port)));
+    },
     async stop() {
-      for (const p of procs) p.kill("SIGTERM");
-      await Promise.all(procs.map(exited));
+      const all = [...procs.values()];
+      procs.clear();
+      for (const p of all) p.kill("SIGTERM");
+      await Promise.all(all.map(exited));
       rmSync(dir, { recursive: true, force: true });
     },
   };
