@@ -59,11 +59,19 @@ export function policyHeader(policies: readonly Policy[]): [string, string] {
   return pair;
 }
 
+/** lastNamed and lastPrefix (perf) memoise the `"name";r=` start of the latest single policy's RateLimit item. */
+let lastNamed: Policy | undefined;
+let lastPrefix = "";
+
 /** limitField renders RateLimit: one item per policy, `r` the available quota and `t` nextUnitMs in seconds, rounded up. */
 export function limitField(d: Decision, policies: readonly Policy[]): string {
   if (policies.length === 1) {
     const p = policies[0] as Policy;
-    return `"${p.name}";r=${d.remaining};t=${secondsUp(nextUnitMs(p, d))}`;
+    if (p !== lastNamed) {
+      lastPrefix = `"${p.name}";r=`;
+      lastNamed = p;
+    }
+    return `${lastPrefix}${d.remaining};t=${secondsUp(nextUnitMs(p, d))}`;
   }
   let v = "";
   for (const pd of d.policies) {
