@@ -2,9 +2,10 @@
 //
 // Run: node --import tsx bench/servers/http-server.ts <variant>   (prints "listening <port>" on stdout;
 // with an IPC channel, answers the message "cpu" with process.cpuUsage())
-// Variants: express, express-floodgate, express-rate-limit, express-headers, and the same four for fastify.
-// "-headers" sets the two header fields floodgate sends, as constants, and nothing else: it
-// tells what sending the fields costs apart from deciding them.
+// Variants: express, express-floodgate, express-rate-limit, express-headers, express-hook, and the same five
+// for fastify. "-headers" sets the two header fields floodgate sends, as constants, and nothing else: it
+// tells what sending the fields costs apart from deciding them. "-hook" adds an empty middleware (Express)
+// or onRequest hook (Fastify): what the framework charges for any limiter's hook before it does anything.
 // Nothing is ever denied: every limiter gets a limit far above what a run can send.
 
 import { createServer } from "node:http";
@@ -36,6 +37,7 @@ async function main(): Promise<number> {
         next();
       });
     }
+    if (variant === "express-hook") app.use((_req, _res, next) => next());
     if (variant === "express-rate-limit") {
       app.use(expressRateLimit({ windowMs: 60_000, limit: HUGE, standardHeaders: "draft-8", legacyHeaders: false }));
     }
@@ -56,6 +58,7 @@ async function main(): Promise<number> {
         done();
       });
     }
+    if (variant === "fastify-hook") app.addHook("onRequest", (_req, _reply, done) => done());
     if (variant === "fastify-rate-limit") await app.register(fastifyRateLimit, { max: HUGE, timeWindow: 60_000 });
     app.get("/", async () => "hello world");
     await app.listen({ port: 0, host: "127.0.0.1" });

@@ -6,7 +6,7 @@ import { checkOptions, MAX_LIMIT } from "../core/validate.js";
 import { type CallOptions, checkPolicies, isRateLimiter, RateLimiter } from "../limiter.js";
 import { isMemoryStore } from "../stores/memory.js";
 import type { Store } from "../stores/store.js";
-import { type HeaderList, policyHeader, rateLimitHeaders, retryAfterSeconds, secondsUp } from "./headers.js";
+import { type HeaderList, headerList, policyHeader, retryAfterSeconds, secondsUp } from "./headers.js";
 import {
   compileCidrs,
   compileTrust,
@@ -708,8 +708,7 @@ export class HttpRateLimit<Raw = unknown> {
   }
 
   #answer(req: HttpRequest<Raw>, policies: readonly Policy[], key: string, d: Decision): HttpOutcome {
-    const headers: HeaderList = [];
-    rateLimitHeaders(d, policies, this.#headerOptions, headers);
+    const headers = headerList(d, policies, this.#headerOptions);
     if (d.allowed) return { limited: false, status: 200, headers, body: undefined, decision: d };
     const violated: string[] = [];
     for (const pd of d.policies) if (!pd.allowed) violated.push(pd.policy.name);

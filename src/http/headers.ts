@@ -28,7 +28,9 @@ const policyFieldCache = new WeakMap<readonly Policy[], string>();
 /**
  * policyField renders RateLimit-Policy: one List item per policy, the name as an
  * sf-string, `q` its limit and `w` the seconds in which the limit is fully
- * restored (rounded up). Values are cached per policy list.
+ * restored (rounded up). Values are cached per policy list (a limiter's list is
+ * replaced, not changed, when a policy is replaced live, so a cached value never
+ * goes stale).
  */
 export function policyField(policies: readonly Policy[]): string {
   let v = policyFieldCache.get(policies);
@@ -40,22 +42,36 @@ export function policyField(policies: readonly Policy[]): string {
 }
 
 const policyPairCache = new WeakMap<readonly Policy[], [string, string]>();
+/** lastPolicies and lastPair (perf) memoise the latest list in front of the WeakMap: most servers have one list. */
+let lastPolicies: readonly Policy[] | undefined;
+let lastPair: [string, string] = ["RateLimit-Policy", ""];
 
 /** policyHeader returns the cached ["RateLimit-Policy", value] pair of a policy list; never mutate it. */
 export function policyHeader(policies: readonly Policy[]): [string, string] {
+  if (policies === lastPolicies) return lastPair;
   let pair = policyPairCache.get(policies);
   if (pair === undefined) {
     pair = ["RateLimit-Policy", policyField(policies)];
     policyPairCache.set(policies, pair);
   }
+  lastPolicies = policies;
+  lastPair = pair;
   return pair;
 }
+
+/** lastNamed and lastPrefix (perf) memoise the `"name";r=` start of the latest single policy's RateLimit item. */
+let lastNamed: Policy | undefined;
+let lastPrefix = "";
 
 /** limitField renders RateLimit: one item per policy, `r` the available quota and `t` nextUnitMs in seconds, rounded up. */
 export function limitField(d: Decision, policies: readonly Policy[]): string {
   if (policies.length === 1) {
     const p = policies[0] as Policy;
-    return `"${p.name}";r=${d.remaining};t=${secondsUp(nextUnitMs(p, d))}`;
+    if (p !== lastNamed) {
+      lastPrefix = `"${p.name}";r=`;
+      lastNamed = p;
+    }
+    return `${lastPrefix}${d.remaining};t=${secondsUp(nextUnitMs(p, d))}`;
   }
   let v = "";
   for (const pd of d.policies) {
@@ -101,4 +117,16 @@ export function rateLimitHeaders(d: Decision, policies: readonly Policy[], o: He
       ["X-RateLimit-Reset", String(secondsUp(d.resetAfterMs))],
     );
   }
+}
+
+/**
+ * headerList returns the fields for a decision as a new list: rateLimitHeaders
+ * into a list of the right length (perf: the common case, the two standard
+ * fields, is one array literal instead of an empty array grown by push).
+ */
+export function headerList(d: Decision, policies: readonly Policy[], o: HeaderOptions): HeaderList {
+  if (o.standardHeaders && !o.legacyHeaders) return [policyHeader(policies), ["RateLimit", limitField(d, policies)]];
+  const out: HeaderList = [];
+  rateLimitHeaders(d, policies, o, out);
+  return out;
 }
