@@ -47,7 +47,7 @@ function leakyLevelAt(level: number, atMs: number, tMs: number, rate: number): n
  * level at nowMs: the estimate, used as is when clear of a whole ms by the guard, else settled by
  * the test itself (see WAIT_GUARD).
  */
-export function leakyWaitMs(
+function leakyWaitMs(
   level: number,
   atMs: number,
   nowMs: number,

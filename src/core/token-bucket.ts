@@ -149,7 +149,7 @@ function smoothTokensAt(tokens: number, atMs: number, tMs: number, rate: number)
  * atMs) holds `want` tokens within EPSILON, given `has`, its tokens at nowMs: the estimate, used as
  * is when clear of a whole ms by the guard, else settled by the test itself (see WAIT_GUARD).
  */
-export function smoothWaitMs(
+function smoothWaitMs(
   tokens: number,
   atMs: number,
   nowMs: number,
@@ -274,7 +274,7 @@ function steppedTokensAt(tokens: number, lastMs: number, tMs: number, amount: nu
  * tokens, given `has`, its tokens at nowMs: the time of the step that brings them, used as is when
  * clear of a whole ms by the guard, else settled by the test itself (see WAIT_GUARD).
  */
-export function steppedWaitMs(
+function steppedWaitMs(
   tokens: number,
   lastMs: number,
   nowMs: number,
