@@ -205,3 +205,41 @@ describe("gcra at its edges", () => {
     expect(fields(applyPolicy(p, refunded, 900, 0))).toEqual([true, 9, 0, 100, false]);
   });
 });
+
+describe("sliding window and leaky bucket at their edges", () => {
+  const fields = (r: Applied) => [r.allowed, r.remaining, r.retryAfterMs, r.resetAfterMs, r.rebased];
+  it("slidingWindow: a refund of more than the current count leaves 0, never a negative count", () => {
+    const p = slidingWindow({ limit: 10, windowMs: 1000 });
+    const refunded = refundPolicy(p, applyPolicy(p, null, 0, 3).state, 0, 5);
+    expect(refunded).toEqual([0, 0, 0]);
+    expect(fields(applyPolicy(p, refunded, 0, 0))).toEqual([true, 10, 0, 0, false]);
+  });
+  it("slidingWindow: a live replacement scales both counts, rebases a time before the window, and recounts another length", () => {
+    const v1 = live(slidingWindow({ limit: 10, windowMs: 1000 }));
+    const v2 = replaceLive(v1, slidingWindow({ limit: 20, windowMs: 1000 }));
+    const v3 = replaceLive(v1, slidingWindow({ limit: 20, windowMs: 500 }), { version: 3 });
+    const state = applyPolicy(v1, applyPolicy(v1, null, 500, 4).state, 1200, 3).state;
+    expect(state, "4 in [0, 1000), 3 in [1000, 2000)").toEqual([1, 10, 1000, 0, 1000, 4, 3]);
+    expect(migrateState(v2, state, 1500), "estimate 5 of 10; as-is 15 of 20 left: 5 used, shaped 4:3").toEqual([
+      2, 20, 1000, 0, 1000, 12, 9,
+    ]);
+    expect(migrateState(v2, state, 900), "before the window: rebased to 900, the previous count weighs fully").toEqual([
+      2,
+      20,
+      1000,
+      0,
+      900,
+      68 / 7,
+      51 / 7,
+    ]);
+    expect(migrateState(v3, state, 1500), "another length: the used part counted in the current window").toEqual([
+      3, 20, 500, 0, 1500, 0, 15,
+    ]);
+  });
+  it("leakyBucket: a refund after the clock went back keeps the level it had, less the refund", () => {
+    const p = leakyBucket({ capacity: 10, leakRate: 10 });
+    const back = refundPolicy(p, applyPolicy(p, null, 10_000, 6).state, 9000, 1);
+    expect(back).toEqual([5, 9000]);
+    expect(fields(applyPolicy(p, back, 9000, 0))).toEqual([true, 5, 0, 500, false]);
+  });
+});

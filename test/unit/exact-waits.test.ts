@@ -542,6 +542,33 @@ const ROWS: Row[] = [
     no(1, 1, 1),
     "retry: the estimate (0) is not positive, yet the test fails now: found from 1 ms on",
   ],
+  [
+    "slidingWindow",
+    { limit: 10, windowMs: 1000 },
+    [0, 10, 0],
+    100,
+    2,
+    no(1, 100, 900),
+    "retry within this window, the previous count sliding out: the estimate lands just below 100 and the test passes there",
+  ],
+  [
+    "slidingWindow",
+    { limit: 10, windowMs: 1000 },
+    [0, 10, 4],
+    250,
+    3,
+    no(0, 450, 1750),
+    "retry within this window with a current count: just below 450, where 3 + 4 + 10 * 0.3 fit",
+  ],
+  [
+    "slidingWindow",
+    { limit: 10, windowMs: 1000 },
+    [0, 0, 10],
+    1500,
+    6,
+    no(5, 100, 500),
+    "a denial in the window after the stored one: the waits count from the state as stored (full at 2000)",
+  ],
 ];
 
 describe("exact waits that land on a whole ms, or a hair off it (issue 8, defect 1)", () => {
