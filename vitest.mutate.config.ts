@@ -19,6 +19,7 @@ const FIRST = [
   "leaky-bucket",
   "gcra",
   "token-bucket",
+  "exact-waits",
   "vectors",
   "descriptors",
   "core-",

@@ -6,13 +6,13 @@ import {
   bucketNextUnitMs,
   ceilMs,
   EPSILON,
-  FIX_STEPS,
   floorTokens,
   type Outcome,
   type Policy,
   scaleLimit,
+  settleMs,
   settleSide,
-  WAIT_GUARD,
+  waitGuard,
 } from "./policy.js";
 import { isFullAvailable, migratedAvailable, type Strategy } from "./strategy.js";
 import { tokenBucket } from "./token-bucket.js";
@@ -125,45 +125,15 @@ export function gcra(options: GcraOptions): Policy {
   // retryMs returns the smallest whole r >= 1 at which admitsAt(tat, nowMs + r, cost): the estimate
   // `guessMs` as is when clear of a whole ms by the guard, else settled by the test (see WAIT_GUARD).
   const retryMs = (tat: number, nowMs: number, cost: number, guessMs: number): number => {
-    let r = Math.ceil(guessMs);
-    const d = r - guessMs;
-    const g = ((nowMs < 0 ? -nowMs : nowMs) + spanMs) * WAIT_GUARD;
-    if (d > g && (d < 1 - g || r === 1) && guessMs > 0) return r;
-    const side = settleSide(guessMs, g);
-    if (side === 1) {
-      if (admitsAt(tat, nowMs + r, cost)) return r;
-      r++;
-    } else if (side === -1) {
-      if (!admitsAt(tat, nowMs + (r - 1), cost)) return r;
-      r--;
-    } else {
-      r = 1;
-    }
-    for (let i = 0; i < FIX_STEPS && r > 1 && admitsAt(tat, nowMs + (r - 1), cost); i++) r--;
-    for (let i = 0; i < FIX_STEPS && !admitsAt(tat, nowMs + r, cost); i++) r++;
-    return r;
+    const side = settleSide(guessMs, waitGuard(nowMs, spanMs));
+    return side === 0 ? Math.ceil(guessMs) : settleMs(guessMs, side, (r) => admitsAt(tat, nowMs + r, cost));
   };
   // resetMs returns the smallest whole r >= 0 at which fullAt(tat, nowMs + r), likewise; `fullNow` is
   // fullAt(tat, nowMs), which evaluate has the numbers for.
   const resetMs = (tat: number, nowMs: number, guessMs: number, fullNow: boolean): number => {
     if (fullNow) return 0;
-    let r = Math.ceil(guessMs);
-    const d = r - guessMs;
-    const g = ((nowMs < 0 ? -nowMs : nowMs) + spanMs) * WAIT_GUARD;
-    if (d > g && (d < 1 - g || r === 1) && guessMs > 0) return r;
-    const side = settleSide(guessMs, g);
-    if (side === 1) {
-      if (fullAt(tat, nowMs + r)) return r;
-      r++;
-    } else if (side === -1) {
-      if (!fullAt(tat, nowMs + (r - 1))) return r;
-      r--;
-    } else {
-      r = 1;
-    }
-    for (let i = 0; i < FIX_STEPS && r > 1 && fullAt(tat, nowMs + (r - 1)); i++) r--;
-    for (let i = 0; i < FIX_STEPS && !fullAt(tat, nowMs + r); i++) r++;
-    return r;
+    const side = settleSide(guessMs, waitGuard(nowMs, spanMs));
+    return side === 0 ? Math.ceil(guessMs) : settleMs(guessMs, side, (r) => fullAt(tat, nowMs + r));
   };
   return definePolicy(
     GCRA,

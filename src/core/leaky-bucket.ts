@@ -6,13 +6,13 @@ import {
   bucketNextUnitMs,
   ceilMs,
   EPSILON,
-  FIX_STEPS,
   floorTokens,
   type Outcome,
   type Policy,
   scaleLimit,
+  settleMs,
   settleSide,
-  WAIT_GUARD,
+  waitGuard,
 } from "./policy.js";
 import { isFullAvailable, migratedAvailable, type Strategy } from "./strategy.js";
 import {
@@ -60,23 +60,10 @@ function leakyWaitMs(
 ): number {
   if (has + add <= limit) return 0;
   const x = (has + add - limit) * msPerUnit;
-  let r = Math.ceil(x);
-  const d = r - x;
-  const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
-  if (d > g && (d < 1 - g || r === 1) && x > 0) return r;
-  const side = settleSide(x, g);
-  if (side === 1) {
-    if (leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit) return r;
-    r++;
-  } else if (side === -1) {
-    if (!(leakyLevelAt(level, atMs, nowMs + (r - 1), rate) + add <= limit)) return r;
-    r--;
-  } else {
-    r = 1;
-  }
-  for (let i = 0; i < FIX_STEPS && r > 1 && leakyLevelAt(level, atMs, nowMs + (r - 1), rate) + add <= limit; i++) r--;
-  for (let i = 0; i < FIX_STEPS && !(leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit); i++) r++;
-  return r;
+  const side = settleSide(x, waitGuard(nowMs, fullMs));
+  return side === 0
+    ? Math.ceil(x)
+    : settleMs(x, side, (r) => leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit);
 }
 
 /**

@@ -208,6 +208,44 @@ export function settleSide(x: number, guard: number): number {
   return d < 1 - guard || r === 1 ? 0 : -1;
 }
 
+/**
+ * waitGuard is the guard of settleSide for a wait estimated at `nowMs` by an algorithm whose
+ * longest wait is `longestMs`: WAIT_GUARD of the magnitudes the estimate's rounding scales with.
+ */
+export function waitGuard(nowMs: number, longestMs: number): number {
+  return ((nowMs < 0 ? -nowMs : nowMs) + longestMs) * WAIT_GUARD;
+}
+
+/**
+ * WaitTest is an algorithm's own test (the one evaluate or idle makes) of a kept state at
+ * `nowMs + r`: whether the wait is over after r whole ms. It fails at r = 0, and once it
+ * passes it passes at every later r.
+ */
+export type WaitTest = (r: number) => boolean;
+
+/**
+ * settleMs returns the smallest whole r >= 1 at which `passes` holds, for an estimate of x ms
+ * that settleSide placed on `side` (see WAIT_GUARD): 1, ceil(x) if it passes there, else later;
+ * -1, ceil(x) unless it passes 1 ms earlier; 2 (or 0, which callers answer with ceil(x)
+ * instead), found from 1 ms on. Where the test disagrees with the estimate by more, the wait is
+ * moved by the test, at most FIX_STEPS ms each way. Every algorithm's exact waits end here.
+ */
+export function settleMs(x: number, side: number, passes: WaitTest): number {
+  let r = Math.ceil(x);
+  if (side === 1) {
+    if (passes(r)) return r;
+    r++;
+  } else if (side === -1) {
+    if (!passes(r - 1)) return r;
+    r--;
+  } else {
+    r = 1;
+  }
+  for (let i = 0; i < FIX_STEPS && r > 1 && passes(r - 1); i++) r--;
+  for (let i = 0; i < FIX_STEPS && !passes(r); i++) r++;
+  return r;
+}
+
 /** floorTokens floors a token count, forgiving rounding just below a whole number. */
 export function floorTokens(x: number): number {
   const f = Math.floor(x + EPSILON);

@@ -5,11 +5,11 @@ import type { WindowOptions } from "./fixed-window.js";
 import {
   alignedStartMs,
   EPSILON,
-  FIX_STEPS,
   floorTokens,
   type Outcome,
   type Policy,
   scaleLimit,
+  settleMs,
   untilMs,
   WAIT_GUARD,
 } from "./policy.js";
@@ -127,27 +127,17 @@ export function slidingWindow(options: WindowOptions): Policy {
     waitMs: number,
     sliding: number,
   ): number => {
-    let r = Math.ceil(waitMs);
+    const r = Math.ceil(waitMs);
+    let side = 2;
     if (waitMs > 0) {
       const d = r - waitMs;
       const g = (((nowMs < 0 ? -nowMs : nowMs) + 2 * windowMs) * sliding + limit * windowMs) * WAIT_GUARD;
-      if (d * sliding <= g) {
-        // Just below (or on) r: the answer is r or r + 1.
-        if (fitsAt(windowStart, previous, current, nowMs + r, cost)) return r;
-        r++;
-      } else if ((1 - d) * sliding <= g && r > 1) {
-        // Just above r - 1: the answer is r - 1 or r.
-        if (!fitsAt(windowStart, previous, current, nowMs + (r - 1), cost)) return r;
-        r--;
-      } else {
-        return r;
-      }
-    } else {
-      r = 1;
+      // Just below (or on) r: the answer is r or r + 1; just above r - 1: r - 1 or r; else r.
+      if (d * sliding <= g) side = 1;
+      else if ((1 - d) * sliding <= g && r > 1) side = -1;
+      else return r;
     }
-    for (let i = 0; i < FIX_STEPS && r > 1 && fitsAt(windowStart, previous, current, nowMs + (r - 1), cost); i++) r--;
-    for (let i = 0; i < FIX_STEPS && !fitsAt(windowStart, previous, current, nowMs + r, cost); i++) r++;
-    return r;
+    return settleMs(waitMs, side, (t) => fitsAt(windowStart, previous, current, nowMs + t, cost));
   };
 
   return definePolicy(

@@ -6,13 +6,13 @@ import {
   bucketNextUnitMs,
   ceilMs,
   EPSILON,
-  FIX_STEPS,
   floorTokens,
   type Outcome,
   type Policy,
   scaleLimit,
+  settleMs,
   settleSide,
-  WAIT_GUARD,
+  waitGuard,
 } from "./policy.js";
 import { isFullAvailable, migratedAvailable, type Strategy, wholeAvailable } from "./strategy.js";
 import {
@@ -161,15 +161,11 @@ function smoothWaitMs(
 ): number {
   if (has + EPSILON >= want) return 0;
   const x = (want - EPSILON - has) * msPerToken;
-  const r = Math.ceil(x);
-  const d = r - x;
-  const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
-  return d > g && (d < 1 - g || r === 1) && x > 0
-    ? r
-    : smoothSettleMs(tokens, atMs, nowMs, want, rate, x, settleSide(x, g));
+  const side = settleSide(x, waitGuard(nowMs, fullMs));
+  return side === 0 ? Math.ceil(x) : smoothSettleMs(tokens, atMs, nowMs, want, rate, x, side);
 }
 
-/** smoothSettleMs settles the estimate x by the test itself, on the side settleSide gave (see WAIT_GUARD). */
+/** smoothSettleMs settles the estimate x by the test itself, on the side settleSide gave (see settleMs). */
 function smoothSettleMs(
   tokens: number,
   atMs: number,
@@ -179,27 +175,7 @@ function smoothSettleMs(
   x: number,
   side: number,
 ): number {
-  const r = Math.ceil(x);
-  if (side === 1) {
-    return smoothTokensAt(tokens, atMs, nowMs + r, rate) + EPSILON >= want
-      ? r
-      : smoothFixMs(tokens, atMs, nowMs, want, rate, r + 1);
-  }
-  if (side === -1) {
-    return smoothTokensAt(tokens, atMs, nowMs + (r - 1), rate) + EPSILON >= want
-      ? smoothFixMs(tokens, atMs, nowMs, want, rate, r - 1)
-      : r;
-  }
-  return smoothFixMs(tokens, atMs, nowMs, want, rate, 1);
-}
-
-/** smoothFixMs moves r to the smallest whole r >= 1 at which the state holds `want` tokens (see WAIT_GUARD). */
-function smoothFixMs(tokens: number, atMs: number, nowMs: number, want: number, rate: number, r: number): number {
-  if (r < 1) r = 1;
-  for (let i = 0; i < FIX_STEPS && r > 1 && smoothTokensAt(tokens, atMs, nowMs + (r - 1), rate) + EPSILON >= want; i++)
-    r--;
-  for (let i = 0; i < FIX_STEPS && smoothTokensAt(tokens, atMs, nowMs + r, rate) + EPSILON < want; i++) r++;
-  return r;
+  return settleMs(x, side, (r) => smoothTokensAt(tokens, atMs, nowMs + r, rate) + EPSILON >= want);
 }
 
 // Smooth bucket state: [tokens, updatedAtMs]. Tokens may be fractional.
@@ -258,13 +234,8 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
         if (cost > 0) {
           // left <= capacity - 1: not full. smoothWaitMs's estimate and guard, inline (the hot path).
           const x = (capacity - EPSILON - left) * msPerToken;
-          const r = Math.ceil(x);
-          const d = r - x;
-          const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
-          out.resetAfterMs =
-            d > g && (d < 1 - g || r === 1)
-              ? r
-              : smoothSettleMs(left, nowMs, nowMs, capacity, rate, x, settleSide(x, g));
+          const side = settleSide(x, waitGuard(nowMs, fullMs));
+          out.resetAfterMs = side === 0 ? Math.ceil(x) : smoothSettleMs(left, nowMs, nowMs, capacity, rate, x, side);
         } else {
           // A cost of 0 keeps the state as it was (or rebased): its reset is that state's.
           out.resetAfterMs = smoothWaitMs(keptTokens, keptAtMs, nowMs, has, capacity, rate, msPerToken, fullMs);
@@ -315,28 +286,10 @@ function steppedWaitMs(
 ): number {
   if (has >= want) return 0;
   const x = lastMs + Math.ceil((want - tokens) / amount) * intervalMs - nowMs;
-  let r = Math.ceil(x);
-  const d = r - x;
-  const g = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * WAIT_GUARD;
-  if (d > g && (d < 1 - g || r === 1) && x > 0) return r;
-  const side = settleSide(x, g);
-  if (side === 1) {
-    if (steppedTokensAt(tokens, lastMs, nowMs + r, amount, intervalMs) >= want) return r;
-    r++;
-  } else if (side === -1) {
-    if (steppedTokensAt(tokens, lastMs, nowMs + (r - 1), amount, intervalMs) < want) return r;
-    r--;
-  } else {
-    r = 1;
-  }
-  for (
-    let i = 0;
-    i < FIX_STEPS && r > 1 && steppedTokensAt(tokens, lastMs, nowMs + (r - 1), amount, intervalMs) >= want;
-    i++
-  )
-    r--;
-  for (let i = 0; i < FIX_STEPS && steppedTokensAt(tokens, lastMs, nowMs + r, amount, intervalMs) < want; i++) r++;
-  return r;
+  const side = settleSide(x, waitGuard(nowMs, fullMs));
+  return side === 0
+    ? Math.ceil(x)
+    : settleMs(x, side, (r) => steppedTokensAt(tokens, lastMs, nowMs + r, amount, intervalMs) >= want);
 }
 
 // Stepped bucket state: [tokens, lastRefillMs]; lastRefillMs moves by whole intervals.

@@ -21,7 +21,40 @@ export const windowArb = fc.oneof(fc.integer({ min: 1, max: 50 }), fc.integer({ 
 export interface Call {
   gapMs: number;
   costShare: number;
+  /**
+   * land, when set, replaces the gap: the call comes `nudgeMs` after the previous call's retryAfterMs or
+   * resetAfterMs (see gapOf), so that it lands on (or a hair off) the time that wait promised.
+   */
+  land?: Landing;
 }
+
+/** Landing times a call by the previous decision's wait: exactly at it, or `nudgeMs` off it. */
+export interface Landing {
+  on: "retry" | "reset";
+  nudgeMs: number;
+}
+
+/**
+ * gapOf is the gap before call `c`: its own gap, or, when it lands and there is a previous decision, the
+ * previous call's retryAfterMs (if it was denied) or resetAfterMs plus the nudge.
+ */
+export function gapOf(c: Call, prev: { allowed: boolean; retryAfterMs: number; resetAfterMs: number } | null): number {
+  if (c.land === undefined || prev === null) return c.gapMs;
+  const waitMs = c.land.on === "retry" && !prev.allowed ? prev.retryAfterMs : prev.resetAfterMs;
+  return waitMs + c.land.nudgeMs;
+}
+
+// Landing calls: at exactly the wait just given (which lands on a whole ms), 1 ms before it, or a hair off it in
+// either direction, so that the next waits are estimated near a whole ms with float noise up and down (the branches
+// of the exact-wait helpers that settle an estimate by the algorithm's own test, see WAIT_GUARD in policy.ts).
+export const landingArb: fc.Arbitrary<Landing> = fc.record({
+  on: fc.constantFrom<"retry" | "reset">("retry", "reset"),
+  nudgeMs: fc.oneof(
+    { arbitrary: fc.constant(0), weight: 4 },
+    { arbitrary: fc.constantFrom(-1, 1, 1e-9, -1e-9, 1e-6, -1e-6, 1e-4, -1e-4, 0.5, -0.5), weight: 3 },
+    { arbitrary: fc.double({ min: -1, max: 1, noNaN: true }), weight: 1 },
+  ),
+});
 
 /** costOf turns a call's share into a whole cost from 0 to limit. */
 export function costOf(c: Call, limit: number): number {
@@ -125,8 +158,9 @@ export const wideStartArb = fc.oneof(
   fc.integer({ min: 0, max: 2_000_000_000_000 }),
   fc.double({ min: 0, max: 2e12, noNaN: true }),
 );
-// Gaps: none, small, large, fractional, long (for 30-day policies); and now and then the clock steps back.
-export const wideCallsArb = (back: boolean, maxLength = 60) =>
+// Gaps: none, small, large, fractional, long (for 30-day policies); and now and then the clock steps back. With
+// `land`, about a third of the calls land on (or a hair off) the previous call's wait instead (see gapOf).
+export const wideCallsArb = (back: boolean, maxLength = 60, land = false) =>
   fc.array(
     fc.record({
       gapMs: fc.oneof(
@@ -139,6 +173,9 @@ export const wideCallsArb = (back: boolean, maxLength = 60) =>
         { arbitrary: fc.double({ min: -5000, max: -1e-3, noNaN: true }), weight: back ? 1 : 0 },
       ),
       costShare: fc.double({ min: 0, max: 1, noNaN: true }),
+      land: land
+        ? fc.oneof({ arbitrary: fc.constant(undefined), weight: 2 }, { arbitrary: landingArb, weight: 1 })
+        : fc.constant(undefined),
     }),
     { minLength: 1, maxLength },
   );

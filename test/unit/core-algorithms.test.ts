@@ -4,10 +4,11 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { refundPolicy } from "../../src/core/apply.js";
+import { type Applied, applyPolicy, refundPolicy } from "../../src/core/apply.js";
 import { fixedWindow } from "../../src/core/fixed-window.js";
 import { gcra } from "../../src/core/gcra.js";
 import { leakyBucket } from "../../src/core/leaky-bucket.js";
+import { live, migrateState, replaceLive } from "../../src/core/live.js";
 import { newOutcome, type Policy } from "../../src/core/policy.js";
 import { slidingLog } from "../../src/core/sliding-log.js";
 import { slidingWindow } from "../../src/core/sliding-window.js";
@@ -114,5 +115,131 @@ describe("refundPolicy returns the state itself when there is nothing to give ba
     expect(refundPolicy(p, state, 1100, 1), "at the end").toBe(state);
     expect(refundPolicy(p, state, 1250, 1), "later").toBe(state);
     expect(refundPolicy(p, state, 1099, 1), "the last ms of the window").toEqual([1000, 1]);
+  });
+});
+
+describe("a live replacement starts a full state fresh and carries a partial one", () => {
+  // Each row: the policy before and after (limit doubled, as-is), and the state written by 3 units at 0 migrated at 50
+  // (part of it spent still) and at 5000 (full again: nothing to carry, null).
+  const rows: [string, () => Policy, () => Policy, number[]][] = [
+    [
+      "gc",
+      () => gcra({ limit: 10, periodMs: 1000 }),
+      () => gcra({ limit: 20, periodMs: 1000 }),
+      [2, 50, 1000, 20, 13.5],
+    ],
+    [
+      "lb",
+      () => leakyBucket({ capacity: 10, leakRate: 10 }),
+      () => leakyBucket({ capacity: 20, leakRate: 10 }),
+      [2, 20, 10, 0, 12.5, 50],
+    ],
+    [
+      "tb",
+      () => tokenBucket({ capacity: 10, refillRate: 10 }),
+      () => tokenBucket({ capacity: 20, refillRate: 10 }),
+      [2, 20, 10, 0, 7.5, 50],
+    ],
+    [
+      "ts",
+      () => tokenBucket({ capacity: 10, refillAmount: 1, refillIntervalMs: 100 }),
+      () => tokenBucket({ capacity: 20, refillAmount: 1, refillIntervalMs: 100 }),
+      [2, 20, 1, 100, 7, 0],
+    ],
+    [
+      "sw",
+      () => slidingWindow({ limit: 10, windowMs: 1000 }),
+      () => slidingWindow({ limit: 20, windowMs: 1000 }),
+      [2, 20, 1000, 0, 0, 0, 13],
+    ],
+  ];
+  for (const [code, before, after, at50] of rows) {
+    it(`${code}: migrateState at 50 = ${JSON.stringify(at50)}, at 5000 null`, () => {
+      const v1 = live(before());
+      const v2 = replaceLive(v1, after());
+      const state = applyPolicy(v1, null, 0, 3).state;
+      expect(migrateState(v2, state, 50), "at 50: 3 units spent, part of them back").toEqual(at50);
+      expect(migrateState(v2, state, 5000), "at 5000: full again, nothing to carry").toBe(null);
+    });
+  }
+});
+
+describe("gcra at its edges", () => {
+  const T = 1_700_000_000_000; // at epoch times the rounding slack (7.5e-6 of a unit here) is above EPSILON
+  const policy = () => gcra({ limit: 10, periodMs: 1000 });
+  const fields = (r: Applied) => [r.allowed, r.remaining, r.retryAfterMs, r.resetAfterMs, r.rebased];
+  it("a denial at epoch time counts remaining from the units ahead, the slack forgiven: 6, not 5", () => {
+    const p = policy();
+    const a = applyPolicy(p, null, T, 4);
+    expect(fields(applyPolicy(p, a.state, T, 8))).toEqual([false, 6, 200, 400, false]);
+  });
+  it("a call at the state's own epoch time, with the burst spent exactly, is no rebase", () => {
+    const p = policy();
+    const a = applyPolicy(p, null, T, 10);
+    expect(fields(applyPolicy(p, a.state, T, 0))).toEqual([true, 0, 0, 1000, false]);
+    expect(fields(applyPolicy(p, a.state, T, 1))).toEqual([false, 0, 100, 1000, false]);
+  });
+  it("a peek is allowed with tat a hair beyond the tolerance (short of the rebase threshold); a unit is not", () => {
+    const p = policy();
+    const tat = T / 100 + 10 + 1.2e-5;
+    expect(fields(applyPolicy(p, [tat], T, 0))).toEqual([true, 0, 0, 1001, false]);
+    expect(fields(applyPolicy(p, [tat], T, 1))).toEqual([false, 0, 101, 1001, false]);
+  });
+  it("a peek of a stored state that is full again resets in 0 ms", () => {
+    const p = policy();
+    const a = applyPolicy(p, null, 0, 1);
+    expect(fields(applyPolicy(p, a.state, 5000, 0))).toEqual([true, 10, 0, 0, false]);
+  });
+  it("a refund after the clock went back caps tat at the burst ahead of now first", () => {
+    const p = policy();
+    const a = applyPolicy(p, null, 10_000, 10);
+    const back = refundPolicy(p, a.state, 5000, 1);
+    expect(back).toEqual([59]);
+    expect(fields(applyPolicy(p, back, 5000, 0))).toEqual([true, 1, 0, 900, false]);
+  });
+  it("a refund of more than was spent leaves tat at now, which a clock stepping back then finds ahead", () => {
+    const p = policy();
+    const a = applyPolicy(p, null, 1000, 2);
+    const refunded = refundPolicy(p, a.state, 1000, 5);
+    expect(refunded).toEqual([10]);
+    expect(fields(applyPolicy(p, refunded, 900, 0))).toEqual([true, 9, 0, 100, false]);
+  });
+});
+
+describe("sliding window and leaky bucket at their edges", () => {
+  const fields = (r: Applied) => [r.allowed, r.remaining, r.retryAfterMs, r.resetAfterMs, r.rebased];
+  it("slidingWindow: a refund of more than the current count leaves 0, never a negative count", () => {
+    const p = slidingWindow({ limit: 10, windowMs: 1000 });
+    const refunded = refundPolicy(p, applyPolicy(p, null, 0, 3).state, 0, 5);
+    expect(refunded).toEqual([0, 0, 0]);
+    expect(fields(applyPolicy(p, refunded, 0, 0))).toEqual([true, 10, 0, 0, false]);
+  });
+  it("slidingWindow: a live replacement scales both counts, rebases a time before the window, and recounts another length", () => {
+    const v1 = live(slidingWindow({ limit: 10, windowMs: 1000 }));
+    const v2 = replaceLive(v1, slidingWindow({ limit: 20, windowMs: 1000 }));
+    const v3 = replaceLive(v1, slidingWindow({ limit: 20, windowMs: 500 }), { version: 3 });
+    const state = applyPolicy(v1, applyPolicy(v1, null, 500, 4).state, 1200, 3).state;
+    expect(state, "4 in [0, 1000), 3 in [1000, 2000)").toEqual([1, 10, 1000, 0, 1000, 4, 3]);
+    expect(migrateState(v2, state, 1500), "estimate 5 of 10; as-is 15 of 20 left: 5 used, shaped 4:3").toEqual([
+      2, 20, 1000, 0, 1000, 12, 9,
+    ]);
+    expect(migrateState(v2, state, 900), "before the window: rebased to 900, the previous count weighs fully").toEqual([
+      2,
+      20,
+      1000,
+      0,
+      900,
+      68 / 7,
+      51 / 7,
+    ]);
+    expect(migrateState(v3, state, 1500), "another length: the used part counted in the current window").toEqual([
+      3, 20, 500, 0, 1500, 0, 15,
+    ]);
+  });
+  it("leakyBucket: a refund after the clock went back keeps the level it had, less the refund", () => {
+    const p = leakyBucket({ capacity: 10, leakRate: 10 });
+    const back = refundPolicy(p, applyPolicy(p, null, 10_000, 6).state, 9000, 1);
+    expect(back).toEqual([5, 9000]);
+    expect(fields(applyPolicy(p, back, 9000, 0))).toEqual([true, 5, 0, 500, false]);
   });
 });

@@ -175,6 +175,11 @@ describe("each factory's limits, at the boundary", () => {
         "floodgate: gcra({ limit: 1001, periodMs: 1 }) is 1001 units per ms, above the 1000 per ms (one per microsecond) supported; use a longer periodMs with a proportional limit, or tokenBucket.",
       ],
       [
+        "a gcra above one unit per microsecond over a period of 2 ms: the rate is limit / periodMs",
+        () => gcra({ limit: 3000, periodMs: 2 }),
+        "floodgate: gcra({ limit: 3000, periodMs: 2 }) is 1500 units per ms, above the 1000 per ms (one per microsecond) supported; use a longer periodMs with a proportional limit, or tokenBucket.",
+      ],
+      [
         "a gcra whose burst takes longer than 10 years to recover",
         () => gcra({ limit: 1, periodMs: TEN_YEARS, burst: 2 }),
         "floodgate: gcra({ burst: 2 }) takes more than the 10 years supported to recover; lower burst or raise limit.",
