@@ -122,7 +122,7 @@ export function prometheusMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [policy, t] of tally.policies) {
+      for (const [policy, t] of tally.policies()) {
         this.inc({ policy, outcome: "allowed" }, t.allowed);
         this.inc({ policy, outcome: "denied" }, t.denied);
         this.inc({ policy, outcome: "shadow" }, t.shadow);
@@ -136,7 +136,7 @@ export function prometheusMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [policy, t] of tally.policies) this.inc({ policy }, t.nearLimit);
+      for (const [policy, t] of tally.policies()) this.inc({ policy }, t.nearLimit);
     },
   });
   const costAdmitted = new Counter({
@@ -146,7 +146,7 @@ export function prometheusMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [policy, t] of tally.policies) this.inc({ policy }, t.costAdmitted);
+      for (const [policy, t] of tally.policies()) this.inc({ policy }, t.costAdmitted);
     },
   });
   const costRefused = new Counter({
@@ -156,7 +156,7 @@ export function prometheusMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [policy, t] of tally.policies) this.inc({ policy }, t.costRefused);
+      for (const [policy, t] of tally.policies()) this.inc({ policy }, t.costRefused);
     },
   });
   const degraded = new Gauge({
