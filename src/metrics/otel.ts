@@ -77,7 +77,7 @@ export function otelMetrics(limiters: RateLimiter | readonly RateLimiter[], opti
   const spanEvents = o.spanEvents !== false;
 
   const storeDuration = meter.createHistogram("floodgate.store.duration", {
-    description: "Time the store took to decide: every call of a Redis store, one in 16 decisions of a memory store.",
+    description: "Time the store took to decide: every call of a Redis store, one in 256 decisions of a memory store.",
     unit: "s",
     advice: { explicitBucketBoundaries: [...STORE_BUCKETS] },
   });
