@@ -7,23 +7,58 @@
 // Each scenario (100,000 keys, the allowed or the denied path) runs in its own child
 // process; inside it every contestant runs in the same process, interleaved (A, B,
 // C, ... then again, the starting contestant rotated each round), each with its own
-// loop and its own RateLimiter, and the median round is reported, in CPU time (see
-// timed). The percentages compare each contestant with "no listener" of the same call.
+// loop and its own RateLimiter, in CPU time (see timed). Each % is the median of the
+// per-round ratios to "no listener" of the same call (both ran moments apart, so
+// load from other processes mostly cancels out).
+//
+// Each wiring imports its own copy of src/ (copied to a temporary directory), so no
+// two wirings share JIT feedback: RateLimiter.consumeSync is one function for every
+// limiter of one copy, and what the Prometheus-attached limiter's calls leave in its
+// feedback (its counting branch taken) would shape how V8 compiles the calls of the
+// limiter without listeners too, and the other way round. An application runs one
+// wiring, so each gets its own code. "no listener (second copy)" is the same wiring
+// as "no listener" in another copy: its % is the noise floor of the run.
 
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { cpSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { metrics as otelMetrics } from "@opentelemetry/api";
 import { InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { Registry } from "prom-client";
-import { RateLimiter, tokenBucket } from "../src/index.js";
-import { otelMetrics as floodgateOtel } from "../src/metrics/otel.js";
-import { prometheusMetrics } from "../src/metrics/prometheus.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, "..");
 const SELF = fileURLToPath(import.meta.url);
+
+type Floodgate = typeof import("../src/index.js");
+type Prometheus = typeof import("../src/metrics/prometheus.js");
+type Otel = typeof import("../src/metrics/otel.js");
+
+/** COPIES is the directory of this process's copies of src/ (one per wiring), removed at exit. */
+const COPIES = join(tmpdir(), `floodgate-bench-metrics-${process.pid}`);
+
+/** copyOf copies src/ (with package.json, tsconfig.json and a node_modules link) for one wiring and returns its root. */
+function copyOf(name: string): string {
+  const dir = join(COPIES, name);
+  mkdirSync(dir, { recursive: true });
+  cpSync(join(ROOT, "src"), join(dir, "src"), { recursive: true });
+  cpSync(join(ROOT, "package.json"), join(dir, "package.json"));
+  cpSync(join(ROOT, "tsconfig.json"), join(dir, "tsconfig.json"));
+  symlinkSync(realpathSync(join(ROOT, "node_modules")), join(dir, "node_modules"));
+  return dir;
+}
+
+/** load imports a copy's floodgate, prometheus and otel modules. */
+async function load(dir: string): Promise<{ fg: Floodgate; prom: Prometheus; otel: Otel }> {
+  const url = (p: string) => pathToFileURL(join(dir, "src", p)).href;
+  return {
+    fg: (await import(url("index.ts"))) as Floodgate,
+    prom: (await import(url("metrics/prometheus.ts"))) as Prometheus,
+    otel: (await import(url("metrics/otel.ts"))) as Otel,
+  };
+}
 
 const ROUNDS = 21;
 const ROUND_MS = 40;
@@ -95,49 +130,56 @@ function syncLoop(limiter: LimiterLike, keys: string[]): Runner {
   };
 }
 
-/** Wiring builds a limiter for a path and attaches (or not) something to it. */
-type Wiring = (path: Path) => LimiterLike;
+/** Wiring builds a limiter for a path from a copy of floodgate and attaches (or not) something to it. */
+type Wiring = (m: { fg: Floodgate; prom: Prometheus; otel: Otel }, path: Path) => LimiterLike;
 
-const policyFor = (path: Path) => tokenBucket({ name: "api", ...(path === "denied" ? DENIED : ALLOWED) });
+const policyFor = (fg: Floodgate, path: Path) =>
+  fg.tokenBucket({ name: "api", ...(path === "denied" ? DENIED : ALLOWED) });
 
 const WIRINGS: [string, Wiring][] = [
-  ["no listener", (path) => new RateLimiter({ policy: policyFor(path) })],
+  ["no listener", ({ fg }, path) => new fg.RateLimiter({ policy: policyFor(fg, path) })],
+  ["no listener (second copy)", ({ fg }, path) => new fg.RateLimiter({ policy: policyFor(fg, path) })],
   [
     "no-op decision listener",
-    (path) => {
-      const l = new RateLimiter({ policy: policyFor(path) });
+    ({ fg }, path) => {
+      const l = new fg.RateLimiter({ policy: policyFor(fg, path) });
       l.on("decision", () => {});
       return l;
     },
   ],
   [
     "Prometheus (prom-client)",
-    (path) => {
-      const l = new RateLimiter({ policy: policyFor(path) });
-      prometheusMetrics(l, { registry: new Registry() });
+    ({ fg, prom }, path) => {
+      const l = new fg.RateLimiter({ policy: policyFor(fg, path) });
+      prom.prometheusMetrics(l, { registry: new Registry() });
       return l;
     },
   ],
   [
     "OpenTelemetry (sdk-metrics)",
-    (path) => {
-      const l = new RateLimiter({ policy: policyFor(path) });
+    ({ fg, otel }, path) => {
+      const l = new fg.RateLimiter({ policy: policyFor(fg, path) });
       const reader = new PeriodicExportingMetricReader({
         exporter: new InMemoryMetricExporter(0),
         exportIntervalMillis: 60_000,
       });
       const provider = new MeterProvider({ readers: [reader] });
-      floodgateOtel(l, { meter: provider.getMeter("bench") });
+      otel.otelMetrics(l, { meter: provider.getMeter("bench") });
       return l;
     },
   ],
 ];
 
 async function contestants(): Promise<Contestant[]> {
-  const wirings = [...WIRINGS];
+  const wirings: [string, (path: Path) => LimiterLike][] = [];
+  for (const [i, [name, wire]] of WIRINGS.entries()) {
+    // One copy of the code per wiring, shared by its two loops (consume and consumeSync), as in an application.
+    const m = await load(copyOf(`w${i}`));
+    wirings.push([name, (path) => wire(m, path)]);
+  }
   const baseline = process.env.FLOODGATE_BASELINE;
   if (baseline) {
-    const mod = (await import(pathToFileURL(baseline).href)) as typeof import("../src/index.js");
+    const mod = (await import(pathToFileURL(baseline).href)) as Floodgate;
     wirings.unshift([
       "baseline checkout, no listener",
       (path) =>
@@ -204,7 +246,11 @@ async function main(): Promise<void> {
   const childAt = process.argv.indexOf("--child");
   if (childAt >= 0) {
     const path = process.argv[childAt + 1] as Path;
-    process.stdout.write(JSON.stringify(await scenario(path)));
+    try {
+      process.stdout.write(JSON.stringify(await scenario(path)));
+    } finally {
+      rmSync(COPIES, { recursive: true, force: true });
+    }
     return;
   }
   const lines: string[] = [
@@ -213,7 +259,7 @@ async function main(): Promise<void> {
     `Made by \`bench/metrics.ts\` on ${new Date().toISOString().slice(0, 16)}Z, ${cpus().length} CPUs, Node ${process.version}, load average at start ${loadavg()
       .map((x) => x.toFixed(2))
       .join(" ")}.`,
-    `Memory store, token bucket, ${KEYS.toLocaleString("en-US")} keys round robin; median of ${ROUNDS} interleaved rounds (CPU time); each % compares with "no listener" of the same call.`,
+    `Memory store, token bucket, ${KEYS.toLocaleString("en-US")} keys round robin; ${ROUNDS} interleaved rounds (CPU time); decisions/s is the median round, each % the median of the per-round ratios to "no listener" of the same call. Each wiring runs its own copy of the code (no shared JIT feedback); "no listener (second copy)" shows the run's noise.`,
     "",
   ];
   for (const path of ["allowed", "denied"] as const) {
@@ -233,7 +279,7 @@ async function main(): Promise<void> {
     for (const [name, xs] of Object.entries(rates)) {
       const ref = rates[name.endsWith("consumeSync") ? "no listener, consumeSync" : "no listener, consume"] as number[];
       const m = median(xs);
-      const pct = ((m / median(ref) - 1) * 100).toFixed(1);
+      const pct = ((median(xs.map((x, i) => x / (ref[i] as number))) - 1) * 100).toFixed(1);
       lines.push(`| ${name} | ${Math.round(m).toLocaleString("en-US")} | ${pct.startsWith("-") ? pct : `+${pct}`}% |`);
     }
     lines.push("");

@@ -9,11 +9,19 @@ import { checkPolicies } from "./core/registry.js";
 import { SpaceSaving, type TopEntry } from "./core/space-saving.js";
 import { checkCost, checkKey, checkNow, checkOptions, MAX_DURATION_MS, MAX_LIMIT } from "./core/validate.js";
 import {
+  COUNTER,
+  type Counter,
+  type CounterSinks,
+  type DecisionCounts,
   type DecisionEvent,
   EVENTS,
   Listeners,
+  MAX_COUNTED_POLICIES,
+  newCounts,
+  OTHER_POLICY,
   type RateLimiterEvents,
   type RateLimiterListener,
+  STORE_SINK_SAMPLE,
   STORE_TIMING_SAMPLE,
   type WaitEvent,
 } from "./listeners.js";
@@ -186,13 +194,33 @@ export class RateLimiter {
   #unitCost: number;
   readonly #listeners: Listeners;
   /**
-   * #observed (perf) is true while a decision or nearLimit listener is set: the one
-   * check the hot paths make; while false, decisions cost what they cost without
-   * the listener API.
+   * #observed (perf) is true while a decision or nearLimit listener, a counting
+   * binding (COUNTER) or heavyHitters is set: the one check the hot paths make;
+   * while false, decisions cost what they cost without the listener API.
    */
   #observed = false;
-  /** #tick counts observed in-process decisions, to time one in STORE_TIMING_SAMPLE. */
+  /** #counting is true while a counting binding is attached (see COUNTER); #counts holds its numbers per policy name. */
+  #counting = false;
+  /** #countOnly (perf) is true while counting bindings are all that observe decisions (no listener, no heavyHitters). */
+  #countOnly = false;
+  #counts: Map<string, DecisionCounts> | undefined;
+  /** #countName and #countLast cache the last policy name counted and its counts (one Map lookup saved per decision). */
+  #countName = "";
+  #countLast: DecisionCounts | undefined;
+  /** #sinks are the attached counting bindings' sinks; #durationSinks and #refusedSinks their members, undefined when none. */
+  #sinks: readonly CounterSinks[] = [];
+  #durationSinks: ((seconds: number) => void)[] | undefined;
+  #refusedSinks: ((policy: string, retryAfterMs: number, shadow: boolean) => void)[] | undefined;
+  /** #tick counts observed in-process decisions, to time a few (see #timeMask). */
   #tick = 0;
+  /**
+   * #timeMask (perf) picks the in-process decisions timed: those whose #tick has no bit
+   * of the mask set. STORE_TIMING_SAMPLE - 1 while a decision listener is set (it sees
+   * `durationMs` one decision in 16); STORE_SINK_SAMPLE - 1 while only counting
+   * bindings want durations (one in 256: reading the clock twice and filling a
+   * histogram cost about what a decision does); -1 when nobody wants them.
+   */
+  #timeMask = -1;
   readonly #nearShare: number;
   /** #heavyK is heavyHitters' k, 0 when off; #heavy holds a summary per policy name. */
   readonly #heavyK: number;
@@ -347,7 +375,7 @@ export class RateLimiter {
     const r = this.#guarded(key, policies, cost, nowMs);
     if (!this.#observed) return r;
     return r.then((d) => {
-      this.#decided(key, "consume", cost, shadow, d, undefined);
+      this.#decided(key, "consume", cost, shadow, d, undefined, undefined);
       return d;
     });
   }
@@ -539,8 +567,9 @@ export class RateLimiter {
     // Perf: listeners and blocks add one check each here; their paths live in #consumeResolved (see #observed).
     try {
       const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-      if (fast < 0 || typeof key !== "string" || this.#observed || this.#blocking)
+      if (fast < 0 || typeof key !== "string" || this.#blocking)
         return Promise.resolve(this.#consumeResolved(key, costOrOptions));
+      if (this.#observed) return Promise.resolve(this.#consumeObserved(key, this.policies, fast, false, undefined));
       return Promise.resolve(this.store.consume(key, this.policies, fast, this.#clock()));
     } catch (err) {
       return Promise.reject(err);
@@ -549,11 +578,6 @@ export class RateLimiter {
 
   /** #consumeResolved is consume for calls that need #resolve (options, an unusual cost, bad input), listeners or blocks. */
   #consumeResolved(key: string, costOrOptions: number | CallOptions | undefined): Promise<Decision> | Decision {
-    if (this.#observed && !this.#blocking) {
-      const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-      if (fast >= 0 && typeof key === "string")
-        return this.#consumeObserved(key, this.policies, fast, false, undefined);
-    }
     const [policies, cost, shadow] = this.#resolve("consume", key, costOrOptions, 1, CONSUME_OPTIONS);
     if (this.#blocking) return this.#guardedObserved(key, policies, cost, shadow, this.#clock());
     if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, undefined);
@@ -561,9 +585,10 @@ export class RateLimiter {
   }
 
   /**
-   * #consumeObserved is a consume with listeners: the store call, timed (every call
-   * of a promise-returning store, one in STORE_TIMING_SAMPLE otherwise), then the
-   * events. `nowMs` is an explicit time (consumeAt), else the clock is read.
+   * #consumeObserved is a consume with listeners or counting bindings. In process
+   * (a memory store), an untimed decision seen only by counting bindings is the
+   * plain call plus #count; the others take #memoryReported. Other stores are timed
+   * on every call. `nowMs` is an explicit time (consumeAt), else the clock is read.
    */
   #consumeObserved(
     key: string,
@@ -572,40 +597,85 @@ export class RateLimiter {
     shadow: boolean,
     nowMs: number | undefined,
   ): Promise<Decision> | Decision {
-    const t = nowMs ?? this.#clock();
     const memory = this.#memory;
-    if (memory !== undefined) {
-      // In process: no promise to look for, and one decision in STORE_TIMING_SAMPLE timed.
-      const timed = (++this.#tick & (STORE_TIMING_SAMPLE - 1)) === 0;
-      const t0 = timed ? monotonicNow() : 0;
-      const d = memory.consumeSync(key, policies, cost, t as number);
-      this.#decided(key, "consume", cost, shadow, d, timed ? monotonicNow() - t0 : undefined);
-      return d;
-    }
+    if (memory === undefined) return this.#consumeStoreObserved(key, policies, cost, shadow, nowMs);
+    // Perf: kept small so V8 inlines it into consume; the rest lives in #memoryReported.
+    const t = nowMs ?? this.#clock();
+    const tick = this.#nextTick();
+    if ((tick & this.#timeMask) === 0 || !this.#countOnly)
+      return this.#memoryReported(memory, key, policies, cost, shadow, t as number, tick);
+    const d = memory.consumeSync(key, policies, cost, t as number);
+    this.#count(cost, shadow, d);
+    return d;
+  }
+
+  /** #consumeStoreObserved is #consumeObserved with a store other than a MemoryStore: every call timed. */
+  #consumeStoreObserved(
+    key: string,
+    policies: readonly Policy[],
+    cost: number,
+    shadow: boolean,
+    nowMs: number | undefined,
+  ): Promise<Decision> | Decision {
+    const t = nowMs ?? this.#clock();
     const startMs = monotonicNow();
     const r = this.store.consume(key, policies, cost, t);
     if (isThenable(r)) {
       return r.then((d) => {
-        this.#decided(key, "consume", cost, shadow, d, monotonicNow() - startMs);
+        const ms = monotonicNow() - startMs;
+        this.#decided(key, "consume", cost, shadow, d, ms, ms);
         return d;
       });
     }
-    this.#decided(key, "consume", cost, shadow, r, monotonicNow() - startMs);
+    const ms = monotonicNow() - startMs;
+    this.#decided(key, "consume", cost, shadow, r, ms, ms);
     return r;
   }
 
-  /** #consumeSyncObserved (perf) is consumeSync's common call with listeners: a memory store, the default policies. */
-  #consumeSyncObserved(memory: MemoryStore, key: string, cost: number): Decision {
+  /** #nextTick counts an observed in-process decision and returns the count (see #timeMask). */
+  #nextTick(): number {
+    const tick = (this.#tick + 1) | 0;
+    this.#tick = tick;
+    return tick;
+  }
+
+  /** #consumeSyncReported is consumeSync's common call (a memory store, the default policies) for #memoryReported. */
+  #consumeSyncReported(memory: MemoryStore, key: string, cost: number, tick: number): Decision {
     const nowMs = this.#now();
     const t = Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs);
-    const timed = (++this.#tick & (STORE_TIMING_SAMPLE - 1)) === 0;
-    const t0 = timed ? monotonicNow() : 0;
-    const d = memory.consumeSync(key, this.policies, cost, t);
-    this.#decided(key, "consume", cost, false, d, timed ? monotonicNow() - t0 : undefined);
+    return this.#memoryReported(memory, key, this.policies, cost, false, t, tick);
+  }
+
+  /**
+   * #memoryReported decides on the memory store a call that listeners see or that
+   * is timed (`tick` has no bit of #timeMask set), and reports it.
+   */
+  #memoryReported(
+    memory: MemoryStore,
+    key: string,
+    policies: readonly Policy[],
+    cost: number,
+    shadow: boolean,
+    nowMs: number,
+    tick: number,
+  ): Decision {
+    if ((tick & this.#timeMask) !== 0) {
+      const d = memory.consumeSync(key, policies, cost, nowMs);
+      this.#decided(key, "consume", cost, shadow, d, undefined, undefined);
+      return d;
+    }
+    const t0 = monotonicNow();
+    const d = memory.consumeSync(key, policies, cost, nowMs);
+    const ms = monotonicNow() - t0;
+    this.#decided(key, "consume", cost, shadow, d, ms, (tick & (STORE_SINK_SAMPLE - 1)) === 0 ? ms : undefined);
     return d;
   }
 
-  /** #decided reports a decision given to a caller to the listeners. */
+  /**
+   * #decided reports a decision given to a caller to the counting bindings and the
+   * listeners: `durationMs` is the store's time for the listeners, `sinkMs` for the
+   * bindings' duration sinks (each undefined when not timed for them).
+   */
   #decided(
     key: string,
     op: DecisionEvent["op"],
@@ -613,11 +683,18 @@ export class RateLimiter {
     shadow: boolean,
     d: Decision,
     durationMs: number | undefined,
+    sinkMs: number | undefined,
   ): void {
+    if (this.#counting) {
+      this.#count(cost, shadow, d);
+      if (sinkMs !== undefined && this.#durationSinks !== undefined) this.#tellDuration(sinkMs);
+    }
     if (!d.allowed && this.#heavyK > 0) this.#refused(key, d);
     const l = this.#listeners;
-    const nearLimit = d.allowed && d.remaining <= d.limit * this.#nearShare;
     const list = l.decision;
+    const near = l.nearLimit;
+    if (list === undefined && near === undefined) return;
+    const nearLimit = d.allowed && d.remaining <= d.limit * this.#nearShare;
     if (list !== undefined) {
       const e: DecisionEvent = {
         key,
@@ -641,10 +718,94 @@ export class RateLimiter {
         }
       }
     }
-    const near = l.nearLimit;
     if (nearLimit && near !== undefined) {
       l.emit("nearLimit", near, { key, policy: d.policy, remaining: d.remaining, limit: d.limit });
     }
+  }
+
+  /**
+   * #count adds a decision to the counts of its deciding policy (the counting
+   * bindings' fast channel, see COUNTER): a few additions, no object built, kept
+   * small so V8 inlines it and the Decision need not even be allocated when the
+   * caller only reads it. A refusal is told to the refusal sinks, if any.
+   */
+  #count(cost: number, shadow: boolean, d: Decision): void {
+    const name = d.policy;
+    let c = this.#countLast;
+    if (c === undefined || name !== this.#countName) c = this.#countsOf(name);
+    if (d.allowed) {
+      c.allowed++;
+      c.costAdmitted += cost;
+      if (d.remaining <= d.limit * this.#nearShare) c.nearLimit++;
+      return;
+    }
+    if (shadow) c.shadow++;
+    else {
+      c.denied++;
+      c.costRefused += cost;
+    }
+    if (this.#refusedSinks !== undefined) this.#tellRefused(name, d.retryAfterMs, shadow);
+  }
+
+  /** #tellRefused calls the refusal sinks of the counting bindings (a throwing one is ignored, warned once). */
+  #tellRefused(policy: string, retryAfterMs: number, shadow: boolean): void {
+    const sinks = this.#refusedSinks ?? [];
+    for (let i = 0; i < sinks.length; i++) {
+      try {
+        (sinks[i] as (policy: string, retryAfterMs: number, shadow: boolean) => void)(policy, retryAfterMs, shadow);
+      } catch (err) {
+        this.#listeners.failed("decision", err);
+      }
+    }
+  }
+
+  /** #tellDuration calls the duration sinks of the counting bindings with a timed store call, in ms. */
+  #tellDuration(ms: number): void {
+    const sinks = this.#durationSinks ?? [];
+    for (let i = 0; i < sinks.length; i++) {
+      try {
+        (sinks[i] as (seconds: number) => void)(ms / 1000);
+      } catch (err) {
+        this.#listeners.failed("decision", err);
+      }
+    }
+  }
+
+  /** #countsOf returns the counts of a policy name, created on first use (OTHER_POLICY past MAX_COUNTED_POLICIES). */
+  #countsOf(name: string): DecisionCounts {
+    const counts = this.#counts as Map<string, DecisionCounts>;
+    let c = counts.get(name);
+    if (c === undefined) {
+      if (counts.size >= MAX_COUNTED_POLICIES && name !== OTHER_POLICY) return this.#countsOf(OTHER_POLICY);
+      c = newCounts();
+      counts.set(name, c);
+    }
+    this.#countName = name;
+    this.#countLast = c;
+    return c;
+  }
+
+  /**
+   * [COUNTER] attaches a counting binding (floodgate/prometheus, floodgate/otel): from
+   * now on the limiter counts every decision into plain numbers per policy name,
+   * which the binding reads with `counts()` when scraped, and calls `sinks` for
+   * refusals and timed store calls. `release()` detaches it; the counts stay.
+   */
+  [COUNTER](sinks: CounterSinks = {}): Counter {
+    this.#counts ??= new Map();
+    const entry: CounterSinks = { ...sinks };
+    this.#sinks = [...this.#sinks, entry];
+    this.#listenersChanged();
+    let released = false;
+    return {
+      counts: () => this.#counts as Map<string, DecisionCounts>,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#sinks = this.#sinks.filter((x) => x !== entry);
+        this.#listenersChanged();
+      },
+    };
   }
 
   /** #refused counts a refused key in the summary of each policy that refused it. */
@@ -722,7 +883,20 @@ export class RateLimiter {
   /** #listenersChanged updates the hot paths' flag and the subscription to the store's events. */
   #listenersChanged(): void {
     const l = this.#listeners;
-    this.#observed = l.decision !== undefined || l.nearLimit !== undefined || this.#heavyK > 0;
+    const sinks = this.#sinks;
+    this.#counting = sinks.length > 0;
+    const durations = sinks.flatMap((x) => (x.storeDuration ? [x.storeDuration.bind(x)] : []));
+    const refused = sinks.flatMap((x) => (x.refused ? [x.refused.bind(x)] : []));
+    this.#durationSinks = durations.length > 0 ? durations : undefined;
+    this.#refusedSinks = refused.length > 0 ? refused : undefined;
+    this.#observed = l.decision !== undefined || l.nearLimit !== undefined || this.#heavyK > 0 || this.#counting;
+    this.#countOnly = this.#counting && l.decision === undefined && l.nearLimit === undefined && this.#heavyK === 0;
+    this.#timeMask =
+      l.decision !== undefined
+        ? STORE_TIMING_SAMPLE - 1
+        : this.#durationSinks !== undefined
+          ? STORE_SINK_SAMPLE - 1
+          : -1;
     if (l.store !== undefined && this.#storeOff === undefined && typeof this.store.observe === "function") {
       this.#storeOff = this.store.observe((e) => {
         const list = this.#listeners.store;
@@ -768,15 +942,24 @@ export class RateLimiter {
     // Perf: the common call skips #resolve (see #fastCost) and checkNow; the rest takes #consumeSyncResolved.
     const memory = this.#memory;
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-    // Perf: listeners and blocks add one check each here; their paths live in #consumeSyncResolved (see #observed).
-    if (fast >= 0 && typeof key === "string" && memory !== undefined && !this.#observed && !this.#blocking) {
+    // Perf: listeners and blocks add one check each here; their paths live beside this one (see #observed).
+    if (fast >= 0 && typeof key === "string" && memory !== undefined && !this.#blocking) {
+      if (this.#observed) {
+        // With only counting bindings, an untimed decision stays on this path and #count
+        // (inlined) reads its fields; listeners and timed decisions take #memoryReported.
+        const tick = this.#nextTick();
+        if ((tick & this.#timeMask) === 0 || !this.#countOnly)
+          return this.#consumeSyncReported(memory, key, fast, tick);
+      }
       const nowMs = this.#now();
-      return memory.consumeSync(
+      const d = memory.consumeSync(
         key,
         this.policies,
         fast,
         Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs),
       );
+      if (this.#observed) this.#count(fast, false, d);
+      return d;
     }
     return this.#consumeSyncResolved(key, costOrOptions);
   }
@@ -784,10 +967,6 @@ export class RateLimiter {
   /** #consumeSyncResolved is consumeSync for calls that need #resolve (options, an unusual cost, bad input) or listeners. */
   #consumeSyncResolved(key: string, costOrOptions: number | CallOptions | undefined): Decision {
     const memory = this.#memory;
-    if (this.#observed && !this.#blocking && memory !== undefined) {
-      const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
-      if (fast >= 0 && typeof key === "string") return this.#consumeSyncObserved(memory, key, fast);
-    }
     if (memory === undefined) {
       throw new FloodgateTypeError(
         "ERR_STORE",
@@ -804,7 +983,7 @@ export class RateLimiter {
         cost,
         Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs),
       );
-      if (this.#observed) this.#decided(key, "consume", cost, shadow, d, undefined);
+      if (this.#observed) this.#decided(key, "consume", cost, shadow, d, undefined, undefined);
       return d;
     }
     if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, undefined) as Decision;
@@ -893,7 +1072,7 @@ export class RateLimiter {
         return this.store.consume(key, policies, c, this.#clock());
       },
       granted: (key, cost, d) => {
-        if (this.#observed) this.#decided(key, "acquire", cost, false, d, undefined);
+        if (this.#observed) this.#decided(key, "acquire", cost, false, d, undefined, undefined);
       },
       observe: this.#observeWait,
     };
@@ -928,7 +1107,7 @@ export class RateLimiter {
         return d.allowed ? { go: true, value: d } : { go: false, waitMs: d.retryAfterMs };
       },
       grant: (key, job, d) => {
-        if (this.#observed) this.#decided(key, "acquire", job.cost, false, d, undefined);
+        if (this.#observed) this.#decided(key, "acquire", job.cost, false, d, undefined, undefined);
         return d;
       },
       observe: this.#observeWait,

@@ -87,6 +87,75 @@ export const EVENTS: readonly (keyof RateLimiterEvents)[] = ["decision", "nearLi
 export const STORE_TIMING_SAMPLE = 16;
 
 /**
+ * STORE_SINK_SAMPLE: one in-process decision in this many is timed for the
+ * counting bindings' store-duration histograms (see CounterSinks.storeDuration):
+ * a decision takes a fraction of a microsecond, and timing it (two clock reads)
+ * and filling a histogram cost about as much, so the histogram is a sample. A
+ * power of two, a multiple of STORE_TIMING_SAMPLE.
+ */
+export const STORE_SINK_SAMPLE = 256;
+
+/** MAX_COUNTED_POLICIES bounds the policy names a limiter counts apart: further names count under OTHER_POLICY. */
+export const MAX_COUNTED_POLICIES = 256;
+/** OTHER_POLICY names the counts of policy names past MAX_COUNTED_POLICIES (per-call policies built per request, a bug). */
+export const OTHER_POLICY = "(other)";
+
+/**
+ * DecisionCounts are one policy name's decision counts, kept by a RateLimiter in
+ * plain numbers while a counting binding (floodgate/prometheus, floodgate/otel) is
+ * attached: the same numbers the `decision` event would give, counted without
+ * building an event. Cumulative from the first binding attached to the limiter.
+ */
+export interface DecisionCounts {
+  /** allowed, denied and shadow count decisions by outcome (see DecisionEvent.outcome). */
+  allowed: number;
+  denied: number;
+  shadow: number;
+  /** nearLimit counts allowed decisions that left `remaining` at or below the near-limit share. */
+  nearLimit: number;
+  /** costAdmitted sums the cost of allowed decisions; costRefused that of denied ones (not shadow). */
+  costAdmitted: number;
+  costRefused: number;
+}
+
+/** newCounts returns zeroed DecisionCounts. */
+export function newCounts(): DecisionCounts {
+  return { allowed: 0, denied: 0, shadow: 0, nearLimit: 0, costAdmitted: 0, costRefused: 0 };
+}
+
+/**
+ * CounterSinks are what a counting binding is told as it happens, besides the
+ * counts it reads when scraped: rare or sampled things only.
+ */
+export interface CounterSinks {
+  /**
+   * storeDuration receives a timed store decision, in seconds: every call of a
+   * store that answers with a promise (Redis), one in STORE_SINK_SAMPLE of an
+   * in-process store.
+   */
+  storeDuration?(seconds: number): void;
+  /** refused receives each refused decision (denied, or shadow): its deciding policy and wait. */
+  refused?(policy: string, retryAfterMs: number, shadow: boolean): void;
+}
+
+/** Counter is what RateLimiter[COUNTER]() returns to a binding. */
+export interface Counter {
+  /** counts returns the limiter's counts per policy name, live objects: read them, never write them. */
+  counts(): ReadonlyMap<string, Readonly<DecisionCounts>>;
+  /** release stops this binding's sinks; the limiter stops counting when no binding is left. */
+  release(): void;
+}
+
+/**
+ * COUNTER keys a RateLimiter's face for floodgate's own metric bindings: a typed
+ * fast channel beside the public listener API. A binding that only counts
+ * decisions needs no event object per decision: the limiter adds to plain
+ * numbers per policy name, which the binding reads when it is scraped. A
+ * registered symbol, the same in the ESM and CJS copies.
+ */
+export const COUNTER: unique symbol = Symbol.for("floodgate.RateLimiter.counter") as never;
+
+/**
  * Listeners keeps the listeners of one RateLimiter, an array per event, replaced
  * (never mutated) on each change, so an emit that is running is not disturbed by
  * a listener that removes itself. `emit` calls each one synchronously inside a

@@ -4,7 +4,6 @@ import { type Attributes, type BatchObservableResult, type Meter, metrics, trace
 import { describe, FloodgateTypeError } from "../core/errors.js";
 import { checkOptions } from "../core/validate.js";
 import { isRateLimiter, type RateLimiter } from "../limiter.js";
-import type { DecisionEvent } from "../listeners.js";
 import { STORE_BUCKETS, WAIT_BUCKETS } from "./buckets.js";
 import { STORE_EVENTS, Tally } from "./tally.js";
 
@@ -78,7 +77,7 @@ export function otelMetrics(limiters: RateLimiter | readonly RateLimiter[], opti
   const spanEvents = o.spanEvents !== false;
 
   const storeDuration = meter.createHistogram("floodgate.store.duration", {
-    description: "Time the store took to decide: every call of a Redis store, one in 16 decisions of a memory store.",
+    description: "Time the store took to decide: every call of a Redis store, one in 256 decisions of a memory store.",
     unit: "s",
     advice: { explicitBucketBoundaries: [...STORE_BUCKETS] },
   });
@@ -90,7 +89,7 @@ export function otelMetrics(limiters: RateLimiter | readonly RateLimiter[], opti
   const tally = new Tally({
     storeDuration: (s) => storeDuration.record(s),
     waitEnded: (outcome, s) => waitDuration.record(s, { "floodgate.outcome": outcome }),
-    ...(spanEvents ? { decision: markSpan } : {}),
+    ...(spanEvents ? { refused: markSpan } : {}),
   });
 
   const decisions = meter.createObservableCounter("floodgate.decisions", {
@@ -146,7 +145,7 @@ export function otelMetrics(limiters: RateLimiter | readonly RateLimiter[], opti
     queueDepth,
   ];
   const callback = (r: BatchObservableResult): void => {
-    for (const [policy, t] of tally.policies) {
+    for (const [policy, t] of tally.policies()) {
       const p = { "floodgate.policy": policy };
       r.observe(decisions, t.allowed, { ...p, "floodgate.outcome": "allowed" });
       r.observe(decisions, t.denied, { ...p, "floodgate.outcome": "denied" });
@@ -184,14 +183,13 @@ export function otelMetrics(limiters: RateLimiter | readonly RateLimiter[], opti
 }
 
 /** markSpan adds the rate_limited event to the active span of a refused decision (denied, or shadow). */
-function markSpan(e: DecisionEvent): void {
-  if (e.outcome === "allowed") return;
+function markSpan(policy: string, retryAfterMs: number, shadow: boolean): void {
   const span = trace.getActiveSpan();
   if (span === undefined) return;
   const attributes: Attributes = {
-    "floodgate.policy": e.policy,
-    "floodgate.retry_after_ms": e.decision.retryAfterMs,
-    "floodgate.shadow": e.outcome === "shadow",
+    "floodgate.policy": policy,
+    "floodgate.retry_after_ms": retryAfterMs,
+    "floodgate.shadow": shadow,
   };
   span.addEvent(RATE_LIMITED_EVENT, attributes);
 }

@@ -45,15 +45,16 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  *
  * - `floodgate_decisions_total{policy,outcome}`: outcome allowed, denied, or shadow (would-be refusals)
  * - `floodgate_near_limit_total{policy}`, `floodgate_cost_admitted_total{policy}`, `floodgate_cost_refused_total{policy}`
- * - `floodgate_store_duration_seconds` (histogram; every Redis call, 1 in 16 memory decisions)
+ * - `floodgate_store_duration_seconds` (histogram; every Redis call, 1 in 256 memory decisions)
  * - `floodgate_store_degraded`, `floodgate_store_degraded_seconds_total`, `floodgate_store_events_total{event}`
  * - `floodgate_keys_tracked{policy}`, `floodgate_memory_overflow_calls_total{policy}` (memory store)
  * - `floodgate_wait_duration_seconds{outcome}` (histogram), `floodgate_queue_depth` (acquire)
  *
  * Labels are policy names and fixed words only: never a key, an IP or request
  * text, so the series count is bounded (docs/observability.md gives the formula).
- * Counters are kept in plain numbers and copied into prom-client when scraped, so
- * an attached binding costs little per decision. Text and OpenMetrics output both
+ * Decisions are counted by the limiter itself in plain numbers (its counting
+ * channel, no event object) and copied into prom-client when scraped, so an
+ * attached binding costs a few additions per decision. Text and OpenMetrics output both
  * work (`registry.setContentType(openMetricsContentType)`).
  *
  * @example
@@ -99,7 +100,7 @@ export function prometheusMetrics(
 
   const storeDuration = new Histogram({
     name: `${prefix}store_duration_seconds`,
-    help: "Time the store took to decide, in seconds: every call of a Redis store, one in 16 decisions of a memory store.",
+    help: "Time the store took to decide, in seconds: every call of a Redis store, one in 256 decisions of a memory store.",
     buckets: [...storeBuckets],
     registers,
   });
@@ -122,7 +123,7 @@ export function prometheusMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [policy, t] of tally.policies) {
+      for (const [policy, t] of tally.policies()) {
         this.inc({ policy, outcome: "allowed" }, t.allowed);
         this.inc({ policy, outcome: "denied" }, t.denied);
         this.inc({ policy, outcome: "shadow" }, t.shadow);
@@ -136,7 +137,7 @@ export function prometheusMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [policy, t] of tally.policies) this.inc({ policy }, t.nearLimit);
+      for (const [policy, t] of tally.policies()) this.inc({ policy }, t.nearLimit);
     },
   });
   const costAdmitted = new Counter({
@@ -146,7 +147,7 @@ export function prometheusMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [policy, t] of tally.policies) this.inc({ policy }, t.costAdmitted);
+      for (const [policy, t] of tally.policies()) this.inc({ policy }, t.costAdmitted);
     },
   });
   const costRefused = new Counter({
@@ -156,7 +157,7 @@ export function prometheusMetrics(
     registers,
     collect() {
       this.reset();
-      for (const [policy, t] of tally.policies) this.inc({ policy }, t.costRefused);
+      for (const [policy, t] of tally.policies()) this.inc({ policy }, t.costRefused);
     },
   });
   const degraded = new Gauge({

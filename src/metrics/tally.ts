@@ -1,22 +1,23 @@
 // tally.ts: plain counts kept from RateLimiter events, read by the Prometheus and OpenTelemetry bindings when they are scraped.
 
 import type { RateLimiter } from "../limiter.js";
-import type { DecisionEvent, StoreEvent, WaitEvent } from "../listeners.js";
+import {
+  COUNTER,
+  type Counter,
+  type DecisionCounts,
+  MAX_COUNTED_POLICIES,
+  newCounts,
+  OTHER_POLICY,
+  type StoreEvent,
+  type WaitEvent,
+} from "../listeners.js";
 
 /** MAX_POLICIES bounds the policy label: decisions of further policy names are counted under OTHER_POLICY. */
-export const MAX_POLICIES = 256;
-/** OTHER_POLICY is the policy label of names past MAX_POLICIES (per-call policies built per request, a bug). */
-export const OTHER_POLICY = "(other)";
+export const MAX_POLICIES = MAX_COUNTED_POLICIES;
+export { OTHER_POLICY };
 
 /** PolicyTally is one policy's counts. */
-export interface PolicyTally {
-  allowed: number;
-  denied: number;
-  shadow: number;
-  nearLimit: number;
-  costAdmitted: number;
-  costRefused: number;
-}
+export type PolicyTally = DecisionCounts;
 
 /** STORE_EVENTS lists the store events counted, in label order. */
 export const STORE_EVENTS = ["degraded", "recovered", "error", "probe", "overflow"] as const;
@@ -36,13 +37,16 @@ export interface TallyHooks {
   storeDuration?(seconds: number): void;
   /** waitEnded is a wait's end: its outcome label and its length. */
   waitEnded?(outcome: string, seconds: number): void;
-  /** decision sees every decision event after it is counted (the OpenTelemetry span event). */
-  decision?(e: DecisionEvent): void;
+  /** refused sees every refused decision (denied, or shadow): the OpenTelemetry span event. */
+  refused?(policy: string, retryAfterMs: number, shadow: boolean): void;
 }
 
-/** Attached is one limiter a Tally listens to. */
+/** Attached is one limiter a Tally counts. */
 interface Attached {
   readonly limiter: RateLimiter;
+  /** counter is the limiter's counting channel; its counts are cumulative, `baseline` holds them at attach. */
+  readonly counter: Counter;
+  readonly baseline: Map<string, DecisionCounts>;
   readonly off: () => void;
 }
 
@@ -59,15 +63,16 @@ interface Watch {
 }
 
 /**
- * Tally listens to RateLimiters and keeps counts in plain numbers: per policy
- * name, decisions by outcome, near-limit calls and cost; store events; time spent
- * degraded. Counting a decision is a few additions and one Map lookup (skipped
- * when the policy is the last one seen); the bindings read the counts only when
- * scraped or collected, so an attached binding costs little per decision.
- * Nothing is kept per key.
+ * Tally counts what RateLimiters report, in plain numbers: per policy name,
+ * decisions by outcome, near-limit calls and cost; store events; time spent
+ * degraded. Decisions are counted by each limiter itself through its counting
+ * channel (RateLimiter[COUNTER]): a few additions per decision, no event object,
+ * no call into the Tally; the Tally reads those numbers only when the binding is
+ * scraped or collected. Nothing is kept per key.
  */
 export class Tally {
-  readonly policies = new Map<string, PolicyTally>();
+  /** #detached holds the counts of limiters detached since (what they counted while attached). */
+  readonly #detached = new Map<string, PolicyTally>();
   readonly storeEvents: Record<(typeof STORE_EVENTS)[number], number> = {
     degraded: 0,
     recovered: 0,
@@ -81,36 +86,44 @@ export class Tally {
   readonly #stores = new Map<unknown, Watch>();
   readonly #hooks: TallyHooks;
   readonly #now: () => number;
-  #lastName = "";
-  #last: PolicyTally | undefined;
 
   constructor(hooks: TallyHooks = {}, now: () => number = () => performance.now()) {
     this.#hooks = hooks;
     this.#now = now;
   }
 
-  /** policy returns the tally of a policy name, created on first use (OTHER_POLICY past MAX_POLICIES). */
-  policy(name: string): PolicyTally {
-    if (name === this.#lastName && this.#last !== undefined) return this.#last;
-    let t = this.policies.get(name);
-    if (t === undefined) {
-      if (this.policies.size >= MAX_POLICIES) return this.policy(OTHER_POLICY);
-      t = { allowed: 0, denied: 0, shadow: 0, nearLimit: 0, costAdmitted: 0, costRefused: 0 };
-      this.policies.set(name, t);
+  /**
+   * policies returns the counts per policy name of every limiter attached now or
+   * before (only what was counted while attached), summed by name: a new Map of
+   * new objects, at most MAX_POLICIES names (further ones under OTHER_POLICY).
+   */
+  policies(): Map<string, PolicyTally> {
+    const out = new Map<string, PolicyTally>();
+    for (const [name, c] of this.#detached) addCounts(out, name, c, undefined);
+    for (const a of this.#attached) {
+      for (const [name, c] of a.counter.counts()) addCounts(out, name, c, a.baseline.get(name));
     }
-    this.#lastName = name;
-    this.#last = t;
-    return t;
+    return out;
   }
 
   /** attach starts counting a limiter's events and returns a function that stops it. */
   attach(limiter: RateLimiter): () => void {
     if (this.#attached.some((a) => a.limiter === limiter)) return () => this.detach(limiter);
-    const offs = [limiter.on("decision", this.#decision), limiter.on("wait", this.#wait)];
+    const hooks = this.#hooks;
+    const counter = limiter[COUNTER]({
+      ...(hooks.storeDuration ? { storeDuration: hooks.storeDuration } : {}),
+      ...(hooks.refused ? { refused: hooks.refused } : {}),
+    });
+    const baseline = new Map<string, DecisionCounts>();
+    for (const [name, c] of counter.counts()) baseline.set(name, { ...c });
+    const offWait = limiter.on("wait", this.#wait);
     this.#attached.push({
       limiter,
+      counter,
+      baseline,
       off: () => {
-        for (const off of offs) off();
+        counter.release();
+        offWait();
       },
     });
     if (!this.#stores.has(limiter.store)) {
@@ -130,7 +143,10 @@ export class Tally {
     const i = this.#attached.findIndex((a) => a.limiter === limiter);
     if (i < 0) return;
     const [a] = this.#attached.splice(i, 1);
-    a?.off();
+    if (a !== undefined) {
+      for (const [name, c] of a.counter.counts()) addCounts(this.#detached, name, c, a.baseline.get(name));
+      a.off();
+    }
     const w = this.#stores.get(limiter.store);
     if (w === undefined || w.via !== limiter) return;
     // The store was watched through this limiter: through another that shares it, or no longer.
@@ -148,23 +164,6 @@ export class Tally {
   limiters(): RateLimiter[] {
     return this.#attached.map((a) => a.limiter);
   }
-
-  readonly #decision = (e: DecisionEvent): void => {
-    const t = this.policy(e.policy);
-    if (e.outcome === "allowed") {
-      t.allowed++;
-      t.costAdmitted += e.cost;
-      if (e.nearLimit) t.nearLimit++;
-    } else if (e.outcome === "denied") {
-      t.denied++;
-      t.costRefused += e.cost;
-    } else {
-      t.shadow++;
-    }
-    const hooks = this.#hooks;
-    if (e.durationMs !== undefined && hooks.storeDuration !== undefined) hooks.storeDuration(e.durationMs / 1000);
-    if (hooks.decision !== undefined) hooks.decision(e);
-  };
 
   #store(w: Watch, e: StoreEvent): void {
     this.storeEvents[e.type]++;
@@ -220,4 +219,25 @@ export class Tally {
     for (const a of this.#attached) n += a.limiter.waiting();
     return n;
   }
+}
+
+/** addCounts adds `c` minus `base` to the counts of `name` in `out` (OTHER_POLICY once out holds MAX_POLICIES names). */
+function addCounts(
+  out: Map<string, PolicyTally>,
+  name: string,
+  c: Readonly<DecisionCounts>,
+  base: Readonly<DecisionCounts> | undefined,
+): void {
+  const key = out.has(name) || out.size < MAX_POLICIES ? name : OTHER_POLICY;
+  let t = out.get(key);
+  if (t === undefined) {
+    t = newCounts();
+    out.set(key, t);
+  }
+  t.allowed += c.allowed - (base?.allowed ?? 0);
+  t.denied += c.denied - (base?.denied ?? 0);
+  t.shadow += c.shadow - (base?.shadow ?? 0);
+  t.nearLimit += c.nearLimit - (base?.nearLimit ?? 0);
+  t.costAdmitted += c.costAdmitted - (base?.costAdmitted ?? 0);
+  t.costRefused += c.costRefused - (base?.costRefused ?? 0);
 }

@@ -51,10 +51,12 @@ describe("floodgate/otel", () => {
     limiter.consumeSync("a");
     limiter.consumeSync("a");
     limiter.consumeSync("a", { shadow: true });
-    for (let i = 0; i < 12; i++) limiter.consumeSync(`k${i}`); // 16 decisions: one timed
+    for (let i = 0; i < 12; i++) limiter.consumeSync(`k${i}`);
+    // 240 checks that spend nothing (k0 keeps 3 of 4, not near): 256 decisions in all, one timed (1 in 256).
+    for (let i = 0; i < 240; i++) limiter.consumeSync("k0", 0);
     const data = await read();
     const p = { "floodgate.policy": "api" };
-    expect(point(data, "floodgate.decisions", { ...p, "floodgate.outcome": "allowed" })).toBe(14);
+    expect(point(data, "floodgate.decisions", { ...p, "floodgate.outcome": "allowed" })).toBe(14 + 240);
     expect(point(data, "floodgate.decisions", { ...p, "floodgate.outcome": "denied" })).toBe(1);
     expect(point(data, "floodgate.decisions", { ...p, "floodgate.outcome": "shadow" })).toBe(1);
     expect(point(data, "floodgate.near_limit", p)).toBe(1);

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type OpenMetricsContentType, openMetricsContentType, Registry } from "prom-client";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MemoryStore, RateLimiter, tokenBucket } from "../../src/index.js";
 import { prometheusMetrics } from "../../src/metrics/prometheus.js";
 import { FakeTime } from "../unit/fake-time.js";
@@ -26,10 +26,12 @@ describe("floodgate/prometheus", () => {
     limiter.consumeSync("a", 3);
     limiter.consumeSync("b", 4);
     limiter.consumeSync("b", { shadow: true });
-    for (let i = 0; i < 9; i++) limiter.consumeSync(`c${i}`); // 16 decisions in all: one timed
+    for (let i = 0; i < 9; i++) limiter.consumeSync(`c${i}`);
+    // 240 checks that spend nothing (c0 keeps 3 of 4, not near): 256 decisions in all, one timed (1 in 256).
+    for (let i = 0; i < 240; i++) limiter.consumeSync("c0", 0);
     const f = parseText(await registry.metrics());
     const want: [string, Record<string, string>, number][] = [
-      ["floodgate_decisions_total", { policy: "api", outcome: "allowed" }, 13],
+      ["floodgate_decisions_total", { policy: "api", outcome: "allowed" }, 13 + 240],
       ["floodgate_decisions_total", { policy: "api", outcome: "denied" }, 2],
       ["floodgate_decisions_total", { policy: "api", outcome: "shadow" }, 1],
       ["floodgate_near_limit_total", { policy: "api" }, 2], // a left with 0, b left with 0
@@ -97,6 +99,69 @@ describe("floodgate/prometheus", () => {
     expect(() => prometheusMetrics({} as never, { registry })).toThrow(/takes a RateLimiter/);
     expect(() => prometheusMetrics(a, { registry, storeBuckets: [1, 0.5] })).toThrow(/storeBuckets.*increasing/);
     expect(() => prometheusMetrics(a, { registry, labels: {} } as never)).toThrow(/labels/);
+  });
+
+  it("counts through the limiter's counting channel: every call, beside a listener, a binding attached later counting from then", async () => {
+    const r1 = new Registry();
+    const r2 = new Registry();
+    const limiter = new RateLimiter({ policy: four(), now: () => 0 });
+    prometheusMetrics(limiter, { registry: r1 });
+    const seen: string[] = [];
+    let second: { detach(): void } | undefined;
+    let off = () => {};
+    // step: the call, then what changes (bucket of 4, near limit at 0.8 or less left).
+    const steps: [string, () => unknown][] = [
+      ["consumeSync a: allowed, 3 left", () => limiter.consumeSync("a")],
+      ["consume a 2: allowed, 1 left (not near)", () => limiter.consume("a", 2)],
+      [
+        "second binding attached: it counts from here",
+        () => (second = prometheusMetrics(limiter, { registry: r2, prefix: "second_" })),
+      ],
+      [
+        "a decision listener beside the bindings",
+        () => (off = limiter.on("decision", (e) => void seen.push(e.outcome))),
+      ],
+      ["consume a 2: denied", () => limiter.consume("a", 2)],
+      ["consumeSync a 2 in shadow mode: shadow", () => limiter.consumeSync("a", { cost: 2, shadow: true })],
+      ["acquire b: allowed (op acquire)", () => limiter.acquire("b")],
+      ["listener removed", () => off()],
+      ["consumeSync a: allowed, 0 left (near)", () => limiter.consumeSync("a")],
+    ];
+    for (const [, step] of steps) await step();
+    expect(seen, "the listener saw its three decisions").toEqual(["denied", "shadow", "allowed"]);
+    const want = (prefix: string, all: boolean): [string, Record<string, string>, number][] => [
+      [`${prefix}decisions_total`, { policy: "api", outcome: "allowed" }, all ? 4 : 2],
+      [`${prefix}decisions_total`, { policy: "api", outcome: "denied" }, 1],
+      [`${prefix}decisions_total`, { policy: "api", outcome: "shadow" }, 1],
+      [`${prefix}near_limit_total`, { policy: "api" }, 1],
+      [`${prefix}cost_admitted_total`, { policy: "api" }, all ? 1 + 2 + 1 + 1 : 1 + 1],
+      [`${prefix}cost_refused_total`, { policy: "api" }, 2],
+    ];
+    const f1 = parseText(await r1.metrics());
+    const f2 = parseText(await r2.metrics());
+    for (const [name, labels, n] of want("floodgate_", true)) expect(value(f1, name, labels), name).toBe(n);
+    for (const [name, labels, n] of want("second_", false)) expect(value(f2, name, labels), name).toBe(n);
+    second?.detach();
+    limiter.consumeSync("b");
+    expect(
+      value(parseText(await r1.metrics()), "floodgate_decisions_total", { policy: "api", outcome: "allowed" }),
+    ).toBe(5);
+    expect((await r2.metrics()).trim(), "the detached binding's metrics are gone").toBe("");
+  });
+
+  // Regression: past 256 policy names the Tally recursed until the stack overflowed (caught as a throwing listener), so no "(other)" series.
+  it('policy names past 256 are counted under policy="(other)"', async () => {
+    const registry = new Registry();
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const limiter = new RateLimiter({ policy: four(), now: () => 0 });
+    prometheusMetrics(limiter, { registry });
+    for (let i = 0; i < 300; i++) limiter.consumeSync("k", { policy: four(`p${i}`) });
+    const f = parseText(await registry.metrics());
+    expect(value(f, "floodgate_decisions_total", { policy: "(other)", outcome: "allowed" })).toBe(300 - 256);
+    expect(value(f, "floodgate_decisions_total", { policy: "p255", outcome: "allowed" })).toBe(1);
+    expect(value(f, "floodgate_decisions_total", { policy: "p256", outcome: "allowed" })).toBeUndefined();
+    expect(warn).not.toHaveBeenCalled();
+    warn.mockRestore();
   });
 
   // Regression: the first Tally watched a store through every attached limiter, counting its events twice.

@@ -15,6 +15,7 @@ import {
   tokenBucket,
   type WaitEvent,
 } from "../../src/index.js";
+import { COUNTER, OTHER_POLICY } from "../../src/listeners.js";
 import { FakeTime, settle } from "./fake-time.js";
 
 /** A bucket of 5 that refills one token per 1000 s: nothing comes back during a test. */
@@ -183,6 +184,94 @@ describe("decision events", () => {
     const d: Decision = limiter.consumeSync("k");
     off();
     expect(d.remaining).toBe(4);
+  });
+});
+
+describe("the counting channel (RateLimiter[COUNTER]) of floodgate's own bindings", () => {
+  it("counts every decision path in plain numbers per policy name, with no listener", async () => {
+    const limiter = new RateLimiter({ policy: five(), now: () => 0 });
+    const counter = limiter[COUNTER]();
+    // step: a call and why it counts as it does (bucket of 5; near limit at 1 left or less).
+    limiter.consumeSync("a", 3); // allowed, 2 left
+    await limiter.consume("a"); // allowed, 1 left: near
+    await limiter.consumeAt("a", 0, 2); // denied
+    limiter.consumeSync("a", { cost: 5, shadow: true }); // shadow (would-be refusal)
+    await limiter.acquire("b"); // allowed, an acquire
+    limiter.consumeSync("c", { policy: fixedWindow({ name: "other", limit: 2, windowMs: 1000 }) }); // another name
+    expect(Object.fromEntries(counter.counts())).toEqual({
+      api: { allowed: 3, denied: 1, shadow: 1, nearLimit: 1, costAdmitted: 5, costRefused: 2 },
+      other: { allowed: 1, denied: 0, shadow: 0, nearLimit: 0, costAdmitted: 1, costRefused: 0 },
+    });
+    counter.release();
+    limiter.consumeSync("a", 0);
+    expect(counter.counts().get("api")?.allowed, "released: the limiter stops counting").toBe(3);
+  });
+
+  it("hands the histogram one in-process decision in 256 (one in 16 is timed for a decision listener), every promise-store call", async () => {
+    const limiter = new RateLimiter({ policy: five(), now: () => 0 });
+    const seconds: number[] = [];
+    limiter[COUNTER]({ storeDuration: (s) => void seconds.push(s) });
+    for (let i = 0; i < 512; i++) limiter.consumeSync("k", 0);
+    expect(seconds.length, "2 of 512").toBe(2);
+    const timed: number[] = [];
+    limiter.on("decision", (e) => void (e.durationMs !== undefined && timed.push(e.durationMs)));
+    for (let i = 0; i < 512; i++) await limiter.consume("k", 0);
+    expect([seconds.length, timed.length], "with a listener: the sink 2 more of 512, the listener 32").toEqual([4, 32]);
+    expect(seconds.every((s) => s >= 0 && s < 1)).toBe(true);
+
+    const memory = new MemoryStore();
+    const slow: Store = {
+      ownsClock: false,
+      consume: async (k, p, c, n) => memory.consume(k, p, c, n),
+      peek: async (k, p, n) => memory.peek(k, p, n),
+      refund: async () => {},
+      reset: async () => {},
+    };
+    const remote = new RateLimiter({ policy: five(), store: slow });
+    const remoteSeconds: number[] = [];
+    remote[COUNTER]({ storeDuration: (s) => void remoteSeconds.push(s) });
+    for (let i = 0; i < 3; i++) await remote.consume("k");
+    expect(remoteSeconds.length, "every call of a promise store").toBe(3);
+    expect(remote[COUNTER]().counts().get("api")?.allowed).toBe(3);
+  });
+
+  it("tells refusals to the refused sink; a sink that throws never reaches the caller and is warned once", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const limiter = new RateLimiter({ policy: five(), now: () => 0 });
+    const refused: [string, number, boolean][] = [];
+    limiter[COUNTER]({
+      refused: (policy, retryAfterMs, shadow) => void refused.push([policy, retryAfterMs, shadow]),
+      storeDuration: () => {
+        throw new Error("sink");
+      },
+    });
+    limiter[COUNTER]({
+      refused: () => {
+        throw new Error("boom");
+      },
+    });
+    limiter.consumeSync("a", 5);
+    expect(limiter.consumeSync("a").allowed).toBe(false);
+    expect((await limiter.consume("a", { shadow: true })).allowed).toBe(false);
+    for (let i = 0; i < 256; i++) limiter.consumeSync("b", 0); // one timed: the throwing duration sink
+    expect(refused).toEqual([
+      ["api", 1_000_000, false],
+      ["api", 1_000_000, true],
+    ]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(/boom.*FG_LISTENER_THREW/);
+  });
+
+  it("counts at most 256 policy names apart; further names count under (other)", () => {
+    const limiter = new RateLimiter({ policy: five(), now: () => 0 });
+    const counter = limiter[COUNTER]();
+    for (let i = 0; i < 300; i++) {
+      limiter.consumeSync("k", { policy: tokenBucket({ name: `p${i}`, capacity: 5, refillRate: 1 }) });
+    }
+    const counts = counter.counts();
+    expect(counts.size).toBe(257);
+    expect(counts.get(OTHER_POLICY)?.allowed).toBe(300 - 256);
+    expect(counts.has("p256")).toBe(false);
   });
 });
 
