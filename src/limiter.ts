@@ -1,7 +1,7 @@
 // limiter.ts: RateLimiter, the public entry point: consume, peek, refund, reset, acquire.
 
 import { badClock, checkClockOption, defaultTimers, monotonicNow, readClock, type Timers } from "./core/clock.js";
-import { combineDecision } from "./core/decision.js";
+import { checkVerdict, combineDecision } from "./core/decision.js";
 import { describe, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
 import { type LiveOptions, replaceLive } from "./core/live.js";
 import { type Decision, newOutcome, type Outcome, type Policy } from "./core/policy.js";
@@ -19,9 +19,9 @@ import {
 } from "./listeners.js";
 import { WaitQueue, type WaitQueueOptions } from "./queue.js";
 import { isMemoryStore, MemoryStore } from "./stores/memory.js";
-import type { BlockRule, KeysTracked, Store } from "./stores/store.js";
+import type { AllCall, AllDecision, BlockRule, KeysTracked, Store } from "./stores/store.js";
 
-export type { Timers };
+export type { AllCall, AllDecision, Timers };
 
 /** RateLimiterOptions configures a RateLimiter. */
 export interface RateLimiterOptions {
@@ -108,6 +108,12 @@ export interface AcquireOptions extends CallOptions {
   maxWaitMs?: number;
 }
 
+/** AllItem is one item of consumeAll: a key and its per-call options. */
+export interface AllItem extends CallOptions {
+  readonly key: string;
+}
+
+const ALL_ITEM_OPTIONS = ["key", "cost", "policy", "shadow"] as const;
 const CALL_OPTIONS = ["cost", "policy"] as const;
 const CONSUME_OPTIONS = ["cost", "policy", "shadow"] as const;
 const CALL_OPTIONS_NO_COST = ["policy"] as const;
@@ -613,16 +619,17 @@ export class RateLimiter {
     shadow: boolean,
     d: Decision,
     durationMs: number | undefined,
+    outcome?: DecisionEvent["outcome"],
   ): void {
     if (!d.allowed && this.#heavyK > 0) this.#refused(key, d);
     const l = this.#listeners;
-    const nearLimit = d.allowed && d.remaining <= d.limit * this.#nearShare;
+    const nearLimit = d.allowed && outcome === undefined && d.remaining <= d.limit * this.#nearShare;
     const list = l.decision;
     if (list !== undefined) {
       const e: DecisionEvent = {
         key,
         op,
-        outcome: d.allowed ? "allowed" : shadow ? "shadow" : "denied",
+        outcome: outcome ?? (d.allowed ? "allowed" : shadow ? "shadow" : "denied"),
         policy: d.policy,
         cost,
         remaining: d.remaining,
@@ -810,6 +817,134 @@ export class RateLimiter {
     if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, undefined) as Decision;
     const nowMs = this.#now();
     return memory.consumeSync(key, policies, cost, Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs));
+  }
+
+  /**
+   * consumeAll spends each item's cost for its own key, all-or-nothing: when an item
+   * (not in `shadow` mode) is denied, nothing is taken from any item. The answer gives
+   * `allowed` and each item's own verdict (see AllDecision). A request that matches
+   * several limits keyed apart (a per-user and a per-route limit) decides with it.
+   *
+   * It is one atomic step with a MemoryStore (one synchronous section) and with a
+   * RedisStore (one script call) on standalone Redis, or on a Cluster when every key
+   * lies in one slot (hash-tag them, `{tenant:7}:user:42`). Otherwise (keys in several
+   * Cluster slots, a store without `consumeAll`, a limiter with blocks) it takes, then
+   * refunds what it took when an item is denied: no limit ever admits more than its
+   * limit, but a concurrent call may, for that round trip, see less than it would.
+   * An item of cost 0 is a check: it takes nothing, and refuses (the others too) when its
+   * limit has nothing left (`remaining` 0). With `{ dryRun: true }` every item is decided
+   * and reported but nothing is taken (`allowed` is false): a caller that refuses the
+   * request for another reason still learns each item's own verdict. Listeners see one
+   * decision per item; an item admitted by its own limits but refused with the others is
+   * reported as denied.
+   *
+   * @example
+   * const all = await limiter.consumeAll([
+   *   { key: "user:42", policy: perUser },
+   *   { key: "route:/export", policy: perRoute, cost: 5 },
+   * ]);
+   * if (!all.allowed) reply429(all.items.find((d) => !d.allowed));
+   */
+  consumeAll(items: readonly AllItem[], options: { dryRun?: boolean } = {}): Promise<AllDecision> {
+    try {
+      checkOptions("consumeAll(items, options)", options, ["dryRun"]);
+      const dryRun = options.dryRun ?? false;
+      if (typeof dryRun !== "boolean") {
+        throw new FloodgateTypeError(
+          "ERR_INVALID_OPTION",
+          `floodgate: consumeAll(items, { dryRun }) must be true or false, got ${describe(dryRun)}.`,
+        );
+      }
+      if (!Array.isArray(items) || items.length === 0) {
+        throw new FloodgateTypeError(
+          "ERR_INVALID_OPTION",
+          `floodgate: consumeAll(items) needs a non-empty array of { key, cost?, policy?, shadow? }, got ${describe(items)}.`,
+        );
+      }
+      const calls: AllCall[] = items.map((item, i) => {
+        if (item === null || typeof item !== "object") {
+          throw new FloodgateTypeError(
+            "ERR_INVALID_OPTION",
+            `floodgate: consumeAll(items[${i}]) must be an object { key, cost?, policy?, shadow? }, got ${describe(item)}.`,
+          );
+        }
+        checkOptions(`consumeAll(items[${i}])`, item, ALL_ITEM_OPTIONS);
+        const { key, ...options } = item;
+        const [policies, cost, shadow] = this.#resolve(`consumeAll(items[${i}])`, key, options, 1, CONSUME_OPTIONS);
+        return { key, policies, cost, shadow };
+      });
+      const nowMs = this.#clock();
+      const memory = this.#memory;
+      if (memory !== undefined && !this.#blocking) {
+        return Promise.resolve(this.#allReported(calls, this.#allSync(memory, calls, nowMs as number, dryRun)));
+      }
+      const atomic = this.#blocking ? undefined : this.store.consumeAll?.(calls, nowMs, dryRun);
+      if (atomic !== undefined) {
+        return Promise.resolve(atomic).then((r) => this.#allReported(calls, r));
+      }
+      return this.#allTakeRefund(calls, nowMs, dryRun).then((r) => this.#allReported(calls, r));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** #allSync is consumeAll on a MemoryStore: take, then refund on a denial, in one synchronous section. */
+  #allSync(memory: MemoryStore, calls: readonly AllCall[], nowMs: number, dryRun: boolean): AllDecision {
+    const items: Decision[] = [];
+    let allowed = !dryRun;
+    for (const c of calls) {
+      const d = checkVerdict(c.cost, c.policies, memory.consume(c.key, c.policies, c.cost, nowMs));
+      items.push(d);
+      if (!d.allowed && !c.shadow) allowed = false;
+    }
+    if (!allowed) {
+      for (let i = 0; i < calls.length; i++) {
+        const c = calls[i] as AllCall;
+        if (!(items[i] as Decision).allowed || c.cost === 0) continue;
+        memory.refund(c.key, c.policies, c.cost, nowMs);
+        items[i] = memory.peek(c.key, c.policies, nowMs);
+      }
+    }
+    return { allowed, items };
+  }
+
+  /** #allTakeRefund is consumeAll where no atomic step exists: take, then refund on a denial (not atomic). */
+  async #allTakeRefund(calls: readonly AllCall[], nowMs: number | undefined, dryRun: boolean): Promise<AllDecision> {
+    const items = await Promise.all(
+      calls.map(async (c) =>
+        checkVerdict(
+          c.cost,
+          c.policies,
+          this.#blocking
+            ? await this.#guarded(c.key, c.policies, c.cost, nowMs)
+            : await this.store.consume(c.key, c.policies, c.cost, nowMs),
+        ),
+      ),
+    );
+    const allowed = !dryRun && items.every((d, i) => d.allowed || (calls[i] as AllCall).shadow);
+    if (!allowed) {
+      await Promise.all(
+        calls.map(async (c, i) => {
+          const d = items[i] as Decision;
+          // A decision of the failure policy took nothing from the store.
+          if (!d.allowed || c.cost === 0 || d.degraded === "fail-open" || d.degraded === "fail-closed") return;
+          await this.store.refund(c.key, c.policies, c.cost, nowMs);
+          items[i] = await this.store.peek(c.key, c.policies, nowMs);
+        }),
+      );
+    }
+    return { allowed, items };
+  }
+
+  /** #allReported tells the listeners of each item of a consumeAll and returns its answer. */
+  #allReported(calls: readonly AllCall[], r: AllDecision): AllDecision {
+    if (!this.#observed) return r;
+    for (let i = 0; i < calls.length; i++) {
+      const c = calls[i] as AllCall;
+      const d = r.items[i] as Decision;
+      this.#decided(c.key, "consume", c.cost, c.shadow, d, undefined, d.allowed && !r.allowed ? "denied" : undefined);
+    }
+    return r;
   }
 
   /** peek reports the key's standing without spending anything or creating state. */

@@ -52,7 +52,7 @@ for i = 1, tonumber(ARGV[a]) do
   a = a + 4
 end
 a = a + 1
-local SET_OP, SET_SPECS = {}, {}
+local SET_OP, SET_SPECS, SET_COSTS, SET_SHADOW = {}, {}, {}, {}
 for i = 1, tonumber(ARGV[a]) do
   SET_OP[i] = ARGV[a + 1]
   local n = tonumber(ARGV[a + 2])
@@ -60,6 +60,16 @@ for i = 1, tonumber(ARGV[a]) do
   for j = 1, n do l[j] = tonumber(ARGV[a + 2 + j]) end
   SET_SPECS[i] = l
   a = a + 2 + n
+  if SET_OP[i] == 'a' or SET_OP[i] == 'v' then
+    -- An all-or-nothing set across keys carries each member's cost, then its shadow flag (1/0).
+    local costs, shadow = {}, {}
+    for j = 1, n do
+      costs[j] = tonumber(ARGV[a + j])
+      shadow[j] = ARGV[a + n + j] == '1'
+    end
+    SET_COSTS[i], SET_SHADOW[i] = costs, shadow
+    a = a + 2 * n
+  end
 end
 a = a + 1
 local runs = tonumber(ARGV[a])
@@ -153,6 +163,55 @@ for _ = 1, runs do
         -- Kept: the admitted costs, and any state rebased after the clock went back.
         for i = 1, n do
           if (all and cost > 0) or rebs[i] then store(keys[i], nexts[i], resets[i]) end
+        end
+        for i = 1, n do
+          if oks[i] then out[o + 1] = 1 else out[o + 1] = 0 end
+          out[o + 2] = rems[i]
+          out[o + 3] = retries[i]
+          out[o + 4] = resets[i]
+          o = o + 4
+        end
+      elseif op == 'a' or op == 'v' then
+        -- All-or-nothing across keys: every member admits its own cost, or, when a member
+        -- that is not in shadow mode refuses, nothing is taken from any. A member of cost 0
+        -- is a check: it refuses when nothing remains. A member whose key an earlier member
+        -- of the call also holds sees that member's tentative state. 'v' (a dry run) decides
+        -- the same way and takes nothing. Reported per member: its denial, or its standing
+        -- (after the take when all admit, else as a peek of the state before the call).
+        local costs, shadow = SET_COSTS[set], SET_SHADOW[set]
+        local oks, rems, retries, resets, nexts, rebs = {}, {}, {}, {}, {}, {}
+        local orig, pending = {}, {}
+        local all = true
+        for i = 1, n do
+          local key = keys[i]
+          if orig[key] == nil then
+            local raw = get(key)
+            orig[key] = false
+            if raw then orig[key] = parse(raw) end
+          end
+          local st = pending[key]
+          if st == nil then st = orig[key] end
+          oks[i], rems[i], retries[i], resets[i], nexts[i], rebs[i] =
+            algs[i].eval(st or nil, now, costs[i], p1[i], p2[i], p3[i])
+          if costs[i] == 0 and rems[i] <= 0 then oks[i] = false end
+          if (oks[i] and costs[i] > 0) or rebs[i] then pending[key] = nexts[i] end
+          if not oks[i] and not shadow[i] then all = false end
+        end
+        if op == 'v' then all = false end
+        o = o + 1
+        if all then out[o] = 1 else out[o] = 0 end
+        for i = 1, n do
+          if all then
+            if (oks[i] and costs[i] > 0) or rebs[i] then store(keys[i], nexts[i], resets[i]) end
+          else
+            if oks[i] and costs[i] > 0 then
+              local _
+              _, rems[i], retries[i], resets[i], nexts[i], rebs[i] =
+                algs[i].eval(orig[keys[i]] or nil, now, 0, p1[i], p2[i], p3[i])
+            end
+            -- Nothing is taken; a state rebased after the clock went back is still kept.
+            if rebs[i] then store(keys[i], nexts[i], resets[i]) end
+          end
         end
         for i = 1, n do
           if oks[i] then out[o + 1] = 1 else out[o + 1] = 0 end
