@@ -874,10 +874,6 @@ export class RateLimiter {
         return { key, policies, cost, shadow };
       });
       const nowMs = this.#clock();
-      const memory = this.#memory;
-      if (memory !== undefined && !this.#blocking) {
-        return Promise.resolve(this.#allReported(calls, this.#allSync(memory, calls, nowMs as number, dryRun)));
-      }
       const atomic = this.#blocking ? undefined : this.store.consumeAll?.(calls, nowMs, dryRun);
       if (atomic !== undefined) {
         return Promise.resolve(atomic).then((r) => this.#allReported(calls, r));
@@ -886,26 +882,6 @@ export class RateLimiter {
     } catch (err) {
       return Promise.reject(err);
     }
-  }
-
-  /** #allSync is consumeAll on a MemoryStore: take, then refund on a denial, in one synchronous section. */
-  #allSync(memory: MemoryStore, calls: readonly AllCall[], nowMs: number, dryRun: boolean): AllDecision {
-    const items: Decision[] = [];
-    let allowed = !dryRun;
-    for (const c of calls) {
-      const d = checkVerdict(c.cost, c.policies, memory.consume(c.key, c.policies, c.cost, nowMs));
-      items.push(d);
-      if (!d.allowed && !c.shadow) allowed = false;
-    }
-    if (!allowed) {
-      for (let i = 0; i < calls.length; i++) {
-        const c = calls[i] as AllCall;
-        if (!(items[i] as Decision).allowed || c.cost === 0) continue;
-        memory.refund(c.key, c.policies, c.cost, nowMs);
-        items[i] = memory.peek(c.key, c.policies, nowMs);
-      }
-    }
-    return { allowed, items };
   }
 
   /** #allTakeRefund is consumeAll where no atomic step exists: take, then refund on a denial (not atomic). */

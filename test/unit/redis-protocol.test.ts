@@ -45,7 +45,7 @@ interface Parsed {
   cost: number;
   keys: string[];
   /** members: an "a" set's per-member cost and shadow flag. */
-  members?: { cost: number; shadow: boolean }[];
+  members?: { cost: number; shadow: boolean; item: number }[];
 }
 
 /**
@@ -61,18 +61,25 @@ function parseDecide(keys: readonly string[], args: readonly string[]): { head: 
   };
   const specs: { code: string; params: number[] }[] = [];
   for (let i = num(); i > 0; i--) specs.push({ code: args[a++] as string, params: [num(), num(), num()] });
-  const sets: { op: string; specs: number[]; members?: { cost: number; shadow: boolean }[] }[] = [];
+  const sets: { op: string; specs: number[]; members?: { cost: number; shadow: boolean; item: number }[] }[] = [];
   for (let i = num(); i > 0; i--) {
     const op = args[a++] as string;
     const n = num();
     const idx: number[] = [];
     for (let j = 0; j < n; j++) idx.push(num());
-    if (op === "a") {
-      // An "a" set: n costs, then n shadow flags ('1' or '0').
+    if (op === "a" || op === "v") {
+      // An "a" (or dry-run "v") set: n costs, then n numbers item * 2 + shadow.
       const costs = idx.map(() => num());
-      const flags = idx.map(() => args[a++] as string);
-      for (const f of flags) expect(f, "a shadow flag").toMatch(/^[01]$/);
-      sets.push({ op, specs: idx, members: costs.map((cost, j) => ({ cost, shadow: flags[j] === "1" })) });
+      const flags = idx.map(() => num());
+      sets.push({
+        op,
+        specs: idx,
+        members: costs.map((cost, j) => ({
+          cost,
+          shadow: (flags[j] as number) % 2 === 1,
+          item: Math.floor((flags[j] as number) / 2),
+        })),
+      });
     } else sets.push({ op, specs: idx });
   }
   const calls: Parsed[] = [];
@@ -151,16 +158,27 @@ describe("encode: which script, which KEYS and ARGV", () => {
       cost: 0,
       keys: ["fg:{u1}:a", "fg:{r}:b", "fg:{u2}:a"],
       members: [
-        { cost: 2, shadow: false },
-        { cost: 5, shadow: true },
-        { cost: 1, shadow: false },
+        { cost: 2, shadow: false, item: 0 },
+        { cost: 5, shadow: true, item: 1 },
+        { cost: 1, shadow: false, item: 2 },
       ],
     };
-    const y: WireCall = { ...x, keys: ["fg:{u3}:a", "fg:{r}:b", "fg:{u4}:a"], members: x.members?.slice().reverse() };
+    const y: WireCall = {
+      ...x,
+      dryRun: true,
+      keys: ["fg:{u3}:a", "fg:{u3}:b", "fg:{u4}:a"],
+      members: [
+        { cost: 1, shadow: true, item: 0 },
+        { cost: 1, shadow: true, item: 0 },
+        { cost: 0, shadow: false, item: 1 },
+      ],
+    };
     for (const calls of [[x], [x, y], [call("c", [tb], 1), x, y]]) {
       const got = encode(undefined, "1000", calls);
       expect(got.script.name, "decide.lua, never a lone script").toBe("decide");
-      expect(parseDecide(got.keys, got.args).calls).toEqual(calls.map(expected));
+      expect(parseDecide(got.keys, got.args).calls).toEqual(
+        calls.map((c) => ({ ...expected(c), ...(c.dryRun ? { op: "v" } : {}) })),
+      );
     }
     expect(replyLength([x, call("c", [tb], 1)])).toBe(1 + 4 * 3 + 4);
   });

@@ -19,8 +19,11 @@ export interface WireCall {
   readonly cost: number;
   /** keys holds one Redis key per policy, in the policies' order (all in one hash slot). */
   readonly keys: readonly string[];
-  /** members ("a" only) holds each policy's own cost and shadow flag; `cost` is then 0. */
-  readonly members?: readonly { readonly cost: number; readonly shadow: boolean }[];
+  /**
+   * members ("a" only) holds, per policy, its item's cost, shadow flag and index (an item is one key
+   * and its policies, all-or-nothing among themselves; its members are consecutive); `cost` is then 0.
+   */
+  readonly members?: readonly { readonly cost: number; readonly shadow: boolean; readonly item: number }[];
   /** dryRun ("a" only): decide and report every member, take nothing (decide.lua's set op "v"). */
   readonly dryRun?: boolean;
 }
@@ -189,7 +192,7 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
       if (c.op === "a") {
         const m = c.members ?? [];
         for (const x of m) setArgs.push(String(x.cost));
-        for (const x of m) setArgs.push(x.shadow ? "1" : "0");
+        for (const x of m) setArgs.push(String(x.item * 2 + (x.shadow ? 1 : 0)));
       } else sets.set(c.policies, set);
     }
     if (set === runSet && c.cost === runCost) {

@@ -236,7 +236,7 @@ export class RedisStore implements Store {
   ): Promise<AllDecision> | AllDecision | undefined {
     const policies: Policy[] = [];
     const keys: string[] = [];
-    const members: { cost: number; shadow: boolean }[] = [];
+    const members: { cost: number; shadow: boolean; item: number }[] = [];
     const cluster = this.adapter.cluster;
     let firstTag = "";
     let slot = -1;
@@ -252,7 +252,7 @@ export class RedisStore implements Store {
       for (const p of c.policies) {
         policies.push(p);
         keys.push(redisKey(this.prefix, tag, p.id));
-        members.push({ cost: c.cost, shadow: c.shadow });
+        members.push({ cost: c.cost, shadow: c.shadow, item: i });
       }
     }
     if (calls.length === 0) return { allowed: true, items: [] };

@@ -16,9 +16,10 @@
 --                    cost 0 is a check, refused when nothing remains), 'v' the same as
 --                    a dry run (decided and reported, nothing taken)
 --     n              number of policies, then n policy indexes (1-based)
---     ('a', 'v')     n costs (whole units, one per member), then n shadow flags ('1': the
---                    member is decided but its denial refuses nothing); a run of such a
---                    set has count 1 and cost 0
+--     ('a', 'v')     n costs (whole units, one per member), then per member its item
+--                    (0-based; an item's members are consecutive) times 2, plus 1 when
+--                    the item is in shadow mode (decided, but its denial refuses
+--                    nothing); a run of such a set has count 1 and cost 0
 --   runs             how many runs of decisions follow, then per run (consecutive
 --                    decisions with the same set and cost, such as a burst of cost 1):
 --     count          how many decisions
