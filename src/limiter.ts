@@ -827,10 +827,11 @@ export class RateLimiter {
    *
    * It is one atomic step with a MemoryStore (one synchronous section) and with a
    * RedisStore (one script call) on standalone Redis, or on a Cluster when every key
-   * lies in one slot (hash-tag them, `{tenant:7}:user:42`). Otherwise (keys in several
-   * Cluster slots, a store without `consumeAll`, a limiter with blocks) it takes, then
-   * refunds what it took when an item is denied: no limit ever admits more than its
-   * limit, but a concurrent call may, for that round trip, see less than it would.
+   * lies in one slot (each user key is its own hash tag, so in practice: items of one
+   * key). Otherwise (keys in several Cluster slots, a store without `consumeAll`, a
+   * limiter with blocks) it takes, then refunds what it took when an item is denied:
+   * no limit ever admits more than its limit, but a concurrent call may, for that
+   * round trip, see less than it would.
    * An item of cost 0 is a check: it takes nothing, and refuses (the others too) when its
    * limit has nothing left (`remaining` 0). With `{ dryRun: true }` every item is decided
    * and reported but nothing is taken (`allowed` is false): a caller that refuses the

@@ -223,9 +223,11 @@ export class RedisStore implements Store {
   }
 
   /**
-   * consumeAll decides `calls` all-or-nothing in one script call (decide.lua's op "a"):
-   * atomic on standalone Redis, and on a Cluster when every key lies in one slot; it
-   * returns undefined when the keys span slots (RateLimiter then takes and refunds).
+   * consumeAll decides `calls` all-or-nothing in one script call (decide.lua's op "a",
+   * "v" for a dry run): atomic on standalone Redis, and on a Cluster when every key
+   * lies in one slot (each user key is its own hash tag, so: items of one key, or keys
+   * that happen to share a slot); it returns undefined when the keys span slots
+   * (RateLimiter then takes and refunds).
    * While Redis is degraded, or when the script call fails, each item is answered by
    * the failure policy.
    */
