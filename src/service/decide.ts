@@ -244,7 +244,7 @@ export class Decider {
       if (a.hits > (p[0] as Policy).limit) never.push(a);
       else members.push(a);
     }
-    await this.#peekAll(never);
+    if (never.length > 0) await this.#peekAll(never);
     const policiesOf = (a: Applied) => (a.rule as Rule).policies as readonly Policy[];
     const shadowOf = (a: Applied) => (a.rule as Rule).shadow;
     const refusedAlready = never.some((a) => !shadowOf(a));

@@ -414,16 +414,14 @@ export class MemoryStore implements Store {
    */
   consumeAll(calls: readonly AllCall[], nowMs: number | undefined, dryRun: boolean): AllDecision {
     const t0 = nowMs as number;
+    // The states this call may touch, as they are (a key named twice is saved once: the first copy wins).
     const saved: { t: Table; policy: Policy; key: string; state: number[] | undefined }[] = [];
     const overflow = new Map<Table, { state: number[]; used: boolean }>();
-    const seen = new Set<string>();
     for (const c of calls) {
       for (const p of c.policies) {
         const t = this.#table(p);
         if (!overflow.has(t)) overflow.set(t, { state: this.#read(t, OVERFLOW), used: t.overflowUsed });
-        const id = `${p.id}\n${c.key}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
+        if (saved.some((x) => x.t === t && x.key === c.key)) continue;
         const slot = t.index.get(c.key);
         saved.push({ t, policy: p, key: c.key, state: slot === undefined ? undefined : this.#read(t, slot) });
       }
