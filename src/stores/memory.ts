@@ -420,7 +420,10 @@ export class MemoryStore implements Store {
     for (const c of calls) {
       for (const p of c.policies) {
         const t = this.#table(p);
-        if (!overflow.has(t)) overflow.set(t, { state: this.#read(t, OVERFLOW), used: t.overflowUsed });
+        // The shared overflow state can change only when the table may fill up during this call.
+        if (t.index.size + calls.length >= this.maxKeys && !overflow.has(t)) {
+          overflow.set(t, { state: this.#read(t, OVERFLOW), used: t.overflowUsed });
+        }
         if (saved.some((x) => x.t === t && x.key === c.key)) continue;
         const slot = t.index.get(c.key);
         saved.push({ t, policy: p, key: c.key, state: slot === undefined ? undefined : this.#read(t, slot) });
@@ -456,7 +459,10 @@ export class MemoryStore implements Store {
   /** #read copies the state of a slot. */
   #read(t: Table, slot: number): number[] {
     if (t.logs) return (t.logs[slot] ?? []).slice();
-    return Array.from(t.slab.subarray(slot * t.stride, (slot + 1) * t.stride));
+    const out: number[] = [];
+    const o = slot * t.stride;
+    for (let i = 0; i < t.stride; i++) out.push(t.slab[o + i] as number);
+    return out;
   }
 
   refund(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): void {
