@@ -135,6 +135,16 @@ describe("consumeAll on the memory store", () => {
     expect([d.remaining, d.resetAfterMs]).toEqual([1, 700]);
   });
 
+  it("at maxKeys, a refused call puts the shared overflow state back too", async () => {
+    const { limiter } = setup(new MemoryStore({ maxKeys: 1 }));
+    await limiter.consume("tracked"); // the user table is full: new keys share the overflow state
+    await limiter.consumeAll([r("/x")]); // the route table's one key
+    const refused = await limiter.consumeAll([u("new-1"), r("/x", 2)]);
+    expect(refused.allowed).toBe(false);
+    // new-2 shares the overflow state, which the refused call left as it was: 3 - 1 = 2.
+    expect((await limiter.consume("new-2")).remaining).toBe(2);
+  });
+
   it("listeners see one decision per item: an item refused with the others is a denial that took nothing", async () => {
     const { limiter } = setup();
     const seen: [string, string, string, number][] = [];
