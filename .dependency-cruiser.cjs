@@ -168,9 +168,9 @@ module.exports = {
     forbid(
       "service-imports-only-its-peers",
       "src/service (floodgate serve) imports no npm package but its optional peers: @grpc/grpc-js, @grpc/proto-loader, " +
-        "yaml and ioredis (the Redis backend).",
+        "yaml, ioredis (the Redis backend) and prom-client (/metrics, loaded on demand).",
       { path: "^src/service/" },
-      { ...npm, pathNot: "(^|/)node_modules/(@grpc/(grpc-js|proto-loader)|yaml|ioredis)/" },
+      { ...npm, pathNot: "(^|/)node_modules/(@grpc/(grpc-js|proto-loader)|yaml|ioredis|prom-client)/" },
     ),
     {
       name: "web-standard-no-node",

@@ -19,6 +19,7 @@ export {
 export { MAX_DURATION_MS, MAX_LIMIT, MAX_RATE } from "./core/validate.js";
 export {
   type AcquireOptions,
+  type AllItem,
   type CallOptions,
   checkPolicies,
   type HeavyHitters,
@@ -35,4 +36,4 @@ export type {
   WaitEvent,
 } from "./listeners.js";
 export { MemoryStore, type MemoryStoreOptions } from "./stores/memory.js";
-export type { KeysTracked, Store } from "./stores/store.js";
+export type { AllCall, AllDecision, KeysTracked, Store } from "./stores/store.js";

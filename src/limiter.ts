@@ -1,7 +1,7 @@
 // limiter.ts: RateLimiter, the public entry point: consume, peek, refund, reset, acquire.
 
 import { badClock, checkClockOption, defaultTimers, monotonicNow, readClock, type Timers } from "./core/clock.js";
-import { combineDecision } from "./core/decision.js";
+import { checkVerdict, combineDecision } from "./core/decision.js";
 import { describe, FloodgateRangeError, FloodgateTypeError } from "./core/errors.js";
 import { type LiveOptions, replaceLive } from "./core/live.js";
 import { type Decision, newOutcome, type Outcome, type Policy } from "./core/policy.js";
@@ -27,9 +27,9 @@ import {
 } from "./listeners.js";
 import { WaitQueue, type WaitQueueOptions } from "./queue.js";
 import { isMemoryStore, MemoryStore } from "./stores/memory.js";
-import type { BlockRule, KeysTracked, Store } from "./stores/store.js";
+import type { AllCall, AllDecision, BlockRule, KeysTracked, Store } from "./stores/store.js";
 
-export type { Timers };
+export type { AllCall, AllDecision, Timers };
 
 /** RateLimiterOptions configures a RateLimiter. */
 export interface RateLimiterOptions {
@@ -116,6 +116,12 @@ export interface AcquireOptions extends CallOptions {
   maxWaitMs?: number;
 }
 
+/** AllItem is one item of consumeAll: a key and its per-call options. */
+export interface AllItem extends CallOptions {
+  readonly key: string;
+}
+
+const ALL_ITEM_OPTIONS = ["key", "cost", "policy", "shadow"] as const;
 const CALL_OPTIONS = ["cost", "policy"] as const;
 const CONSUME_OPTIONS = ["cost", "policy", "shadow"] as const;
 const CALL_OPTIONS_NO_COST = ["policy"] as const;
@@ -684,9 +690,11 @@ export class RateLimiter {
     d: Decision,
     durationMs: number | undefined,
     sinkMs: number | undefined,
+    outcome?: DecisionEvent["outcome"],
   ): void {
     if (this.#counting) {
-      this.#count(cost, shadow, d);
+      // consumeAll: an item its own policies admit is refused when another item is (outcome "denied").
+      this.#count(cost, shadow, outcome === "denied" && d.allowed ? { ...d, allowed: false } : d);
       if (sinkMs !== undefined && this.#durationSinks !== undefined) this.#tellDuration(sinkMs);
     }
     if (!d.allowed && this.#heavyK > 0) this.#refused(key, d);
@@ -694,12 +702,12 @@ export class RateLimiter {
     const list = l.decision;
     const near = l.nearLimit;
     if (list === undefined && near === undefined) return;
-    const nearLimit = d.allowed && d.remaining <= d.limit * this.#nearShare;
+    const nearLimit = d.allowed && outcome === undefined && d.remaining <= d.limit * this.#nearShare;
     if (list !== undefined) {
       const e: DecisionEvent = {
         key,
         op,
-        outcome: d.allowed ? "allowed" : shadow ? "shadow" : "denied",
+        outcome: outcome ?? (d.allowed ? "allowed" : shadow ? "shadow" : "denied"),
         policy: d.policy,
         cost,
         remaining: d.remaining,
@@ -989,6 +997,120 @@ export class RateLimiter {
     if (this.#observed) return this.#consumeObserved(key, policies, cost, shadow, undefined) as Decision;
     const nowMs = this.#now();
     return memory.consumeSync(key, policies, cost, Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs));
+  }
+
+  /**
+   * consumeAll spends each item's cost for its own key, all-or-nothing: when an item
+   * (not in `shadow` mode) is denied, nothing is taken from any item. The answer gives
+   * `allowed` and each item's own verdict (see AllDecision). A request that matches
+   * several limits keyed apart (a per-user and a per-route limit) decides with it.
+   *
+   * It is one atomic step with a MemoryStore (one synchronous section) and with a
+   * RedisStore (one script call) on standalone Redis, or on a Cluster when every key
+   * lies in one slot (each user key is its own hash tag, so in practice: items of one
+   * key). Otherwise (keys in several Cluster slots, a store without `consumeAll`, a
+   * limiter with blocks) it takes, then refunds what it took when an item is denied:
+   * no limit ever admits more than its limit, but a concurrent call may, for that
+   * round trip, see less than it would.
+   * An item of cost 0 is a check: it takes nothing, and refuses (the others too) when its
+   * limit has nothing left (`remaining` 0). With `{ dryRun: true }` every item is decided
+   * and reported but nothing is taken (`allowed` is false): a caller that refuses the
+   * request for another reason still learns each item's own verdict. Listeners see one
+   * decision per item; an item admitted by its own limits but refused with the others is
+   * reported as denied.
+   *
+   * @example
+   * const all = await limiter.consumeAll([
+   *   { key: "user:42", policy: perUser },
+   *   { key: "route:/export", policy: perRoute, cost: 5 },
+   * ]);
+   * if (!all.allowed) reply429(all.items.find((d) => !d.allowed));
+   */
+  consumeAll(items: readonly AllItem[], options: { dryRun?: boolean } = {}): Promise<AllDecision> {
+    try {
+      checkOptions("consumeAll(items, options)", options, ["dryRun"]);
+      const dryRun = options.dryRun ?? false;
+      if (typeof dryRun !== "boolean") {
+        throw new FloodgateTypeError(
+          "ERR_INVALID_OPTION",
+          `floodgate: consumeAll(items, { dryRun }) must be true or false, got ${describe(dryRun)}.`,
+        );
+      }
+      if (!Array.isArray(items) || items.length === 0) {
+        throw new FloodgateTypeError(
+          "ERR_INVALID_OPTION",
+          `floodgate: consumeAll(items) needs a non-empty array of { key, cost?, policy?, shadow? }, got ${describe(items)}.`,
+        );
+      }
+      const calls: AllCall[] = items.map((item, i) => {
+        if (item === null || typeof item !== "object") {
+          throw new FloodgateTypeError(
+            "ERR_INVALID_OPTION",
+            `floodgate: consumeAll(items[${i}]) must be an object { key, cost?, policy?, shadow? }, got ${describe(item)}.`,
+          );
+        }
+        checkOptions(`consumeAll(items[${i}])`, item, ALL_ITEM_OPTIONS);
+        const { key, ...options } = item;
+        const [policies, cost, shadow] = this.#resolve(`consumeAll(items[${i}])`, key, options, 1, CONSUME_OPTIONS);
+        return { key, policies, cost, shadow };
+      });
+      const nowMs = this.#clock();
+      const atomic = this.#blocking ? undefined : this.store.consumeAll?.(calls, nowMs, dryRun);
+      if (atomic !== undefined) {
+        return Promise.resolve(atomic).then((r) => this.#allReported(calls, r));
+      }
+      return this.#allTakeRefund(calls, nowMs, dryRun).then((r) => this.#allReported(calls, r));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** #allTakeRefund is consumeAll where no atomic step exists: take, then refund on a denial (not atomic). */
+  async #allTakeRefund(calls: readonly AllCall[], nowMs: number | undefined, dryRun: boolean): Promise<AllDecision> {
+    const items = await Promise.all(
+      calls.map(async (c) =>
+        checkVerdict(
+          c.cost,
+          c.policies,
+          this.#blocking
+            ? await this.#guarded(c.key, c.policies, c.cost, nowMs)
+            : await this.store.consume(c.key, c.policies, c.cost, nowMs),
+        ),
+      ),
+    );
+    const allowed = !dryRun && items.every((d, i) => d.allowed || (calls[i] as AllCall).shadow);
+    if (!allowed) {
+      await Promise.all(
+        calls.map(async (c, i) => {
+          const d = items[i] as Decision;
+          // A decision of the failure policy took nothing from the store.
+          if (!d.allowed || c.cost === 0 || d.degraded === "fail-open" || d.degraded === "fail-closed") return;
+          await this.store.refund(c.key, c.policies, c.cost, nowMs);
+          items[i] = await this.store.peek(c.key, c.policies, nowMs);
+        }),
+      );
+    }
+    return { allowed, items };
+  }
+
+  /** #allReported tells the listeners of each item of a consumeAll and returns its answer. */
+  #allReported(calls: readonly AllCall[], r: AllDecision): AllDecision {
+    if (!this.#observed) return r;
+    for (let i = 0; i < calls.length; i++) {
+      const c = calls[i] as AllCall;
+      const d = r.items[i] as Decision;
+      this.#decided(
+        c.key,
+        "consume",
+        c.cost,
+        c.shadow,
+        d,
+        undefined,
+        undefined,
+        d.allowed && !r.allowed ? "denied" : undefined,
+      );
+    }
+    return r;
   }
 
   /** peek reports the key's standing without spending anything or creating state. */

@@ -1,7 +1,7 @@
 // check.ts: `floodgate check limits.yaml`: loads a service configuration offline and reports what is wrong.
 
 import { FloodgateTypeError } from "../core/errors.js";
-import { loadConfig } from "../service/serve.js";
+import { loadAll } from "../service/serve.js";
 import { type FlagSpec, helpText } from "./args.js";
 import type { Io } from "./main.js";
 
@@ -11,9 +11,9 @@ const FLAGS: Record<string, FlagSpec> = {
 
 const USAGE = "usage: floodgate check PATH [PATH ...]";
 const ABOUT = `Checks service configuration files (envoyproxy/ratelimit YAML with floodgate's
-extensions) as \`floodgate serve\` loads them, without starting anything. A directory
-contributes its .yaml files. Exits 0 when they load (warnings are printed), 1 with the
-file, line and fix when they do not.`;
+extensions, and a floodgate policy file) as \`floodgate serve\` loads them, without
+starting anything. A directory contributes its .yaml, .yml and .json files. Exits 0 when
+they load (warnings are printed), 1 with the file, line and fix when they do not.`;
 
 /** run checks the files given and prints a summary per domain. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
@@ -28,18 +28,24 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   if (argv.length === 0) {
     throw new FloodgateTypeError("ERR_INVALID_OPTION", `floodgate check: which file? ${USAGE}.`);
   }
-  let config: ReturnType<typeof loadConfig>;
+  let loaded: Awaited<ReturnType<typeof loadAll>>;
   try {
-    config = loadConfig(argv);
+    loaded = await loadAll(argv);
   } catch (err) {
     const e = err as Error & { code?: string };
-    if (e.code === "ERR_INVALID_CONFIG") {
+    if (e.code === "ERR_INVALID_CONFIG" || e.code === "ERR_POLICY_FILE") {
       io.stderr.write(`${e.message} (${e.code})\n`);
       return 1;
     }
     throw err;
   }
+  const { config, policyFile } = loaded;
   for (const w of config.warnings) io.stderr.write(`warning: ${w}\n`);
+  if (policyFile !== undefined) {
+    io.stdout.write(
+      `ok: policy file ${policyFile.source}: ${policyFile.policies.size} polic${policyFile.policies.size === 1 ? "y" : "ies"} (${[...policyFile.policies.keys()].join(", ")})${policyFile.strategy ? `; strategy ${policyFile.strategy}` : ""}\n`,
+    );
+  }
   for (const d of config.domains.values()) {
     const limited = d.rules.filter((r) => !r.unlimited).length;
     io.stdout.write(

@@ -3,7 +3,7 @@
 
 import cluster from "node:cluster";
 import { FloodgateTypeError } from "../core/errors.js";
-import { jsonLog, loadConfig, type ServeOptions, startService } from "../service/serve.js";
+import { jsonLog, loadAll, type ServeOptions, startService } from "../service/serve.js";
 import { type FlagSpec, type Flags, helpText, parseFlags } from "./args.js";
 import type { Io } from "./main.js";
 
@@ -12,7 +12,7 @@ const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     multiple: true,
     value: "PATH",
-    help: "the limits: an envoyproxy/ratelimit YAML file, or a directory of them (repeat for more)",
+    help: "the limits: an envoyproxy/ratelimit YAML file, a floodgate policy file (.json, or\nYAML with policies:), or a directory of them (repeat for more)",
   },
   "grpc-port": { type: "string", value: "PORT", help: "Envoy RLS v3 gRPC port (default 8081; off: no gRPC)" },
   "http-port": { type: "string", value: "PORT", help: "HTTP JSON API port (default 8080; off: no HTTP)" },
@@ -32,6 +32,21 @@ const FLAGS: Record<string, FlagSpec> = {
     value: "TOKEN",
     help: "enable refund, reset and reload for callers with this bearer token (off without)",
   },
+  "admin-port": {
+    type: "string",
+    value: "PORT",
+    help: "a separate admin address (refund, reset, reload, top offenders) where the address\nis the credential: no token asked unless --admin-token is set (default off)",
+  },
+  "admin-host": {
+    type: "string",
+    value: "ADDR",
+    help: "the admin address's interface (default 127.0.0.1: loopback only)",
+  },
+  "top-offenders": {
+    type: "string",
+    value: "K",
+    help: "most-refused keys each rule remembers for GET /v1/admin/top (default 20; 0: none)",
+  },
   "tls-cert": { type: "string", value: "FILE", help: "TLS certificate (PEM) for both APIs" },
   "tls-key": { type: "string", value: "FILE", help: "TLS private key (PEM)" },
   "max-body-bytes": { type: "string", value: "N", help: "largest HTTP body or gRPC message (default 65536)" },
@@ -49,7 +64,8 @@ const FLAGS: Record<string, FlagSpec> = {
 const USAGE = "usage: floodgate serve --config limits.yaml [--grpc-port 8081] [--http-port 8080] [--redis redis://...]";
 const ABOUT = `Runs the rate limit service: Envoy's RateLimitService (envoy.service.ratelimit.v3) and
 grpc.health.v1 over gRPC, and a JSON API over HTTP (POST /v1/decide, /v1/peek; admin
-/v1/refund, /v1/reset, /v1/admin/reload; GET /openapi.json, /healthz, /readyz).
+/v1/refund, /v1/reset, /v1/admin/reload, GET /v1/admin/top; GET /openapi.json, /healthz,
+/readyz, /metrics).
 Every flag is also an environment variable: FLOODGATE_GRPC_PORT, FLOODGATE_REDIS,
 FLOODGATE_CONFIG (comma-separated), ... A flag wins over its variable.
 SIGHUP reloads the configuration (a bad one keeps the running one); SIGTERM drains.`;
@@ -113,6 +129,9 @@ export function serveOptions(flags: Flags): ServeOptions {
     redisTimeoutMs: intFlag(flags, "redis-timeout-ms", 1, 600_000),
     tokens: (flags.token as string[] | undefined) ?? [],
     adminTokens: (flags["admin-token"] as string[] | undefined) ?? [],
+    adminPort: intFlag(flags, "admin-port", -1, 65535),
+    adminHost: flags["admin-host"] as string | undefined,
+    topOffenders: intFlag(flags, "top-offenders", 0, 10_000),
     tlsCert: flags["tls-cert"] as string | undefined,
     tlsKey: flags["tls-key"] as string | undefined,
     maxBodyBytes: intFlag(flags, "max-body-bytes", 256, 64 * 1024 * 1024),
@@ -172,7 +191,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
  * SIGTERM or SIGINT drains every worker before it exits.
  */
 async function runPrimary(n: number, options: ServeOptions, graceMs: number): Promise<number> {
-  loadConfig(options.config);
+  await loadAll(options.config);
   let stopping = false;
   const fork = () => cluster.fork({ FLOODGATE_WORKERS: "1" });
   for (let i = 0; i < n; i++) fork();

@@ -86,3 +86,17 @@ export function combineDecision(
   };
   return d;
 }
+
+/**
+ * checkVerdict is the own verdict of an item of an all-or-nothing call across keys
+ * (RateLimiter.consumeAll): an item of cost 0 is a check, refused when one of its
+ * policies has nothing left (`remaining` 0); any other item's decision is its own.
+ */
+export function checkVerdict(cost: number, policies: readonly Policy[], d: Decision): Decision {
+  if (cost !== 0 || !d.allowed || d.policies.every((p) => p.remaining > 0)) return d;
+  const outs = d.policies.map((p) => ({ ...p, allowed: p.remaining > 0 }));
+  if (outs.length === 1) return { ...d, allowed: false, policies: outs };
+  return d.degraded === undefined
+    ? combineDecision(policies, outs, false)
+    : combineDecision(policies, outs, false, d.degraded);
+}

@@ -5,7 +5,7 @@ import { describe, FloodgateTypeError } from "../core/errors.js";
 import type { Decision, Policy } from "../core/policy.js";
 import { type HeaderList, limitField, nextUnitMs, policyField, secondsUp } from "../http/headers.js";
 import type { RateLimiter } from "../limiter.js";
-import { isMemoryStore } from "../stores/memory.js";
+import type { LivePolicies } from "../policy-file/index.js";
 import { type Domain, type Entry, matchRule, type Rule, type ServiceConfig } from "./config.js";
 
 /** Code is a verdict as Envoy names it. */
@@ -146,34 +146,55 @@ interface Applied {
   readonly key: string;
   readonly hits: number;
   decision: Decision | undefined;
-  /** took is the cost actually taken from the store (to refund on an all-or-nothing refusal). */
-  took: number;
+}
+
+/** PolicyInput is a request of the policy-file form: a named policy of the policy file, a key and a cost. */
+export interface PolicyInput {
+  readonly policy: string;
+  readonly key: string;
+  /** cost (default 1) is what a decide spends and a refund gives back. */
+  readonly cost?: number | undefined;
+}
+
+/** PolicyVerdict is the answer to a PolicyInput: the limiter's Decision and the headers to add. */
+export interface PolicyVerdict {
+  readonly decision: Decision;
+  readonly headers: HeaderList;
 }
 
 /**
  * Decider answers requests with the current configuration through one
- * RateLimiter (its policies come per call from the matched rules).
+ * RateLimiter (its policies come per call from the matched rules, or from the
+ * policy file's named policies).
  *
- * All-or-nothing (each domain's `all_or_nothing`, default true): when any limit
- * of a request refuses, what the others admitted is refunded, so a refused
- * request takes nothing. With a MemoryStore the takes and the refunds run in one
- * synchronous section (consumeSync, then refund, whose memory store work is
- * synchronous), so no other call can see the request half-applied: exact. With
- * another store (Redis) the takes go in one tick (one batched script call per
- * slot) and the refunds right after: no limit ever admits more than its limit,
- * and a concurrent call may, for that round trip, see less than it would.
+ * All-or-nothing (each domain's `all_or_nothing`, default true): a request
+ * refused by one of its limits takes nothing from the others. Its descriptors
+ * are decided by one `RateLimiter.consumeAll` (a check, hits 0, is an item of
+ * cost 0: refused when nothing is left): one synchronous section with the
+ * memory store, one script call with Redis (standalone, or a Cluster when their
+ * keys share a slot; across slots it takes and refunds, see consumeAll). Hits
+ * above a limit can never pass: such a descriptor is peeked and the others are
+ * decided as a dry run, so each still gets its own verdict and nothing is taken.
  */
 export class Decider {
   readonly limiter: RateLimiter;
   #config: ServiceConfig;
   readonly #bounds: RequestBounds;
-  readonly #sync: boolean;
+  /** policies are the policy file's live policies (undefined: no policy file); replaced in place on reload. */
+  policies: LivePolicies | undefined;
+  /** #arrays keeps one frozen one-policy array per live policy, so every call passes the same array. */
+  readonly #arrays = new WeakMap<Policy, readonly Policy[]>();
 
-  constructor(limiter: RateLimiter, config: ServiceConfig, bounds: RequestBounds = DEFAULT_BOUNDS) {
+  constructor(
+    limiter: RateLimiter,
+    config: ServiceConfig,
+    bounds: RequestBounds = DEFAULT_BOUNDS,
+    policies?: LivePolicies | undefined,
+  ) {
     this.limiter = limiter;
     this.#config = config;
     this.#bounds = bounds;
-    this.#sync = isMemoryStore(limiter.store);
+    this.policies = policies;
   }
 
   /** config is the configuration in force; setting it (a reload) keeps every client's state for unchanged rules. */
@@ -184,7 +205,7 @@ export class Decider {
     this.#config = next;
   }
 
-  /** match resolves each descriptor's rule (applying `replaces`) and key, after checking the request. */
+  /** #match resolves each descriptor's rule (applying `replaces`) and key, after checking the request. */
   #match(input: DecideInput): { applied: Applied[]; domain: Domain | undefined } {
     const hits = checkInput(input, this.#bounds);
     const domain = this.#config.domains.get(input.domain);
@@ -205,7 +226,6 @@ export class Decider {
         key: active === undefined ? "" : storeKey(input.domain, (input.descriptors[i] as RequestDescriptor).entries),
         hits: hits[i] as number,
         decision: undefined,
-        took: 0,
       });
     }
     return { applied, domain };
@@ -215,62 +235,101 @@ export class Decider {
   async decide(input: DecideInput): Promise<ServiceVerdict> {
     const { applied, domain } = this.#match(input);
     const aon = domain?.allOrNothing ?? true;
-    if (this.#sync) {
-      this.#decideSync(applied, aon);
+    const members: Applied[] = [];
+    const never: Applied[] = [];
+    for (const a of applied) {
+      const p = a.rule?.policies;
+      if (p === undefined) continue;
+      // Hits above a limit are never admitted: reported as the limit stands, refusing the request.
+      if (a.hits > (p[0] as Policy).limit) never.push(a);
+      else members.push(a);
+    }
+    if (never.length > 0) await this.#peekAll(never);
+    const policiesOf = (a: Applied) => (a.rule as Rule).policies as readonly Policy[];
+    const shadowOf = (a: Applied) => (a.rule as Rule).shadow;
+    const refusedAlready = never.some((a) => !shadowOf(a));
+    if (aon && (members.length > 1 || (members.length === 1 && refusedAlready))) {
+      // One atomic step (a check, hits 0, refuses when nothing is left); a dry run when refused already.
+      const r = await this.limiter.consumeAll(
+        members.map((a) => ({ key: a.key, cost: a.hits, policy: policiesOf(a), shadow: shadowOf(a) })),
+        { dryRun: refusedAlready },
+      );
+      for (let i = 0; i < members.length; i++) (members[i] as Applied).decision = r.items[i];
     } else {
       await Promise.all(
-        applied.map(async (a) => {
-          const p = a.rule?.policies;
-          if (p === undefined) return;
-          const cost = this.#costFor(a, p);
+        members.map(async (a) => {
           a.decision =
-            cost === 0
-              ? await this.limiter.peek(a.key, { policy: p })
-              : await this.limiter.consume(a.key, { cost, policy: p });
-          if (a.decision.allowed && cost > 0 && a.decision.degraded === undefined) a.took = cost;
+            a.hits === 0
+              ? await this.limiter.peek(a.key, { policy: policiesOf(a) })
+              : await this.limiter.consume(a.key, { cost: a.hits, policy: policiesOf(a), shadow: shadowOf(a) });
         }),
       );
-      if (aon && refused(applied)) {
-        await Promise.all(
-          applied.map(async (a) => {
-            if (a.took > 0 && a.rule?.policies) {
-              await this.limiter.refund(a.key, { cost: a.took, policy: a.rule.policies });
-              a.took = 0;
-              // Report the limit as it stands, with nothing taken.
-              a.decision = await this.limiter.peek(a.key, { policy: a.rule.policies });
-            }
-          }),
-        );
-      }
     }
     return verdict(applied, domain !== undefined);
   }
 
-  /** #costFor is the cost to send for a descriptor: 0 (a check) when its hits exceed the limit. */
-  #costFor(a: Applied, p: readonly Policy[]): number {
-    return a.hits > (p[0] as Policy).limit ? 0 : a.hits;
+  /** #peekAll sets each descriptor's decision to its standing (nothing taken). */
+  async #peekAll(list: readonly Applied[]): Promise<void> {
+    await Promise.all(
+      list.map(async (a) => {
+        a.decision = await this.limiter.peek(a.key, { policy: (a.rule as Rule).policies as readonly Policy[] });
+      }),
+    );
   }
 
-  /** #decideSync takes and (on a refusal) refunds in one synchronous section: MemoryStore only. */
-  #decideSync(applied: Applied[], aon: boolean): void {
-    for (const a of applied) {
-      const p = a.rule?.policies;
-      if (p === undefined) continue;
-      const cost = this.#costFor(a, p);
-      a.decision = this.limiter.consumeSync(a.key, { cost, policy: p });
-      if (a.decision.allowed && cost > 0) a.took = cost;
+  /** #policy returns the one-policy array of a policy file's policy named `name` (ERR_INVALID_POLICY when unknown). */
+  #policy(name: unknown): readonly Policy[] {
+    const set = this.policies;
+    if (set === undefined) {
+      throw bad(
+        "policy + key needs a policy file, and this service runs none; pass one with --config policies.yaml (or send domain and descriptors).",
+      );
     }
-    if (aon && refused(applied)) {
-      for (const a of applied) {
-        if (a.took > 0 && a.rule?.policies) {
-          // RateLimiter.refund runs the memory store's refund before its first await: still synchronous here.
-          void this.limiter.refund(a.key, { cost: a.took, policy: a.rule.policies });
-          a.took = 0;
-          // Report the limit as it stands, with nothing taken.
-          a.decision = this.limiter.consumeSync(a.key, { cost: 0, policy: a.rule.policies });
-        }
-      }
+    if (typeof name !== "string" || name === "") {
+      throw bad(`"policy" must name a policy of the policy file (${set.names.join(", ")}), got ${describe(name)}.`);
     }
+    const p = set.get(name);
+    let arr = this.#arrays.get(p);
+    if (arr === undefined) {
+      arr = Object.freeze([p]);
+      this.#arrays.set(p, arr);
+    }
+    return arr;
+  }
+
+  /** #policyKey checks the key of a policy-form request. */
+  #policyKey(key: unknown): string {
+    if (typeof key !== "string" || key.length > this.#bounds.maxTextLength) {
+      throw bad(`"key" must be a string of at most ${this.#bounds.maxTextLength} characters, got ${describe(key)}.`);
+    }
+    return key;
+  }
+
+  /**
+   * decidePolicy decides (or, with "peek", reports) a policy-file request:
+   * `cost` (default 1) of the named policy for `key`, through the limiter.
+   */
+  async decidePolicy(input: PolicyInput, op: "decide" | "peek" = "decide"): Promise<PolicyVerdict> {
+    const policy = this.#policy(input.policy);
+    const key = this.#policyKey(input.key);
+    const d =
+      op === "peek"
+        ? await this.limiter.peek(key, { policy })
+        : await this.limiter.consume(key, { cost: input.cost ?? 1, policy });
+    const headers: HeaderList = [
+      ["RateLimit-Policy", policyField(policy)],
+      ["RateLimit", limitField(d, policy)],
+    ];
+    if (!d.allowed) headers.push(["Retry-After", String(Math.max(1, secondsUp(d.retryAfterMs)))]);
+    return { decision: d, headers };
+  }
+
+  /** changePolicy refunds `cost` (default 1) to, or resets, a policy-file request's key (admin calls). */
+  async changePolicy(input: PolicyInput, op: "refund" | "reset"): Promise<void> {
+    const policy = this.#policy(input.policy);
+    const key = this.#policyKey(input.key);
+    if (op === "refund") await this.limiter.refund(key, { cost: input.cost ?? 1, policy });
+    else await this.limiter.reset(key, { policy });
   }
 
   /** peek reports each descriptor's standing without counting anything. */
@@ -312,14 +371,6 @@ export class Decider {
     }
     return n;
   }
-}
-
-/** refused reports whether a non-shadow limit refused. */
-function refused(applied: readonly Applied[]): boolean {
-  for (const a of applied) {
-    if (a.rule !== undefined && !a.rule.shadow && a.decision !== undefined && !isAllowed(a)) return true;
-  }
-  return false;
 }
 
 /**

@@ -4,7 +4,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { UNITS } from "./config.js";
-import type { DecideInput, Decider, RequestDescriptor, ServiceVerdict } from "./decide.js";
+import type { DecideInput, Decider, PolicyInput, PolicyVerdict, RequestDescriptor, ServiceVerdict } from "./decide.js";
+import type { MetricsUnavailable, ServiceMetrics } from "./metrics.js";
 import { openApiDocument } from "./openapi.js";
 
 /** HttpOptions configures the HTTP API. */
@@ -23,10 +24,21 @@ export interface HttpOptions {
   /** ready reports whether the service takes traffic (/readyz). */
   readonly ready: () => boolean;
   readonly onVerdict?: ((input: DecideInput, v: ServiceVerdict) => void) | undefined;
-  /** metrics renders GET /metrics (Prometheus text). */
-  readonly metrics?: (() => string) | undefined;
-  /** admin, when set, serves extra admin routes (reload) behind the admin token. */
-  readonly admin?: { readonly reload?: () => Promise<{ ok: boolean; message: string }> } | undefined;
+  /** metrics answers GET /metrics (Prometheus text), or says why it cannot (501). */
+  readonly metrics?: ServiceMetrics | MetricsUnavailable | undefined;
+  /** admin, when set, serves extra admin routes (reload, the top offenders) behind the admin credentials. */
+  readonly admin?:
+    | {
+        readonly reload?: () => Promise<{ ok: boolean; message: string }>;
+        readonly top?: (policy: string | undefined) => unknown;
+      }
+    | undefined;
+  /**
+   * adminListener makes this the separate admin address: it serves the admin routes (and the
+   * probes) only, and the address itself is the credential: no token is asked unless
+   * adminTokens are set. Bind it to loopback (the default of --admin-host).
+   */
+  readonly adminListener?: boolean;
 }
 
 /** HttpServer is a running HTTP API. */
@@ -47,16 +59,19 @@ class HttpError extends Error {
   }
 }
 
+/** ADMIN_ROUTES are the routes of the separate admin address (with /healthz and /readyz). */
+const ADMIN_ROUTES = new Set(["/v1/refund", "/v1/reset", "/v1/admin/reload", "/v1/admin/top"]);
+
 const BODY_KEYS = new Set(["domain", "descriptors", "hits_addend", "cost", "policy", "key"]);
 const DESCRIPTOR_KEYS = new Set(["entries", "hits_addend"]);
 
 /**
  * parseBody reads a decide/peek/refund/reset body: `{ domain, descriptors: [{ entries: [{ key, value }],
- * hits_addend? }], hits_addend? | cost? }`. Unknown fields are refused (400), so a typo never
- * silently decides something else. `policy` + `key` (a named policy of a policy file) is refused
- * until a policy file is loaded.
+ * hits_addend? }], hits_addend? | cost? }`, or the policy-file form `{ policy, key, cost? }` (a named
+ * policy of the service's policy file). Unknown fields are refused (400), so a typo never silently
+ * decides something else.
  */
-export function parseBody(body: unknown): DecideInput {
+export function parseBody(body: unknown): DecideInput | PolicyInput {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new HttpError(400, "ERR_INVALID_REQUEST", "the body must be a JSON object with domain and descriptors.");
   }
@@ -71,11 +86,21 @@ export function parseBody(body: unknown): DecideInput {
     }
   }
   if (b.policy !== undefined || b.key !== undefined) {
-    throw new HttpError(
-      400,
-      "ERR_INVALID_REQUEST",
-      "policy + key needs a policy file, and this service runs an Envoy-style configuration; send domain and descriptors.",
-    );
+    if (b.domain !== undefined || b.descriptors !== undefined || b.hits_addend !== undefined) {
+      throw new HttpError(
+        400,
+        "ERR_INVALID_REQUEST",
+        "send either policy + key (+ cost) or domain + descriptors (+ hits_addend), not both.",
+      );
+    }
+    if (b.policy === undefined || b.key === undefined) {
+      throw new HttpError(
+        400,
+        "ERR_INVALID_REQUEST",
+        'the policy form needs both policy and key, such as { "policy": "api", "key": "user:42" }.',
+      );
+    }
+    return { policy: b.policy as string, key: b.key as string, cost: b.cost as number | undefined };
   }
   if (b.cost !== undefined && b.hits_addend !== undefined) {
     throw new HttpError(400, "ERR_INVALID_REQUEST", "send cost or hits_addend, not both (they are the same).");
@@ -127,6 +152,21 @@ export function verdictJson(v: ServiceVerdict): Record<string, unknown> {
     })),
     headers: Object.fromEntries(v.headers),
     ...(v.degraded ? { degraded: true } : {}),
+  };
+}
+
+/** policyJson renders the answer to a policy-form request. */
+export function policyJson(input: PolicyInput, v: PolicyVerdict): Record<string, unknown> {
+  const d = v.decision;
+  return {
+    allowed: d.allowed,
+    policy: input.policy,
+    limit: d.limit,
+    remaining: d.remaining,
+    retry_after_ms: d.retryAfterMs,
+    reset_after_ms: d.resetAfterMs,
+    headers: Object.fromEntries(v.headers),
+    ...(d.degraded === undefined ? {} : { degraded: true }),
   };
 }
 
@@ -195,6 +235,7 @@ function readJson(req: IncomingMessage, max: number): Promise<unknown> {
 export async function startHttp(o: HttpOptions): Promise<HttpServer> {
   const open = (req: IncomingMessage): boolean => o.tokens.length === 0 || o.tokens.includes(bearer(req) ?? "");
   const admin = (req: IncomingMessage): void => {
+    if (o.adminListener && o.adminTokens.length === 0) return;
     if (o.adminTokens.length === 0) {
       throw new HttpError(
         403,
@@ -214,10 +255,21 @@ export async function startHttp(o: HttpOptions): Promise<HttpServer> {
       const ready = o.ready();
       return send(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
     }
+    if (method === "GET" && path === "/v1/admin/top") {
+      admin(req);
+      const policy = new URL(req.url ?? "/", "http://x").searchParams.get("policy") ?? undefined;
+      return send(res, 200, o.admin?.top?.(policy) ?? { policies: [] });
+    }
+    if (o.adminListener && !ADMIN_ROUTES.has(path)) {
+      throw new HttpError(404, "ERR_NOT_FOUND", `the admin address serves ${[...ADMIN_ROUTES].join(", ")} only.`);
+    }
     if (method === "GET" && path === "/openapi.json") return send(res, 200, openApiDocument());
     if (method === "GET" && path === "/metrics" && o.metrics !== undefined) {
-      res.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-      res.end(o.metrics());
+      const m = o.metrics;
+      if ("unavailable" in m) throw new HttpError(501, "ERR_MISSING_PEER", m.unavailable);
+      const text = await m.render();
+      res.setHeader("Content-Type", m.contentType);
+      res.end(text);
       return;
     }
     const routes: Record<string, "decide" | "peek" | "refund" | "reset" | "reload"> = {
@@ -244,6 +296,14 @@ export async function startHttp(o: HttpOptions): Promise<HttpServer> {
       return send(res, r.ok ? 200 : 409, r);
     }
     const input = parseBody(await readJson(req, o.maxBodyBytes));
+    if ("policy" in input) {
+      if (route === "decide" || route === "peek") {
+        const v = await o.decider.decidePolicy(input, route);
+        return send(res, 200, policyJson(input, v), v.headers);
+      }
+      await o.decider.changePolicy(input, route);
+      return send(res, 200, { limits: 1 });
+    }
     if (route === "decide" || route === "peek") {
       const v = route === "decide" ? await o.decider.decide(input) : await o.decider.peek(input);
       if (route === "decide") {

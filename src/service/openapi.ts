@@ -35,6 +35,32 @@ const request = {
   },
 };
 
+const policyRequest = {
+  type: "object",
+  required: ["policy", "key"],
+  additionalProperties: false,
+  properties: {
+    policy: { type: "string", minLength: 1, description: "a policy of the service's policy file" },
+    key: { type: "string", description: "the client's key, used as given" },
+    cost: { type: "integer", minimum: 0, description: "what the call spends (refund: gives back); default 1" },
+  },
+};
+
+const policyVerdict = {
+  type: "object",
+  required: ["allowed", "policy", "limit", "remaining", "retry_after_ms", "reset_after_ms", "headers"],
+  properties: {
+    allowed: { type: "boolean" },
+    policy: { type: "string" },
+    limit: { type: "integer" },
+    remaining: { type: "integer" },
+    retry_after_ms: { type: "integer" },
+    reset_after_ms: { type: "integer" },
+    headers: { type: "object", additionalProperties: { type: "string" } },
+    degraded: { type: "boolean" },
+  },
+};
+
 const status = {
   type: "object",
   required: ["code"],
@@ -85,7 +111,16 @@ function post(summary: string, ok: Record<string, unknown>, admin: boolean) {
     post: {
       summary,
       security: [{ [admin ? "admin" : "bearer"]: [] }],
-      requestBody: { required: true, content: json("DecideRequest") },
+      requestBody: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: {
+              oneOf: [{ $ref: "#/components/schemas/DecideRequest" }, { $ref: "#/components/schemas/PolicyRequest" }],
+            },
+          },
+        },
+      },
       responses: { "200": ok, ...errors, ...(admin ? { "403": { description: "admin calls are off" } } : {}) },
     },
   };
@@ -107,20 +142,51 @@ export function openApiDocument(): Record<string, unknown> {
     paths: {
       "/v1/decide": post(
         "count the hits and answer the verdict (all-or-nothing by default)",
-        { description: "the verdict", content: json("Verdict") },
+        { description: "the verdict (PolicyVerdict for a PolicyRequest)", content: json("Verdict") },
         false,
       ),
       "/v1/peek": post(
         "answer each descriptor's standing, counting nothing",
-        { description: "the standing", content: json("Verdict") },
+        { description: "the standing (PolicyVerdict for a PolicyRequest)", content: json("Verdict") },
         false,
       ),
       "/v1/refund": post("give hits back (admin)", counted, true),
       "/v1/reset": post("forget the descriptors' state (admin)", counted, true),
+      "/v1/admin/reload": {
+        post: {
+          summary: "read the configuration again; a bad one keeps the running one (admin)",
+          security: [{ admin: [] }],
+          responses: {
+            "200": { description: "reloaded" },
+            "409": { description: "refused, with why" },
+            "401": errors["401"],
+            "403": { description: "admin calls are off" },
+          },
+        },
+      },
+      "/v1/admin/top": {
+        get: {
+          summary: "the keys each rule refused most (heavy hitters of this process; admin)",
+          security: [{ admin: [] }],
+          parameters: [{ name: "policy", in: "query", required: false, schema: { type: "string" } }],
+          responses: {
+            "200": {
+              description:
+                "{ policies: [{ policy, domain, rule, refused, keys: [{ key, descriptor, count, error }] }] }",
+            },
+            "401": errors["401"],
+            "403": { description: "admin calls are off" },
+          },
+        },
+      },
       "/metrics": {
         get: {
-          summary: "counters in Envoy's vocabulary per rule (Prometheus text)",
-          responses: { "200": { description: "text/plain; version=0.0.4" } },
+          summary:
+            "floodgate/prometheus metrics of the service's limiter and Envoy's counters per rule (Prometheus text)",
+          responses: {
+            "200": { description: "text/plain; version=0.0.4" },
+            "501": { description: "prom-client (an optional peer) is not installed" },
+          },
         },
       },
       "/healthz": { get: { summary: "the process is up", responses: { "200": { description: "ok" } } } },
@@ -132,10 +198,22 @@ export function openApiDocument(): Record<string, unknown> {
       },
     },
     components: {
-      schemas: { Entry: entry, DecideRequest: request, DescriptorStatus: status, Verdict: verdict, Error: problem },
+      schemas: {
+        Entry: entry,
+        DecideRequest: request,
+        PolicyRequest: policyRequest,
+        DescriptorStatus: status,
+        Verdict: verdict,
+        PolicyVerdict: policyVerdict,
+        Error: problem,
+      },
       securitySchemes: {
         bearer: { type: "http", scheme: "bearer", description: "required only when the service has --token" },
-        admin: { type: "http", scheme: "bearer", description: "the --admin-token" },
+        admin: {
+          type: "http",
+          scheme: "bearer",
+          description: "the --admin-token; on the --admin-port address without --admin-token, none",
+        },
       },
     },
   };

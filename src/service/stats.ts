@@ -1,6 +1,6 @@
 // stats.ts: the service's counters in Envoy's rate limit vocabulary (total hits, over limit, near limit, within
-// limit, shadow mode, per rule), rendered as Prometheus text at /metrics. Labels are the domain and the rule's
-// configured path, never a request's key or value.
+// limit, shadow mode, per rule), kept in plain numbers and copied into prom-client at /metrics (metrics.ts). Labels
+// are the domain and the rule's configured path, never a request's key or value.
 
 import type { DecideInput, ServiceVerdict } from "./decide.js";
 
@@ -8,7 +8,7 @@ import type { DecideInput, ServiceVerdict } from "./decide.js";
 export const NEAR_LIMIT_RATIO = 0.8;
 
 /** RuleCounts are one rule's counters, in hits. */
-interface RuleCounts {
+export interface RuleCounts {
   totalHits: number;
   overLimit: number;
   nearLimit: number;
@@ -16,21 +16,35 @@ interface RuleCounts {
   shadowMode: number;
 }
 
-const COUNTERS = [
-  ["total_hits", "totalHits", "hits asked of the rule"],
-  ["over_limit", "overLimit", "hits refused by the rule (its own verdict)"],
-  ["near_limit", "nearLimit", `hits admitted past ${NEAR_LIMIT_RATIO * 100}% of the limit`],
-  ["within_limit", "withinLimit", "hits admitted by the rule"],
-  ["shadow_mode", "shadowMode", "hits a shadow-mode rule would have refused"],
+/** RuleStats is one rule's counters and where the rule sits (its domain and configured path). */
+export interface RuleStats {
+  readonly domain: string;
+  readonly rule: string;
+  readonly counts: Readonly<RuleCounts>;
+}
+
+/** COUNTERS names each counter in Envoy's vocabulary: metric name part, field, help text. */
+export const COUNTERS = [
+  ["total_hits", "totalHits", "Hits asked of the rule."],
+  ["over_limit", "overLimit", "Hits refused by the rule (its own verdict)."],
+  ["near_limit", "nearLimit", `Hits admitted past ${NEAR_LIMIT_RATIO * 100}% of the limit.`],
+  ["within_limit", "withinLimit", "Hits admitted by the rule."],
+  ["shadow_mode", "shadowMode", "Hits a shadow-mode rule would have refused (answered OK)."],
 ] as const;
 
+/** MAX_RULES bounds the rules counted apart; further rules are counted under the rule label OTHER_RULE. */
+export const MAX_RULES = 1024;
+/** OTHER_RULE is the rule label past MAX_RULES. */
+export const OTHER_RULE = "(other)";
+
 /**
- * ServiceStats counts verdicts. `record` is ServeOptions.onVerdict; `render`
- * answers /metrics. The observability work's Prometheus binding can replace the
- * rendering and keep these counters' names and labels.
+ * ServiceStats counts verdicts in plain numbers: `record` is the service's
+ * onVerdict; `rules` and `requests` are read when /metrics is scraped
+ * (src/service/metrics.ts copies them into prom-client). Nothing is kept per
+ * request value: the labels are the domain and the rule's configured path.
  */
 export class ServiceStats {
-  readonly #rules = new Map<string, { domain: string; rule: string; c: RuleCounts }>();
+  readonly #rules = new Map<string, { domain: string; rule: string; counts: RuleCounts }>();
   readonly #requests = new Map<string, number>();
 
   /** record counts one decided request. */
@@ -39,44 +53,38 @@ export class ServiceStats {
     for (const s of v.statuses) {
       const rule = s.rule;
       if (rule === undefined || s.decision === undefined) continue;
-      const id = `${input.domain}\u0000${rule.path}`;
-      let e = this.#rules.get(id);
-      if (e === undefined) {
-        e = {
-          domain: input.domain,
-          rule: rule.path,
-          c: { totalHits: 0, overLimit: 0, nearLimit: 0, withinLimit: 0, shadowMode: 0 },
-        };
-        this.#rules.set(id, e);
-      }
+      const c = this.#counts(input.domain, rule.path);
       const hits = s.hits;
-      e.c.totalHits += hits;
+      c.totalHits += hits;
       const over = s.code === "OVER_LIMIT" || s.shadowOverLimit;
-      if (s.shadowOverLimit) e.c.shadowMode += hits;
-      if (over) e.c.overLimit += hits;
+      if (s.shadowOverLimit) c.shadowMode += hits;
+      if (over) c.overLimit += hits;
       else {
-        e.c.withinLimit += hits;
+        c.withinLimit += hits;
         const limit = s.decision.limit;
-        if (limit > 0 && (limit - s.decision.remaining) / limit > NEAR_LIMIT_RATIO) e.c.nearLimit += hits;
+        if (limit > 0 && (limit - s.decision.remaining) / limit > NEAR_LIMIT_RATIO) c.nearLimit += hits;
       }
     }
   };
 
-  /** render returns the counters as Prometheus text (exposition format 0.0.4). */
-  render(): string {
-    const out: string[] = [];
-    const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
-    for (const [name, field, help] of COUNTERS) {
-      out.push(`# HELP floodgate_ratelimit_${name}_total ${help}.`, `# TYPE floodgate_ratelimit_${name}_total counter`);
-      for (const e of this.#rules.values()) {
-        out.push(`floodgate_ratelimit_${name}_total{domain="${esc(e.domain)}",rule="${esc(e.rule)}"} ${e.c[field]}`);
-      }
+  #counts(domain: string, path: string): RuleCounts {
+    const id = `${domain}\u0000${path}`;
+    let e = this.#rules.get(id);
+    if (e === undefined) {
+      if (this.#rules.size >= MAX_RULES) return this.#counts(OTHER_RULE, OTHER_RULE);
+      e = { domain, rule: path, counts: { totalHits: 0, overLimit: 0, nearLimit: 0, withinLimit: 0, shadowMode: 0 } };
+      this.#rules.set(id, e);
     }
-    out.push(
-      "# HELP floodgate_service_requests_total requests decided, by overall code.",
-      "# TYPE floodgate_service_requests_total counter",
-    );
-    for (const [code, n] of this.#requests) out.push(`floodgate_service_requests_total{code="${code}"} ${n}`);
-    return `${out.join("\n")}\n`;
+    return e.counts;
+  }
+
+  /** rules lists every rule counted so far with its counters. */
+  rules(): IterableIterator<RuleStats> {
+    return this.#rules.values();
+  }
+
+  /** requests maps an overall code (OK, OVER_LIMIT) to the requests decided with it. */
+  requests(): ReadonlyMap<string, number> {
+    return this.#requests;
   }
 }

@@ -1,10 +1,10 @@
 // memory.ts: the in-memory store: exact, synchronous, bounded.
 
-import { combineDecision, singleDecision } from "../core/decision.js";
+import { checkVerdict, combineDecision, singleDecision } from "../core/decision.js";
 import { describe, FloodgateRangeError, FloodgateTypeError } from "../core/errors.js";
 import { type Decision, newOutcome, type Outcome, type Policy, untilMs } from "../core/policy.js";
 import { checkOptions } from "../core/validate.js";
-import type { BlockRule, KeysTracked, Store, StoreEvent } from "./store.js";
+import type { AllCall, AllDecision, BlockRule, KeysTracked, Store, StoreEvent } from "./store.js";
 
 /** MemoryStoreOptions configures a MemoryStore. */
 export interface MemoryStoreOptions {
@@ -403,6 +403,66 @@ export class MemoryStore implements Store {
       outs.push(out);
     }
     return combineDecision(policies, outs, allowed);
+  }
+
+  /**
+   * consumeAll decides `calls` all-or-nothing across keys in one synchronous section
+   * (see Store.consumeAll): each item is consumed in order (an item sees the takes of
+   * the items before it), and when an item not in shadow mode refuses (or on a dry
+   * run) every state the call touched is put back as it was, so a refusal leaves no
+   * trace (not even a stepped bucket's phase, which a refund would keep).
+   */
+  consumeAll(calls: readonly AllCall[], nowMs: number | undefined, dryRun: boolean): AllDecision {
+    const t0 = nowMs as number;
+    // The states this call may touch, as they are (a key named twice is saved once: the first copy wins).
+    const saved: { t: Table; policy: Policy; key: string; state: number[] | undefined }[] = [];
+    const overflow = new Map<Table, { state: number[]; used: boolean }>();
+    for (const c of calls) {
+      for (const p of c.policies) {
+        const t = this.#table(p);
+        // The shared overflow state can change only when the table may fill up during this call.
+        if (t.index.size + calls.length >= this.maxKeys && !overflow.has(t)) {
+          overflow.set(t, { state: this.#read(t, OVERFLOW), used: t.overflowUsed });
+        }
+        if (saved.some((x) => x.t === t && x.key === c.key)) continue;
+        const slot = t.index.get(c.key);
+        saved.push({ t, policy: p, key: c.key, state: slot === undefined ? undefined : this.#read(t, slot) });
+      }
+    }
+    const items: Decision[] = [];
+    let allowed = !dryRun;
+    for (const c of calls) {
+      const d = checkVerdict(c.cost, c.policies, this.consumeSync(c.key, c.policies, c.cost, t0));
+      items.push(d);
+      if (!d.allowed && !c.shadow) allowed = false;
+    }
+    if (allowed) return { allowed, items };
+    // Refused: every state as it was before the call.
+    for (const s of saved) {
+      const slot = s.t.index.get(s.key);
+      if (slot === undefined) continue;
+      if (s.state === undefined) this.reset(s.key, [s.policy]);
+      else this.#store(s.t, slot, s.state);
+    }
+    for (const [t, o] of overflow) {
+      this.#store(t, OVERFLOW, o.state);
+      t.overflowUsed = o.used;
+    }
+    // An item its own limits admitted is reported as it stands: nothing was taken.
+    for (let i = 0; i < calls.length; i++) {
+      const c = calls[i] as AllCall;
+      if ((items[i] as Decision).allowed && c.cost > 0) items[i] = this.consumeSync(c.key, c.policies, 0, t0);
+    }
+    return { allowed, items };
+  }
+
+  /** #read copies the state of a slot. */
+  #read(t: Table, slot: number): number[] {
+    if (t.logs) return (t.logs[slot] ?? []).slice();
+    const out: number[] = [];
+    const o = slot * t.stride;
+    for (let i = 0; i < t.stride; i++) out.push(t.slab[o + i] as number);
+    return out;
   }
 
   refund(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): void {

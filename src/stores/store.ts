@@ -37,6 +37,29 @@ export interface KeysTracked {
   readonly overflowed: number;
 }
 
+/** AllCall is one item of an all-or-nothing call across keys (Store.consumeAll, RateLimiter.consumeAll). */
+export interface AllCall {
+  readonly key: string;
+  readonly policies: readonly Policy[];
+  readonly cost: number;
+  /** shadow: the item is decided (its cost taken when it admits and the call does), but its denial refuses nothing. */
+  readonly shadow: boolean;
+}
+
+/** AllDecision is the answer to an all-or-nothing call across keys. */
+export interface AllDecision {
+  /**
+   * allowed is true when every item not in shadow mode admitted its cost; then each
+   * admitting item's cost was taken. When false, nothing was taken from any item.
+   */
+  readonly allowed: boolean;
+  /**
+   * items holds each item's own verdict, in order: its denial, or, when its own limits
+   * admit it, its standing after the call (its cost taken when `allowed`, else as a peek).
+   */
+  readonly items: readonly Decision[];
+}
+
 /**
  * Store keeps rate limit state per key and applies a policy's math to it
  * atomically. `MemoryStore` runs the TypeScript math in one synchronous section;
@@ -63,6 +86,18 @@ export interface Store {
   refund(key: string, policies: readonly Policy[], cost: number, nowMs: number | undefined): Promise<void> | void;
   /** reset forgets the key's state for these policies. */
   reset(key: string, policies: readonly Policy[]): Promise<void> | void;
+  /**
+   * consumeAll (optional) decides several keys all-or-nothing in one atomic step (see
+   * AllDecision; an item of cost 0 is a check, refused when a policy has nothing left;
+   * `dryRun` takes nothing). It returns undefined when it cannot make these keys one atomic step
+   * (a Redis Cluster whose slots differ): RateLimiter then takes and refunds instead.
+   * Without it, RateLimiter does the same (in one synchronous section for a MemoryStore).
+   */
+  consumeAll?(
+    calls: readonly AllCall[],
+    nowMs: number | undefined,
+    dryRun: boolean,
+  ): Promise<AllDecision> | AllDecision | undefined;
   /**
    * penalty (optional) takes `cost` from every policy outside a request, each down to
    * empty at most (never into debt). Without it, RateLimiter peeks and consumes what is

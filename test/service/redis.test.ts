@@ -17,6 +17,10 @@ descriptors:
     rate_limit: { unit: hour, requests_per_unit: 1000 }
   - key: narrow
     rate_limit: { unit: hour, requests_per_unit: 50, algorithm: gcra }
+  - key: pool
+    rate_limit: { unit: hour, requests_per_unit: 100 }
+  - key: seat
+    rate_limit: { unit: hour, requests_per_unit: 1 }
 `;
 
 const tmp = tempDir("redis");
@@ -88,6 +92,23 @@ for (const mode of ["standalone", "cluster"] as const) {
       expect(await remaining(a, "wide", "k")).toBe(1000 - 50);
       expect(await remaining(b, "narrow", "k")).toBe(0);
     });
+
+    // Regression (issue 15): all-or-nothing on Redis was take-then-refund, so a request refused by one limit
+    // held units of the others for a round trip, and concurrent requests that should pass were refused.
+    it.runIf(mode === "standalone")(
+      "all-or-nothing is one atomic script call: refused requests never hold the shared limit, 100 of 100 pass",
+      async () => {
+        expect(await hammer([a], 1, () => [descriptor({ seat: "taken" })])).toBe(1);
+        // 200 requests for the full seat (each refused) and 100 for fresh seats, interleaved, all at once.
+        let i = 0;
+        const admitted = await hammer([a, b], 300, () => {
+          const n = i++;
+          return [descriptor({ pool: "p" }), descriptor({ seat: n % 3 === 2 ? `fresh-${n}` : "taken" })];
+        });
+        expect(admitted).toBe(100);
+        expect(await remaining(a, "pool", "p")).toBe(0);
+      },
+    );
   });
 }
 

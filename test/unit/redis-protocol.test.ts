@@ -44,6 +44,8 @@ interface Parsed {
   policies: { code: string; params: number[] }[];
   cost: number;
   keys: string[];
+  /** members: an "a" set's per-member cost and shadow flag. */
+  members?: { cost: number; shadow: boolean; item: number }[];
 }
 
 /**
@@ -59,19 +61,32 @@ function parseDecide(keys: readonly string[], args: readonly string[]): { head: 
   };
   const specs: { code: string; params: number[] }[] = [];
   for (let i = num(); i > 0; i--) specs.push({ code: args[a++] as string, params: [num(), num(), num()] });
-  const sets: { op: string; specs: number[] }[] = [];
+  const sets: { op: string; specs: number[]; members?: { cost: number; shadow: boolean; item: number }[] }[] = [];
   for (let i = num(); i > 0; i--) {
     const op = args[a++] as string;
     const n = num();
     const idx: number[] = [];
     for (let j = 0; j < n; j++) idx.push(num());
-    sets.push({ op, specs: idx });
+    if (op === "a" || op === "v") {
+      // An "a" (or dry-run "v") set: n costs, then n numbers item * 2 + shadow.
+      const costs = idx.map(() => num());
+      const flags = idx.map(() => num());
+      sets.push({
+        op,
+        specs: idx,
+        members: costs.map((cost, j) => ({
+          cost,
+          shadow: (flags[j] as number) % 2 === 1,
+          item: Math.floor((flags[j] as number) / 2),
+        })),
+      });
+    } else sets.push({ op, specs: idx });
   }
   const calls: Parsed[] = [];
   let k = 0;
   for (let r = num(); r > 0; r--) {
     const count = num();
-    const set = sets[num() - 1] as { op: string; specs: number[] };
+    const set = sets[num() - 1] as (typeof sets)[number];
     const cost = num();
     for (let j = 0; j < count; j++) {
       const n = set.specs.length;
@@ -80,6 +95,7 @@ function parseDecide(keys: readonly string[], args: readonly string[]): { head: 
         policies: set.specs.map((i) => specs[i - 1] as { code: string; params: number[] }),
         cost,
         keys: keys.slice(k, k + n),
+        ...(set.members === undefined ? {} : { members: set.members }),
       });
       k += n;
     }
@@ -111,6 +127,7 @@ function expected(c: WireCall): Parsed {
     policies: c.policies.map((p) => ({ code: p.algorithm.code, params: [0, 1, 2].map((i) => p.params[i] ?? 0) })),
     cost: c.cost,
     keys: [...c.keys],
+    ...(c.members === undefined ? {} : { members: c.members.map((m) => ({ ...m })) }),
   };
 }
 
@@ -132,6 +149,38 @@ describe("encode: which script, which KEYS and ARGV", () => {
         ).toEqual({ script: (LONE[p.algorithm.code] as { name: string }).name, keys: c.keys, args });
       }
     }
+  });
+
+  it("an all-or-nothing call across keys (op a) runs decide.lua with its members' costs and shadow flags in its own set", () => {
+    const x: WireCall = {
+      op: "a",
+      policies: [tb, ALL[1] as Policy, tb],
+      cost: 0,
+      keys: ["fg:{u1}:a", "fg:{r}:b", "fg:{u2}:a"],
+      members: [
+        { cost: 2, shadow: false, item: 0 },
+        { cost: 5, shadow: true, item: 1 },
+        { cost: 1, shadow: false, item: 2 },
+      ],
+    };
+    const y: WireCall = {
+      ...x,
+      dryRun: true,
+      keys: ["fg:{u3}:a", "fg:{u3}:b", "fg:{u4}:a"],
+      members: [
+        { cost: 1, shadow: true, item: 0 },
+        { cost: 1, shadow: true, item: 0 },
+        { cost: 0, shadow: false, item: 1 },
+      ],
+    };
+    for (const calls of [[x], [x, y], [call("c", [tb], 1), x, y]]) {
+      const got = encode(undefined, "1000", calls);
+      expect(got.script.name, "decide.lua, never a lone script").toBe("decide");
+      expect(parseDecide(got.keys, got.args).calls).toEqual(
+        calls.map((c) => ({ ...expected(c), ...(c.dryRun ? { op: "v" } : {}) })),
+      );
+    }
+    expect(replyLength([x, call("c", [tb], 1)])).toBe(1 + 4 * 3 + 4);
   });
 
   it("params travel as JavaScript's shortest round-trip text, read back exactly", () => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { fixedWindow, RateLimiter } from "../../src/index.js";
 import { parseConfig } from "../../src/service/config.js";
 import { type DecideInput, Decider, type ServiceVerdict } from "../../src/service/decide.js";
+import { MISSING_PROM_CLIENT, serviceMetrics } from "../../src/service/metrics.js";
 import { ServiceStats } from "../../src/service/stats.js";
 
 const CONFIG = `
@@ -307,7 +308,10 @@ describe("counters in Envoy's vocabulary (ServiceStats)", () => {
     // shadow (limit 1): 1 within, then 1 over in shadow mode (answered OK).
     await run(req([d("shadow")]));
     await run(req([d("shadow")]));
-    const text = stats.render();
+    const metrics = await serviceMetrics(decider.limiter, stats);
+    if ("unavailable" in metrics) throw new Error(metrics.unavailable);
+    const text = await metrics.render();
+    metrics.close();
     const value = (name: string, rule: string) =>
       Number(
         new RegExp(`^floodgate_ratelimit_${name}_total\\{domain="shop",rule="${rule}"\\} (\\d+)$`, "m").exec(text)?.[1],
@@ -327,5 +331,14 @@ describe("counters in Envoy's vocabulary (ServiceStats)", () => {
     expect(text).toMatch(/^floodgate_service_requests_total\{code="OK"\} 4$/m);
     expect(text).toMatch(/^floodgate_service_requests_total\{code="OVER_LIMIT"\} 1$/m);
     expect(text).not.toContain("secret-user");
+  });
+
+  it("without prom-client (an optional peer) /metrics is unavailable, with the fix", async () => {
+    const { decider } = setup();
+    const metrics = await serviceMetrics(decider.limiter, new ServiceStats(), () =>
+      Promise.reject(new Error("Cannot find package 'prom-client'")),
+    );
+    expect(metrics).toEqual({ unavailable: MISSING_PROM_CLIENT });
+    expect(MISSING_PROM_CLIENT).toMatch(/npm install prom-client/);
   });
 });

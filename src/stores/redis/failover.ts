@@ -13,7 +13,7 @@ import type { Op } from "./protocol.js";
 export type FailureReason = "timeout" | "unavailable" | "reply";
 
 const PROBE: Record<string, never> = Object.freeze({});
-const OP_NAME = { c: "consume", r: "refund", d: "reset", p: "penalty" } as const;
+const OP_NAME = { c: "consume", r: "refund", d: "reset", p: "penalty", a: "consume" } as const;
 const UNAVAILABLE = /^(CLUSTERDOWN|LOADING|READONLY|MASTERDOWN|TRYAGAIN|BUSY|NOREPLICAS)\b/;
 const REPLY_ERRORS = new Set(["ReplyError", "ErrorReply", "SimpleError", "BlobError"]);
 const REPLY_CODE = /^[A-Z][A-Z_]+ /;
@@ -116,7 +116,8 @@ export class Failover {
     }
     for (const c of calls) {
       this.#events.emit("error", { error, op: c.op === "c" && c.cost === 0 ? "peek" : OP_NAME[c.op], key: c.key });
-      c.resolve(this.answer(c.op, c.key, c.policies, c.cost, c.nowMs));
+      // An all-or-nothing call is answered per member by its caller (RedisStore.consumeAll).
+      c.resolve(c.op === "a" ? undefined : this.answer(c.op, c.key, c.policies, c.cost, c.nowMs));
     }
   }
 

@@ -6,8 +6,11 @@ import type { Decision, Outcome, Policy } from "../../core/policy.js";
 import { STRATEGY_CODES } from "../../core/strategy.js";
 import { DECIDE, LONE, type LuaScript, NODE } from "./scripts.generated.js";
 
-/** Op is a call's operation as decide.lua's sets name it: "c" consume (cost 0 is a peek), "r" refund, "d" reset, "p" penalty. */
-export type Op = "c" | "r" | "d" | "p";
+/**
+ * Op is a call's operation as decide.lua's sets name it: "c" consume (cost 0 is a peek), "r" refund, "d" reset,
+ * "p" penalty, "a" all-or-nothing across keys (RedisStore.consumeAll).
+ */
+export type Op = "c" | "r" | "d" | "p" | "a";
 
 /** WireCall is what one call puts on the wire: its op, its policies (in order), its cost and one key per policy. */
 export interface WireCall {
@@ -16,6 +19,13 @@ export interface WireCall {
   readonly cost: number;
   /** keys holds one Redis key per policy, in the policies' order (all in one hash slot). */
   readonly keys: readonly string[];
+  /**
+   * members ("a" only) holds, per policy, its item's cost, shadow flag and index (an item is one key
+   * and its policies, all-or-nothing among themselves; its members are consecutive); `cost` is then 0.
+   */
+  readonly members?: readonly { readonly cost: number; readonly shadow: boolean; readonly item: number }[];
+  /** dryRun ("a" only): decide and report every member, take nothing (decide.lua's set op "v"). */
+  readonly dryRun?: boolean;
 }
 
 /** ScriptCall is one script call: which script, its KEYS and its ARGV. */
@@ -94,7 +104,7 @@ function loneSpecOf(policy: Policy): LoneSpec {
 export function encode(nowMs: number | undefined, graceMs: string, calls: readonly WireCall[]): ScriptCall {
   const time = nowMs === undefined ? "" : String(nowMs);
   const grace = nowMs === undefined ? "0" : graceMs;
-  if (calls.length === 1) {
+  if (calls.length === 1 && (calls[0] as WireCall).op !== "a") {
     const c = calls[0] as WireCall;
     // A live policy has no lone script: decide.lua holds the migration (live.lua).
     if (c.op === "c" && c.policies.length === 1 && !(c.policies[0] as Policy).live) {
@@ -113,6 +123,7 @@ const LONE_ARGS = {
   r: new WeakMap(),
   d: new WeakMap(),
   p: new WeakMap(),
+  a: new WeakMap(),
 } as const;
 
 /** loneArgs returns the ARGV of one call after the time and grace: its policies, one set, one run of one decision (cost to add). */
@@ -164,9 +175,10 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
   let runCount = 0;
   for (const c of calls) {
     const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : c.op === "d" ? 2 : 3] as Map<readonly Policy[], number>;
-    let set = sets.get(c.policies);
+    // An all-or-nothing call ("a") carries its members' costs in its set: a set of its own, every time.
+    let set = c.op === "a" ? undefined : sets.get(c.policies);
     if (set === undefined) {
-      setArgs.push(c.op, String(c.policies.length));
+      setArgs.push(c.op === "a" && c.dryRun ? "v" : c.op, String(c.policies.length));
       for (const p of c.policies) {
         let spec = specIndex.get(p);
         if (spec === undefined) {
@@ -177,7 +189,11 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
         setArgs.push(String(spec));
       }
       set = ++nSets;
-      sets.set(c.policies, set);
+      if (c.op === "a") {
+        const m = c.members ?? [];
+        for (const x of m) setArgs.push(String(x.cost));
+        for (const x of m) setArgs.push(String(x.item * 2 + (x.shadow ? 1 : 0)));
+      } else sets.set(c.policies, set);
     }
     if (set === runSet && c.cost === runCost) {
       runCount++;
@@ -222,21 +238,23 @@ export function loadCalls(routeKey: string): ScriptCall[] {
 /**
  * replyLength is how many integers the reply to `calls` holds: per consume of
  * one policy 4 (allowed, remaining, retryAfterMs, resetAfterMs; lone.lua and
- * decide.lua alike), per consume of n > 1 policies 1 + 4n (the decision's
- * allowed, then four per policy), per refund or reset 1.
+ * decide.lua alike), per consume of n > 1 policies and per all-or-nothing call
+ * of n members 1 + 4n (the decision's allowed, then four per policy), per
+ * refund or reset 1.
  */
 export function replyLength(calls: readonly WireCall[]): number {
   let n = 0;
   for (const c of calls) {
     const k = c.policies.length;
-    n += c.op !== "c" ? 1 : k === 1 ? 4 : 1 + 4 * k;
+    n += c.op === "a" ? 1 + 4 * k : c.op !== "c" ? 1 : k === 1 ? 4 : 1 + 4 * k;
   }
   return n;
 }
 
 /**
  * decode turns the reply to `calls` into each call's answer, in order: a
- * Decision per consume or peek, undefined per refund or reset. It throws an
+ * Decision per consume or peek, undefined per refund or reset. An all-or-nothing
+ * call's Decision lists each member in `policies` (its own verdict), in order. It throws an
  * Error naming the reply when it is not an array of replyLength(calls) items;
  * numbers are read with Number(), so integer replies of any client (numbers,
  * numeric strings) decode alike.
@@ -248,13 +266,13 @@ export function decode(calls: readonly WireCall[], reply: unknown): (Decision | 
   const out: (Decision | undefined)[] = [];
   let i = 0;
   for (const c of calls) {
-    if (c.op !== "c") {
+    if (c.op !== "c" && c.op !== "a") {
       i++;
       out.push(undefined);
       continue;
     }
     const n = c.policies.length;
-    if (n === 1) {
+    if (n === 1 && c.op === "c") {
       out.push(singleDecision(c.policies[0] as Policy, outcomeAt(reply, i)));
       i += 4;
       continue;

@@ -1,16 +1,17 @@
 // store.ts: RedisStore, the Store that keeps state in Redis and decides in one atomic Lua script call.
 
 import { defaultTimers } from "../../core/clock.js";
+import { checkVerdict, combineDecision, singleDecision } from "../../core/decision.js";
 import { FloodgateError } from "../../core/errors.js";
-import type { Decision, Policy } from "../../core/policy.js";
-import type { BlockRule, Store, StoreEvent } from "../store.js";
+import type { Decision, Outcome, Policy } from "../../core/policy.js";
+import type { AllCall, AllDecision, BlockRule, Store, StoreEvent } from "../store.js";
 import type { RedisAdapter } from "./adapter.js";
 import { Batcher, type Call } from "./batcher.js";
 import { DenyCache } from "./deny-cache.js";
 import { Emitter, type Listener, type RedisStoreEvents } from "./events.js";
 import { EvictionCheck } from "./eviction.js";
 import { Failover } from "./failover.js";
-import { encodeKey, redisKey } from "./keys.js";
+import { encodeKey, hashSlot, redisKey } from "./keys.js";
 import { parseOptions, type RedisStoreOptions } from "./options.js";
 import { decode, type Op } from "./protocol.js";
 import { BLOCK } from "./scripts.generated.js";
@@ -28,7 +29,8 @@ export type { FailurePolicy, InsuranceOptions, RedisStoreOptions } from "./optio
  *   hash tag, so all keys of one decision share a Cluster slot and no key can
  *   collide with another; keys longer than 256 characters are stored by their
  *   SHA-256. Every key has a TTL: the time until its state holds no information.
- * - Several policies are decided all-or-nothing in one call.
+ * - Several policies are decided all-or-nothing in one call; so are several keys
+ *   (consumeAll), on standalone Redis and within one Cluster slot.
  * - Calls in the same tick are batched into script calls (on a Cluster, one per
  *   master: node.lua carries the calls of several slots); a lone consume of one
  *   policy runs its algorithm's own, smaller script.
@@ -220,6 +222,90 @@ export class RedisStore implements Store {
     await this.#submit("d", key, policies, 0, undefined);
   }
 
+  /**
+   * consumeAll decides `calls` all-or-nothing in one script call (decide.lua's op "a",
+   * "v" for a dry run): atomic on standalone Redis, and on a Cluster when every key
+   * lies in one slot (each user key is its own hash tag, so: items of one key, or keys
+   * that happen to share a slot); it returns undefined when the keys span slots
+   * (RateLimiter then takes and refunds).
+   * While Redis is degraded, or when the script call fails, each item is answered by
+   * the failure policy.
+   */
+  consumeAll(
+    calls: readonly AllCall[],
+    nowMs: number | undefined,
+    dryRun: boolean,
+  ): Promise<AllDecision> | AllDecision | undefined {
+    const policies: Policy[] = [];
+    const keys: string[] = [];
+    const members: { cost: number; shadow: boolean; item: number }[] = [];
+    const cluster = this.adapter.cluster;
+    let firstTag = "";
+    let slot = -1;
+    for (let i = 0; i < calls.length; i++) {
+      const c = calls[i] as AllCall;
+      const tag = encodeKey(c.key);
+      if (i === 0) firstTag = tag;
+      if (cluster) {
+        const s = hashSlot(tag);
+        if (slot >= 0 && s !== slot) return undefined;
+        slot = s;
+      }
+      for (const p of c.policies) {
+        policies.push(p);
+        keys.push(redisKey(this.prefix, tag, p.id));
+        members.push({ cost: c.cost, shadow: c.shadow, item: i });
+      }
+    }
+    if (calls.length === 0) return { allowed: true, items: [] };
+    if (this.#failover.answersLocally()) return this.#allByFailurePolicy(calls, nowMs, true, dryRun);
+    return new Promise<AllDecision>((resolve) => {
+      this.#batcher.add(
+        {
+          op: "a",
+          key: (calls[0] as AllCall).key,
+          policies,
+          cost: 0,
+          nowMs,
+          keys,
+          members,
+          dryRun,
+          resolve: (d) =>
+            resolve(d === undefined ? this.#allByFailurePolicy(calls, nowMs, false, dryRun) : splitAll(calls, d)),
+        },
+        firstTag,
+      );
+    });
+  }
+
+  /** #allByFailurePolicy answers an all-or-nothing call by the failure policy, item by item (nothing kept on a refusal). */
+  #allByFailurePolicy(
+    calls: readonly AllCall[],
+    nowMs: number | undefined,
+    local: boolean,
+    dryRun: boolean,
+  ): AllDecision {
+    const f = this.#failover;
+    const items = calls.map((c) =>
+      checkVerdict(
+        c.cost,
+        c.policies,
+        local
+          ? (f.local("c", c.key, c.policies, c.cost, nowMs) as Decision)
+          : (f.answer("c", c.key, c.policies, c.cost, nowMs) as Decision),
+      ),
+    );
+    const allowed = !dryRun && items.every((d, i) => d.allowed || (calls[i] as AllCall).shadow);
+    if (!allowed) {
+      // An insurance store took the admitted costs: give them back, so a refusal takes nothing there either.
+      for (let i = 0; i < calls.length; i++) {
+        const c = calls[i] as AllCall;
+        if ((items[i] as Decision).allowed && c.cost > 0) f.answer("r", c.key, c.policies, c.cost, nowMs);
+      }
+    }
+    return { allowed, items };
+  }
+
   /** #submit queues a call for the next script call, or answers it by the failure policy while Redis is down (between probes). */
   #submit(
     op: Op,
@@ -276,4 +362,24 @@ export class RedisStore implements Store {
       // A warning must never break anything.
     }
   }
+}
+
+/** splitAll turns the Decision of an all-or-nothing script call (one entry per member) into each item's Decision. */
+function splitAll(calls: readonly AllCall[], d: Decision): AllDecision {
+  const items: Decision[] = [];
+  let m = 0;
+  for (const c of calls) {
+    const outs = d.policies.slice(m, m + c.policies.length) as Outcome[];
+    m += c.policies.length;
+    items.push(
+      c.policies.length === 1
+        ? singleDecision(c.policies[0] as Policy, outs[0] as Outcome)
+        : combineDecision(
+            c.policies,
+            outs,
+            outs.every((o) => o.allowed),
+          ),
+    );
+  }
+  return { allowed: d.allowed, items };
 }

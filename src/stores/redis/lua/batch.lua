@@ -52,7 +52,7 @@ for i = 1, tonumber(ARGV[a]) do
   a = a + 4
 end
 a = a + 1
-local SET_OP, SET_SPECS = {}, {}
+local SET_OP, SET_SPECS, SET_COSTS, SET_SHADOW, SET_ITEM = {}, {}, {}, {}, {}
 for i = 1, tonumber(ARGV[a]) do
   SET_OP[i] = ARGV[a + 1]
   local n = tonumber(ARGV[a + 2])
@@ -60,6 +60,19 @@ for i = 1, tonumber(ARGV[a]) do
   for j = 1, n do l[j] = tonumber(ARGV[a + 2 + j]) end
   SET_SPECS[i] = l
   a = a + 2 + n
+  if SET_OP[i] == 'a' or SET_OP[i] == 'v' then
+    -- An all-or-nothing set across keys carries each member's cost, then its item and
+    -- shadow flag as one number: item * 2 + (1 in shadow mode, else 0).
+    local costs, shadow, itm = {}, {}, {}
+    for j = 1, n do
+      costs[j] = tonumber(ARGV[a + j])
+      local f = tonumber(ARGV[a + n + j])
+      itm[j] = math.floor(f / 2)
+      shadow[j] = f % 2 == 1
+    end
+    SET_COSTS[i], SET_SHADOW[i], SET_ITEM[i] = costs, shadow, itm
+    a = a + 2 * n
+  end
 end
 a = a + 1
 local runs = tonumber(ARGV[a])
@@ -159,6 +172,78 @@ for _ = 1, runs do
           out[o + 2] = rems[i]
           out[o + 3] = retries[i]
           out[o + 4] = resets[i]
+          o = o + 4
+        end
+      elseif op == 'a' or op == 'v' then
+        -- All-or-nothing across keys. Members come grouped by item (an item: one key and
+        -- its policies, all-or-nothing among themselves, as a 'c' decision of several
+        -- policies). Every item admits its own cost, or, when an item that is not in
+        -- shadow mode refuses, nothing is taken from any. A member of cost 0 is a check:
+        -- it refuses when nothing remains. An item sees the tentative takes of the items
+        -- before it on the same key. 'v' (a dry run) decides the same way and takes
+        -- nothing. Reported per member: a refused item's members as decided (its
+        -- admitting members as they stood); an admitted item's members after the take
+        -- when everything is taken, else as a peek of the state before the call.
+        local costs, shadow, itm = SET_COSTS[set], SET_SHADOW[set], SET_ITEM[set]
+        local oks, rems, retries, resets, nexts, rebs = {}, {}, {}, {}, {}, {}
+        local orig, pending, itemOk = {}, {}, {}
+        local all = true
+        local i = 1
+        while i <= n do
+          local last = i
+          while last < n and itm[last + 1] == itm[i] do last = last + 1 end
+          local ok = true
+          local pre = {}
+          for m = i, last do
+            local key = keys[m]
+            if orig[key] == nil then
+              local raw = get(key)
+              orig[key] = false
+              if raw then orig[key] = parse(raw) end
+            end
+            local st = pending[key]
+            if st == nil then st = orig[key] end
+            pre[m] = st
+            oks[m], rems[m], retries[m], resets[m], nexts[m], rebs[m] =
+              algs[m].eval(st or nil, now, costs[m], p1[m], p2[m], p3[m])
+            if costs[m] == 0 and rems[m] <= 0 then oks[m] = false end
+            if not oks[m] then ok = false end
+          end
+          for m = i, last do
+            if not ok and oks[m] and costs[m] > 0 then
+              -- The item refuses: its admitting members take nothing and report their standing.
+              local _
+              _, rems[m], retries[m], resets[m], nexts[m], rebs[m] =
+                algs[m].eval(pre[m] or nil, now, 0, p1[m], p2[m], p3[m])
+            end
+            if (ok and costs[m] > 0) or rebs[m] then pending[keys[m]] = nexts[m] end
+          end
+          itemOk[itm[i]] = ok
+          if not ok and not shadow[i] then all = false end
+          i = last + 1
+        end
+        if op == 'v' then all = false end
+        o = o + 1
+        if all then out[o] = 1 else out[o] = 0 end
+        for m = 1, n do
+          local taken = itemOk[itm[m]] and costs[m] > 0
+          if all then
+            if taken or rebs[m] then store(keys[m], nexts[m], resets[m]) end
+          else
+            if taken then
+              local _
+              _, rems[m], retries[m], resets[m], nexts[m], rebs[m] =
+                algs[m].eval(orig[keys[m]] or nil, now, 0, p1[m], p2[m], p3[m])
+            end
+            -- Nothing is taken; a state rebased after the clock went back is still kept.
+            if rebs[m] then store(keys[m], nexts[m], resets[m]) end
+          end
+        end
+        for m = 1, n do
+          if oks[m] then out[o + 1] = 1 else out[o + 1] = 0 end
+          out[o + 2] = rems[m]
+          out[o + 3] = retries[m]
+          out[o + 4] = resets[m]
           o = o + 4
         end
       elseif op == 'r' then

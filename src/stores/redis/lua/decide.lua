@@ -11,8 +11,15 @@
 --     p1 p2 p3       the policy's params (unused ones are '0')
 --   sets             how many policy sets follow, then per set:
 --     op             'c' consume (cost 0 is a peek), 'r' refund, 'd' reset,
---                    'p' penalty (take cost from each policy, down to empty at most)
+--                    'p' penalty (take cost from each policy, down to empty at most),
+--                    'a' all-or-nothing across keys (each member its own key and cost;
+--                    cost 0 is a check, refused when nothing remains), 'v' the same as
+--                    a dry run (decided and reported, nothing taken)
 --     n              number of policies, then n policy indexes (1-based)
+--     ('a', 'v')     n costs (whole units, one per member), then per member its item
+--                    (0-based; an item's members are consecutive) times 2, plus 1 when
+--                    the item is in shadow mode (decided, but its denial refuses
+--                    nothing); a run of such a set has count 1 and cost 0
 --   runs             how many runs of decisions follow, then per run (consecutive
 --                    decisions with the same set and cost, such as a burst of cost 1):
 --     count          how many decisions
@@ -21,7 +28,8 @@
 --
 -- Reply: a flat array of integers. Per 'c' decision of one policy: allowed (1/0),
 -- remaining, retryAfterMs, resetAfterMs (as lone.lua). Per 'c' decision of several
--- policies: the decision's allowed, then those four per policy. Per 'r'/'d'/'p': 1.
+-- policies, and per 'a' decision: the decision's allowed, then those four per policy
+-- (for 'a', each member's own verdict). Per 'r'/'d'/'p': 1.
 -- Decisions run in order, so two decisions on one key see each other's writes.
 
 -- The body is batch.lua (shared with node.lua); this prelude says where keys come
