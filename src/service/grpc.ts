@@ -19,6 +19,9 @@ export const LOADER_OPTIONS = {
 /** RLS_SERVICE is the full name of the rate limit service. */
 export const RLS_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 
+/** RLS_PATH is the HTTP/2 path of ShouldRateLimit. */
+const RLS_PATH = `/${RLS_SERVICE}/ShouldRateLimit`;
+
 /** IDLE_MS is how long a draining server waits with no call in flight before it closes the connections left. */
 const IDLE_MS = 250;
 
@@ -137,12 +140,37 @@ export async function startGrpc(o: GrpcOptions): Promise<GrpcServer> {
     envoy: { service: { ratelimit: { v3: { RateLimitService: { service: GrpcJs.ServiceDefinition } } } } };
     grpc: { health: { v1: { Health: { service: GrpcJs.ServiceDefinition } } } };
   };
-  /** inFlight counts ShouldRateLimit calls not yet answered; onIdle is set while draining. */
+  /**
+   * inFlight counts ShouldRateLimit calls not yet answered, from the moment their stream is opened (a server
+   * interceptor runs as the HTTP/2 stream arrives, before its message is read), and `started` every call
+   * so far; onIdle is set while draining.
+   */
   let inFlight = 0;
+  let started = 0;
   let onIdle: (() => void) | undefined;
+  const counting: GrpcJs.ServerInterceptor = (method, call) => {
+    if (method.path !== RLS_PATH) return new grpc.ServerInterceptingCall(call);
+    inFlight++;
+    started++;
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      inFlight--;
+      if (inFlight === 0) onIdle?.();
+    };
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) => next({ onCancel: end }),
+      sendStatus: (status, next) => {
+        next(status);
+        end();
+      },
+    });
+  };
   const server = new grpc.Server({
     "grpc.max_receive_message_length": o.maxMessageBytes,
     "grpc.max_concurrent_streams": 1000,
+    interceptors: [counting],
   });
   const authorized = (md: GrpcJs.Metadata): boolean => {
     if (o.tokens.length === 0) return true;
@@ -160,13 +188,6 @@ export async function startGrpc(o: GrpcOptions): Promise<GrpcServer> {
         return;
       }
       let input: DecideInput;
-      inFlight++;
-      const done = callback;
-      callback = (err, value) => {
-        inFlight--;
-        done(err, value);
-        if (inFlight === 0) onIdle?.();
-      };
       try {
         input = toInput(call.request);
       } catch (err) {
@@ -250,11 +271,18 @@ export async function startGrpc(o: GrpcOptions): Promise<GrpcServer> {
         // tryShutdown refuses new calls; it ends only when clients close their connections, so once the
         // calls in flight are answered (and their replies have had a moment to leave), the rest is cut.
         server.tryShutdown(finish);
-        // A call the server has received but not yet handed to its handler is not counted yet: cut only
-        // after the count has stayed at zero for IDLE_MS (a call arriving meanwhile restarts the wait).
+        // Cut only after the count has stayed at zero for IDLE_MS with no call started meanwhile. The check
+        // runs after an I/O turn (setImmediate): a process starved of CPU past IDLE_MS wakes up in the
+        // timers phase, before it reads the streams that arrived meanwhile (regression: under load, calls
+        // the server had accepted were cut as CANCELLED).
         onIdle = () => {
+          const seen = started;
           setTimeout(() => {
-            if (inFlight === 0) finish();
+            setImmediate(() => {
+              if (inFlight !== 0) return;
+              if (started === seen) finish();
+              else onIdle?.();
+            });
           }, IDLE_MS).unref?.();
         };
         if (inFlight === 0) onIdle();

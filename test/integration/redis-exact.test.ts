@@ -111,6 +111,7 @@ describe("exact across processes: 3-master Redis Cluster", () => {
     await cluster?.stop();
   });
 
+  // Three worker processes (each loads tsx) and 3,600 calls: past 30 s once at load ~14.
   it("3 processes (ioredis Cluster, node-redis cluster) on one key and on 300 keys: exact", async () => {
     const base = { nodes: cluster.nodes, cluster: true };
     const [one, many] = await Promise.all([
@@ -180,5 +181,5 @@ describe("exact across processes: 3-master Redis Cluster", () => {
     const c = new Cluster(cluster.nodes);
     expect(await c.exists("c1:{k0}:token-bucket:tb:c300r0.0001"), "k0's key in the cluster").toBe(1);
     c.disconnect();
-  });
+  }, 90_000);
 });

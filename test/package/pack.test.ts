@@ -167,9 +167,10 @@ console.log(JSON.stringify([[typeof rateLimit, named === rateLimit], await statu
     expect(JSON.parse(run("fastify.mjs"))).toEqual([["function", true], ok]);
   });
 
+  // Two node processes per subpath, one after another: 32 s once at load ~14 (default 30 s).
   it("every subpath loads from both ESM and CJS", () => {
     everySubpathLoads(dir);
-  });
+  }, 120_000);
 
   // tsc over every subpath twice: about 40 s on a loaded 2-core machine, past the default 30 s.
   it("typechecks for TypeScript consumers, ESM (NodeNext) and CJS", () => {

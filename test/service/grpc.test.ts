@@ -2,6 +2,7 @@
 // gRPC client built from our .proto: the scenarios Envoy's service documents (in our words), floodgate's algorithms
 // and all-or-nothing, health, bad input that must never crash it, tokens, reload and draining.
 
+import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { descriptor, rlsClient, type ServiceProcess, startServe, tempDir } from "./helpers.js";
@@ -270,6 +271,59 @@ describe("tokens, reload, draining (their own processes)", () => {
     } finally {
       c.close();
       expect(await s.stop()).toBe(0);
+    }
+  });
+
+  it("SIGTERM drains a call whose stream is open but whose message has not arrived yet", async () => {
+    // Regression: the drain counted a call only once its handler ran (after the message was read), so under load
+    // calls the server had accepted were cut as CANCELLED. Here the message is held back on purpose for 700 ms
+    // (past the 250 ms idle wait): the call must still be answered, and only then may the process exit.
+    const file = tmp.write(
+      "drain-late.yaml",
+      "domain: d\ndescriptors:\n  - key: k\n    rate_limit: { unit: hour, requests_per_unit: 100000 }\n",
+    );
+    const s = await startServe(["--config", file, "--grace-ms", "60000"]);
+    const session = http2.connect(`http://127.0.0.1:${s.grpcPort}`);
+    // A cut session also fails the stream below, which is what the test reports.
+    session.on("error", () => {});
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit",
+        "content-type": "application/grpc+proto",
+        te: "trailers",
+      });
+      const chunks: Buffer[] = [];
+      const trailers = new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        stream.on("trailers", resolve);
+        stream.on("error", reject);
+        stream.on("close", () => reject(new Error(`stream closed without trailers (rst code ${stream.rstCode})`)));
+      });
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      // The server has the stream (its headers) before the drain starts.
+      await new Promise<void>((resolve) => {
+        stream.on("ready", () => resolve());
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      s.proc.kill("SIGTERM");
+      await s.waitForLog((l) => l.msg === "draining");
+      await new Promise((r) => setTimeout(r, 700));
+      // RateLimitRequest { domain: "d", descriptors: [{ entries: [{ key: "k", value: "late" }] }] }
+      const str = (field: number, v: string) =>
+        Buffer.concat([Buffer.from([(field << 3) | 2, v.length]), Buffer.from(v)]);
+      const entry = Buffer.concat([str(1, "k"), str(2, "late")]);
+      const desc = Buffer.concat([Buffer.from([(1 << 3) | 2, entry.length]), entry]);
+      const msg = Buffer.concat([str(1, "d"), Buffer.from([(2 << 3) | 2, desc.length]), desc]);
+      const frame = Buffer.alloc(5);
+      frame.writeUInt32BE(msg.length, 1);
+      stream.end(Buffer.concat([frame, msg]));
+      const t = await trailers;
+      expect(t["grpc-status"]).toBe("0");
+      // overall_code (field 1, varint) = OK (1), after the 5-byte gRPC frame header
+      expect([...Buffer.concat(chunks).subarray(5, 7)]).toEqual([0x08, 0x01]);
+      expect(await s.stop()).toBe(0);
+    } finally {
+      session.destroy();
     }
   });
 
