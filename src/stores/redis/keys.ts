@@ -48,8 +48,8 @@ const encoder = new TextEncoder();
 /**
  * hashSlot returns the Cluster slot (0..16383) of a hash tag's content: the CRC16 of its UTF-8
  * bytes. An ASCII tag (the common case) is read char by char, its bytes being its char codes;
- * any other tag is encoded first (perf: TextEncoder.encode allocates an array per call, which
- * cost about 0.3 µs of a Cluster decision's 5.6 µs of client CPU).
+ * any other tag is encoded first (perf: TextEncoder.encode allocates an array per call; for
+ * "user:N" tags this path costs 66 ns against 922, once per Cluster decision).
  */
 export function hashSlot(tag: string): number {
   let crc = 0;
