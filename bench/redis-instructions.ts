@@ -61,8 +61,11 @@ async function start(): Promise<Server> {
       await redis.ping();
       break;
     } catch {
-      if (i > 100)
+      if (i > 100) {
+        redis.disconnect();
+        proc.kill("SIGKILL");
         throw new Error("redis-server under valgrind did not start (are valgrind and redis-server on PATH?)");
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -101,6 +104,18 @@ async function run(r: Redis, sha1: string, source: string, keys: readonly string
 
 async function main(): Promise<void> {
   const s = await start();
+  try {
+    await measure(s);
+  } finally {
+    s.redis.disconnect();
+    s.proc.kill("SIGTERM");
+    await new Promise((res) => s.proc.once("exit", res));
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+}
+
+/** measure runs every row on the server `s` and prints its instructions. */
+async function measure(s: Server): Promise<void> {
   const r = s.redis;
   const rlf = String(await r.script("LOAD", RLF));
   const floor = String(await r.script("LOAD", FLOOR));
@@ -143,10 +158,6 @@ async function main(): Promise<void> {
       `${name}: ${Math.round(ir / calls).toLocaleString("en-US")} per call, ${Math.round(ir / n).toLocaleString("en-US")} per decision`,
     );
   }
-  r.disconnect();
-  s.proc.kill("SIGTERM");
-  await new Promise((res) => s.proc.once("exit", res));
-  rmSync(s.dir, { recursive: true, force: true });
 }
 
 await main();
