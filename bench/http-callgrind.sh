@@ -22,6 +22,8 @@ out=$dir/callgrind.out
 valgrind --tool=callgrind --dump-instr=no --dump-line=no --instr-atstart=no --callgrind-out-file="$out" \
   node --max-semi-space-size=1 --import tsx "$file" "$variant" >"$dir/log" 2>"$dir/err" &
 vpid=$!
+# The server must not outlive a failed run (set -e leaves at the first failing command).
+trap 'kill -TERM "$vpid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 1 600); do grep -q listening "$dir/log" 2>/dev/null && break; sleep 0.5; done
 port=$(grep -o 'listening [0-9]*' "$dir/log" | cut -d' ' -f2)
 load() {
@@ -38,6 +40,7 @@ load "$n"
 callgrind_control -i off "$vpid" >/dev/null
 kill -TERM "$vpid"
 wait "$vpid" 2>/dev/null || true
+trap - EXIT
 callgrind_annotate --inclusive=no --threshold=100 "$out" 2>/dev/null | awk -v n="$n" -v name="$variant" '
   /^ *[0-9,]+ +\(/ {
     x = $1; gsub(",", "", x);

@@ -39,6 +39,8 @@ const PIPELINING = 10;
 /** RATE_CONNECTIONS and RATES: the fixed offered load (req/s) at which server CPU per request is measured. */
 const RATE_CONNECTIONS = 10;
 const RATES = { express: 1500, fastify: 3000 } as const;
+/** SEQUENTIAL (BENCH_FIXED=sequential) gives the fixed load to one server at a time instead of to all at once. */
+const SEQUENTIAL = process.env.BENCH_FIXED === "sequential";
 
 const VARIANTS = [
   "express",
@@ -184,10 +186,22 @@ async function main(): Promise<void> {
           (slices.get(v) as Slice[]).push(s);
           process.stderr.write(`round ${round + 1}/${ROUNDS} ${v}: flat out ${Math.round(s.rps)} req/s\n`);
         }
-        // The fixed load goes to the group's three servers at once, so all three
-        // see the same background load at the same time.
+        // The fixed load goes to the group's servers at once, so all of them see the
+        // same background load at the same time; or, with BENCH_FIXED=sequential, to
+        // one server at a time in a rotating order, so that on a quiet machine they do
+        // not compete with each other for the 2 cores (see bench/results/http-where.md).
         const fixedGroup = FIXED_GROUPS[g] as Variant[];
-        const fixed = await Promise.all(fixedGroup.map((v) => load(server(v), SLICE_S, rate)));
+        let fixed: Slice[];
+        if (SEQUENTIAL) {
+          const got = new Map<Variant, Slice>();
+          for (let i = 0; i < fixedGroup.length; i++) {
+            const v = fixedGroup[(i + round) % fixedGroup.length] as Variant;
+            got.set(v, await load(server(v), SLICE_S, rate));
+          }
+          fixed = fixedGroup.map((v) => got.get(v) as Slice);
+        } else {
+          fixed = await Promise.all(fixedGroup.map((v) => load(server(v), SLICE_S, rate)));
+        }
         fixedGroup.forEach((v, i) => {
           const f = fixed[i] as Slice;
           (rated.get(v) as Slice[]).push(f);
@@ -252,7 +266,7 @@ async function main(): Promise<void> {
       "",
       `Method: each variant warmed up ${WARMUP_S} s, then ${ROUNDS} rounds. In each round each framework's three variants run **flat out** ` +
         `(${CONNECTIONS} connections, pipelining ${PIPELINING}) for ${SLICE_S} s each, back to back in a rotating order, for throughput; then the three and the \`-headers\` calibration get a **fixed offered load** ` +
-        `at the same time, for ${SLICE_S} s (${RATE_CONNECTIONS} connections and ${RATES.express} req/s each for Express, ${RATES.fastify} req/s each for Fastify), for the server's CPU time per request ` +
+        `${SEQUENTIAL ? "one server at a time, in a rotating order" : "at the same time"}, for ${SLICE_S} s (${RATE_CONNECTIONS} connections and ${RATES.express} req/s each for Express, ${RATES.fastify} req/s each for Fastify), for the server's CPU time per request ` +
         "(process.cpuUsage() of the server process around the slice, user + system). Ratios are taken within a round (same background load) and the median over rounds is shown. " +
         "*Capacity* vs bare is the inverse ratio of CPU per request: the share of the bare framework's requests one core still serves. " +
         "The `-headers` variants set the same two RateLimit fields as constants and do nothing else (fixed load only): the part of the cost that is sending the fields, not deciding them. " +
