@@ -62,9 +62,10 @@ const KNOWN = ["capacity", "refillRate", "refillAmount", "refillIntervalMs", "na
  * 10/13 per second does not drift however many calls are made.
  *
  * With `refillAmount` and `refillIntervalMs`, tokens come back in steps:
- * `refillAmount` at each interval boundary, counted from the bucket's creation.
- * The time since the last boundary is kept, so frequent calls do not delay the
- * next step. Over any interval of length d, at most
+ * `refillAmount` at each interval boundary, counted from the first call that
+ * finds the bucket not full: a full bucket is the same as a new one, so its
+ * steps start again at its next call. The time since the last boundary is kept,
+ * so frequent calls do not delay the next step. Over any interval of length d, at most
  * `capacity + refillAmount * ceil(d / refillIntervalMs)` cost is admitted.
  *
  * `retryAfterMs` and `resetAfterMs` are exact: the smallest whole number of
@@ -315,10 +316,12 @@ function steppedBucket(name: string, capacity: number, amount: number, intervalM
         out: Outcome,
       ): boolean {
         // The state kept if denied: as stored, or rebased to nowMs when its time is ahead (the clock went back).
+        // A state full at nowMs is the same as no state (issue 8): its phase restarts at nowMs, as a fresh
+        // bucket's, so a store dropping an idle key (the memory sweep, a Redis TTL) is not observable.
         let keptTokens = capacity;
         let keptLastMs = nowMs;
         let rebased = false;
-        if (!fresh) {
+        if (!fresh && steppedTokensAt(s[o] as number, s[o + 1] as number, nowMs, amount, intervalMs) < capacity) {
           keptTokens = s[o] as number;
           keptLastMs = s[o + 1] as number;
           if (keptLastMs > nowMs) {

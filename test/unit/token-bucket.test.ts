@@ -49,19 +49,22 @@ describe("tokenBucket, smooth", () => {
 
 describe("tokenBucket, stepped", () => {
   table(
-    "refills that land on a full bucket are not banked; the phase of the intervals is kept",
+    "refills that land on a full bucket are not banked; a full bucket's phase restarts at its next call",
     tokenBucket({ capacity: 2, refillAmount: 1, refillIntervalMs: 1000 }),
     [
       { step: 1, at: 0, cost: 1, want: ok(1, 1000), why: "intervals count from 0" },
       { step: 2, at: 5500, op: "peek", want: ok(2, 0), why: "5 refills, capped at 2" },
+      // Issue 8: this row was ok(0, 1500) (the boundary kept at 5000 from the old phase), so a full bucket
+      // answered otherwise than a new one, which the memory sweep makes of it.
       {
         step: 3,
         at: 5500,
         cost: 2,
-        want: ok(0, 1500),
-        why: "the boundary is 5000, not 5500: refills at 6000 and 7000",
+        want: ok(0, 2000),
+        why: "full: the same as a new bucket, its intervals count from 5500: refills at 6500 and 7500",
       },
-      { step: 4, at: 6000, cost: 1, want: ok(0, 2000), why: "the refill at 6000" },
+      { step: 4, at: 6000, cost: 1, want: no(0, 500, 1500), why: "no refill before 6500" },
+      { step: 5, at: 6500, cost: 1, want: ok(0, 2000), why: "the refill at 6500; the next at 7500" },
     ],
   );
 

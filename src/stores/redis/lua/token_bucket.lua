@@ -134,10 +134,11 @@ LOAD['ts'] = function()
     eval = function(st, now, cost, capacity, amount, interval)
       local full = math.ceil(capacity / amount) * interval
       -- The state kept if denied: as stored, or rebased to now when its time is ahead.
+      -- A state full at now is the same as no state (steppedBucket): its phase restarts at now.
       local kept_tokens = capacity
       local kept_last = now
       local rebased = false
-      if st then
+      if st and tokens_at(st[1], st[2], now, amount, interval) < capacity then
         kept_tokens = st[1]
         kept_last = st[2]
         if kept_last > now then
