@@ -33,10 +33,20 @@ describe("settleMs: the smallest whole r >= 1 the test passes at, from a settled
   for (const [i, [x, side, first, want, calls, why]] of rows.entries()) {
     it(`step ${i + 1}: settleMs(${x}, ${side}, r >= ${first}) = ${want} in ${calls} tests: ${why}`, () => {
       const tried: number[] = [];
-      const got = settleMs(x, side, (r) => {
-        tried.push(r);
-        return r >= first;
-      });
+      const got = settleMs(
+        x,
+        side,
+        (r) => {
+          tried.push(r);
+          return r >= first;
+        },
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+      );
       expect([got, tried.length], `settleMs(${x}, ${side}) tried ${tried.join(", ")}`).toEqual([want, calls]);
       expect(FIX_STEPS).toBe(8);
     });
