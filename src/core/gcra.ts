@@ -12,6 +12,7 @@ import {
   scaleLimit,
   settleMs,
   settleSide,
+  type WaitTest,
   waitGuard,
 } from "./policy.js";
 import { isFullAvailable, migratedAvailable, type Strategy } from "./strategy.js";
@@ -124,16 +125,18 @@ export function gcra(options: GcraOptions): Policy {
   const spanMs = 2 * burstToleranceMs;
   // retryMs returns the smallest whole r >= 1 at which admitsAt(tat, nowMs + r, cost): the estimate
   // `guessMs` as is when clear of a whole ms by the guard, else settled by the test (see WAIT_GUARD).
+  const admitsAfter: WaitTest = (r, tat, nowMs, cost) => admitsAt(tat, nowMs + r, cost);
+  const fullAfter: WaitTest = (r, tat, nowMs) => fullAt(tat, nowMs + r);
   const retryMs = (tat: number, nowMs: number, cost: number, guessMs: number): number => {
     const side = settleSide(guessMs, waitGuard(nowMs, spanMs));
-    return side === 0 ? Math.ceil(guessMs) : settleMs(guessMs, side, (r) => admitsAt(tat, nowMs + r, cost));
+    return side === 0 ? Math.ceil(guessMs) : settleMs(guessMs, side, admitsAfter, tat, nowMs, cost, 0, 0, 0);
   };
   // resetMs returns the smallest whole r >= 0 at which fullAt(tat, nowMs + r), likewise; `fullNow` is
   // fullAt(tat, nowMs), which evaluate has the numbers for.
   const resetMs = (tat: number, nowMs: number, guessMs: number, fullNow: boolean): number => {
     if (fullNow) return 0;
     const side = settleSide(guessMs, waitGuard(nowMs, spanMs));
-    return side === 0 ? Math.ceil(guessMs) : settleMs(guessMs, side, (r) => fullAt(tat, nowMs + r));
+    return side === 0 ? Math.ceil(guessMs) : settleMs(guessMs, side, fullAfter, tat, nowMs, 0, 0, 0, 0);
   };
   return definePolicy(
     GCRA,

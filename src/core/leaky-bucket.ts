@@ -12,6 +12,7 @@ import {
   scaleLimit,
   settleMs,
   settleSide,
+  type WaitTest,
   waitGuard,
 } from "./policy.js";
 import { isFullAvailable, migratedAvailable, type Strategy } from "./strategy.js";
@@ -40,6 +41,10 @@ function leakyLevelAt(level: number, atMs: number, tMs: number, rate: number): n
   return tMs > atMs ? level - ((tMs - atMs) * rate) / 1000 : level;
 }
 
+/** leakyFits is the test leakyWaitMs settles by: the state's level at nowMs + r, plus add, is within limit. */
+const leakyFits: WaitTest = (r, level, atMs, nowMs, add, limit, rate) =>
+  leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit;
+
 /**
  * leakyWaitMs returns the smallest whole r >= 0 at which a leaky bucket's state (level counted at
  * atMs) passes `level + add <= limit` (evaluate's test with add = cost, limit = capacity + EPSILON;
@@ -61,9 +66,7 @@ function leakyWaitMs(
   if (has + add <= limit) return 0;
   const x = (has + add - limit) * msPerUnit;
   const side = settleSide(x, waitGuard(nowMs, fullMs));
-  return side === 0
-    ? Math.ceil(x)
-    : settleMs(x, side, (r) => leakyLevelAt(level, atMs, nowMs + r, rate) + add <= limit);
+  return side === 0 ? Math.ceil(x) : settleMs(x, side, leakyFits, level, atMs, nowMs, add, limit, rate);
 }
 
 /**

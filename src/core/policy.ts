@@ -219,9 +219,10 @@ export function waitGuard(nowMs: number, longestMs: number): number {
 /**
  * WaitTest is an algorithm's own test (the one evaluate or idle makes) of a kept state at
  * `nowMs + r`: whether the wait is over after r whole ms. It fails at r = 0, and once it
- * passes it passes at every later r.
+ * passes it passes at every later r. The state and the call come as the numbers `a` to `f`
+ * (what each means is the algorithm's), so that no closure is made per call.
  */
-export type WaitTest = (r: number) => boolean;
+export type WaitTest = (r: number, a: number, b: number, c: number, d: number, e: number, f: number) => boolean;
 
 /**
  * settleMs returns the smallest whole r >= 1 at which `passes` holds, for an estimate of x ms
@@ -230,19 +231,29 @@ export type WaitTest = (r: number) => boolean;
  * instead), found from 1 ms on. Where the test disagrees with the estimate by more, the wait is
  * moved by the test, at most FIX_STEPS ms each way. Every algorithm's exact waits end here.
  */
-export function settleMs(x: number, side: number, passes: WaitTest): number {
+export function settleMs(
+  x: number,
+  side: number,
+  passes: WaitTest,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  e: number,
+  f: number,
+): number {
   let r = Math.ceil(x);
   if (side === 1) {
-    if (passes(r)) return r;
+    if (passes(r, a, b, c, d, e, f)) return r;
     r++;
   } else if (side === -1) {
-    if (!passes(r - 1)) return r;
+    if (!passes(r - 1, a, b, c, d, e, f)) return r;
     r--;
   } else {
     r = 1;
   }
-  for (let i = 0; i < FIX_STEPS && r > 1 && passes(r - 1); i++) r--;
-  for (let i = 0; i < FIX_STEPS && !passes(r); i++) r++;
+  for (let i = 0; i < FIX_STEPS && r > 1 && passes(r - 1, a, b, c, d, e, f); i++) r--;
+  for (let i = 0; i < FIX_STEPS && !passes(r, a, b, c, d, e, f); i++) r++;
   return r;
 }
 

@@ -12,6 +12,7 @@ import {
   settleMs,
   untilMs,
   WAIT_GUARD,
+  type WaitTest,
 } from "./policy.js";
 import { isFullAvailable, migratedAvailable, type Strategy } from "./strategy.js";
 import { checkOptions, integerOption, MAX_DURATION_MS, MAX_LIMIT, nameOption } from "./validate.js";
@@ -113,6 +114,8 @@ export function slidingWindow(options: WindowOptions): Policy {
     previous <= 0 && current <= 0
       ? 0
       : untilMs(current > 0 ? windowStart + windowMs + windowMs : windowStart + windowMs, nowMs);
+  const fitsAfter: WaitTest = (r, windowStart, previous, current, nowMs, cost) =>
+    fitsAt(windowStart, previous, current, nowMs + r, cost);
   // retryMs returns the smallest whole r >= 1 at which `cost` fits the estimate of the state: the
   // estimate `waitMs` as is when clear of a whole ms by the guard, else settled by the admission test
   // itself, at the one time that tells on which side of that ms the answer lies (see WAIT_GUARD).
@@ -137,7 +140,7 @@ export function slidingWindow(options: WindowOptions): Policy {
       else if ((1 - d) * sliding <= g && r > 1) side = -1;
       else return r;
     }
-    return settleMs(waitMs, side, (t) => fitsAt(windowStart, previous, current, nowMs + t, cost));
+    return settleMs(waitMs, side, fitsAfter, windowStart, previous, current, nowMs, cost, 0);
   };
 
   return definePolicy(

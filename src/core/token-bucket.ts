@@ -12,6 +12,7 @@ import {
   scaleLimit,
   settleMs,
   settleSide,
+  type WaitTest,
   waitGuard,
 } from "./policy.js";
 import { isFullAvailable, migratedAvailable, type Strategy, wholeAvailable } from "./strategy.js";
@@ -166,6 +167,10 @@ function smoothWaitMs(
   return side === 0 ? Math.ceil(x) : smoothSettleMs(tokens, atMs, nowMs, want, rate, x, side);
 }
 
+/** smoothHolds is the test smooth waits settle by: the state holds `want` tokens (within EPSILON) at nowMs + r. */
+const smoothHolds: WaitTest = (r, tokens, atMs, nowMs, want, rate) =>
+  smoothTokensAt(tokens, atMs, nowMs + r, rate) + EPSILON >= want;
+
 /** smoothSettleMs settles the estimate x by the test itself, on the side settleSide gave (see settleMs). */
 function smoothSettleMs(
   tokens: number,
@@ -176,7 +181,7 @@ function smoothSettleMs(
   x: number,
   side: number,
 ): number {
-  return settleMs(x, side, (r) => smoothTokensAt(tokens, atMs, nowMs + r, rate) + EPSILON >= want);
+  return settleMs(x, side, smoothHolds, tokens, atMs, nowMs, want, rate, 0);
 }
 
 // Smooth bucket state: [tokens, updatedAtMs]. Tokens may be fractional.
@@ -270,6 +275,10 @@ function steppedTokensAt(tokens: number, lastMs: number, tMs: number, amount: nu
   return tMs > lastMs ? tokens + Math.floor((tMs - lastMs) / intervalMs) * amount : tokens;
 }
 
+/** steppedHolds is the test stepped waits settle by: the state holds `want` tokens at nowMs + r. */
+const steppedHolds: WaitTest = (r, tokens, lastMs, nowMs, amount, intervalMs, want) =>
+  steppedTokensAt(tokens, lastMs, nowMs + r, amount, intervalMs) >= want;
+
 /**
  * steppedWaitMs returns the smallest whole r >= 0 at which a stepped bucket's state holds `want`
  * tokens, given `has`, its tokens at nowMs: the time of the step that brings them, used as is when
@@ -288,9 +297,7 @@ function steppedWaitMs(
   if (has >= want) return 0;
   const x = lastMs + Math.ceil((want - tokens) / amount) * intervalMs - nowMs;
   const side = settleSide(x, waitGuard(nowMs, fullMs));
-  return side === 0
-    ? Math.ceil(x)
-    : settleMs(x, side, (r) => steppedTokensAt(tokens, lastMs, nowMs + r, amount, intervalMs) >= want);
+  return side === 0 ? Math.ceil(x) : settleMs(x, side, steppedHolds, tokens, lastMs, nowMs, amount, intervalMs, want);
 }
 
 // Stepped bucket state: [tokens, lastRefillMs]; lastRefillMs moves by whole intervals.

@@ -243,3 +243,27 @@ describe("sliding window and leaky bucket at their edges", () => {
     expect(fields(applyPolicy(p, back, 9000, 0))).toEqual([true, 5, 0, 500, false]);
   });
 });
+
+describe("the stepped token bucket at its edges", () => {
+  const fields = (r: Applied) => [r.allowed, r.remaining, r.retryAfterMs, r.resetAfterMs, r.rebased];
+  const policy = () => tokenBucket({ capacity: 5, refillAmount: 1, refillIntervalMs: 100 });
+  it("a refund after the clock went back keeps the tokens and restarts the interval at that time", () => {
+    const p = policy();
+    const back = refundPolicy(p, applyPolicy(p, null, 1000, 4).state, 900, 1);
+    expect(back).toEqual([2, 900]);
+    expect(fields(applyPolicy(p, back, 900, 0))).toEqual([true, 2, 0, 300, false]);
+  });
+  it("a refund later adds the whole steps passed and keeps the phase", () => {
+    const p = policy();
+    const later = refundPolicy(p, applyPolicy(p, null, 1000, 4).state, 1250, 1);
+    expect(later).toEqual([4, 1200]);
+    expect(fields(applyPolicy(p, later, 1250, 0))).toEqual([true, 4, 0, 50, false]);
+  });
+  it("a live replacement rebases a state whose last step is ahead of the time, and counts the steps passed", () => {
+    const v1 = live(policy());
+    const v2 = replaceLive(v1, tokenBucket({ capacity: 10, refillAmount: 1, refillIntervalMs: 100 }));
+    const state = applyPolicy(v1, null, 1000, 4).state;
+    expect(migrateState(v2, state, 900)).toEqual([2, 10, 1, 100, 1, 900]);
+    expect(migrateState(v2, state, 1250)).toEqual([2, 10, 1, 100, 3, 1200]);
+  });
+});

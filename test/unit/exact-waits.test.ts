@@ -33,10 +33,20 @@ describe("settleMs: the smallest whole r >= 1 the test passes at, from a settled
   for (const [i, [x, side, first, want, calls, why]] of rows.entries()) {
     it(`step ${i + 1}: settleMs(${x}, ${side}, r >= ${first}) = ${want} in ${calls} tests: ${why}`, () => {
       const tried: number[] = [];
-      const got = settleMs(x, side, (r) => {
-        tried.push(r);
-        return r >= first;
-      });
+      const got = settleMs(
+        x,
+        side,
+        (r) => {
+          tried.push(r);
+          return r >= first;
+        },
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+      );
       expect([got, tried.length], `settleMs(${x}, ${side}) tried ${tried.join(", ")}`).toEqual([want, calls]);
       expect(FIX_STEPS).toBe(8);
     });
@@ -547,17 +557,17 @@ const ROWS: Row[] = [
   [
     "slidingWindow",
     { limit: 10, windowMs: 1000 },
-    [0, 10, 0],
-    100,
+    [1_700_000_000_000, 10, 0],
+    1_700_000_000_100,
     2,
     no(1, 100, 900),
-    "retry within this window, the previous count sliding out: the estimate lands just below 100 and the test passes there",
+    "retry within this window, the previous count sliding out: the estimate lands on 100 (within the guard at epoch time) and the test passes there",
   ],
   [
     "slidingWindow",
     { limit: 10, windowMs: 1000 },
-    [0, 10, 4],
-    250,
+    [1_700_000_000_000, 10, 4],
+    1_700_000_000_250,
     3,
     no(0, 450, 1750),
     "retry within this window with a current count: just below 450, where 3 + 4 + 10 * 0.3 fit",
@@ -570,6 +580,24 @@ const ROWS: Row[] = [
     6,
     no(5, 100, 500),
     "a denial in the window after the stored one: the waits count from the state as stored (full at 2000)",
+  ],
+  [
+    "slidingWindow",
+    { limit: 10, windowMs: 1000 },
+    [1_700_000_000_000, 5, 0],
+    1_700_000_000_100,
+    6,
+    no(5, 100, 900),
+    "retry within this window, half the previous limit sliding out: on 100 at epoch time",
+  ],
+  [
+    "slidingWindow",
+    { limit: 10, windowMs: 1000 },
+    [1_700_000_000_000, 4, 6],
+    1_700_000_000_100,
+    2,
+    no(0, 400, 1900),
+    "retry within this window with most of the limit in the current count: on 400 at epoch time",
   ],
 ];
 
