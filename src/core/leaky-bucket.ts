@@ -135,7 +135,15 @@ export function leakyBucket(options: LeakyBucketOptions): Policy {
             rebased = true;
           }
         }
-        const has = leakyLevelAt(keptLevel, keptAtMs, nowMs, rate);
+        let has = leakyLevelAt(keptLevel, keptAtMs, nowMs, rate);
+        // A state empty within EPSILON at now is the same as no state (idle() lets the memory store drop it), so it
+        // answers as a fresh one (regression, issue 8: with a 30-day leak, the residual level shifted resetAfterMs
+        // by 2 ms between a kept and a dropped key).
+        if (!fresh && has <= EPSILON) {
+          keptLevel = 0;
+          keptAtMs = nowMs;
+          has = 0;
+        }
         const level = has < 0 ? 0 : has;
         const filled = level + cost;
         out.rebased = rebased;

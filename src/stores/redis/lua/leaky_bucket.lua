@@ -57,6 +57,12 @@ LOAD['lb'] = function()
         end
       end
       local has = level_at(kept_level, kept_at, now, rate)
+      -- A state empty within EPSILON at now is the same as no state (the memory store drops it as idle).
+      if st and has <= EPSILON then
+        kept_level = 0
+        kept_at = now
+        has = 0
+      end
       local level = has
       if has < 0 then level = 0 end
       local filled = level + cost
