@@ -220,7 +220,15 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
           }
         }
         out.rebased = rebased;
-        const has = smoothTokensAt(keptTokens, keptAtMs, nowMs, rate);
+        let has = smoothTokensAt(keptTokens, keptAtMs, nowMs, rate);
+        // A state full within EPSILON at now is the same as no state (idle() lets the memory store drop it), so it
+        // answers as a fresh one (regression, issue 8: with a 30-day refill, the missing sliver shifted resetAfterMs
+        // between a kept and a dropped key).
+        if (!fresh && has + EPSILON >= capacity) {
+          keptTokens = capacity;
+          keptAtMs = nowMs;
+          has = capacity;
+        }
         const tokens = has > capacity ? capacity : has;
         if (tokens + EPSILON < cost) {
           next[0] = keptTokens;

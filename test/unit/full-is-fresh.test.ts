@@ -126,4 +126,18 @@ describe("a full state is the same as no state (dropping an idle key is not obse
       resetAfterMs: dropped.resetAfterMs,
     });
   });
+
+  // Regression (issue 8, found by the property above): the same for a smooth token bucket full within EPSILON.
+  it("smooth token bucket: a state full within EPSILON answers as no state", () => {
+    const policy = tokenBucket({ capacity: 3, refillRate: 3.8580246913580245e-7 });
+    const a = applyPolicy(policy, null, 0, 1);
+    expect(policy.idle(a.state as number[], 0, 2591999998)).toBe(true);
+    const kept = applyPolicy(policy, a.state, 2591999998, 1);
+    const dropped = applyPolicy(policy, null, 2591999998, 1);
+    expect({ allowed: kept.allowed, remaining: kept.remaining, resetAfterMs: kept.resetAfterMs }).toEqual({
+      allowed: dropped.allowed,
+      remaining: dropped.remaining,
+      resetAfterMs: dropped.resetAfterMs,
+    });
+  });
 });

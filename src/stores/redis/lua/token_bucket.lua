@@ -57,6 +57,12 @@ LOAD['tb'] = function()
         end
       end
       local has = tokens_at(kept_tokens, kept_at, now, rate)
+      -- A state full within EPSILON at now is the same as no state (the memory store drops it as idle).
+      if st and has + EPSILON >= capacity then
+        kept_tokens = capacity
+        kept_at = now
+        has = capacity
+      end
       local tokens = has
       if has > capacity then tokens = capacity end
       if tokens + EPSILON < cost then
