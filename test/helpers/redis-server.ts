@@ -157,10 +157,21 @@ async function spawnRedis(port: number, dir: string, args: string[]): Promise<Ch
  * persistence, in a temporary directory. Call stop() in afterAll.
  */
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
-  const port = opts.port ?? (await freePort());
+  let port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "floodgate-redis-"));
   const args = opts.args ?? [];
-  let proc: ChildProcess | undefined = await spawnRedis(port, dir, args);
+  let proc: ChildProcess | undefined;
+  // A free port can be taken by another test's process between the probe and redis-server's bind (seen once in
+  // CI: "redis-server on port N exited with 1"): try up to three ports when none was asked for.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      proc = await spawnRedis(port, dir, args);
+      break;
+    } catch (err) {
+      if (opts.port !== undefined || attempt >= 3) throw err;
+      port = await freePort();
+    }
+  }
   return {
     host: HOST,
     port,
