@@ -72,7 +72,8 @@ const ROUTES = new Map<string, "decide" | "peek" | "refund" | "reset" | "reload"
 ]);
 
 const BODY_KEYS = new Set(["domain", "descriptors", "hits_addend", "cost", "policy", "key"]);
-const DESCRIPTOR_KEYS = new Set(["entries", "hits_addend"]);
+const DESCRIPTOR_KEYS = new Set(["entries", "hits_addend", "limit"]);
+const LIMIT_KEYS = new Set(["requests_per_unit", "unit"]);
 
 /**
  * parseBody reads a decide/peek/refund/reset body: `{ domain, descriptors: [{ entries: [{ key, value }],
@@ -126,10 +127,33 @@ export function parseBody(body: unknown): DecideInput | PolicyInput {
         throw new HttpError(400, "ERR_UNKNOWN_OPTION", `unknown field ${JSON.stringify(k)} in descriptors[${i}].`);
       }
     }
-    const x = d as { entries?: unknown; hits_addend?: unknown };
+    const x = d as { entries?: unknown; hits_addend?: unknown; limit?: unknown };
+    let limit: RequestDescriptor["limit"];
+    if (x.limit !== undefined && x.limit !== null) {
+      if (typeof x.limit !== "object" || Array.isArray(x.limit)) {
+        throw new HttpError(
+          400,
+          "ERR_INVALID_REQUEST",
+          `descriptors[${i}].limit must be { "requests_per_unit": N, "unit": "MINUTE" }.`,
+        );
+      }
+      for (const k of Object.keys(x.limit)) {
+        if (!LIMIT_KEYS.has(k)) {
+          throw new HttpError(
+            400,
+            "ERR_UNKNOWN_OPTION",
+            `unknown field ${JSON.stringify(k)} in descriptors[${i}].limit; the fields are requests_per_unit, unit.`,
+          );
+        }
+      }
+      const l = x.limit as { requests_per_unit?: unknown; unit?: unknown };
+      // Checked by the decider (checkOverride), as the gRPC API's.
+      limit = { requestsPerUnit: l.requests_per_unit as number, unit: l.unit as string };
+    }
     return {
       entries: x.entries as RequestDescriptor["entries"],
       hitsAddend: x.hits_addend as number | undefined,
+      ...(limit === undefined ? {} : { limit }),
     };
   });
   return {
