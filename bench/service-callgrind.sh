@@ -37,7 +37,7 @@ load() {
     const [port, amount, rate] = process.argv.slice(1).map(Number);
     const body = JSON.stringify({ domain: "bench", descriptors: [{ entries: [{ key: "user", value: "u1" }] }] });
     autocannon({ url: `http://127.0.0.1:${port}/v1/decide`, method: "POST", headers: { "content-type": "application/json" },
-      body, connections: 10, pipelining: 1, amount, overallRate: rate },
+      body, connections: 10, pipelining: 1, amount, overallRate: rate, timeout: 120 },
       (err, r) => { if (err || r.errors > 0 || r.non2xx > 0) { console.error(err ?? r); process.exit(1); } });
   ' "$port" "$1" "$rate")
 }

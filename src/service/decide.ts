@@ -264,7 +264,8 @@ export class Decider {
     const hits = checkInput(input, this.#bounds);
     const domain = this.#config.domains.get(input.domain);
     const applied: Applied[] = [];
-    const replaced = new Set<string>();
+    // Built only when a matched rule replaces others (perf: most requests replace nothing).
+    let replaced: Set<string> | undefined;
     const matched: (Rule | undefined)[] = [];
     for (let i = 0; i < input.descriptors.length; i++) {
       const d = input.descriptors[i] as RequestDescriptor;
@@ -275,11 +276,15 @@ export class Decider {
         rule = this.#override(rule?.algorithm ?? domain.algorithm, o.requestsPerUnit, o.unit);
       }
       matched.push(rule);
-      if (rule !== undefined) for (const n of rule.replaces) if (n !== rule.name) replaced.add(n);
+      if (rule !== undefined && rule.replaces.length > 0) {
+        replaced ??= new Set();
+        for (const n of rule.replaces) if (n !== rule.name) replaced.add(n);
+      }
     }
     for (let i = 0; i < input.descriptors.length; i++) {
       const m = matched[i];
-      const active = m === undefined || m.unlimited || (m.name !== undefined && replaced.has(m.name)) ? undefined : m;
+      const active =
+        m === undefined || m.unlimited || (m.name !== undefined && replaced?.has(m.name) === true) ? undefined : m;
       applied.push({
         rule: active,
         matched: m,

@@ -191,6 +191,9 @@ export function verdictJson(v: ServiceVerdict): Record<string, unknown> {
 /** ruleHeads caches per rule the part of its status that never changes (perf), see verdictText. */
 const ruleHeads = new WeakMap<object, string>();
 
+/** CODE_JSON is each verdict code as a JSON string (perf: no JSON.stringify per status). */
+const CODE_JSON: Readonly<Record<string, string>> = { OK: '"OK"', OVER_LIMIT: '"OVER_LIMIT"' };
+
 /** num renders a number as JSON.stringify does (a non-finite number is null). */
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : "null");
 
@@ -200,7 +203,7 @@ const num = (n: number): string => (Number.isFinite(n) ? String(n) : "null");
  * POST /v1/decide, without the intermediate objects).
  */
 export function verdictText(v: ServiceVerdict): string {
-  let out = `{"allowed":${v.overall === "OK"},"overall_code":${JSON.stringify(v.overall)},"statuses":[`;
+  let out = `{"allowed":${v.overall === "OK"},"overall_code":${CODE_JSON[v.overall] ?? JSON.stringify(v.overall)},"statuses":[`;
   for (let i = 0; i < v.statuses.length; i++) {
     const s = v.statuses[i] as ServiceVerdict["statuses"][number];
     if (i > 0) out += ",";
@@ -214,7 +217,7 @@ export function verdictText(v: ServiceVerdict): string {
       head = `"rule":${JSON.stringify(r.path)},"name":${JSON.stringify(r.name ?? null)},"algorithm":${JSON.stringify(r.algorithm)},"limit":${JSON.stringify({ requests_per_unit: r.requestsPerUnit, unit: r.unit.toUpperCase() })},"limit_remaining":`;
       ruleHeads.set(r, head);
     }
-    out += `{"code":${JSON.stringify(s.code)},${head}${num(s.decision?.remaining ?? 0)},"duration_until_reset_ms":${num(s.durationUntilResetMs)},"shadow_over_limit":${s.shadowOverLimit},"unit_code":${UNITS[r.unit].code}}`;
+    out += `{"code":${CODE_JSON[s.code] ?? JSON.stringify(s.code)},${head}${num(s.decision?.remaining ?? 0)},"duration_until_reset_ms":${num(s.durationUntilResetMs)},"shadow_over_limit":${s.shadowOverLimit},"unit_code":${UNITS[r.unit].code}}`;
   }
   out += '],"headers":{';
   // As Object.fromEntries: a repeated name keeps its first place and its last value (the service never repeats one).
