@@ -6,15 +6,19 @@
 // channel, N calls kept in flight) to (a) a bare grpc-js unary echo answering a fixed reply
 // (bench/servers/echo.ts: the transport's ceiling), (b) floodgate serve with the memory store,
 // (c) floodgate serve on a local redis-server, (d) the same with --workers 2. HTTP: autocannon posts /v1/decide at the same
-// concurrencies to a bare node:http echo that parses the body and to floodgate serve (memory).
+// concurrencies to two bare node:http echoes that parse the body, `http echo` answering a small fixed JSON (the
+// transport's floor) and `http echo (same bytes)` answering the service's own answer byte for byte (same header
+// fields, same body: the floor for the same wire content), and to floodgate serve (memory).
 // Every server is its own process. Slices rotate through the variants, round after round, so
 // they see the same background load; the median over rounds is reported, and the ratio to the
 // echo is taken within each round. Nothing is refused: the limit is far above what a run sends
 // (1,000 distinct keys). The machine's load average is printed: on a shared machine, compare
-// ratios, not absolute numbers. Bounded: about ROUNDS x (12 + 6) x SLICE_S seconds.
+// ratios, not absolute numbers. Server CPU per call is read from /proc (user + system time of the
+// server process and its children, 10 ms ticks, over each slice; Linux only, else "n/a"): it
+// grows less with contention than calls/s falls. Bounded: about ROUNDS x (12 + 9) x SLICE_S seconds.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,7 +36,12 @@ type Autocannon = (options: {
   method: string;
   headers: Record<string, string>;
   body: string;
-}) => Promise<{ non2xx: number; errors: number; requests: { average: number }; latency: { p50: number; p99: number } }>;
+}) => Promise<{
+  non2xx: number;
+  errors: number;
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+}>;
 // A computed specifier keeps tsc from looking for types.
 const AUTOCANNON = "autocannon";
 const autocannon = ((await import(AUTOCANNON)) as { default: Autocannon }).default;
@@ -79,6 +88,30 @@ interface Sample {
   callsPerS: number;
   p50Ms: number;
   p99Ms: number;
+  /** calls is how many calls the slice made (for CPU per call). */
+  calls: number;
+  /** cpuUsPerCall is the server's CPU time per call (NaN where /proc is missing). */
+  cpuUsPerCall?: number;
+}
+
+/** cpuSeconds is the user + system CPU time of process `pid` and its descendants so far (NaN without /proc). */
+function cpuSeconds(pid: number): number {
+  if (!existsSync(`/proc/${pid}/stat`)) return Number.NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  let s = (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const kids = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
+    for (const kid of kids === "" ? [] : kids.split(" ")) s += cpuSeconds(Number(kid));
+  }
+  return s;
+}
+
+/** measured runs a slice and adds the server's CPU time per call. */
+async function measured(pid: number | undefined, slice: () => Promise<Sample>): Promise<Sample> {
+  const c0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
+  const s = await slice();
+  const c1 = pid === undefined ? Number.NaN : cpuSeconds(pid);
+  return { ...s, cpuUsPerCall: ((c1 - c0) * 1e6) / s.calls };
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -116,6 +149,7 @@ async function grpcSlice(channels: grpc.Client[], c: number): Promise<Sample> {
     callsPerS: lat.length / ((performance.now() - start) / 1000),
     p50Ms: quantile(s, 0.5),
     p99Ms: quantile(s, 0.99),
+    calls: lat.length,
   };
 }
 
@@ -130,7 +164,7 @@ async function httpSlice(port: number, c: number): Promise<Sample> {
     body: JSON.stringify({ domain: "bench", descriptors: [{ entries: [{ key: "user", value: "u1" }] }] }),
   });
   if (r.non2xx > 0 || r.errors > 0) throw new Error(`HTTP bench: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return { callsPerS: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99 };
+  return { callsPerS: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, calls: r.requests.total };
 }
 
 const median = (xs: number[]): number => {
@@ -164,6 +198,7 @@ async function main(): Promise<void> {
     "serve (redis)": await serve(["--redis", redis.url, "--redis-timeout-ms", "5000"]),
     "serve (redis, 2 workers)": await serve(["--redis", redis.url, "--redis-timeout-ms", "5000", "--workers", "2"]),
     "http echo": await spawnServer(["bench/servers/echo.ts", "http"]),
+    "http echo (same bytes)": await spawnServer(["bench/servers/echo.ts", "http-same"]),
   };
   const def = loader.fromJSON(PROTO_JSON as never, LOADER_OPTIONS);
   const Rls = (
@@ -172,7 +207,7 @@ async function main(): Promise<void> {
     }
   ).envoy.service.ratelimit.v3.RateLimitService;
   const grpcVariants = ["grpc echo", "serve (memory)", "serve (redis)", "serve (redis, 2 workers)"] as const;
-  const httpVariants = ["http echo", "serve (memory)"] as const;
+  const httpVariants = ["http echo", "http echo (same bytes)", "serve (memory)"] as const;
   // CHANNELS connections per server (node:cluster deals connections, not calls, to workers).
   const CHANNELS = 4;
   const clients = Object.fromEntries(
@@ -200,34 +235,49 @@ async function main(): Promise<void> {
       const r = round % grpcVariants.length;
       const order = [...grpcVariants.slice(r), ...grpcVariants.slice(0, r)];
       const got: Record<string, Sample> = {};
-      for (const v of order) got[v] = await grpcSlice(clients[v], c);
+      for (const v of order) got[v] = await measured(servers[v].proc.pid, () => grpcSlice(clients[v], c));
       for (const v of grpcVariants) {
         add(grpcRes, `${v}|${c}`, got[v] as Sample);
         add(ratios, `grpc|${v}|${c}`, (got[v] as Sample).callsPerS / (got["grpc echo"] as Sample).callsPerS);
       }
       const hgot: Record<string, Sample> = {};
-      for (const v of round % 2 ? [...httpVariants].reverse() : httpVariants) {
-        hgot[v] = await httpSlice(servers[v].ports.http as number, c);
+      const hr = round % httpVariants.length;
+      for (const v of [...httpVariants.slice(hr), ...httpVariants.slice(0, hr)]) {
+        hgot[v] = await measured(servers[v].proc.pid, () => httpSlice(servers[v].ports.http as number, c));
       }
       for (const v of httpVariants) {
         add(httpRes, `${v}|${c}`, hgot[v] as Sample);
         add(ratios, `http|${v}|${c}`, (hgot[v] as Sample).callsPerS / (hgot["http echo"] as Sample).callsPerS);
+        add(
+          ratios,
+          `http-same|${v}|${c}`,
+          (hgot[v] as Sample).callsPerS / (hgot["http echo (same bytes)"] as Sample).callsPerS,
+        );
       }
       process.stderr.write(`round ${round + 1}/${ROUNDS} concurrency ${c} done\n`);
     }
   }
+  const cpuCell = (xs: Sample[]) => {
+    const us = median(xs.map((x) => x.cpuUsPerCall ?? Number.NaN));
+    return Number.isFinite(us) ? us.toFixed(0) : "n/a";
+  };
   const row = (kind: string, m: Map<string, Sample[]>, v: string, c: number) => {
     const xs = m.get(`${v}|${c}`) ?? [];
     const ratio = median(ratios.get(`${kind}|${v}|${c}`) ?? []);
-    return `| ${v} | ${c} | ${Math.round(median(xs.map((x) => x.callsPerS))).toLocaleString("en-US")} | ${median(xs.map((x) => x.p50Ms)).toFixed(2)} | ${median(xs.map((x) => x.p99Ms)).toFixed(2)} | ${ratio.toFixed(2)}x |`;
+    const same = kind === "http" ? ` ${median(ratios.get(`http-same|${v}|${c}`) ?? []).toFixed(2)}x |` : "";
+    return `| ${v} | ${c} | ${Math.round(median(xs.map((x) => x.callsPerS))).toLocaleString("en-US")} | ${median(xs.map((x) => x.p50Ms)).toFixed(2)} | ${median(xs.map((x) => x.p99Ms)).toFixed(2)} | ${cpuCell(xs)} | ${ratio.toFixed(2)}x |${same}`;
   };
-  const head = "| server | concurrency | calls/s | p50 ms | p99 ms | vs echo |\n|---|---|---|---|---|---|";
+  const head =
+    "| server | concurrency | calls/s | p50 ms | p99 ms | server CPU µs/call | vs echo |\n|---|---|---|---|---|---|---|";
+  const httpHead =
+    "| server | concurrency | calls/s | p50 ms | p99 ms | server CPU µs/call | vs echo | vs echo (same bytes) |\n|---|---|---|---|---|---|---|---|";
   const md = `# floodgate serve
 
 ${cpus().length} CPUs, Node ${process.version}; load average at start ${load0.toFixed(1)}, at end ${(loadavg()[0] as number).toFixed(1)}.
 Each server is one process (the workers variant: a primary and 2 workers on one Redis); the load
 generator is this process, over 4 channels per server. ${ROUNDS} rounds of ${SLICE_S} s slices, medians;
-"vs echo" is the median of per-round ratios to the bare transport.
+"vs echo" is the median of per-round ratios to the bare transport; for HTTP, "vs echo (same bytes)" is the
+same against the echo that answers the service's own bytes. Server CPU per call: median over rounds, from /proc.
 
 ## gRPC: ShouldRateLimit (one descriptor, 1,000 keys)
 
@@ -236,7 +286,7 @@ ${CONCURRENCY.flatMap((c) => grpcVariants.map((v) => row("grpc", grpcRes, v, c))
 
 ## HTTP: POST /v1/decide (autocannon, connections = concurrency)
 
-${head}
+${httpHead}
 ${CONCURRENCY.flatMap((c) => httpVariants.map((v) => row("http", httpRes, v, c))).join("\n")}
 `;
   mkdirSync(join(HERE, "results"), { recursive: true });

@@ -1008,10 +1008,13 @@ export class RateLimiter {
    * It is one atomic step with a MemoryStore (one synchronous section) and with a
    * RedisStore (one script call) on standalone Redis, or on a Cluster when every key
    * lies in one slot (each user key is its own hash tag, so in practice: items of one
-   * key). Otherwise (keys in several Cluster slots, a store without `consumeAll`, a
-   * limiter with blocks) it takes, then refunds what it took when an item is denied:
-   * no limit ever admits more than its limit, but a concurrent call may, for that
-   * round trip, see less than it would.
+   * key). Otherwise (keys in several Cluster slots, a store without `consumeAll`) it
+   * takes, then refunds what it took when an item is denied: no limit ever admits more
+   * than its limit, but a concurrent call may, for that round trip, see less than it would.
+   * With blocks, every key's block is read first: a blocked item (not shadow) refuses the
+   * request and nothing is taken (the others are decided as a dry run); with a MemoryStore
+   * the reads and the step are one synchronous section, with Redis the reads come one
+   * round trip before the script, as for consume.
    * An item of cost 0 is a check: it takes nothing, and refuses (the others too) when its
    * limit has nothing left (`remaining` 0). With `{ dryRun: true }` every item is decided
    * and reported but nothing is taken (`allowed` is false): a caller that refuses the
@@ -1055,14 +1058,82 @@ export class RateLimiter {
         return { key, policies, cost, shadow };
       });
       const nowMs = this.#clock();
-      const atomic = this.#blocking ? undefined : this.store.consumeAll?.(calls, nowMs, dryRun);
+      const atomic = this.#blocking
+        ? this.#allGuarded(calls, nowMs, dryRun)
+        : this.store.consumeAll?.(calls, nowMs, dryRun);
       if (atomic !== undefined) {
-        return Promise.resolve(atomic).then((r) => this.#allReported(calls, r));
+        // With blocks, a store may still find no atomic step for these keys once the blocks are read.
+        return Promise.resolve(atomic).then((r) =>
+          r !== undefined
+            ? this.#allReported(calls, r)
+            : this.#allTakeRefund(calls, nowMs, dryRun).then((x) => this.#allReported(calls, x)),
+        );
       }
       return this.#allTakeRefund(calls, nowMs, dryRun).then((r) => this.#allReported(calls, r));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * #allGuarded is consumeAll on a limiter with blocks, kept atomic: every key's block is read first; a blocked
+   * item (not shadow) refuses the request, whose items are then decided as a dry run (each its own verdict,
+   * nothing taken) and the blocked ones answered as blocked; else the store's one atomic step decides. Then each
+   * item refused by its own limits counts for autoBlock, as consume counts it. With a MemoryStore the block reads
+   * and the step are one synchronous section; with Redis the reads are one round trip before the script, as
+   * consume's are: a block set in between applies from the next call. undefined when the store has no atomic
+   * step for these keys (see Store.consumeAll): the caller then takes and refunds.
+   */
+  #allGuarded(
+    calls: readonly AllCall[],
+    nowMs: number | undefined,
+    dryRun: boolean,
+  ): AllDecision | Promise<AllDecision | undefined> | undefined {
+    if (this.store.consumeAll === undefined) return undefined;
+    const s = this.#blockStore("consumeAll");
+    const reads = calls.map((c) => {
+      try {
+        return s.blockedFor(this.#blockScope, c.key, nowMs);
+      } catch {
+        return 0; // A store that cannot say whether a key is blocked lets the rate limit decide (as #guarded).
+      }
+    });
+    if (reads.every((x) => typeof x === "number")) return this.#allUnblocked(calls, reads as number[], nowMs, dryRun);
+    return Promise.all(reads.map((x) => Promise.resolve(x).catch(() => 0))).then((ms) =>
+      this.#allUnblocked(calls, ms, nowMs, dryRun),
+    );
+  }
+
+  /** #allUnblocked is #allGuarded once the blocks are read (`blockedMs[i]` for item i, 0: none). */
+  #allUnblocked(
+    calls: readonly AllCall[],
+    blockedMs: readonly number[],
+    nowMs: number | undefined,
+    dryRun: boolean,
+  ): AllDecision | Promise<AllDecision | undefined> | undefined {
+    let refusedByBlock = false;
+    for (let i = 0; i < calls.length; i++)
+      if ((blockedMs[i] as number) > 0 && !(calls[i] as AllCall).shadow) refusedByBlock = true;
+    const r = (this.store.consumeAll as NonNullable<Store["consumeAll"]>).call(
+      this.store,
+      calls,
+      nowMs,
+      dryRun || refusedByBlock,
+    );
+    if (r === undefined) return undefined;
+    const finish = (all: AllDecision): AllDecision | Promise<AllDecision> => {
+      const items = all.items.map((d, i) => {
+        const c = calls[i] as AllCall;
+        const ms = blockedMs[i] as number;
+        return ms > 0 ? this.#blocked(c.policies, ms) : this.#afterDenial(c.key, c.policies, d, nowMs);
+      });
+      const allowed = all.allowed && !refusedByBlock;
+      if (items.every((d) => !(d instanceof Promise))) return { allowed, items: items as Decision[] };
+      return Promise.all(items).then((ds) => ({ allowed, items: ds }));
+    };
+    return typeof (r as PromiseLike<AllDecision>).then === "function"
+      ? Promise.resolve(r).then(finish)
+      : finish(r as AllDecision);
   }
 
   /** #allTakeRefund is consumeAll where no atomic step exists: take, then refund on a denial (not atomic). */

@@ -17,6 +17,7 @@ import { toInput, toResponse } from "../../src/service/grpc.js";
 import { serviceMetrics } from "../../src/service/metrics.js";
 import { loadAll } from "../../src/service/serve.js";
 import { ServiceStats } from "../../src/service/stats.js";
+import { REPLY } from "./reply.js";
 
 // Loaded with require from CONNECT_FROM (a directory where they are installed), else from here: they are not
 // dependencies of the repository (see above). One require keeps connect and protobuf on one copy.
@@ -119,21 +120,7 @@ function toMessage(r: any): unknown {
   });
 }
 
-const ECHO = toMessage({
-  overall_code: "OK",
-  statuses: [
-    {
-      code: "OK",
-      current_limit: { name: "", requests_per_unit: 1_000_000_000, unit: 1 },
-      limit_remaining: 999_999_999,
-      duration_until_reset: { seconds: 0, nanos: 500_000_000 },
-    },
-  ],
-  response_headers_to_add: [
-    { key: "RateLimit-Policy", value: '"r0000";q=1000000000;w=1' },
-    { key: "RateLimit", value: '"r0000";r=999999999;t=1' },
-  ],
-});
+const ECHO = toMessage(REPLY);
 
 const [kind, config] = process.argv.slice(2);
 let handler: (req: unknown) => Promise<unknown> | unknown = () => ECHO;

@@ -1,31 +1,15 @@
 // echo.ts: the transports' own ceiling for bench/service.ts: a bare grpc-js unary ShouldRateLimit that answers
-// a fixed OK (no decision), and a bare node:http server that reads the body and answers a fixed JSON.
+// a fixed OK (no decision), and a bare node:http server that reads the body and answers a fixed JSON (`http`), or
+// the service's own answer byte for byte (`http-same`: same header fields, same body).
 //
-// Run: node --import tsx bench/servers/echo.ts grpc|http   (prints {"port": N} on stdout when listening)
+// Run: node --import tsx bench/servers/echo.ts grpc|http|http-same   (prints {"port": N} on stdout when listening)
 
 import { createServer } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import * as loader from "@grpc/proto-loader";
 import { LOADER_OPTIONS } from "../../src/service/grpc.js";
 import { PROTO_JSON } from "../../src/service/proto.generated.js";
-
-/** REPLY is the same shape the service answers for one admitted descriptor. */
-const REPLY = {
-  overall_code: "OK",
-  statuses: [
-    {
-      code: "OK",
-      current_limit: { name: "", requests_per_unit: 1_000_000_000, unit: 1 },
-      limit_remaining: 999_999_999,
-      duration_until_reset: { seconds: 0, nanos: 500_000_000 },
-    },
-  ],
-  response_headers_to_add: [
-    { key: "RateLimit-Policy", value: '"r0000";q=1000000000;w=1' },
-    { key: "RateLimit", value: '"r0000";r=999999999;t=1' },
-  ],
-  request_headers_to_add: [],
-};
+import { HTTP_REPLY_BODY, REPLY, SAME_WIRE } from "./reply.js";
 
 const kind = process.argv[2];
 if (kind === "grpc") {
@@ -42,14 +26,22 @@ if (kind === "grpc") {
     process.stdout.write(`${JSON.stringify({ port })}\n`);
   });
 } else {
-  const body = JSON.stringify({ allowed: true, overall_code: "OK", statuses: REPLY.statuses });
+  // http: a fixed small JSON (the transport's floor); http-same: the service's answer, byte for byte (SAME_WIRE), so
+  // both ends parse and copy what they do with the service. Both read and parse the body, as the service does.
+  const same = kind === "http-same";
+  const body = same ? SAME_WIRE.body : HTTP_REPLY_BODY;
+  // Content-Length given with writeHead: without it Node would send the body chunked.
+  const headers = [...SAME_WIRE.headers, "Content-Length", String(Buffer.byteLength(body))];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       JSON.parse(Buffer.concat(chunks).toString("utf8"));
-      res.setHeader("Content-Type", "application/json");
-      res.end(body);
+      if (same) res.writeHead(200, headers).end(body);
+      else {
+        res.setHeader("Content-Type", "application/json");
+        res.end(body);
+      }
     });
   });
   server.listen(0, "127.0.0.1", () => {

@@ -18,12 +18,18 @@ export const UNITS = {
   minute: { ms: 60_000, code: 2 },
   hour: { ms: 3_600_000, code: 3 },
   day: { ms: 86_400_000, code: 4 },
+  week: { ms: 7 * 86_400_000, code: 7 },
   month: { ms: 30 * 86_400_000, code: 5 },
   year: { ms: 365 * 86_400_000, code: 6 },
 } as const;
 
 /** Unit is a `rate_limit.unit`. */
 export type Unit = keyof typeof UNITS;
+
+/** UNIT_BY_CODE maps Envoy's unit numbers (RateLimitUnit and RateLimitResponse.RateLimit.Unit) to units. */
+export const UNIT_BY_CODE: ReadonlyMap<number, Unit> = new Map(
+  (Object.keys(UNITS) as Unit[]).map((u) => [UNITS[u].code, u] as const),
+);
 
 /** ALGORITHM_NAMES are the values of the `algorithm` extension (snake_case, as the rest of the file). */
 export const ALGORITHM_NAMES = [
@@ -59,7 +65,7 @@ export interface Rule {
   readonly replaces: readonly string[];
   /** policies is undefined for an unlimited rule. */
   readonly policies: readonly Policy[] | undefined;
-  /** line is the rule's line in its file (1-based). */
+  /** line is the rule's line in its file (1-based); 0 for a request's override (see overrideRule). */
   readonly line: number;
 }
 
@@ -83,6 +89,8 @@ export interface Domain {
   readonly name: string;
   /** allOrNothing (default true): a request refused by one of its limits takes nothing from the others. */
   readonly allOrNothing: boolean;
+  /** algorithm is the domain's `algorithm` (default fixed_window): its rules' and its overrides' unless they say. */
+  readonly algorithm: AlgorithmName;
   readonly root: Level;
   readonly rules: readonly Rule[];
 }
@@ -268,7 +276,38 @@ function parseDomain(src: ConfigSource, warnings: string[]): Domain {
       }
     }
   }
-  return { name, allOrNothing, root, rules };
+  return { name, allOrNothing, algorithm, root, rules };
+}
+
+/** OVERRIDE_PATH is the `path` of every override rule (a metric label: never the request's text). */
+export const OVERRIDE_PATH = "(override)";
+
+/**
+ * overrideRule builds the rule of a request's RateLimitOverride: `requestsPerUnit` per `unit` with `algorithm`,
+ * never shadow, never unlimited, no name (so `replaces` cannot name it) and no `replaces` of its own, as
+ * envoyproxy/ratelimit builds it. Its policy is named after its numbers (`override-100-per-minute`): a key's
+ * state under one override is not shared with another override or with a configured rule.
+ */
+export function overrideRule(algorithm: AlgorithmName, requestsPerUnit: number, unit: Unit): Rule {
+  const policy = buildPolicy(
+    algorithm,
+    `override-${requestsPerUnit}-per-${unit}`,
+    requestsPerUnit,
+    UNITS[unit].ms,
+    undefined,
+  );
+  return {
+    path: OVERRIDE_PATH,
+    name: undefined,
+    unit,
+    requestsPerUnit,
+    algorithm,
+    unlimited: false,
+    shadow: false,
+    replaces: [],
+    policies: Object.freeze([policy]),
+    line: 0,
+  };
 }
 
 interface Pair {

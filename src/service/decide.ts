@@ -6,7 +6,17 @@ import type { Decision, Policy } from "../core/policy.js";
 import { type HeaderList, limitField, nextUnitMs, policyField, secondsUp } from "../http/headers.js";
 import type { RateLimiter } from "../limiter.js";
 import type { LivePolicies } from "../policy-file/index.js";
-import { type Domain, type Entry, matchRule, type Rule, type ServiceConfig } from "./config.js";
+import {
+  type Domain,
+  type Entry,
+  matchRule,
+  overrideRule,
+  type Rule,
+  type ServiceConfig,
+  UNIT_BY_CODE,
+  UNITS,
+  type Unit,
+} from "./config.js";
 
 /** Code is a verdict as Envoy names it. */
 export type Code = "OK" | "OVER_LIMIT";
@@ -16,6 +26,48 @@ export interface RequestDescriptor {
   readonly entries: readonly Entry[];
   /** hitsAddend, when set, is what this descriptor counts for; 0 checks without counting. */
   readonly hitsAddend?: number | undefined;
+  /**
+   * limit, when set, is Envoy's RateLimitOverride: this limit instead of the configured one (checked, see
+   * checkOverride). As in envoyproxy/ratelimit it applies whether or not a configured rule matches, is never
+   * shadow or unlimited, and is ignored in an unknown domain.
+   */
+  readonly limit?: RateLimitOverride | undefined;
+}
+
+/** RateLimitOverride is a request's own limit: requests per unit; the unit as Envoy's number (1-7) or name. */
+export interface RateLimitOverride {
+  readonly requestsPerUnit: number;
+  readonly unit: number | string;
+}
+
+/** MAX_OVERRIDE_RULES bounds the override rules a Decider keeps built (the cache is emptied when full). */
+const MAX_OVERRIDE_RULES = 1024;
+
+/**
+ * checkOverride checks descriptor `i`'s RateLimitOverride and returns its numbers: requests_per_unit a whole
+ * number from 1 to 2^32 - 1 (a limit of 0 is refused: floodgate has no limit that admits nothing), and a unit
+ * Envoy defines (SECOND = 1 ... YEAR = 6, WEEK = 7, or its name).
+ */
+export function checkOverride(o: unknown, i: number): { requestsPerUnit: number; unit: Unit } {
+  if (typeof o !== "object" || o === null) {
+    throw bad(`descriptor ${i}'s limit must be { requests_per_unit, unit }, got ${describe(o)}.`);
+  }
+  const { requestsPerUnit: n, unit: u } = o as RateLimitOverride;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 4_294_967_295) {
+    throw bad(
+      `descriptor ${i}'s limit.requests_per_unit must be a whole number from 1 to 4294967295, got ${describe(n)}; to refuse every request, configure a rule instead of sending a limit of 0.`,
+    );
+  }
+  const unit =
+    typeof u === "number" ? UNIT_BY_CODE.get(u) : typeof u === "string" ? (u.toLowerCase() as Unit) : undefined;
+  if (unit === undefined || !Object.hasOwn(UNITS, unit)) {
+    throw bad(
+      `descriptor ${i}'s limit.unit must be one of ${Object.keys(UNITS)
+        .map((k) => `${k.toUpperCase()} (${UNITS[k as Unit].code})`)
+        .join(", ")}, got ${describe(u)}.`,
+    );
+  }
+  return { requestsPerUnit: n, unit };
 }
 
 /** DecideInput is one request: a domain, its descriptors and what it counts for (0 or unset: 1). */
@@ -184,6 +236,8 @@ export class Decider {
   policies: LivePolicies | undefined;
   /** #arrays keeps one frozen one-policy array per live policy, so every call passes the same array. */
   readonly #arrays = new WeakMap<Policy, readonly Policy[]>();
+  /** #overrides keeps the rules of requests' overrides by algorithm, limit and unit (same rule, same policy array). */
+  readonly #overrides = new Map<string, Rule>();
 
   constructor(
     limiter: RateLimiter,
@@ -210,16 +264,27 @@ export class Decider {
     const hits = checkInput(input, this.#bounds);
     const domain = this.#config.domains.get(input.domain);
     const applied: Applied[] = [];
-    const replaced = new Set<string>();
+    // Built only when a matched rule replaces others (perf: most requests replace nothing).
+    let replaced: Set<string> | undefined;
     const matched: (Rule | undefined)[] = [];
-    for (const d of input.descriptors) {
-      const rule = domain === undefined ? undefined : matchRule(domain, d.entries);
+    for (let i = 0; i < input.descriptors.length; i++) {
+      const d = input.descriptors[i] as RequestDescriptor;
+      let rule = domain === undefined ? undefined : matchRule(domain, d.entries);
+      // An override is checked even in an unknown domain (bad input is refused alike), applied only in a known one.
+      const o = d.limit === undefined || d.limit === null ? undefined : checkOverride(d.limit, i);
+      if (o !== undefined && domain !== undefined) {
+        rule = this.#override(rule?.algorithm ?? domain.algorithm, o.requestsPerUnit, o.unit);
+      }
       matched.push(rule);
-      if (rule !== undefined) for (const n of rule.replaces) if (n !== rule.name) replaced.add(n);
+      if (rule !== undefined && rule.replaces.length > 0) {
+        replaced ??= new Set();
+        for (const n of rule.replaces) if (n !== rule.name) replaced.add(n);
+      }
     }
     for (let i = 0; i < input.descriptors.length; i++) {
       const m = matched[i];
-      const active = m === undefined || m.unlimited || (m.name !== undefined && replaced.has(m.name)) ? undefined : m;
+      const active =
+        m === undefined || m.unlimited || (m.name !== undefined && replaced?.has(m.name) === true) ? undefined : m;
       applied.push({
         rule: active,
         matched: m,
@@ -229,6 +294,18 @@ export class Decider {
       });
     }
     return { applied, domain };
+  }
+
+  /** #override returns the (cached) rule of an override: the matched rule's algorithm, else the domain's. */
+  #override(algorithm: Rule["algorithm"], requestsPerUnit: number, unit: Unit): Rule {
+    const id = `${algorithm} ${requestsPerUnit} ${unit}`;
+    let rule = this.#overrides.get(id);
+    if (rule === undefined) {
+      if (this.#overrides.size >= MAX_OVERRIDE_RULES) this.#overrides.clear();
+      rule = overrideRule(algorithm, requestsPerUnit, unit);
+      this.#overrides.set(id, rule);
+    }
+    return rule;
   }
 
   /** decide answers ShouldRateLimit: counts the hits (unless refused, all-or-nothing) and returns the verdict. */
@@ -255,6 +332,13 @@ export class Decider {
         { dryRun: refusedAlready },
       );
       for (let i = 0; i < members.length; i++) (members[i] as Applied).decision = r.items[i];
+    } else if (members.length === 1) {
+      // One limit (the common case): decided without Promise.all's promises (perf).
+      const a = members[0] as Applied;
+      a.decision =
+        a.hits === 0
+          ? await this.limiter.peek(a.key, { policy: policiesOf(a) })
+          : await this.limiter.consume(a.key, { cost: a.hits, policy: policiesOf(a), shadow: shadowOf(a) });
     } else {
       await Promise.all(
         members.map(async (a) => {

@@ -56,6 +56,8 @@ interface WireEntry {
 }
 interface WireDescriptor {
   entries?: WireEntry[];
+  /** limit is Envoy's RateLimitOverride (null when absent); its unit is read as Envoy's number. */
+  limit?: { requests_per_unit?: number; unit?: number } | null;
   hits_addend?: { value?: number } | null;
 }
 interface WireRequest {
@@ -72,6 +74,10 @@ export function toInput(req: WireRequest): DecideInput {
     descriptors: (req.descriptors ?? []).map((d) => ({
       entries: (d.entries ?? []).map((e) => ({ key: e.key ?? "", value: e.value ?? "" })),
       hitsAddend: d.hits_addend === null || d.hits_addend === undefined ? undefined : Number(d.hits_addend.value ?? 0),
+      limit:
+        d.limit === null || d.limit === undefined
+          ? undefined
+          : { requestsPerUnit: d.limit.requests_per_unit ?? 0, unit: d.limit.unit ?? 0 },
     })),
   };
 }

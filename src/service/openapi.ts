@@ -27,6 +27,23 @@ const request = {
             minimum: 0,
             description: "what this descriptor counts for; 0 checks without counting",
           },
+          limit: {
+            type: "object",
+            description:
+              "Envoy's RateLimitOverride: this limit instead of the configured one (ignored in an unknown domain)",
+            required: ["requests_per_unit", "unit"],
+            additionalProperties: false,
+            properties: {
+              requests_per_unit: { type: "integer", minimum: 1, maximum: 4294967295 },
+              unit: {
+                description: "a unit name (any case) or Envoy's number for it",
+                oneOf: [
+                  { type: "string", description: "SECOND, MINUTE, HOUR, DAY, WEEK, MONTH or YEAR, in any case" },
+                  { type: "integer", minimum: 1, maximum: 7 },
+                ],
+              },
+            },
+          },
         },
       },
     },

@@ -46,6 +46,8 @@ export const OTHER_RULE = "(other)";
 export class ServiceStats {
   readonly #rules = new Map<string, { domain: string; rule: string; counts: RuleCounts }>();
   readonly #requests = new Map<string, number>();
+  /** #byRule (perf) finds a rule's counters without building its id; a reloaded rule finds the same counters by id. */
+  readonly #byRule = new WeakMap<object, RuleCounts>();
 
   /** record counts one decided request. */
   readonly record = (input: DecideInput, v: ServiceVerdict): void => {
@@ -53,7 +55,11 @@ export class ServiceStats {
     for (const s of v.statuses) {
       const rule = s.rule;
       if (rule === undefined || s.decision === undefined) continue;
-      const c = this.#counts(input.domain, rule.path);
+      let c = this.#byRule.get(rule);
+      if (c === undefined) {
+        c = this.#counts(input.domain, rule.path);
+        this.#byRule.set(rule, c);
+      }
       const hits = s.hits;
       c.totalHits += hits;
       const over = s.code === "OVER_LIMIT" || s.shadowOverLimit;

@@ -183,3 +183,40 @@ describe("consumeAll on Redis", () => {
     );
   });
 });
+
+describe("consumeAll on Redis, on limiters with blocks", () => {
+  it("stays one atomic step: refused calls never hold units that concurrent calls need; a blocked key takes nothing", async () => {
+    const clock = { now: 1_700_000_000_000 };
+    const prefix = `cb${n++}:`;
+    const user = fixedWindow({ name: "u", limit: 3, windowMs: 60_000 });
+    const route = fixedWindow({ name: "r", limit: 1, windowMs: 60_000 });
+    const limiter = () =>
+      new RateLimiter({
+        policy: user,
+        now: () => clock.now,
+        blocks: true,
+        store: new RedisStore({ client, prefix, timeoutMs: 10_000, onFailure: "fail-closed" }),
+      });
+    const a = limiter();
+    const b = limiter(); // another process on the same Redis
+    await a.consumeAll([{ key: "/full", policy: route }]);
+    const calls: Promise<{ allowed: boolean }>[] = [];
+    for (let i = 0; i < 12; i++) {
+      calls.push(
+        a.consumeAll([
+          { key: "ann", cost: 3 },
+          { key: "/full", policy: route },
+        ]),
+      );
+      if (i % 4 === 0) calls.push(b.consumeAll([{ key: "ann" }]));
+    }
+    const results = await Promise.all(calls);
+    // The 12 refused calls took nothing: the 3 single ones fit in ann's 3 and are all admitted.
+    expect(results.filter((r) => r.allowed).length).toBe(3);
+    expect((await a.peek("ann")).remaining).toBe(0);
+    await a.block("bob", 5000);
+    const blocked = await b.consumeAll([{ key: "bob" }, { key: "/other", policy: route }]);
+    expect([blocked.allowed, blocked.items[0]?.blockedMs]).toEqual([false, 5000]);
+    expect((await b.peek("/other", { policy: route })).remaining).toBe(1);
+  });
+});

@@ -157,9 +157,21 @@ export function rlsClient(port: number, credentials = grpc.credentials.createIns
           (err: grpc.ServiceError | null, reply: Record<string, unknown>) => (err ? rej(err) : res(reply)),
         );
       });
+  /** raw sends a ShouldRateLimit message as bytes and resolves with the reply's bytes (wire-level tests). */
+  const raw = (bytes: Buffer): Promise<Buffer> =>
+    new Promise((res, rej) => {
+      rls.makeUnaryRequest(
+        "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        bytes,
+        (err, reply) => (err ? rej(err) : res(reply as Buffer)),
+      );
+    });
   return {
     rls,
     health,
+    raw,
     shouldRateLimit: unary(rls, "ShouldRateLimit"),
     check: unary(health, "Check"),
     close() {

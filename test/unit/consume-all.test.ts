@@ -210,3 +210,95 @@ describe("consumeAll on a store without consumeAll (take, then refund)", () => {
     }
   });
 });
+
+describe("consumeAll on a limiter with blocks (one atomic step too)", () => {
+  function blocking(autoBlock?: { refusals: number; withinMs: number; blockMs: number }) {
+    const clock = { now: 1_000_000 };
+    const limiter = new RateLimiter({
+      policy: perUser,
+      now: () => clock.now,
+      ...(autoBlock === undefined ? { blocks: true } : { autoBlock }),
+    });
+    return { clock, limiter };
+  }
+
+  // Regression (issue 15): with blocks, consumeAll took then refunded, so a concurrent call saw the units a
+  // refused call held for that moment and was refused although it fitted.
+  it("a refused call never holds units: a concurrent call that fits is admitted", async () => {
+    const { limiter } = blocking();
+    await limiter.consumeAll([r("/full", 2)]);
+    const [refused, fits] = await Promise.all([
+      limiter.consumeAll([u("ann", 3), r("/full")]),
+      limiter.consumeAll([u("ann", 3)]),
+    ]);
+    expect([refused.allowed, fits.allowed]).toEqual([false, true]);
+    expect((await limiter.peek("ann")).remaining).toBe(0);
+  });
+
+  it("a refused call leaves no trace, not even a stepped bucket's phase", async () => {
+    const { limiter, clock } = blocking();
+    await limiter.consumeAll([{ key: "k", policy: stepped }, r("/y", 2)]);
+    clock.now += 100;
+    const refused = await limiter.consumeAll([{ key: "fresh", policy: stepped }, r("/y")]);
+    expect(refused.allowed).toBe(false);
+    clock.now += 400;
+    const d = await limiter.consume("fresh", { policy: stepped });
+    expect([d.remaining, d.resetAfterMs]).toEqual([1, 700]);
+  });
+
+  it("a blocked item refuses the call and takes nothing from the others; a blocked shadow item does not refuse", async () => {
+    const { limiter } = blocking();
+    await limiter.block("mallory", 5000);
+    const steps: { step: number; items: AllItem[]; allowed: boolean; each: [boolean, number | undefined][] }[] = [
+      // mallory is blocked: the route keeps its 2, mallory's item says blocked (5000 ms).
+      {
+        step: 1,
+        items: [u("mallory"), r("/z")],
+        allowed: false,
+        each: [
+          [false, 5000],
+          [true, undefined],
+        ],
+      },
+      {
+        step: 2,
+        items: [u("mallory", 1, { shadow: true }), r("/z")],
+        allowed: true,
+        each: [
+          [false, 5000],
+          [true, undefined],
+        ],
+      },
+      {
+        step: 3,
+        items: [u("ann"), r("/z")],
+        allowed: true,
+        each: [
+          [true, undefined],
+          [true, undefined],
+        ],
+      },
+    ];
+    for (const s of steps) {
+      const got = await limiter.consumeAll(s.items);
+      expect(
+        { allowed: got.allowed, each: got.items.map((d) => [d.allowed, d.blockedMs]) },
+        `step ${s.step}: consumeAll(${JSON.stringify(s.items.map((i) => [i.key, i.shadow ?? false]))})`,
+      ).toEqual({ allowed: s.allowed, each: s.each });
+    }
+    // Step 1 took nothing from /z; steps 2 and 3 took one each: 2 - 2 = 0 left.
+    expect((await limiter.peek("/z", { policy: perRoute })).remaining).toBe(0);
+  });
+
+  it("autoBlock counts each item refused by its own limits, as consume does", async () => {
+    const { limiter } = blocking({ refusals: 2, withinMs: 10_000, blockMs: 3000 });
+    await limiter.consumeAll([r("/full", 2)]);
+    const first = await limiter.consumeAll([u("eve"), r("/full")]);
+    expect([first.allowed, first.items[1]?.blockedMs]).toEqual([false, undefined]);
+    const second = await limiter.consumeAll([u("eve"), r("/full")]);
+    // The second refusal of /full within 10 s blocks it for 3 s; eve was refused with it and took nothing.
+    expect([second.allowed, second.items[1]?.blockedMs]).toEqual([false, 3000]);
+    expect(await limiter.blockedFor("/full")).toBe(3000);
+    expect((await limiter.peek("eve")).remaining).toBe(3);
+  });
+});

@@ -212,7 +212,7 @@ describe("refusals name the file, line and fix (ERR_INVALID_CONFIG)", () => {
     {
       step: 1,
       text: "domain: d\ndescriptors:\n  - key: k\n    rate_limit:\n      unit: sec\n      requests_per_unit: 1\n",
-      want: /limits\.yaml:5:13: "unit" must be one of second, minute, hour, day, month, year, got "sec"/,
+      want: /limits\.yaml:5:13: "unit" must be one of second, minute, hour, day, week, month, year, got "sec"/,
       why: "unknown unit",
     },
     {
