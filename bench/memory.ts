@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { MemoryStore as ErlMemoryStore, type Options as ErlOptions } from "express-rate-limit";
 import { RateLimiter as LimiterRateLimiter } from "limiter";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
-import { type MemoryStore, RateLimiter, tokenBucket } from "../src/index.js";
+import { MemoryStore, RateLimiter, tokenBucket } from "../src/index.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -40,21 +40,25 @@ const MEMORY_KEYS = 1_000_000;
 // faster than it refills); with many keys, 1e6 tokens refilling at 1/s (a key is
 // visited every few ms). Denied path: one token per hour, spent while preparing,
 // so every timed call is denied. Churn (floodgate and the bare Map only): a bucket
-// full again 1 µs after a call, so every key is idle by its next visit; floodgate
-// drops idle keys and re-creates them, which is the price of its bounded memory
-// (the bare Map keeps every key forever).
+// full again 1 µs after a call, so every key is idle by its next visit. With the
+// default maxKeys the 100,000 keys stay below the store's soft watermark (7/8 of
+// maxKeys), so floodgate keeps them and each visit finds a tracked, full bucket
+// (which answers as a fresh one); "churn at bound" runs floodgate with maxKeys =
+// the key count, so the table sits at its watermark and each visit of a dropped key
+// sweeps and re-creates it, the price of bounded memory (the bare Map keeps every
+// key forever).
 const ALLOWED_ONE_KEY = { capacity: 1_000_000_000, perSecond: 1_000_000 };
 const ALLOWED_MANY_KEYS = { capacity: 1_000_000, perSecond: 1 };
 const DENIED = { capacity: 1, perSecond: 1 / 3600 };
 const CHURN = { capacity: 1_000_000_000, perSecond: 1_000_000_000 };
 
 /** Path names a scenario's limit. */
-type Path = "allowed" | "denied" | "churn";
+type Path = "allowed" | "denied" | "churn" | "churn at bound";
 
 /** limits returns the limit of a path for `keyCount` keys. */
 function limits(path: Path, keyCount: number): { capacity: number; perSecond: number } {
   if (path === "denied") return DENIED;
-  if (path === "churn") return CHURN;
+  if (path === "churn" || path === "churn at bound") return CHURN;
   return keyCount === 1 ? ALLOWED_ONE_KEY : ALLOWED_MANY_KEYS;
 }
 
@@ -82,6 +86,11 @@ interface Contestant {
   make(keys: string[], path: Path): Runner;
 }
 
+/** floodgateStore is the default MemoryStore, or for "churn at bound" one whose maxKeys is the key count. */
+function floodgateStore(path: Path, keys: string[]): MemoryStore {
+  return path === "churn at bound" ? new MemoryStore({ maxKeys: keys.length }) : new MemoryStore();
+}
+
 function floodgatePolicy(path: Path, keyCount: number) {
   const l = limits(path, keyCount);
   return tokenBucket({ capacity: l.capacity, refillRate: l.perSecond });
@@ -91,7 +100,7 @@ const floodgateAsync: Contestant = {
   name: "floodgate consume (async)",
   kind: "async",
   make(keys, path) {
-    const limiter = new RateLimiter({ policy: floodgatePolicy(path, keys.length) });
+    const limiter = new RateLimiter({ policy: floodgatePolicy(path, keys.length), store: floodgateStore(path, keys) });
     let j = 0;
     return {
       async prepare() {
@@ -114,7 +123,7 @@ const floodgateSync: Contestant = {
   name: "floodgate consumeSync",
   kind: "sync",
   make(keys, path) {
-    const limiter = new RateLimiter({ policy: floodgatePolicy(path, keys.length) });
+    const limiter = new RateLimiter({ policy: floodgatePolicy(path, keys.length), store: floodgateStore(path, keys) });
     let j = 0;
     return {
       prepare() {
@@ -411,7 +420,8 @@ async function throughput(keyCount: number, path: Path, only: string | undefined
   const denied = path === "denied";
   const keys = Array.from({ length: keyCount }, (_, i) => keyName(i));
   const list = CONTESTANTS.filter(
-    (c) => (only === undefined || c.name.includes(only)) && (path !== "churn" || CHURN_CONTESTANTS.includes(c)),
+    (c) =>
+      (only === undefined || c.name.includes(only)) && (!path.startsWith("churn") || CHURN_CONTESTANTS.includes(c)),
   );
   const runners = list.map((c) => c.make(keys, path));
   for (const r of runners) await r.prepare();
@@ -584,6 +594,7 @@ const SCENARIOS: Array<{ job: string; keys: number; denied: boolean }> = [
   { job: `throughput:${MANY_KEYS}:allowed`, keys: MANY_KEYS, denied: false },
   { job: `throughput:${MANY_KEYS}:denied`, keys: MANY_KEYS, denied: true },
   { job: `throughput:${MANY_KEYS}:churn`, keys: MANY_KEYS, denied: false },
+  { job: `throughput:${MANY_KEYS}:churn at bound`, keys: MANY_KEYS, denied: false },
 ];
 
 function runChild(job: string): unknown {
@@ -663,7 +674,7 @@ async function main(): Promise<void> {
     "",
   );
   out.push(
-    `Each scenario runs in a fresh child process in which every contestant runs ${ROUNDS} interleaved rounds of about ${ROUND_MS} ms (the first contestant rotates each round), after ${WARMUP_MS} ms of warm-up; the table shows the median round, in decisions per second of CPU time (user + system of the process; on a busy machine wall time would also count the time the process waited for a CPU). One caller awaits each decision before the next, round robin over the keys, which were all created before timing. Allowed path: a bucket that never runs dry and is never full again between two visits of a key; denied path: a bucket emptied before timing, so every timed call is denied; churn: a bucket full again 1 µs after each call, so floodgate drops every key as idle before its next visit and re-creates it (the cost of bounded memory; the bare Map keeps every key, the peers keep keys for their window, so they do not run it). Every round checks that the allowed count is what the scenario says.`,
+    `Each scenario runs in a fresh child process in which every contestant runs ${ROUNDS} interleaved rounds of about ${ROUND_MS} ms (the first contestant rotates each round), after ${WARMUP_MS} ms of warm-up; the table shows the median round, in decisions per second of CPU time (user + system of the process; on a busy machine wall time would also count the time the process waited for a CPU). One caller awaits each decision before the next, round robin over the keys, which were all created before timing. Allowed path: a bucket that never runs dry and is never full again between two visits of a key; denied path: a bucket emptied before timing, so every timed call is denied; churn: a bucket full again 1 µs after each call, so every key is idle (full) by its next visit; with the default maxKeys the 100,000 keys stay below the store's soft watermark (7/8 of maxKeys), so floodgate keeps them and each visit decides on a kept full bucket, which answers as a fresh one; churn at bound: the same with \`maxKeys\` = 100,000 (watermark 87,500), so the table sits at its watermark and a visit of a dropped key sweeps 2 tracked keys, drops the idle ones and re-creates the key (the cost of bounded memory; the bare Map keeps every key, the peers keep keys for their window, so they do not run either churn). Every round checks that the allowed count is what the scenario says.`,
     "",
   );
   const names = CONTESTANTS.map((c) => c.name);

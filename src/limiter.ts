@@ -951,25 +951,38 @@ export class RateLimiter {
     const memory = this.#memory;
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);
     // Perf: listeners and blocks add one check each here; their paths live beside this one (see #observed).
+    // The observed path is a method of its own (#consumeSyncCounted) so this one stays small: V8 inlines
+    // within a cumulative bytecode budget, which this function, the store's and the policy's evaluate share.
     if (fast >= 0 && typeof key === "string" && memory !== undefined && !this.#blocking) {
-      if (this.#observed) {
-        // With only counting bindings, an untimed decision stays on this path and #count
-        // (inlined) reads its fields; listeners and timed decisions take #memoryReported.
-        const tick = this.#nextTick();
-        if ((tick & this.#timeMask) === 0 || !this.#countOnly)
-          return this.#consumeSyncReported(memory, key, fast, tick);
-      }
+      if (this.#observed) return this.#consumeSyncCounted(memory, key, fast);
       const nowMs = this.#now();
-      const d = memory.consumeSync(
+      return memory.consumeSync(
         key,
         this.policies,
         fast,
         Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs),
       );
-      if (this.#observed) this.#count(fast, false, d);
-      return d;
     }
     return this.#consumeSyncResolved(key, costOrOptions);
+  }
+
+  /**
+   * #consumeSyncCounted is consumeSync's common call while observed. With only counting bindings,
+   * an untimed decision stays on this path and #count (inlined) reads its fields; listeners and
+   * timed decisions take #consumeSyncReported.
+   */
+  #consumeSyncCounted(memory: MemoryStore, key: string, fast: number): Decision {
+    const tick = this.#nextTick();
+    if ((tick & this.#timeMask) === 0 || !this.#countOnly) return this.#consumeSyncReported(memory, key, fast, tick);
+    const nowMs = this.#now();
+    const d = memory.consumeSync(
+      key,
+      this.policies,
+      fast,
+      Number.isFinite(nowMs) ? nowMs : badClock("RateLimiter", nowMs),
+    );
+    this.#count(fast, false, d);
+    return d;
   }
 
   /** #consumeSyncResolved is consumeSync for calls that need #resolve (options, an unusual cost, bad input) or listeners. */

@@ -54,7 +54,10 @@ export const RESPONSE: HeaderAccess<ServerResponse> = {
     return v === undefined ? undefined : Array.isArray(v) ? v.join(", ") : String(v);
   },
   set(res, name, value) {
-    res.setHeader(name, value);
+    // Perf: node's setHeader lower-cases every name to key its header table; the two fields of
+    // every response passed in lower case cost no new string per field (field names are
+    // case-insensitive, and node writes them as given).
+    res.setHeader(name === "RateLimit" ? "ratelimit" : name === "RateLimit-Policy" ? "ratelimit-policy" : name, value);
   },
 };
 

@@ -35,7 +35,17 @@ export function isMemoryStore(x: unknown): x is MemoryStore {
 const MAX_KEYS = 16_000_000;
 /** OVERFLOW is the slot reserved for keys that arrive while a table is full. */
 const OVERFLOW = 0;
-/** SWEEP_PER_INSERT is how many tracked keys are checked for idleness per new key. */
+/**
+ * SWEEP_FROM_EIGHTHS: idle keys are kept until a table holds 7/8 of maxKeys (its soft
+ * watermark); from there on, each new key checks SWEEP_PER_INSERT tracked keys and drops
+ * the idle ones. Below the watermark a new key costs no sweep, and a client that comes
+ * back after its bucket filled up finds its key still tracked (it answers as a fresh
+ * one: full is fresh), instead of paying a Map delete and a re-insert. The eighth
+ * between the watermark and maxKeys is sweeping room, so idle keys are being dropped
+ * before the hard cap sends new keys to the overflow state.
+ */
+const SWEEP_FROM_EIGHTHS = 7;
+/** SWEEP_PER_INSERT is how many tracked keys are checked for idleness per new key, at or above the watermark. */
 const SWEEP_PER_INSERT = 2;
 /**
  * SWEEP_WHEN_FULL is how many more tracked keys are checked when the table is
@@ -87,8 +97,10 @@ class Table {
  * one event loop. It needs no setup and sets no timers.
  *
  * Memory is bounded. Idle keys (a full bucket, a window that is over) hold no
- * information and are dropped lazily: each new key checks a couple of tracked
- * keys, in insertion order, and drops the idle ones. No key is ever evicted while
+ * information and are dropped lazily, when the table needs the room: once a
+ * table holds 7/8 of `maxKeys` keys (its soft watermark), each new key checks a
+ * couple of tracked keys, in insertion order, and drops the idle ones; below it
+ * they are kept (a kept idle key answers exactly as a fresh one). No key is ever evicted while
  * it still holds information, so a flood of fresh keys cannot reset the limit of
  * a real client (as an LRU would). When `maxKeys` keys are tracked and none is
  * idle, new keys share one overflow state per policy: together they get the
@@ -108,6 +120,8 @@ export class MemoryStore implements Store {
   }
   readonly ownsClock = false;
   readonly maxKeys: number;
+  /** #sweepFrom is the soft watermark: the table size from which new keys sweep idle ones (see SWEEP_FROM_EIGHTHS). */
+  readonly #sweepFrom: number;
   readonly #onOverflow: MemoryStoreOptions["onOverflow"];
   /** #observers are the `observe` listeners (RateLimiter's `store` event); undefined while there are none. */
   #observers: ((event: StoreEvent) => void)[] | undefined;
@@ -148,6 +162,7 @@ export class MemoryStore implements Store {
       );
     }
     this.maxKeys = maxKeys;
+    this.#sweepFrom = Math.floor((maxKeys * SWEEP_FROM_EIGHTHS) / 8);
     this.#onOverflow = o.onOverflow as MemoryStoreOptions["onOverflow"];
   }
 
@@ -206,7 +221,7 @@ export class MemoryStore implements Store {
 
   /** #allocate finds a slot for a new key: a free one, a new one, an idle one, or the overflow slot. */
   #allocate(t: Table, key: string, nowMs: number): number {
-    this.#sweep(t, nowMs, SWEEP_PER_INSERT);
+    if (t.index.size >= this.#sweepFrom) this.#sweep(t, nowMs, SWEEP_PER_INSERT);
     if (t.index.size >= this.maxKeys && !(nowMs >= t.lastFullSweepMs && nowMs - t.lastFullSweepMs < 1)) {
       t.lastFullSweepMs = nowMs;
       this.#sweep(t, nowMs, SWEEP_WHEN_FULL);

@@ -1,5 +1,7 @@
 // http-headers.test.ts: the t of RateLimit is the time until more quota, for every algorithm; field syntax; Retry-After.
 
+import { IncomingMessage, ServerResponse } from "node:http";
+import { Socket } from "node:net";
 import fc from "fast-check";
 import { parseList } from "structured-headers";
 import { describe, expect, it } from "vitest";
@@ -107,5 +109,29 @@ describe("field syntax", () => {
       );
       expect(retry >= t, `at ${advance}: Retry-After ${retry} < t ${t}`).toBe(true);
     }
+  });
+});
+
+describe("field names on a node ServerResponse", () => {
+  it("the node-based adapters set RateLimit and RateLimit-Policy in lower case, readable under any case", async () => {
+    const { rateLimit } = await import("../../src/adapters/express.js");
+    const socket = new Socket();
+    Object.defineProperty(socket, "remoteAddress", { value: "203.0.113.7" });
+    const req = new IncomingMessage(socket) as IncomingMessage & { originalUrl: string };
+    req.method = "GET";
+    req.url = "/";
+    req.originalUrl = "/";
+    const res = new ServerResponse(req) as unknown as ServerResponse & { locals: object };
+    res.locals = Object.create(null) as object;
+    let nexts = 0;
+    rateLimit({ policy: tokenBucket({ name: "api", capacity: 5, refillRate: 1 }) })(req as never, res as never, () => {
+      nexts++;
+    });
+    expect(nexts, "the request proceeds").toBe(1);
+    // Written on the wire as given: lower case (saves node a lower-cased copy of each name per response).
+    // getRawHeaderNames (node >= 15.13) is missing from the @types/node in use.
+    const raw = (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames();
+    expect(raw).toEqual(["ratelimit-policy", "ratelimit"]);
+    expect([res.getHeader("RateLimit-Policy"), res.getHeader("RateLimit")]).toEqual(['"api";q=5;w=5', '"api";r=4;t=1']);
   });
 });

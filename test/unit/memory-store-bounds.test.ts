@@ -132,17 +132,32 @@ describe("MemoryStore maxKeys", () => {
 });
 
 describe("MemoryStore idle keys", () => {
-  it("drops idle keys lazily: only when new keys arrive, never by timer", () => {
-    const { clock, store, policy, limiter } = setup({ maxKeys: 10_000 });
+  it("drops idle keys lazily: only when new keys arrive and the table nears maxKeys, never by timer", () => {
+    // maxKeys 1000: the soft watermark is 875 keys (7/8 of maxKeys).
+    const { clock, store, policy, limiter } = setup({ maxKeys: 1000 });
     for (let i = 0; i < 500; i++) limiter.consumeSync(`old:${i}`);
     expect(store.size(policy)).toBe(500);
     // One token spent refills in 1 s; at t=10 s every old key holds no information.
     clock.nowMs = 10_000;
     limiter.consumeSync("old:0"); // a tracked key: no sweep
     expect(store.size(policy), "no new key arrived, so nothing was swept yet").toBe(500);
-    for (let i = 0; i < 600; i++) limiter.consumeSync(`new:${i}`);
-    // old:0 was used at t=10 s (not idle); the other 499 old keys were idle and dropped.
-    expect(store.size(policy), "after 600 new keys at t=10 s: size() = new keys + old:0").toBe(601);
+    for (let i = 0; i < 375; i++) limiter.consumeSync(`new:${i}`);
+    expect(store.size(policy), "below the watermark (875) idle keys are kept: 500 old + 375 new").toBe(875);
+    // A kept idle key answers exactly as a fresh one (full is fresh).
+    const kept = limiter.consumeSync("old:499");
+    expect([kept.allowed, kept.remaining, kept.resetAfterMs], `kept idle key "old:499" = ${show(kept)}`).toEqual([
+      true,
+      4,
+      1000,
+    ]);
+    // From the watermark on, a new key checks 2 keys in insertion order (old:0, used at t=10 s, is not idle;
+    // old:1 and the next are) and drops the idle ones: the table stays at the watermark, not above it.
+    for (let i = 375; i < 600; i++) {
+      limiter.consumeSync(`new:${i}`);
+      const n = store.size(policy);
+      expect(n <= 875, `after new:${i}: size() = ${n}, want at most the watermark 875`).toBe(true);
+    }
+    expect(store.size(policy) >= 874, `size() = ${store.size(policy)} want the watermark`).toBe(true);
     const again = limiter.consumeSync("old:1");
     expect([again.allowed, again.remaining], `dropped key "old:1" = ${show(again)} want a full bucket`).toEqual([
       true,
