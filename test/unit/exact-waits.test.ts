@@ -8,9 +8,9 @@
 //
 // 53 of the 58 rows are also shared vectors (test/vectors/{gcra,leaky-bucket,token-bucket,sliding-window}.json, cases
 // "exact-waits.test.ts row N"), each reaching its state from a fresh key with one or two admitted calls, so the Lua twin
-// is replayed on them too (test/integration/redis-vectors.test.ts). Not there: rows 24 and 25 (a fractional leaky level
-// no sequence of calls lands on exactly), 31 (a full stepped bucket, which is kept as no state), 52 and 55 (sliding
-// counts above the limit, which only a denied cost could have added).
+// is replayed on them too (test/integration/redis-vectors.test.ts). Not there: rows 24 and 25 (a fractional leaky
+// level that one admitted call from a fresh key does not land on exactly; not searched further), 31 (a full stepped
+// bucket, which is kept as no state), 52 and 55 (sliding counts above the limit, which only a denied cost could add).
 
 import { describe, expect, it } from "vitest";
 import { FIX_STEPS, settleMs, WAIT_GUARD, waitGuard } from "../../src/core/policy.js";
