@@ -67,6 +67,18 @@ describe("live() and replaceLive(): validation", () => {
       /needs a live policy, got undefined; wrap it first/,
     ],
     [
+      "replaceLive of null",
+      () => replaceLive(null as never, tb(2)),
+      "ERR_INVALID_POLICY",
+      /needs a live policy, got null; wrap/,
+    ],
+    [
+      "replaceLive of a function: no policy name, though a function has a name",
+      () => replaceLive(function api() {} as never, tb(2)),
+      "ERR_INVALID_POLICY",
+      /needs a live policy, got [^(]*; wrap it first/,
+    ],
+    [
       "replaceLive of an object without a name",
       () => replaceLive({ live: undefined } as never, tb(2)),
       "ERR_INVALID_POLICY",
