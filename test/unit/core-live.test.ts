@@ -11,6 +11,7 @@ import { LIVE_HEADER, live, MAX_VERSION, migrateState, replaceLive } from "../..
 import { newOutcome, type Policy } from "../../src/core/policy.js";
 import { checkPolicy } from "../../src/core/registry.js";
 import { slidingLog } from "../../src/core/sliding-log.js";
+import { slidingWindow } from "../../src/core/sliding-window.js";
 import { tokenBucket } from "../../src/core/token-bucket.js";
 
 const tb = (capacity: number, name = "api") => tokenBucket({ name, capacity, refillRate: 1 });
@@ -306,5 +307,19 @@ describe("fixed window through live", () => {
     expect(refundPolicy(v2, s, 1500, 1), "migrated, the window is over").toBe(s);
     const next = [-1];
     expect([v2.refund(s as readonly number[], 0, false, 1500, 1, next), next]).toEqual([false, [-1]]);
+  });
+});
+
+describe("a sliding window migrated in the window after the stored one", () => {
+  it("rolls first: the stored current count is the previous one, half slid out", () => {
+    const v1 = live(slidingWindow({ name: "api", limit: 10, windowMs: 1000 }));
+    const v2 = replaceLive(v1, slidingWindow({ name: "api", limit: 20, windowMs: 1000 }));
+    const state = applyPolicy(v1, applyPolicy(v1, null, 500, 4).state, 1200, 3).state;
+    expect(state, "4 in [0, 1000), 3 in [1000, 2000)").toEqual([1, 10, 1000, 0, 1000, 4, 3]);
+    // At 2500: the window [2000, 3000), previous 3 (half slid out: estimate 1.5), current 0; as-is keeps 8.5 of
+    // 20 available, so 11.5 used, all of it in the previous count: 3 * 11.5 / 1.5 = 23.
+    expect(migrateState(v2, state, 2500)).toEqual([2, 20, 1000, 0, 2000, 23, 0]);
+    expect(applyPolicy(v2, state, 2500, 0).remaining, "20 - 23 * 0.5").toBe(8);
+    expect(migrateState(v2, state, 3000), "both counts rolled out: nothing to carry").toBe(null);
   });
 });
