@@ -5,6 +5,12 @@
 // or more per way an estimate is settled: on or just below a whole ms where the test passes there or only 1 ms later;
 // just above one where the test passes 1 ms earlier (float noise up) or not; not positive while the test fails now. A
 // mutant that takes such an estimate as is, or settles it on the wrong side, is 1 ms off in one of them.
+//
+// 55 of the 60 rows are also shared vectors (test/vectors/{gcra,leaky-bucket,token-bucket,sliding-window}.json, cases
+// "exact-waits.test.ts row N"), each reaching its state from a fresh key with one or two admitted calls, so the Lua twin
+// is replayed on them too (test/integration/redis-vectors.test.ts). Not there: rows 24 and 25 (a fractional leaky
+// level that one admitted call from a fresh key does not land on exactly; not searched further), 31 (a full stepped
+// bucket, which is kept as no state), 52 and 55 (sliding counts above the limit, which only a denied cost could add).
 
 import { describe, expect, it } from "vitest";
 import { FIX_STEPS, settleMs, WAIT_GUARD, waitGuard } from "../../src/core/policy.js";
@@ -598,6 +604,24 @@ const ROWS: Row[] = [
     2,
     no(0, 400, 1900),
     "retry within this window with most of the limit in the current count: on 400 at epoch time",
+  ],
+  [
+    "slidingWindow",
+    { limit: 5, windowMs: 1000 },
+    [1_000_000, 1, 1],
+    1000089.999999,
+    4,
+    no(3, 911, 1911),
+    "retry within this window (current + cost at the limit): the estimate (910) lands on a whole ms, but the test fails there (a sliver of the previous count is left): 1 ms more",
+  ],
+  [
+    "slidingWindow",
+    { limit: 5, windowMs: 1000 },
+    [-1_000_000, 1, 0],
+    -999983.000001,
+    5,
+    no(4, 984, 984),
+    "retry within this window at a negative time: the estimate (983) lands on a whole ms, but the test fails there: 1 ms more",
   ],
 ];
 
