@@ -58,7 +58,7 @@ interface Sample {
 interface NodeStats {
   cpuUs: number;
   calls: number;
-  /** scriptUs is the time spent running EVALSHA and EVAL (commandstats usec). */
+  /** scriptUs is the time spent running EVALSHA, EVAL and FCALL (commandstats usec). */
   scriptUs: number;
 }
 
@@ -69,7 +69,7 @@ async function nodeStats(admin: Redis): Promise<NodeStats> {
   const stats = await admin.info("commandstats");
   let calls = 0;
   let scriptUs = 0;
-  for (const m of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+  for (const m of stats.matchAll(/cmdstat_(evalsha|eval|fcall):calls=(\d+),usec=(\d+)/g)) {
     calls += Number(m[2]);
     scriptUs += Number(m[3]);
   }

@@ -48,7 +48,7 @@ async function redisStats(admin: Redis): Promise<{ cpuUs: number; calls: number 
   const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1] ?? 0);
   const stats = await admin.info("commandstats");
   let calls = 0;
-  for (const m of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(m[2]);
+  for (const m of stats.matchAll(/cmdstat_(evalsha|eval|fcall):calls=(\d+)/g)) calls += Number(m[2]);
   return { cpuUs: (user + sys) * 1e6, calls };
 }
 

@@ -70,7 +70,7 @@ function pair() {
 const scriptCalls = async (): Promise<number> => {
   const s = await admin.info("commandstats");
   let calls = 0;
-  for (const m of s.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(m[2]);
+  for (const m of s.matchAll(/cmdstat_(evalsha|eval|fcall):calls=(\d+)/g)) calls += Number(m[2]);
   return calls;
 };
 

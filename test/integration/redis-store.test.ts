@@ -36,11 +36,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** scriptCalls returns how many EVALSHA/EVAL calls the server ran so far. */
+/** scriptCalls returns how many EVALSHA/EVAL/FCALL calls the server ran so far. */
 async function scriptCalls(): Promise<number> {
   const s = await admin.info("commandstats");
   let calls = 0;
-  for (const m of s.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(m[2]);
+  for (const m of s.matchAll(/cmdstat_(evalsha|eval|fcall):calls=(\d+)/g)) calls += Number(m[2]);
   return calls;
 }
 
