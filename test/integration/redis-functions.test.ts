@@ -116,6 +116,23 @@ describe("standalone Redis 7: the store calls its functions", () => {
 });
 
 describe("servers without functions: EVALSHA, as before", () => {
+  it("functions: false: the store never loads the library and calls by EVALSHA", async () => {
+    await admin.call("FUNCTION", "FLUSH");
+    const io = new Redis(server.port, server.host);
+    closers.push(() => io.disconnect());
+    const store = new RedisStore({ client: io, prefix: "off:", timeoutMs: 5000, functions: false });
+    const before = await counts(admin);
+    const keys = keysOf("o", 20);
+    const got = (await Promise.all(keys.map((k) => store.consume(k, policy, 1, undefined)))).map(view);
+    await store.consume("lone", policy, 1, undefined);
+    const after = await counts(admin);
+    expect(got).toEqual(await expected(keys));
+    expect({ fcall: after.fcall - before.fcall, library: await hasLibrary(admin) }).toEqual({
+      fcall: 0,
+      library: false,
+    });
+  });
+
   it("FUNCTION is not a command (renamed away, as some managed services do): calls go by EVALSHA", async () => {
     const probe = new Redis(noFunction.port, noFunction.host);
     const io = new Redis(noFunction.port, noFunction.host);

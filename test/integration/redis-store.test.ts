@@ -414,6 +414,7 @@ describe("events and options", () => {
       [{ client, onFailure: { insurance: true, scale: 2 } }, "ERR_INVALID_OPTION"],
       [{ client, denyCache: { maxKeys: 0 } }, "ERR_INVALID_OPTION"],
       [{ client, batch: { maxSize: 0 } }, "ERR_INVALID_OPTION"],
+      [{ client, functions: "yes" }, "ERR_INVALID_OPTION"],
       [{ client, timeout: 5 }, "ERR_UNKNOWN_OPTION"],
       [{ client: {} }, "ERR_INVALID_OPTION"],
       [{}, "ERR_INVALID_OPTION"],

@@ -56,6 +56,16 @@ export interface RedisAdapter {
    * a stale answer costs one retry per slot, never a wrong decision.
    */
   nodeOf?(slot: number): string | undefined;
+  /**
+   * writesLate (optional) is true for a client that writes the commands it is
+   * given only once the event loop has run this turn's I/O callbacks (node-redis
+   * writes at setImmediate): a command given after those callbacks waits a whole
+   * turn of the event loop for its write. RedisStore then sends each batch at the
+   * end of the tick it was made in (still one write per connection per turn:
+   * the client joins them) and does not split it (its parts would leave in one
+   * write anyway).
+   */
+  readonly writesLate?: boolean;
 }
 
 /** ServerInfo is one server's INFO reply: its address when the client knows it ("127.0.0.1:6379"), and the text. */
@@ -198,6 +208,7 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
     const c = client as NodeRedisClusterLike & NodeRedisInfo;
     return {
       cluster: true,
+      writesLate: true,
       nodeOf(slot) {
         const m = c.slots?.[slot]?.master;
         if (m === undefined) return undefined;
@@ -246,6 +257,7 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
   const node = address(socket?.host, socket?.port) ?? urlAddress(url);
   return {
     cluster: false,
+    writesLate: true,
     evalsha: (sha1, keys, args) => c.sendCommand(["EVALSHA", sha1, String(keys.length), ...keys, ...args]),
     eval: (source, keys, args) => c.sendCommand(["EVAL", source, String(keys.length), ...keys, ...args]),
     fcall: (fn, keys, args) => c.sendCommand(["FCALL", fn, String(keys.length), ...keys, ...args]),
