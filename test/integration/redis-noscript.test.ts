@@ -41,12 +41,17 @@ class FakeRedis implements RedisAdapter {
   readonly scriptLoad?: (source: string) => Promise<unknown>;
   readonly fcall?: (fn: string, keys: readonly string[], args: readonly string[]) => Promise<unknown>;
   readonly functionLoad?: (source: string) => Promise<unknown>;
+  /** libraryLoads counts the FUNCTION LOAD commands run. */
+  libraryLoads = 0;
   /** loaded is true while the function library is loaded (FUNCTION LOAD; FUNCTION FLUSH empties it). */
   loaded = false;
-  /** functions: false (no fcall, no functionLoad), true, or "refused" (both refused, as by an ACL; may be set later). */
-  functions: boolean | "refused";
+  /**
+   * functions: false (no fcall, no functionLoad), true, "refused" (both refused, as by an ACL; may be set later),
+   * or "broken" (the load fails with a compile error, as a server whose Lua differs might answer).
+   */
+  functions: boolean | "refused" | "broken";
 
-  constructor(withScriptLoad = true, functions: boolean | "refused" = false) {
+  constructor(withScriptLoad = true, functions: boolean | "refused" | "broken" = false) {
     this.functions = functions;
     if (withScriptLoad) {
       this.scriptLoad = (source) => this.#push("load", bySource.get(source), [], []);
@@ -96,6 +101,11 @@ class FakeRedis implements RedisAdapter {
           `NOPERM User default has no permissions to run the '${c.kind === "fcall" ? "fcall" : "function'|'load"}' command`,
         ),
       );
+      return true;
+    }
+    if (c.kind === "fload") this.libraryLoads++;
+    if (c.kind === "fload" && this.functions === "broken") {
+      c.reject(new Error("ERR Error registering functions: user_function:1: compile error"));
       return true;
     }
     if (c.kind === "fload") {
@@ -253,7 +263,9 @@ describe("NOSCRIPT ordering, scripted replies", () => {
   it("a retried call answered by its timeout still ends the hold; insurance decides meanwhile", async () => {
     const redis = new FakeRedis();
     const insurance = new MemoryStore();
-    const store = new RedisStore({ adapter: redis, timeoutMs: 30, onFailure: { insurance }, probeIntervalMs: 1 });
+    // timeoutMs 250, not 30: the probe below must be answered within it, and on a loaded machine (the whole Redis
+    // suite at once, load 7) 30 ms between its send and the steps that answer it was exceeded once.
+    const store = new RedisStore({ adapter: redis, timeoutMs: 250, onFailure: { insurance }, probeIntervalMs: 1 });
     redis.flush();
     const z = store.consume("z", policy, 1, undefined);
     await settle();
@@ -352,6 +364,25 @@ describe('"Function not found" is handled as NOSCRIPT (Redis 7+ functions)', () 
     expect(redis.pending.map((c) => c.kind)).toEqual(["evalsha"]);
     while (redis.step()) await settle();
     expect((await Promise.all(d)).map((x) => x.allowed)).toEqual([true, true]);
+  });
+
+  it("a library the server fails to load is tried again after replies, 3 times in a row at most", async () => {
+    const redis = new FakeRedis(true, "broken");
+    const store = new RedisStore({ adapter: redis, timeoutMs: 60_000 });
+    const kinds: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const d = store.consume(`k${i}`, policy, 1, undefined);
+      await settle();
+      kinds.push(redis.pending.map((c) => c.kind).join("+"));
+      while (redis.step()) await settle();
+      expect((await d).allowed).toBe(true);
+    }
+    // The load at start, then one after each reply while a try is left: 3 in all, then EVALSHA only.
+    expect({ loads: redis.libraryLoads, first: kinds[0], last: kinds.slice(3) }).toEqual({
+      loads: 3,
+      first: "fload+evalsha",
+      last: ["evalsha", "evalsha", "evalsha"],
+    });
   });
 
   it("FCALL refused after the library loaded (an ACL changed): the flight goes again by EVAL, later ones by EVALSHA", async () => {

@@ -140,6 +140,8 @@ export class Batcher {
   #manyNodes = false;
   /** #fn is where the function library stands (see FunctionState). */
   #fn: FunctionState;
+  /** #fnFailures counts the function library loads that failed in a row. */
+  #fnFailures = 0;
 
   constructor(settings: BatcherSettings, handlers: FlightHandlers) {
     this.#s = settings;
@@ -161,18 +163,21 @@ export class Batcher {
    * #loadFunctions loads the function library on every primary, when a load may
    * be tried: on success calls go by FCALL; a refusal (FN_REFUSED) turns
    * functions off for good; another failure (Redis unreachable) leaves them to be
-   * tried again on the next reply or script load.
+   * tried again on the next reply or script load, FN_LOAD_TRIES times in a row at
+   * most (a library the server cannot compile must not cost a load per reply).
    */
   #loadFunctions(): void {
     if (this.#fn !== "idle") return;
     this.#fn = "loading";
     const done = (): void => {
+      this.#fnFailures = 0;
       if (this.#fn === "loading") this.#fn = "on";
     };
     const failed = (err: unknown): void => {
       if (this.#fn !== "loading") return;
       const message = err instanceof Error ? err.message : String(err);
-      this.#fn = FN_REFUSED.test(message) ? "off" : "idle";
+      this.#fnFailures++;
+      this.#fn = FN_REFUSED.test(message) || this.#fnFailures >= FN_LOAD_TRIES ? "off" : "idle";
     };
     try {
       (this.#adapter.functionLoad as (source: string) => Promise<unknown>)(LIBRARY.source).then(done, failed);
@@ -510,6 +515,8 @@ function mixedSlots(slots: readonly number[]): boolean {
  * redirection the client gave up following.
  */
 const NOT_HERE = /non local key|do not hash to the same slot|^(?:ERR )?(?:MOVED|ASK|CROSSSLOT)\b/;
+/** FN_LOAD_TRIES is how many failed library loads in a row turn functions off for good. */
+const FN_LOAD_TRIES = 3;
 /** FN_MISSING matches a server's answer to FCALL of a function it does not have. */
 const FN_MISSING = /Function not found/i;
 /**
