@@ -92,6 +92,35 @@ describe("standalone Redis 7: the store calls its functions", () => {
     });
   }
 
+  it("a store made where the library is already loaded: FUNCTION LOAD without REPLACE ('already exists', nothing compiled again), then FCALL", async () => {
+    const first = new Redis(server.port, server.host);
+    const second = new Redis(server.port, server.host);
+    closers.push(
+      () => first.disconnect(),
+      () => second.disconnect(),
+    );
+    await new RedisStore({ client: first, prefix: "ex1:", timeoutMs: 5000 }).consume("w", policy, 1, undefined);
+    expect(await hasLibrary(admin)).toBe(true);
+    const loads = async (): Promise<[number, number]> => {
+      const s = await admin.info("commandstats");
+      const m = /cmdstat_function\|load:calls=(\d+),.*?failed_calls=(\d+)/.exec(s);
+      return [Number(m?.[1] ?? 0), Number(m?.[2] ?? 0)];
+    };
+    const [calls0, failed0] = await loads();
+    const c0 = await counts(admin);
+    const store = new RedisStore({ client: second, prefix: "ex2:", timeoutMs: 5000 });
+    await store.consume("w", policy, 1, undefined);
+    // The load's answer may settle a few microtasks after the first call's: give it a turn.
+    await new Promise((r) => setImmediate(r));
+    const d = await store.consume("k", policy, 1, undefined);
+    const [calls1, failed1] = await loads();
+    const c1 = await counts(admin);
+    expect(
+      { allowed: d.allowed, loads: calls1 - calls0, refused: failed1 - failed0, fcall: c1.fcall - c0.fcall >= 1 },
+      "one load, answered 'already exists'; the second call by FCALL",
+    ).toEqual({ allowed: true, loads: 1, refused: 1, fcall: true });
+  });
+
   it("FUNCTION FLUSH between and during calls: every call answered, admitted totals equal the limit, library back", async () => {
     const io = new Redis(server.port, server.host);
     closers.push(() => io.disconnect());

@@ -1,7 +1,7 @@
 // batcher.ts: groups same-tick calls into script calls (per Cluster node), splits large batches, and runs flights in order.
 
 import type { Decision } from "../../core/policy.js";
-import type { RedisAdapter } from "./adapter.js";
+import { LIBRARY_EXISTS, type RedisAdapter } from "./adapter.js";
 import { classify, type FailureReason } from "./failover.js";
 import { hashSlot } from "./keys.js";
 import { encode, encodeNode, loadCalls, SCRIPTS, type ScriptCall, type WireCall } from "./protocol.js";
@@ -114,7 +114,7 @@ const SPLIT_MIN_SIZE = 16;
  *   held call counts against its timeout (from when its batch was first held),
  *   so it is still answered within timeoutMs of being made.
  * - **Functions.** On Redis 7+ the store loads its scripts as one function
- *   library (LIBRARY, `FUNCTION LOAD REPLACE` on every primary) when it starts,
+ *   library (LIBRARY, `FUNCTION LOAD` on every primary) when it starts,
  *   and once that load has succeeded calls them by FCALL; until then, and for
  *   good when the server refuses the library (no FUNCTION command, an ACL), by
  *   EVALSHA. A flight whose function the server lacks ("Function not found":
@@ -176,6 +176,11 @@ export class Batcher {
     const failed = (err: unknown): void => {
       if (this.#fn !== "loading") return;
       const message = err instanceof Error ? err.message : String(err);
+      // valkey-glide sends one command to every primary: a primary that held the library answers "already exists".
+      if (LIBRARY_EXISTS.test(message)) {
+        done();
+        return;
+      }
       this.#fnFailures++;
       this.#fn = FN_REFUSED.test(message) || this.#fnFailures >= FN_LOAD_TRIES ? "off" : "idle";
     };

@@ -66,7 +66,7 @@ export interface RedisStoreOptions {
   batch?: boolean | { maxSize?: number };
   /**
    * functions: on Redis 7+ (and Valkey), the store loads its scripts as one
-   * function library (`FUNCTION LOAD REPLACE`, on every master of a Cluster) when
+   * function library (`FUNCTION LOAD`, on every master of a Cluster) when
    * it starts and calls them with `FCALL`, which costs Redis less per call than
    * `EVALSHA` (see docs/redis.md). Where the server has no functions or refuses
    * them (Redis before 7, an ACL or a managed service without FUNCTION), the store
