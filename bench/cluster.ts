@@ -1,7 +1,8 @@
 // cluster.ts: RedisStore against rate-limiter-flexible on Redis Clusters of 1, 2 and 3 masters it starts itself.
 //
 // Run: node --expose-gc --import tsx bench/cluster.ts   (npm run bench -- cluster; writes bench/results/cluster.md)
-//      BENCH_ROUNDS=5 BENCH_RUN_MS=2000 BENCH_MASTERS=1,3 ... to change rounds, row length and Cluster sizes.
+//      BENCH_ROUNDS=5 BENCH_RUN_MS=2000 BENCH_MASTERS=1,3 ... to change rounds, row length and Cluster sizes;
+//      BENCH_ONLY=node-redis runs only the contenders whose name contains it (then results/cluster.md is not written).
 //
 // Workload (issue 14): 100,000 keys round robin, concurrency 64, every call
 // admitted and every key long-lived (so both libraries do the full
@@ -34,6 +35,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** IDLE_MS is how long each master's CPU is read with no traffic before a row (its idle rate is subtracted). */
 const IDLE_MS = 400;
 const MASTERS = (process.env.BENCH_MASTERS ?? "1,2,3").split(",").map(Number);
+const ONLY = process.env.BENCH_ONLY;
 const WARM_MS = 300;
 const KEYS = 100_000;
 const CONCURRENCY = 64;
@@ -58,7 +60,7 @@ interface Sample {
 interface NodeStats {
   cpuUs: number;
   calls: number;
-  /** scriptUs is the time spent running EVALSHA and EVAL (commandstats usec). */
+  /** scriptUs is the time spent running EVALSHA, EVAL and FCALL (commandstats usec). */
   scriptUs: number;
 }
 
@@ -69,7 +71,7 @@ async function nodeStats(admin: Redis): Promise<NodeStats> {
   const stats = await admin.info("commandstats");
   let calls = 0;
   let scriptUs = 0;
-  for (const m of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+  for (const m of stats.matchAll(/cmdstat_(evalsha|eval|fcall):calls=(\d+),usec=(\d+)/g)) {
     calls += Number(m[2]);
     scriptUs += Number(m[3]);
   }
@@ -169,6 +171,7 @@ const RLF_IO = "rate-limiter-flexible, ioredis Cluster";
 const RLF_NR = "rate-limiter-flexible, node-redis cluster";
 const FG_IO = "floodgate tokenBucket, ioredis Cluster";
 const FG_NR = "floodgate tokenBucket, node-redis cluster";
+const FG_NR_LATE = "floodgate tokenBucket, node-redis cluster, batches sent after I/O (before)";
 const FG_SLOT = "floodgate tokenBucket, ioredis Cluster, per-slot batches (before issue 14)";
 
 /** runCluster measures every contender on one Cluster of `masters` masters. */
@@ -181,8 +184,9 @@ async function runCluster(masters: number): Promise<Row[]> {
   const rootNodes = cluster.nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` }));
   const nrA = createCluster({ rootNodes });
   const nrB = createCluster({ rootNodes });
+  const nrC = createCluster({ rootNodes });
   try {
-    await Promise.all([nrA.connect(), nrB.connect()]);
+    await Promise.all([nrA.connect(), nrB.connect(), nrC.connect()]);
     // Keys that stay, as rate-limiter-flexible's live their 600 s window (see bench/workload.ts).
     const policy = longLivedBucket();
     const rlfIo = new RateLimiterRedis({ storeClient: ioB, points: 1e9, duration: 600, keyPrefix: "rlf" });
@@ -204,13 +208,25 @@ async function runCluster(masters: number): Promise<Row[]> {
       policy,
       store: new RedisStore({ adapter: perSlot, timeoutMs: 5000, prefix: "fgs:" }),
     });
-    const contenders: [string, Consume][] = [
-      [RLF_IO, (k) => rlfIo.consume(k)],
-      [FG_IO, (k) => fgIo.consume(k)],
-      [RLF_NR, (k) => rlfNr.consume(k)],
-      [FG_NR, (k) => fgNr.consume(k)],
-      [FG_SLOT, (k) => fgSlot.consume(k)],
-    ];
+    // node-redis as before: batches sent after the turn's I/O and split (the adapter not marked writesLate).
+    const fgNrLate = new RateLimiter({
+      policy,
+      store: new RedisStore({
+        adapter: { ...nodeRedisAdapter(nrC), writesLate: false },
+        timeoutMs: 5000,
+        prefix: "fgl:",
+      }),
+    });
+    const contenders = (
+      [
+        [RLF_IO, (k) => rlfIo.consume(k)],
+        [FG_IO, (k) => fgIo.consume(k)],
+        [RLF_NR, (k) => rlfNr.consume(k)],
+        [FG_NR, (k) => fgNr.consume(k)],
+        [FG_NR_LATE, (k) => fgNrLate.consume(k)],
+        [FG_SLOT, (k) => fgSlot.consume(k)],
+      ] as [string, Consume][]
+    ).filter(([name]) => ONLY === undefined || name.includes(ONLY));
     // Every key exists before the first row (long-lived keys): one pass per contender.
     for (const [name, consume] of contenders) {
       const t0 = performance.now();
@@ -234,7 +250,7 @@ async function runCluster(masters: number): Promise<Row[]> {
     ioA.disconnect();
     ioB.disconnect();
     ioC.disconnect();
-    await Promise.allSettled([nrA.close(), nrB.close()]);
+    await Promise.allSettled([nrA.close(), nrB.close(), nrC.close()]);
     await cluster.stop();
   }
 }
@@ -310,6 +326,7 @@ async function main(): Promise<void> {
   ];
   const md = lines.join("\n");
   console.log(md);
+  if (ONLY !== undefined) return;
   const out = join(dirname(fileURLToPath(import.meta.url)), "results", "cluster.md");
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, md);

@@ -1,6 +1,7 @@
 // redis-instructions.ts: Redis's own instructions per script call and per decision (redis-server under callgrind).
 //
 // Run: node --import tsx bench/redis-instructions.ts [standalone|cluster]
+//      (each script row is followed by the same calls by FCALL, the function library loaded once)
 //      BATCHES=2,16,64 CALLS=200 ... to change the batch sizes and the calls measured per row.
 //
 // Instruction counts do not change with the load of a shared machine, where CPU time and
@@ -16,7 +17,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { encode, encodeNode, type WireCall } from "../src/stores/redis/protocol.js";
+import { encode, encodeNode, type ScriptCall, type WireCall } from "../src/stores/redis/protocol.js";
+import { LIBRARY } from "../src/stores/redis/scripts.generated.js";
 import { freePort } from "../test/helpers/redis-server.js";
 import { longLivedBucket } from "./workload.js";
 
@@ -114,21 +116,27 @@ async function main(): Promise<void> {
   }
 }
 
+/** fcall runs a script call as its function (FCALL, the library loaded once). */
+function fcall(r: Redis, sc: ScriptCall): Promise<unknown> {
+  return r.call("FCALL", sc.script.fn as string, String(sc.keys.length), ...sc.keys, ...sc.args);
+}
+
 /** measure runs every row on the server `s` and prints its instructions. */
 async function measure(s: Server): Promise<void> {
   const r = s.redis;
   const rlf = String(await r.script("LOAD", RLF));
   const floor = String(await r.script("LOAD", FLOOR));
   const empty = String(await r.script("LOAD", "return 1"));
+  await r.call("FUNCTION", "LOAD", "REPLACE", LIBRARY.source);
   /** A row: its name, decisions per call, and the call for the decisions starting at `b`. */
   type Row = [string, number, (b: number) => Promise<unknown>];
-  const batch = (d: number, node: boolean): Row => [
-    `${node ? "node.lua" : "decide.lua"}, ${d} decisions per call`,
+  const batch = (d: number, node: boolean, fn = false): Row => [
+    `${node ? "node.lua" : "decide.lua"}${fn ? " by FCALL" : ""}, ${d} decisions per call`,
     d,
     (b) => {
       const calls = Array.from({ length: d }, (_, j) => callOf(b + j));
       const sc = node ? encodeNode(undefined, "0", calls) : encode(undefined, "0", calls);
-      return run(r, sc.script.sha1, sc.script.source, sc.keys, sc.args);
+      return fn ? fcall(r, sc) : run(r, sc.script.sha1, sc.script.source, sc.keys, sc.args);
     },
   ];
   const rows: Row[] = [
@@ -143,8 +151,9 @@ async function measure(s: Server): Promise<void> {
         return run(r, sc.script.sha1, sc.script.source, sc.keys, sc.args);
       },
     ],
-    ...BATCHES.filter(() => MODE === "standalone").map((d) => batch(d, false)),
-    ...BATCHES.map((d) => batch(d, true)),
+    ["lone.lua (token bucket) by FCALL", 1, (b) => fcall(r, encode(undefined, "0", [callOf(b)]))],
+    ...BATCHES.filter(() => MODE === "standalone").flatMap((d) => [batch(d, false), batch(d, false, true)]),
+    ...BATCHES.flatMap((d) => [batch(d, true), batch(d, true, true)]),
   ];
   console.log(`redis-server ${MODE} under callgrind; ${CALLS} calls per row; instructions (Ir)`);
   for (const [name, per, fn] of rows) {

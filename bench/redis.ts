@@ -1,7 +1,7 @@
 // redis.ts: RedisStore against rate-limiter-flexible RateLimiterRedis on one local redis-server, in one run.
 //
 // Run: node --expose-gc --import tsx bench/redis.ts   (prints markdown, writes bench/results/redis.md)
-//      BENCH_ROUNDS=5 BENCH_RUN_MS=2000 ... to change rounds and row length.
+//      BENCH_ROUNDS=5 BENCH_RUN_MS=2000 BENCH_CONCURRENCY=1,64 ... to change rounds, row length and concurrencies.
 //
 // Fairness: both libraries use the same ioredis settings (defaults, one connection
 // each, no auto-pipelining) on one redis-server; contenders run interleaved in
@@ -25,7 +25,7 @@ const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARM_MS = 300;
 const KEYS = 10_000;
-const CONCURRENCY = [1, 64, 512];
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "1,64,512").split(",").map(Number);
 
 interface Result {
   name: string;
@@ -48,7 +48,7 @@ async function redisStats(admin: Redis): Promise<{ cpuUs: number; calls: number 
   const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1] ?? 0);
   const stats = await admin.info("commandstats");
   let calls = 0;
-  for (const m of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(m[2]);
+  for (const m of stats.matchAll(/cmdstat_(evalsha|eval|fcall):calls=(\d+)/g)) calls += Number(m[2]);
   return { cpuUs: (user + sys) * 1e6, calls };
 }
 
@@ -148,9 +148,15 @@ async function main(): Promise<void> {
       policy: longLivedBucket(),
       store: new RedisStore({ client: clientA, timeoutMs: 2000, batch: false, prefix: "nb:" }),
     });
+    // The same store with functions off: EVALSHA, as before Redis functions were used.
+    const bySha = new RateLimiter({
+      policy: longLivedBucket(),
+      store: new RedisStore({ client: clientA, timeoutMs: 2000, functions: false, prefix: "sha:" }),
+    });
     const contenders: [string, Consume][] = [
       ["rate-limiter-flexible RateLimiterRedis (fixed window)", (k) => rlf.consume(k)],
       ["floodgate RedisStore tokenBucket", (k) => bucket.consume(k)],
+      ["floodgate RedisStore tokenBucket, functions: false (EVALSHA)", (k) => bySha.consume(k)],
       ["floodgate RedisStore fixedWindow", (k) => window.consume(k)],
       ["floodgate RedisStore tokenBucket, batch: false", (k) => unbatched.consume(k)],
     ];

@@ -32,7 +32,8 @@ async function scriptCalls(): Promise<number[]> {
   return Promise.all(
     admins.map(async (a) => {
       let n = 0;
-      for (const m of (await a.info("commandstats")).matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) n += Number(m[2]);
+      for (const m of (await a.info("commandstats")).matchAll(/cmdstat_(evalsha|eval|fcall):calls=(\d+)/g))
+        n += Number(m[2]);
       return n;
     }),
   );

@@ -3,8 +3,7 @@
 // checks, shadow items, dry runs and one key named by several items; one script call per call; every key a TTL.
 
 import fc from "fast-check";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type AllItem,
   fixedWindow,
@@ -18,26 +17,11 @@ import {
   tokenBucket,
 } from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
-import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 import { budget } from "../unit/budget.js";
-import { fields, keysWithoutTtl } from "./redis-util.js";
+import { fields, keysWithoutTtl, scriptCalls as scriptCallsOf, useRedis } from "./redis-util.js";
 
-let server: RedisServer;
-let client: Redis;
-let admin: Redis;
+const fx = useRedis();
 let n = 0;
-
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.port, server.host);
-  admin = new Redis(server.port, server.host);
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  admin?.disconnect();
-  await server?.stop();
-});
 
 // The stepped token bucket is in since issue 8: a full state is the same as no state (its step phase restarts at
 // the next call), so the memory sweep dropping an idle key and Redis keeping it until its TTL answer alike. Six
@@ -61,18 +45,13 @@ function pair() {
   const redis = new RateLimiter({
     policy,
     now,
-    store: new RedisStore({ client, prefix: `ca${n++}:`, timeoutMs: 10_000, onFailure: "fail-closed" }),
+    store: new RedisStore({ client: fx.client, prefix: `ca${n++}:`, timeoutMs: 10_000, onFailure: "fail-closed" }),
   });
   const memory = new RateLimiter({ policy, now, store: new MemoryStore() });
   return { clock, redis, memory };
 }
 
-const scriptCalls = async (): Promise<number> => {
-  const s = await admin.info("commandstats");
-  let calls = 0;
-  for (const m of s.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(m[2]);
-  return calls;
-};
+const scriptCalls = (): Promise<number> => scriptCallsOf(fx.admin);
 
 describe("consumeAll on Redis", () => {
   it("step table: all admit, one refuses (nothing taken), shadow, a check, a dry run, one key twice", async () => {
@@ -147,7 +126,7 @@ describe("consumeAll on Redis", () => {
         `${why}: consumeAll(${JSON.stringify(items.map((i) => [i.key, i.cost ?? 1, i.shadow ?? false]))})`,
       ).toEqual({ allowed, remaining });
     }
-    expect(await keysWithoutTtl(admin)).toEqual([]);
+    expect(await keysWithoutTtl(fx.admin)).toEqual([]);
   });
 
   it("property: every call answers as the memory store's one synchronous section does", async () => {

@@ -1,20 +1,21 @@
-// redis-noscript.test.ts: after NOSCRIPT (SCRIPT FLUSH, restart, failover) a retried call is not overtaken by a later call of this process.
+// redis-noscript.test.ts: after NOSCRIPT or "Function not found" (SCRIPT/FUNCTION FLUSH, restart, failover) a retried call is not overtaken by a later call of this process.
 
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Decision, fixedWindow, MemoryStore, type Policy, tokenBucket } from "../../src/index.js";
 import { ioredisAdapter, type RedisAdapter, RedisStore } from "../../src/stores/redis/index.js";
 import { SCRIPTS } from "../../src/stores/redis/protocol.js";
-import { DECIDE, type LuaScript, NODE } from "../../src/stores/redis/scripts.generated.js";
+import { DECIDE, LIBRARY, type LuaScript, NODE } from "../../src/stores/redis/scripts.generated.js";
 import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 
 const bySha = new Map(SCRIPTS.map((s) => [s.sha1, s]));
 const bySource = new Map(SCRIPTS.map((s) => [s.source, s]));
+const byFunction = new Map(SCRIPTS.map((s) => [s.fn, s]));
 
 /** Command is one script call (or SCRIPT LOAD) waiting in FakeRedis's connection. */
 interface Command {
   script: LuaScript;
-  kind: "evalsha" | "eval" | "load";
+  kind: "evalsha" | "eval" | "load" | "fcall" | "fload";
   keys: readonly string[];
   args: readonly string[];
   resolve(v: unknown): void;
@@ -27,6 +28,9 @@ interface Command {
  * replies NOSCRIPT; EVAL and SCRIPT LOAD cache the script, EVAL runs it. Running
  * a call logs each decision's keys and replies "allowed" in decide.lua's reply
  * layout. Without `withScriptLoad` it has no scriptLoad(), as a custom adapter.
+ * With `functions` it has fcall() and functionLoad() too (Redis 7+): FCALL of a
+ * function not loaded replies "ERR Function not found"; `functions: "refused"`
+ * refuses both as an ACL would (NOPERM).
  */
 class FakeRedis implements RedisAdapter {
   readonly cluster = false;
@@ -35,11 +39,32 @@ class FakeRedis implements RedisAdapter {
   /** ran logs every decision run, in order: "<script>:<keys>". */
   readonly ran: string[] = [];
   readonly scriptLoad?: (source: string) => Promise<unknown>;
+  readonly fcall?: (fn: string, keys: readonly string[], args: readonly string[]) => Promise<unknown>;
+  readonly functionLoad?: (source: string) => Promise<unknown>;
+  /** libraryLoads counts the FUNCTION LOAD commands run. */
+  libraryLoads = 0;
+  /** loaded is true while the function library is loaded (FUNCTION LOAD; FUNCTION FLUSH empties it). */
+  loaded = false;
+  /**
+   * functions: false (no fcall, no functionLoad), true, "refused" (both refused, as by an ACL; may be set later),
+   * or "broken" (the load fails with a compile error, as a server whose Lua differs might answer).
+   */
+  functions: boolean | "refused" | "broken";
 
-  constructor(withScriptLoad = true) {
+  constructor(withScriptLoad = true, functions: boolean | "refused" | "broken" = false) {
+    this.functions = functions;
     if (withScriptLoad) {
       this.scriptLoad = (source) => this.#push("load", bySource.get(source), [], []);
     }
+    if (functions !== false) {
+      this.fcall = (fn, keys, args) => this.#push("fcall", byFunction.get(fn), keys, args);
+      this.functionLoad = (source) => this.#push("fload", source === LIBRARY.source ? DECIDE : undefined, [], []);
+    }
+  }
+
+  /** flushFunctions empties the function library, as FUNCTION FLUSH does. */
+  flushFunctions(): void {
+    this.loaded = false;
   }
 
   evalsha(sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
@@ -68,6 +93,28 @@ class FakeRedis implements RedisAdapter {
     if (c === undefined) return false;
     if (c.kind === "evalsha" && !this.cache.has(c.script.sha1)) {
       c.reject(new Error("NOSCRIPT No matching script. Please use EVAL."));
+      return true;
+    }
+    if ((c.kind === "fcall" || c.kind === "fload") && this.functions === "refused") {
+      c.reject(
+        new Error(
+          `NOPERM User default has no permissions to run the '${c.kind === "fcall" ? "fcall" : "function'|'load"}' command`,
+        ),
+      );
+      return true;
+    }
+    if (c.kind === "fload") this.libraryLoads++;
+    if (c.kind === "fload" && this.functions === "broken") {
+      c.reject(new Error("ERR Error registering functions: user_function:1: compile error"));
+      return true;
+    }
+    if (c.kind === "fload") {
+      this.loaded = true;
+      c.resolve(LIBRARY.name);
+      return true;
+    }
+    if (c.kind === "fcall" && !this.loaded) {
+      c.reject(new Error("ERR Function not found"));
       return true;
     }
     this.cache.add(c.script.sha1);
@@ -216,7 +263,9 @@ describe("NOSCRIPT ordering, scripted replies", () => {
   it("a retried call answered by its timeout still ends the hold; insurance decides meanwhile", async () => {
     const redis = new FakeRedis();
     const insurance = new MemoryStore();
-    const store = new RedisStore({ adapter: redis, timeoutMs: 30, onFailure: { insurance }, probeIntervalMs: 1 });
+    // timeoutMs 250, not 30: the probe below must be answered within it, and on a loaded machine (the whole Redis
+    // suite at once, load 7) 30 ms between its send and the steps that answer it was exceeded once.
+    const store = new RedisStore({ adapter: redis, timeoutMs: 250, onFailure: { insurance }, probeIntervalMs: 1 });
     redis.flush();
     const z = store.consume("z", policy, 1, undefined);
     await settle();
@@ -229,6 +278,142 @@ describe("NOSCRIPT ordering, scripted replies", () => {
     expect(redis.pending.length, "the next call (a probe) is sent: the hold is over").toBe(1);
     while (redis.step()) await settle(); // NOSCRIPT again (the cache is still empty), then EVAL
     expect((await d).degraded, "Redis answered the probe").toBeUndefined();
+  });
+});
+
+describe('"Function not found" is handled as NOSCRIPT (Redis 7+ functions)', () => {
+  it("the store loads its library at start, then calls by FCALL", async () => {
+    const redis = new FakeRedis(true, true);
+    const store = new RedisStore({ adapter: redis, timeoutMs: 60_000 });
+    expect(
+      redis.pending.map((c) => c.kind),
+      "at start",
+    ).toEqual(["fload"]);
+    const early = store.consume("e", policy, 1, undefined);
+    await settle();
+    expect(
+      redis.pending.map((c) => c.kind),
+      "a call made before the load is answered: EVALSHA",
+    ).toEqual(["fload", "evalsha"]);
+    while (redis.step()) await settle();
+    expect((await early).allowed).toBe(true);
+    const later = [store.consume("a", policy, 1, undefined), store.consume("b", policy, 1, undefined)];
+    const lone = (async () => {
+      await settle();
+      return store.consume("c", policy, 1, undefined);
+    })();
+    await settle();
+    await settle();
+    expect(
+      redis.pending.map((c) => `${c.kind} ${c.script.name}`),
+      "after the load: FCALL",
+    ).toEqual(["fcall decide", "fcall lone_tb"]);
+    while (redis.step()) await settle();
+    expect((await Promise.all([...later, lone])).map((d) => d.allowed)).toEqual([true, true, true]);
+  });
+
+  // The NOSCRIPT ordering case above, with FUNCTION FLUSH instead of SCRIPT FLUSH.
+  it("flight Z (lone) gets Function not found: every script and the library are loaded, Z goes again by EVAL; A's retry runs before a later B on K", async () => {
+    const redis = new FakeRedis(true, true);
+    const store = new RedisStore({ adapter: redis, timeoutMs: 60_000 });
+    const key = (k: string): string => store.keyOf(k, policy[0] as Policy);
+    redis.step(); // the start-up FUNCTION LOAD
+    await settle();
+    redis.flushFunctions();
+    const z = store.consume("z", policy, 1, undefined);
+    await settle();
+    const a = [store.consume("K", policy, 1, undefined), store.consume("y", policy, 1, undefined)];
+    await settle();
+    expect(
+      redis.pending.map((c) => `${c.kind} ${c.script.name}`),
+      "step 2: on the wire",
+    ).toEqual(["fcall lone_tb", "fcall decide"]);
+    redis.step(); // Z: Function not found
+    await settle();
+    expect(
+      redis.pending.map((c) => `${c.kind} ${c.script.name}`),
+      "step 3: A waits; the library and every script are loaded, then Z's retry",
+    ).toEqual(["fcall decide", "fload decide", ...SCRIPTS.map((x) => `load ${x.name}`), "eval lone_tb"]);
+    const b = store.consume("K", policy, 1, undefined);
+    await settle();
+    while (redis.step()) await settle();
+    await Promise.all([z, ...a, b]);
+    expect(redis.ran, "decisions in the order Redis ran them").toEqual([
+      `lone_tb:${key("z")}`,
+      `decide:${key("K")}`,
+      `decide:${key("y")}`,
+      `lone_tb:${key("K")}`,
+    ]);
+    const c = store.consume("w", policy, 1, undefined);
+    await settle();
+    expect(
+      redis.pending.map((x) => x.kind),
+      "after the hold, by FCALL again",
+    ).toEqual(["fcall"]);
+    redis.step();
+    expect((await c).allowed).toBe(true);
+  });
+
+  it("a server that refuses the library (NOPERM) gets EVALSHA from then on, and no call is lost", async () => {
+    const redis = new FakeRedis(true, "refused");
+    const store = new RedisStore({ adapter: redis, timeoutMs: 60_000 });
+    redis.step(); // FUNCTION LOAD: NOPERM
+    await settle();
+    const d = [store.consume("a", policy, 1, undefined), store.consume("b", policy, 1, undefined)];
+    await settle();
+    expect(redis.pending.map((c) => c.kind)).toEqual(["evalsha"]);
+    while (redis.step()) await settle();
+    expect((await Promise.all(d)).map((x) => x.allowed)).toEqual([true, true]);
+  });
+
+  it("a library the server fails to load is tried again after replies, 3 times in a row at most", async () => {
+    const redis = new FakeRedis(true, "broken");
+    const store = new RedisStore({ adapter: redis, timeoutMs: 60_000 });
+    const kinds: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const d = store.consume(`k${i}`, policy, 1, undefined);
+      await settle();
+      kinds.push(redis.pending.map((c) => c.kind).join("+"));
+      while (redis.step()) await settle();
+      expect((await d).allowed).toBe(true);
+    }
+    // The load at start, then one after each reply while a try is left: 3 in all, then EVALSHA only.
+    expect({ loads: redis.libraryLoads, first: kinds[0], last: kinds.slice(3) }).toEqual({
+      loads: 3,
+      first: "fload+evalsha",
+      last: ["evalsha", "evalsha", "evalsha"],
+    });
+  });
+
+  it("FCALL refused after the library loaded (an ACL changed): the flight goes again by EVAL, later ones by EVALSHA", async () => {
+    const redis = new FakeRedis(true, true);
+    const store = new RedisStore({ adapter: redis, timeoutMs: 60_000 });
+    const key = (k: string): string => store.keyOf(k, policy[0] as Policy);
+    redis.step();
+    await settle();
+    const a = store.consume("a", policy, 1, undefined);
+    await settle();
+    expect(redis.pending.map((c) => c.kind)).toEqual(["fcall"]);
+    redis.functions = "refused";
+    redis.step(); // NOPERM
+    await settle();
+    const b = store.consume("b", policy, 1, undefined);
+    await settle();
+    expect(
+      redis.pending.map((c) => c.kind),
+      "the retry; b held until it is answered",
+    ).toEqual([...SCRIPTS.map(() => "load"), "eval"]);
+    while (redis.step()) await settle();
+    await Promise.all([a, b]);
+    expect(redis.ran).toEqual([`lone_tb:${key("a")}`, `lone_tb:${key("b")}`]);
+    const c = store.consume("c", policy, 1, undefined);
+    await settle();
+    expect(
+      redis.pending.map((x) => x.kind),
+      "functions off for good",
+    ).toEqual(["evalsha"]);
+    redis.step();
+    expect((await c).allowed).toBe(true);
   });
 });
 

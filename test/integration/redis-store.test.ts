@@ -1,8 +1,7 @@
 // redis-store.test.ts: RedisStore behaviour on a real Redis: batching, deny cache, keys, TTLs, events, options, bad input.
 
-import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import {
   type Decision,
   fixedWindow,
@@ -16,37 +15,23 @@ import {
   tokenBucket,
 } from "../../src/index.js";
 import { DECIDE, encodeKey, hashSlot, RedisStore, type RedisStoreOptions } from "../../src/stores/redis/index.js";
-import { type RedisServer, startRedis } from "../helpers/redis-server.js";
-import { fields, keysWithoutTtl } from "./redis-util.js";
+import { fields, keysWithoutTtl, scriptCalls as scriptCallsOf, useRedis } from "./redis-util.js";
 
-let server: RedisServer;
-let client: Redis;
-let admin: Redis;
+const fx = useRedis();
 let n = 0;
 
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.port, server.host);
-  admin = new Redis(server.port, server.host);
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  admin?.disconnect();
-  await server?.stop();
-});
-
-/** scriptCalls returns how many EVALSHA/EVAL calls the server ran so far. */
-async function scriptCalls(): Promise<number> {
-  const s = await admin.info("commandstats");
-  let calls = 0;
-  for (const m of s.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(m[2]);
-  return calls;
-}
+/** scriptCalls returns how many script calls the server ran so far. */
+const scriptCalls = (): Promise<number> => scriptCallsOf(fx.admin);
 
 /** newStore returns a store with its own key prefix. */
 function newStore(options: Omit<RedisStoreOptions, "client"> = {}): RedisStore {
-  return new RedisStore({ client, prefix: `t${n++}:`, timeoutMs: 5000, onFailure: "fail-closed", ...options });
+  return new RedisStore({
+    client: fx.client,
+    prefix: `t${n++}:`,
+    timeoutMs: 5000,
+    onFailure: "fail-closed",
+    ...options,
+  });
 }
 
 describe("batching", () => {
@@ -67,7 +52,7 @@ describe("batching", () => {
     // 200 calls make two batches of 100 (batch.maxSize). Nothing is in flight, so the first is
     // split in 4 calls of 25 to keep Node and Redis busy at once; with 4 in flight the second goes whole.
     // The lone call ran the kind's own script; the batch script's first use would add a NOSCRIPT round.
-    await admin.script("LOAD", DECIDE.source);
+    await fx.admin.script("LOAD", DECIDE.source);
     before = await scriptCalls();
     const ds = await Promise.all(
       Array.from({ length: 200 }, (_, i) => store.consume(`k${i % 7}`, policy, 1, undefined)),
@@ -185,7 +170,7 @@ describe("batch runs", () => {
       };
       // The script cache starts empty: the first calls get NOSCRIPT and are retried, and
       // the calls sent after them wait for the retries (a retry is never overtaken).
-      await admin.script("FLUSH");
+      await fx.admin.script("FLUSH");
       const got = await run(newStore({ denyCache: false }));
       const want = await run(newStore({ denyCache: false, batch: false }));
       for (let i = 0; i < got.length; i++) {
@@ -319,9 +304,9 @@ describe("keys", () => {
       expect(err, `consume(${String(bad)})`).toBe("ERR_INVALID_KEY");
     }
     // Every key was stored with a TTL; the long key by its hash.
-    const bigKeys = (await admin.keys(`${(redis.store as RedisStore).prefix}*`)).filter((k) => k.length > 300);
+    const bigKeys = (await fx.admin.keys(`${(redis.store as RedisStore).prefix}*`)).filter((k) => k.length > 300);
     expect(bigKeys, "keys longer than 300 bytes").toEqual([]);
-    expect(await keysWithoutTtl(admin), "keys without TTL").toEqual([]);
+    expect(await keysWithoutTtl(fx.admin), "keys without TTL").toEqual([]);
   });
 });
 
@@ -335,7 +320,7 @@ describe("TTL", () => {
     ];
     for (const [p, cost] of cases) {
       const d = await store.consume("ttl", [p], cost, undefined);
-      const pttl = await admin.pttl(store.keyOf("ttl", p));
+      const pttl = await fx.admin.pttl(store.keyOf("ttl", p));
       expect(
         pttl > 0 && pttl <= d.resetAfterMs && pttl >= d.resetAfterMs - 200,
         `${p.id}: PTTL ${pttl} vs resetAfterMs ${d.resetAfterMs}`,
@@ -343,13 +328,13 @@ describe("TTL", () => {
     }
     // A peek creates nothing.
     await store.peek("nothing", [cases[0]?.[0] as Policy], undefined);
-    expect(await admin.exists(store.keyOf("nothing", cases[0]?.[0] as Policy)), "key after a peek").toBe(0);
+    expect(await fx.admin.exists(store.keyOf("nothing", cases[0]?.[0] as Policy)), "key after a peek").toBe(0);
   });
 });
 
 describe("events and options", () => {
   it("on returns an unsubscribe; a throwing listener breaks nothing", async () => {
-    const store = new RedisStore({ client, timeoutMs: 50, prefix: `ev${n++}:`, onFailure: "fail-open" });
+    const store = new RedisStore({ client: fx.client, timeoutMs: 50, prefix: `ev${n++}:`, onFailure: "fail-open" });
     const seen: string[] = [];
     const off = store.on("error", () => seen.push("error"));
     store.on("error", () => {
@@ -357,8 +342,8 @@ describe("events and options", () => {
     });
     const policy = [tokenBucket({ capacity: 1, refillRate: 1 })];
     // A key of the wrong type makes the script fail with a Redis error reply.
-    await admin.hset(store.keyOf("wrongtype", policy[0] as Policy), "a", "1");
-    await admin.pexpire(store.keyOf("wrongtype", policy[0] as Policy), 60_000);
+    await fx.admin.hset(store.keyOf("wrongtype", policy[0] as Policy), "a", "1");
+    await fx.admin.pexpire(store.keyOf("wrongtype", policy[0] as Policy), 60_000);
     const d = await store.consume("wrongtype", policy, 1, undefined);
     expect({ allowed: d.allowed, degraded: d.degraded, seen, down: store.degraded }, "consume on a hash key").toEqual({
       allowed: true,
@@ -379,12 +364,12 @@ describe("events and options", () => {
     expect(
       {
         batch: batch.map((x) => x.degraded),
-        type: await admin.type(store.keyOf("wrongtype", policy[0] as Policy)),
+        type: await fx.admin.type(store.keyOf("wrongtype", policy[0] as Policy)),
       },
       "a batch with a hash key",
     ).toEqual({ batch: ["fail-open", "fail-open", "fail-open"], type: "hash" });
     // The same through node-redis, whose error replies are classed differently.
-    const nr = createClient({ url: server.url });
+    const nr = createClient({ url: fx.server.url });
     await nr.connect();
     try {
       const nrStore = new RedisStore({ client: nr, timeoutMs: 1000, prefix: store.prefix, onFailure: "fail-closed" });
@@ -404,6 +389,7 @@ describe("events and options", () => {
   });
 
   it("rejects bad options with a stable code", () => {
+    const { client } = fx;
     const bad: [Record<string, unknown>, string][] = [
       [{ client, prefix: "a{" }, "ERR_INVALID_OPTION"],
       [{ client, timeoutMs: 0 }, "ERR_INVALID_OPTION"],
@@ -414,6 +400,7 @@ describe("events and options", () => {
       [{ client, onFailure: { insurance: true, scale: 2 } }, "ERR_INVALID_OPTION"],
       [{ client, denyCache: { maxKeys: 0 } }, "ERR_INVALID_OPTION"],
       [{ client, batch: { maxSize: 0 } }, "ERR_INVALID_OPTION"],
+      [{ client, functions: "yes" }, "ERR_INVALID_OPTION"],
       [{ client, timeout: 5 }, "ERR_UNKNOWN_OPTION"],
       [{ client: {} }, "ERR_INVALID_OPTION"],
       [{}, "ERR_INVALID_OPTION"],

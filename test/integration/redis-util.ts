@@ -1,8 +1,10 @@
 // redis-util.ts: helpers shared by the Redis integration tests: a pure-core reference engine and decision comparison.
 
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll } from "vitest";
 import { combineDecision, singleDecision } from "../../src/core/decision.js";
 import { applyPolicy, type Decision, type Outcome, type Policy, refundPolicy } from "../../src/index.js";
+import { type RedisServer, startRedis } from "../helpers/redis-server.js";
 
 /** Reference replays calls on the pure core (applyPolicy / refundPolicy), all-or-nothing across policies. */
 export class Reference {
@@ -91,4 +93,40 @@ export async function keysWithoutTtl(r: Redis): Promise<string[]> {
     for (const k of keys) if ((await r.pttl(k)) === -1) bad.push(k);
   } while (cursor !== "0");
   return bad;
+}
+
+/** RedisFixture is one throwaway redis-server for a test file: a connection for the stores and one for checks. */
+export interface RedisFixture {
+  readonly server: RedisServer;
+  /** client is the connection the file's stores use. */
+  readonly client: Redis;
+  /** admin is a second connection, for INFO, KEYS and the like, so checks do not queue behind the stores' calls. */
+  readonly admin: Redis;
+}
+
+/**
+ * useRedis starts a redis-server before the file's tests (beforeAll) and stops it after them (afterAll); the
+ * returned object's fields are set from beforeAll on.
+ */
+export function useRedis(): RedisFixture {
+  const fx = {} as { server: RedisServer; client: Redis; admin: Redis };
+  beforeAll(async () => {
+    fx.server = await startRedis();
+    fx.client = new Redis(fx.server.port, fx.server.host);
+    fx.admin = new Redis(fx.server.port, fx.server.host);
+  });
+  afterAll(async () => {
+    fx.client?.disconnect();
+    fx.admin?.disconnect();
+    await fx.server?.stop();
+  });
+  return fx;
+}
+
+/** scriptCalls returns how many script calls (EVALSHA, EVAL, FCALL) the server of `admin` has run so far. */
+export async function scriptCalls(admin: Redis): Promise<number> {
+  const s = await admin.info("commandstats");
+  let calls = 0;
+  for (const m of s.matchAll(/cmdstat_(evalsha|eval|fcall):calls=(\d+)/g)) calls += Number(m[2]);
+  return calls;
 }

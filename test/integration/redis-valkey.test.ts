@@ -21,6 +21,7 @@ import {
 } from "../../src/index.js";
 import { glideAdapter, iovalkeyAdapter, RedisStore, toAdapter } from "../../src/stores/redis/index.js";
 import { SCRIPTS } from "../../src/stores/redis/protocol.js";
+import { LIBRARY } from "../../src/stores/redis/scripts.generated.js";
 import { type RedisCluster, type RedisServer, startCluster, startRedis } from "../helpers/redis-server.js";
 import { fields, Reference } from "./redis-util.js";
 
@@ -136,7 +137,13 @@ describe("Valkey clients give the pure core's decisions", () => {
     const admin = new AdminRedis(server.port, server.host);
     try {
       for (const [name, client] of (await clients()).filter(([n]) => !n.includes("luster"))) {
-        const store = new RedisStore({ client, prefix: `sf:${name.replace(/\W/g, "")}:`, timeoutMs: 5000 });
+        // functions: false, so calls go by EVALSHA and SCRIPT FLUSH makes the server answer NOSCRIPT.
+        const store = new RedisStore({
+          client,
+          prefix: `sf:${name.replace(/\W/g, "")}:`,
+          timeoutMs: 5000,
+          functions: false,
+        });
         const errors: unknown[] = [];
         store.on("error", (e) => errors.push(e.error));
         const policy = tokenBucket({ capacity: 3, refillRate: 1 });
@@ -166,7 +173,7 @@ describe("Valkey clients give the pure core's decisions", () => {
     }
   });
 
-  it("Cluster: SCRIPT FLUSH on every master, then calls still succeed; scriptLoad loads on every master", async () => {
+  it("Cluster: SCRIPT and FUNCTION FLUSH on every master, then calls still succeed; scripts and library loaded on every master", async () => {
     const admin = cluster.nodes.map((n) => new AdminRedis(n.port, n.host));
     try {
       for (const [name, client] of (await clients()).filter(([n]) => n.includes("luster"))) {
@@ -175,23 +182,29 @@ describe("Valkey clients give the pure core's decisions", () => {
         store.on("error", (e) => errors.push(e.error));
         const policy = tokenBucket({ capacity: 3, refillRate: 1 });
         await Promise.all(keys.map((k) => store.consume(k, [policy], 1, undefined)));
-        await Promise.all(admin.map((a) => a.script("FLUSH")));
+        // Both caches: the store calls its functions once loaded ("Function not found" then reloads both).
+        await Promise.all(admin.map((a) => Promise.all([a.script("FLUSH"), a.call("FUNCTION", "FLUSH")])));
         const ds = await Promise.all(keys.map((k) => store.consume(k, [policy], 1, undefined)));
         expect(
           { remaining: ds.map((d) => d.remaining), degraded: ds.filter((d) => d.degraded).length, errors },
-          `${name} after SCRIPT FLUSH`,
+          `${name} after SCRIPT and FUNCTION FLUSH`,
         ).toEqual({ remaining: keys.map(() => 1), degraded: 0, errors: [] });
         // The store loads every script in the background (its retries run by source), so the loads may still be on
         // their way when the calls are answered: wait up to 3 s for them (this failed about 1 run in 3 without).
-        const want = JSON.stringify(admin.map(() => SCRIPTS.map(() => 1)));
+        const want = JSON.stringify(admin.map(() => [...SCRIPTS.map(() => 1), 1]));
         let loaded: unknown[] = [];
         for (let i = 0; i < 300; i++) {
-          loaded = await Promise.all(admin.map((a) => a.script("EXISTS", ...SCRIPTS.map((x) => x.sha1))));
+          loaded = await Promise.all(
+            admin.map(async (a) => [
+              ...((await a.script("EXISTS", ...SCRIPTS.map((x) => x.sha1))) as number[]),
+              ((await a.call("FUNCTION", "LIST", "LIBRARYNAME", LIBRARY.name)) as unknown[]).length,
+            ]),
+          );
           if (JSON.stringify(loaded) === want) break;
           await new Promise((r) => setTimeout(r, 10));
         }
-        expect(loaded, `${name}: SCRIPT EXISTS of every script on each master`).toEqual(
-          admin.map(() => SCRIPTS.map(() => 1)),
+        expect(loaded, `${name}: SCRIPT EXISTS of every script, then the library, on each master`).toEqual(
+          admin.map(() => [...SCRIPTS.map(() => 1), 1]),
         );
       }
     } finally {

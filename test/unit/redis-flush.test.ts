@@ -93,6 +93,32 @@ describe("RedisStore flush timing", () => {
     await b;
   });
 
+  it("a client that writes late (node-redis): with a call in flight, a tick's calls leave in that tick, unsplit", async () => {
+    const redis = new HeldRedis();
+    const late: RedisAdapter = {
+      cluster: false,
+      writesLate: true,
+      evalsha: (sha1, keys) => redis.evalsha(sha1, keys),
+      eval: () => Promise.reject(new Error("not used")),
+    };
+    const store = new RedisStore({ adapter: late, denyCache: false });
+    const first = store.consume("first", policy, 1, undefined) as Promise<Decision>;
+    await Promise.resolve();
+    // 64 calls in one tick while a script call is in flight: without writesLate they wait for the
+    // turn's I/O and are split in 3 parts; the client would then write them a whole turn later.
+    const many = Array.from(
+      { length: 64 },
+      (_, i) => store.consume(`m${i}`, policy, 1, undefined) as Promise<Decision>,
+    );
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(
+      redis.sent.map((s) => s.decisions),
+      "sent before any macrotask, as one script call",
+    ).toEqual([1, 64]);
+    for (const s of redis.sent) s.answer();
+    expect((await Promise.all([first, ...many])).every((d) => d.allowed)).toBe(true);
+  });
+
   it("the fake's replies decode as the store expects (guards the fake itself)", () => {
     const calls: WireCall[] = [{ op: "c", policies: policy, cost: 1, keys: ["fg:{a}:x"] }];
     expect(decode(calls, [1, 5, 0, 0])[0]?.remaining).toBe(5);

@@ -25,6 +25,24 @@ export interface RedisAdapter {
    */
   scriptLoad?(source: string): Promise<unknown>;
   /**
+   * fcall (optional, Redis 7+) runs a function of floodgate's library by name
+   * (`FCALL`), routed by `keys[0]` on a Cluster; it rejects with an error whose
+   * message contains "Function not found" when the server lacks it. Without
+   * fcall and functionLoad, RedisStore always uses evalsha.
+   */
+  fcall?(fn: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /**
+   * functionLoad (optional, Redis 7+) loads a function library on every primary
+   * (`FUNCTION LOAD`; on a Cluster, every master the client knows, once it knows
+   * them), over the connections later calls use. A primary that already holds a
+   * library of that name ("already exists") counts as loaded: the name carries the
+   * hash of the library's text, so it is the same library, and `REPLACE` would
+   * compile all of it again (about 1 ms of the server's time). It rejects when any
+   * primary refuses (no FUNCTION command, an ACL), and RedisStore then stays on
+   * evalsha.
+   */
+  functionLoad?(source: string): Promise<unknown>;
+  /**
    * info (optional) runs `INFO <section>` on the primaries this client talks to
    * and returns each reply: one for a standalone server; on a Cluster, one per
    * master the client knows, or one node of the client's choosing while it
@@ -41,6 +59,16 @@ export interface RedisAdapter {
    * a stale answer costs one retry per slot, never a wrong decision.
    */
   nodeOf?(slot: number): string | undefined;
+  /**
+   * writesLate (optional) is true for a client that writes the commands it is
+   * given only once the event loop has run this turn's I/O callbacks (node-redis
+   * writes at setImmediate): a command given after those callbacks waits a whole
+   * turn of the event loop for its write. RedisStore then sends each batch at the
+   * end of the tick it was made in (still one write per connection per turn:
+   * the client joins them) and does not split it (its parts would leave in one
+   * write anyway).
+   */
+  readonly writesLate?: boolean;
 }
 
 /** ServerInfo is one server's INFO reply: its address when the client knows it ("127.0.0.1:6379"), and the text. */
@@ -73,10 +101,21 @@ interface IoRedisInfo {
   readonly slots?: readonly (readonly string[] | undefined)[];
   info?(section: string): Promise<unknown>;
   script?(sub: "LOAD", source: string): Promise<unknown>;
+  call?(command: string, ...args: string[]): Promise<unknown>;
   nodes?(role: "master"): IoRedisInfo[];
   readonly status?: string;
   once?(event: "ready", fn: () => void): unknown;
   readonly options?: { readonly host?: unknown; readonly port?: unknown };
+}
+
+/** LIBRARY_EXISTS matches a server's answer to FUNCTION LOAD of a library it already holds. */
+export const LIBRARY_EXISTS = /already exists/i;
+
+/** loaded counts a FUNCTION LOAD answered "already exists" as loaded (see RedisAdapter.functionLoad); other errors pass. */
+function loaded(err: unknown): string {
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message === "string" && LIBRARY_EXISTS.test(message)) return "exists";
+  throw err;
 }
 
 /** address renders a host and port as "host:port", or undefined when either is unknown. */
@@ -112,6 +151,25 @@ export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
     ...(cluster && Array.isArray(c.slots) ? { nodeOf: (slot: number) => c.slots?.[slot]?.[0] } : {}),
     evalsha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
     eval: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
+    ...(typeof c.call === "function"
+      ? {
+          fcall: (fn: string, keys: readonly string[], args: readonly string[]) =>
+            (c.call as NonNullable<IoRedisInfo["call"]>)("FCALL", fn, String(keys.length), ...keys, ...args),
+          async functionLoad(source: string) {
+            if (c.isCluster === true && c.status !== "ready" && typeof c.once === "function") {
+              await new Promise<void>((resolve) => c.once?.("ready", resolve));
+            }
+            const servers = c.isCluster === true && typeof c.nodes === "function" ? c.nodes("master") : [c];
+            if (servers.length === 0) throw new Error("floodgate: this ioredis Cluster knows no master yet");
+            return Promise.all(
+              servers.map((n) => {
+                if (typeof n.call !== "function") throw new Error("floodgate: this ioredis client has no call()");
+                return n.call("FUNCTION", "LOAD", source).catch(loaded);
+              }),
+            );
+          },
+        }
+      : {}),
     async scriptLoad(source) {
       const servers = c.isCluster === true && typeof c.nodes === "function" ? c.nodes("master") : [c];
       return Promise.all(
@@ -163,6 +221,7 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
     const c = client as NodeRedisClusterLike & NodeRedisInfo;
     return {
       cluster: true,
+      writesLate: true,
       nodeOf(slot) {
         const m = c.slots?.[slot]?.master;
         if (m === undefined) return undefined;
@@ -172,6 +231,17 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
         c.sendCommand(keys[0], false, ["EVALSHA", sha1, String(keys.length), ...keys, ...args]),
       eval: (source, keys, args) =>
         c.sendCommand(keys[0], false, ["EVAL", source, String(keys.length), ...keys, ...args]),
+      fcall: (fn, keys, args) => c.sendCommand(keys[0], false, ["FCALL", fn, String(keys.length), ...keys, ...args]),
+      async functionLoad(source) {
+        const masters = Array.isArray(c.masters) ? c.masters : [];
+        if (masters.length === 0) throw new Error("floodgate: this node-redis cluster knows no master yet");
+        if (typeof c.nodeClient !== "function")
+          throw new Error("floodgate: this node-redis cluster has no nodeClient()");
+        const nodeClient = c.nodeClient.bind(c);
+        return Promise.all(
+          masters.map(async (m) => (await nodeClient(m)).sendCommand(["FUNCTION", "LOAD", source]).catch(loaded)),
+        );
+      },
       async scriptLoad(source) {
         const masters = Array.isArray(c.masters) ? c.masters : [];
         if (typeof c.nodeClient !== "function")
@@ -200,8 +270,11 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
   const node = address(socket?.host, socket?.port) ?? urlAddress(url);
   return {
     cluster: false,
+    writesLate: true,
     evalsha: (sha1, keys, args) => c.sendCommand(["EVALSHA", sha1, String(keys.length), ...keys, ...args]),
     eval: (source, keys, args) => c.sendCommand(["EVAL", source, String(keys.length), ...keys, ...args]),
+    fcall: (fn, keys, args) => c.sendCommand(["FCALL", fn, String(keys.length), ...keys, ...args]),
+    functionLoad: (source) => c.sendCommand(["FUNCTION", "LOAD", source]).catch(loaded),
     scriptLoad: (source) => c.sendCommand(["SCRIPT", "LOAD", source]),
     info: async (section) => [{ node, text: String(await c.sendCommand(["INFO", section])) }],
   };
@@ -268,8 +341,8 @@ function glideReplies(reply: unknown): { node: string | undefined; value: unknow
  * glideAdapter adapts a valkey-glide client: `GlideClient` (standalone) or
  * `GlideClusterClient`, created with the default string decoder. A Cluster call
  * is routed to the primary of its first key's slot; scriptLoad and info go to
- * every primary. valkey-glide words a missing script as "NoScriptError"; the
- * adapter reports it as NOSCRIPT, so the store reloads its scripts.
+ * every primary (as do functionLoad). valkey-glide words a missing script as
+ * "NoScriptError"; the adapter reports it as NOSCRIPT, so the store reloads its scripts.
  */
 export function glideAdapter(client: GlideClientLike | GlideClusterClientLike): RedisAdapter {
   if (typeof (client as Partial<GlideClusterClientLike>).invokeScriptWithRoute === "function") {
@@ -280,6 +353,10 @@ export function glideAdapter(client: GlideClientLike | GlideClusterClientLike): 
       cluster: true,
       evalsha: (sha1, keys, args) => run(["EVALSHA", sha1, String(keys.length), ...keys, ...args], keys[0]),
       eval: (source, keys, args) => run(["EVAL", source, String(keys.length), ...keys, ...args], keys[0]),
+      fcall: (fn, keys, args) => run(["FCALL", fn, String(keys.length), ...keys, ...args], keys[0]),
+      // One command to every primary: those that lack the library load it, those that hold it answer
+      // "already exists", which RedisStore counts as loaded.
+      functionLoad: (source) => c.customCommand(["FUNCTION", "LOAD", source], { route: "allPrimaries" }),
       scriptLoad: (source) => c.customCommand(["SCRIPT", "LOAD", source], { route: "allPrimaries" }),
       async info(section) {
         const reply = await c.customCommand(["INFO", section], { route: "allPrimaries" });
@@ -293,6 +370,8 @@ export function glideAdapter(client: GlideClientLike | GlideClusterClientLike): 
     cluster: false,
     evalsha: (sha1, keys, args) => run(["EVALSHA", sha1, String(keys.length), ...keys, ...args]),
     eval: (source, keys, args) => run(["EVAL", source, String(keys.length), ...keys, ...args]),
+    fcall: (fn, keys, args) => run(["FCALL", fn, String(keys.length), ...keys, ...args]),
+    functionLoad: (source) => c.customCommand(["FUNCTION", "LOAD", source]).catch(loaded),
     scriptLoad: (source) => c.customCommand(["SCRIPT", "LOAD", source]),
     info: async (section) => [{ text: String(await c.customCommand(["INFO", section])) }],
   };

@@ -1,11 +1,11 @@
 // batcher.ts: groups same-tick calls into script calls (per Cluster node), splits large batches, and runs flights in order.
 
 import type { Decision } from "../../core/policy.js";
-import type { RedisAdapter } from "./adapter.js";
+import { LIBRARY_EXISTS, type RedisAdapter } from "./adapter.js";
 import { classify, type FailureReason } from "./failover.js";
 import { hashSlot } from "./keys.js";
 import { encode, encodeNode, loadCalls, SCRIPTS, type ScriptCall, type WireCall } from "./protocol.js";
-import { type LuaScript, NODE } from "./scripts.generated.js";
+import { LIBRARY, type LuaScript, NODE } from "./scripts.generated.js";
 
 /** Call is one decision waiting for its script call; it is answered exactly once, through resolve. */
 export interface Call extends WireCall {
@@ -29,6 +29,7 @@ export interface BatcherSettings {
   readonly adapter: RedisAdapter;
   readonly batch: boolean;
   readonly maxBatch: number;
+  readonly functions: boolean;
   readonly timeoutMs: number;
   readonly graceMs: string;
   readonly now: () => number;
@@ -61,8 +62,17 @@ interface Flight {
   readonly sentAtMs: number;
   done: boolean;
   retried: boolean;
+  /** byFunction is true when the flight went by FCALL (its errors may then mean "no functions here"). */
+  byFunction: boolean;
   timer: unknown;
 }
+
+/**
+ * FunctionState is where the function library stands: "off" (not wanted, or the
+ * server refused it: EVALSHA for good), "idle" (not loaded: a load may be tried),
+ * "loading", or "on" (loaded on every primary the client knew: FCALL).
+ */
+type FunctionState = "off" | "idle" | "loading" | "on";
 
 /** HAS_IMMEDIATE is true where the runtime has setImmediate, so afterIo really runs after the turn's I/O. */
 const HAS_IMMEDIATE = typeof setImmediate === "function";
@@ -103,6 +113,15 @@ const SPLIT_MIN_SIZE = 16;
  *   otherwise run before an earlier flight of a missing one). The wait of a
  *   held call counts against its timeout (from when its batch was first held),
  *   so it is still answered within timeoutMs of being made.
+ * - **Functions.** On Redis 7+ the store loads its scripts as one function
+ *   library (LIBRARY, `FUNCTION LOAD` on every primary) when it starts,
+ *   and once that load has succeeded calls them by FCALL; until then, and for
+ *   good when the server refuses the library (no FUNCTION command, an ACL), by
+ *   EVALSHA. A flight whose function the server lacks ("Function not found":
+ *   a restart, a failover to a node that never got it, FUNCTION FLUSH) is
+ *   handled exactly as a NOSCRIPT (hold, load everything, the flight again by
+ *   EVAL); one refused as a command (unknown command, NOPERM) the same way,
+ *   with functions turned off.
  */
 export class Batcher {
   readonly #s: BatcherSettings;
@@ -117,12 +136,59 @@ export class Batcher {
   #inFlight = 0;
   /** #holding is true from a NOSCRIPT until every flight in flight then has settled; no flight is sent meanwhile. */
   #holding = false;
+  /** #manyNodes is true when the last flush held groups for more than one Cluster node (see #schedule). */
+  #manyNodes = false;
+  /** #fn is where the function library stands (see FunctionState). */
+  #fn: FunctionState;
+  /** #fnFailures counts the function library loads that failed in a row. */
+  #fnFailures = 0;
 
   constructor(settings: BatcherSettings, handlers: FlightHandlers) {
     this.#s = settings;
     this.#handlers = handlers;
     this.#adapter = settings.adapter;
     this.#nodeBatch = settings.adapter.cluster && typeof settings.adapter.nodeOf === "function";
+    const a = settings.adapter;
+    this.#fn =
+      settings.functions && typeof a.fcall === "function" && typeof a.functionLoad === "function" ? "idle" : "off";
+    this.#loadFunctions();
+  }
+
+  /** functions says whether script calls go by FCALL ("on"), not yet ("idle", "loading"), or never ("off"). */
+  get functions(): FunctionState {
+    return this.#fn;
+  }
+
+  /**
+   * #loadFunctions loads the function library on every primary, when a load may
+   * be tried: on success calls go by FCALL; a refusal (FN_REFUSED) turns
+   * functions off for good; another failure (Redis unreachable) leaves them to be
+   * tried again on the next reply or script load, FN_LOAD_TRIES times in a row at
+   * most (a library the server cannot compile must not cost a load per reply).
+   */
+  #loadFunctions(): void {
+    if (this.#fn !== "idle") return;
+    this.#fn = "loading";
+    const done = (): void => {
+      this.#fnFailures = 0;
+      if (this.#fn === "loading") this.#fn = "on";
+    };
+    const failed = (err: unknown): void => {
+      if (this.#fn !== "loading") return;
+      const message = err instanceof Error ? err.message : String(err);
+      // valkey-glide sends one command to every primary: a primary that held the library answers "already exists".
+      if (LIBRARY_EXISTS.test(message)) {
+        done();
+        return;
+      }
+      this.#fnFailures++;
+      this.#fn = FN_REFUSED.test(message) || this.#fnFailures >= FN_LOAD_TRIES ? "off" : "idle";
+    };
+    try {
+      (this.#adapter.functionLoad as (source: string) => Promise<unknown>)(LIBRARY.source).then(done, failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 
   /** nodeBatching is true while calls on several slots of one Cluster master share script calls (node.lua). */
@@ -196,11 +262,22 @@ export class Batcher {
    * it wakes spread their next calls over every master; waiting for the other
    * replies of the same turn gathers their callers' calls too, so a master gets
    * about concurrency/masters decisions per script call instead of concurrency/masters².
+   *
+   * A client that writes late (adapter.writesLate: node-redis writes at
+   * setImmediate) would write a batch flushed after the I/O callbacks only a whole
+   * turn later, so with it a batch leaves at the end of its tick (the client still
+   * joins the turn's commands in one write per connection): always on standalone
+   * Redis and on a 1-master Cluster, where the callers one reply wakes all call the
+   * same node. On a Cluster of several masters (the last flush held groups for
+   * more than one node) node batches still wait for the turn's I/O, for the
+   * reason above: measured on a 3-master Cluster, flushing at the end of each tick
+   * gave about 6 decisions per call against 9-13.
    */
   #schedule(): void {
     if (!this.#scheduled) {
       this.#scheduled = true;
-      if (this.#nodeBatch) afterIo(this.#flush);
+      if (this.#adapter.writesLate === true && !this.#manyNodes) queueMicrotask(this.#flush);
+      else if (this.#nodeBatch) afterIo(this.#flush);
       else if (this.#inFlight === 0 || !HAS_IMMEDIATE) queueMicrotask(this.#flush);
       else afterIo(this.#flush);
     }
@@ -212,7 +289,9 @@ export class Batcher {
    * least SPLIT_MIN_SIZE decisions: Redis runs the first part while this process
    * still answers the last one's callers, so Node and Redis work at the same time
    * instead of taking turns. With enough calls in flight Redis is busy anyway, and
-   * one larger call costs it less per decision. While holding (after a NOSCRIPT),
+   * one larger call costs it less per decision. A client that writes late
+   * (adapter.writesLate) would send the parts in one write anyway: its groups are
+   * not split. While holding (after a NOSCRIPT),
    * groups stay queued (and open to new calls) and are stamped with the time
    * they were first held.
    */
@@ -226,6 +305,7 @@ export class Batcher {
       return;
     }
     this.#queue = [];
+    this.#manyNodes = this.#open.size > 1;
     this.#open.clear();
     const timeoutMs = this.#s.timeoutMs;
     for (const g of queue) {
@@ -239,7 +319,10 @@ export class Batcher {
       }
       const n = g.calls.length;
       const slots = g.mixed ? g.slots : NO_SLOTS;
-      const parts = Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
+      const parts =
+        this.#adapter.writesLate === true
+          ? 1
+          : Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
       if (parts < 2) {
         this.#send(g.nowMs, g.calls, slots, budgetMs);
         continue;
@@ -275,6 +358,7 @@ export class Batcher {
       sentAtMs: nowMs ?? this.#s.now(),
       done: false,
       retried: false,
+      byFunction: false,
       timer: 0,
     };
     this.#inFlight++;
@@ -288,12 +372,16 @@ export class Batcher {
     this.#run(f, false);
   }
 
-  /** #run sends a flight's script call (by SHA1, or by source after NOSCRIPT); it never throws or rejects. */
+  /** #run sends a flight's script call (by function or SHA1, or by source after NOSCRIPT); it never throws or rejects. */
   #run(f: Flight, bySource: boolean): void {
     try {
+      const fn = f.script.fn;
+      f.byFunction = !bySource && this.#fn === "on" && fn !== undefined;
       const reply = bySource
         ? this.#adapter.eval(f.script.source, f.keys, f.args)
-        : this.#adapter.evalsha(f.script.sha1, f.keys, f.args);
+        : f.byFunction
+          ? (this.#adapter.fcall as NonNullable<RedisAdapter["fcall"]>)(fn as string, f.keys, f.args)
+          : this.#adapter.evalsha(f.script.sha1, f.keys, f.args);
       reply.then(
         (r) => this.#onReply(f, r),
         (e) => this.#onError(f, e),
@@ -307,19 +395,23 @@ export class Batcher {
     if (f.done) return;
     this.#settle(f);
     this.#handlers.answered(f.calls, reply, f.sentAtMs);
+    if (this.#fn === "idle") this.#loadFunctions();
     this.#releaseIfSettled();
   }
 
   #onError(f: Flight, err: unknown): void {
     if (f.done) return;
     const message = err instanceof Error ? err.message : String(err);
-    if (!f.retried && message.startsWith("NOSCRIPT")) {
+    const fnRefused = f.byFunction && FN_REFUSED.test(message);
+    if (!f.retried && (message.startsWith("NOSCRIPT") || (f.byFunction && FN_MISSING.test(message)) || fnRefused)) {
       // The server lost its script cache. Flights sent before this reply came may
       // have run or may get NOSCRIPT too: nothing new is sent until every one of
       // them has settled (the hold). The first NOSCRIPT of a hold loads every
       // script, so no later flight of another script can run while this one's
-      // script is missing; then EVAL runs the call once more.
+      // script is missing; then EVAL runs the call once more. A function the server
+      // lacks is the same case; a server that refuses FCALL ends functions for good.
       f.retried = true;
+      if (fnRefused) this.#fn = "off";
       if (!this.#holding) {
         this.#holding = true;
         this.#loadAll(f.keys[0] as string);
@@ -369,14 +461,17 @@ export class Batcher {
   }
 
   /**
-   * #loadAll loads every script, before any retry is sent: through the
-   * adapter's scriptLoad (every primary), or else by EVAL calls that change
-   * nothing (loadCalls), routed to `routeKey`'s node. Their replies and errors
-   * are ignored: each retry runs by source anyway.
+   * #loadAll loads every script, before any retry is sent: the function library
+   * (unless functions are off; until it is loaded again, calls go by EVALSHA),
+   * and each script through the adapter's scriptLoad (every primary), or else by
+   * EVAL calls that change nothing (loadCalls), routed to `routeKey`'s node.
+   * Their replies and errors are ignored: each retry runs by source anyway.
    */
   #loadAll(routeKey: string): void {
     const a = this.#adapter;
     const ignore = (): void => {};
+    if (this.#fn === "on") this.#fn = "idle";
+    this.#loadFunctions();
     try {
       if (typeof a.scriptLoad === "function") {
         for (const s of SCRIPTS) a.scriptLoad(s.source).then(ignore, ignore);
@@ -425,6 +520,16 @@ function mixedSlots(slots: readonly number[]): boolean {
  * redirection the client gave up following.
  */
 const NOT_HERE = /non local key|do not hash to the same slot|^(?:ERR )?(?:MOVED|ASK|CROSSSLOT)\b/;
+/** FN_LOAD_TRIES is how many failed library loads in a row turn functions off for good. */
+const FN_LOAD_TRIES = 3;
+/** FN_MISSING matches a server's answer to FCALL of a function it does not have. */
+const FN_MISSING = /Function not found/i;
+/**
+ * FN_REFUSED matches a server's refusal of FCALL or FUNCTION LOAD as a command:
+ * before Redis 7 (unknown command), an ACL (NOPERM), a managed service that
+ * renames or blocks it.
+ */
+const FN_REFUSED = /unknown command|NOPERM|no permissions|unsupported command/i;
 /** UNSUPPORTED matches a server's refusal of node.lua itself: a script shebang or flag it does not know (before Redis 7). */
 const UNSUPPORTED = /compiling script|shebang|Unknown lua|unexpected symbol near '#'|unknown flag/i;
 

@@ -118,8 +118,13 @@ end
 -- key without state (fresh). Loaders run only for the kinds a call uses: Redis runs
 -- the whole script body on every call, and each function definition it executes
 -- costs a closure, so helpers live inside the loaders.
+-- In the function library (FCALL) this file runs once, at FUNCTION LOAD, so ALG
+-- keeps each kind's math across calls; ALG_MAX bounds it there (live kinds carry a
+-- version, so a long-lived server could see many), emptying it when full.
 local LOAD = {}
 local ALG = {}
+local ALG_MAX = 256
+local ALG_N = 0
 
 -- alg returns the math of a kind, loading it on first use.
 local function alg(kind)
@@ -128,7 +133,12 @@ local function alg(kind)
     local load = LOAD[kind]
     -- A live kind ('tb@3@p', see live.lua) is built around its algorithm's math.
     if load then a = load() else a = LOAD['live']()(kind) end
+    if ALG_N >= ALG_MAX then
+      ALG = {}
+      ALG_N = 0
+    end
     ALG[kind] = a
+    ALG_N = ALG_N + 1
   end
   return a
 end

@@ -3,7 +3,9 @@
 -- scripts/gen-lua.ts builds one such script per policy kind: `local KIND = '<kind>'`,
 -- then lib.lua, the kind's math file and this file. A dedicated script runs only
 -- its kind's definitions and no batch decoding: a lone call costs Redis about
--- half of decide.lua's CPU. The math is the same code as decide.lua's.
+-- half of decide.lua's CPU. The math is the same code as decide.lua's. In the
+-- function library this file is the body of lone(KIND, KEYS, ARGV), shared by
+-- every kind's function (fg_<hash>_lone_<kind>).
 --
 -- KEYS: the policy's key.
 -- ARGV: nowMs ('' to read the server's TIME), graceMs, p1, p2, p3, cost.
@@ -16,7 +18,7 @@ local raw = redis.call('GET', key)
 local st = nil
 if raw then st = parse(raw) end
 local ok, rem, retry, reset, nx, rebased =
-  LOAD[KIND]().eval(st, now, cost, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+  alg(KIND).eval(st, now, cost, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 -- Kept: an admitted cost, or a state rebased after the clock went back. As decide.lua's
 -- store: a TTL of resetMs (+ grace), or no key when the state holds no information.
 if (ok and cost > 0) or rebased then
