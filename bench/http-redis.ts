@@ -3,6 +3,9 @@
 //
 // Run: node --import tsx bench/http-redis.ts     (writes bench/results/http-redis.md)
 //      BENCH_ROUNDS=5 BENCH_SLICE_S=2 ... to change rounds and slice length.
+//      BENCH_ONLY=express runs one framework's group and prints its table without writing the results file;
+//      BENCH_CPU_PROF=<dir> starts every server with node --cpu-prof into <dir>/<variant> (one profile per
+//      thread, written at exit; the largest is the main thread's, the others tsx's loader).
 //
 // Each server variant runs in its own child process (bench/servers/http-redis-server.ts); each
 // limited variant has its own redis-server (started here on a free loopback port, no persistence),
@@ -36,8 +39,13 @@ const GROUPS = {
   fastify: ["fastify", "fastify-floodgate", "fastify-rate-limit"],
 } as const;
 type Framework = keyof typeof GROUPS;
-const VARIANTS = [...GROUPS.express, ...GROUPS.fastify];
-type Variant = (typeof VARIANTS)[number];
+type Variant = (typeof GROUPS)[Framework][number];
+const ONLY = process.env.BENCH_ONLY;
+const FRAMEWORKS = (Object.keys(GROUPS) as Framework[]).filter(
+  (f) => ONLY === undefined || ONLY.split(",").includes(f),
+);
+const VARIANTS: Variant[] = FRAMEWORKS.flatMap((f) => [...GROUPS[f]]);
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 const MODES = ["one", "many"] as const;
 type Mode = (typeof MODES)[number];
 const LABEL: Record<Variant, string> = {
@@ -58,10 +66,15 @@ interface Server {
 
 function startServer(variant: Variant, redisPort: number | undefined): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(HERE, "servers", "http-redis-server.ts"), variant], {
-      stdio: ["ignore", "pipe", "inherit", "ipc"],
-      env: { ...process.env, FG_REDIS_PORT: String(redisPort ?? 0) },
-    });
+    const prof = CPU_PROF === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(CPU_PROF, variant)}`];
+    const child = spawn(
+      process.execPath,
+      [...prof, "--import", "tsx", join(HERE, "servers", "http-redis-server.ts"), variant],
+      {
+        stdio: ["ignore", "pipe", "inherit", "ipc"],
+        env: { ...process.env, FG_REDIS_PORT: String(redisPort ?? 0) },
+      },
+    );
     let out = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
@@ -198,7 +211,7 @@ async function main(): Promise<void> {
       }
       servers.set(v, await startServer(v, port));
     }
-    const version = (await (servers.get("express-floodgate") as Server).redis?.info("server"))?.match(
+    const version = (await [...servers.values()].find((s) => s.redis !== undefined)?.redis?.info("server"))?.match(
       /redis_version:(\S+)/,
     )?.[1];
     const server = (v: Variant): Server => servers.get(v) as Server;
@@ -207,7 +220,7 @@ async function main(): Promise<void> {
     for (const v of VARIANTS) for (const m of MODES) slices.set(id(v, m), []);
     for (const v of VARIANTS) for (const m of MODES) await load(server(v), m, WARMUP_S);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const f of Object.keys(GROUPS) as Framework[]) {
+      for (const f of FRAMEWORKS) {
         const group = GROUPS[f] as readonly Variant[];
         for (const m of MODES) {
           for (let i = 0; i < group.length; i++) {
@@ -239,7 +252,7 @@ async function main(): Promise<void> {
       }
     }
     const versus: string[] = [];
-    for (const f of Object.keys(GROUPS) as Framework[]) {
+    for (const f of FRAMEWORKS) {
       const fg = `${f}-floodgate` as Variant;
       for (const peer of (GROUPS[f] as readonly Variant[]).filter((v) => v !== f && v !== fg)) {
         for (const m of MODES) {
@@ -294,6 +307,7 @@ async function main(): Promise<void> {
       "",
     ].join("\n");
     process.stdout.write(md);
+    if (ONLY !== undefined) return;
     mkdirSync(join(HERE, "results"), { recursive: true });
     writeFileSync(join(HERE, "results", "http-redis.md"), md);
   } finally {
