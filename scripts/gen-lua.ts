@@ -36,10 +36,16 @@ export const LONE: Record<string, string> = Object.fromEntries(ALGORITHMS.map((a
 
 /**
  * LIBRARY_FILES are the files the function library defines once, at FUNCTION LOAD:
- * lib.lua and every kind's math. Each function's body (FUNCTION_BODIES) is a
+ * lib.lua, memo.lua (a memo of tonumber, kept across calls) and every kind's math.
+ * Each function's body (FUNCTION_BODIES) is a
  * script's own part, run per call as a Lua function of (KEYS, ARGV).
  */
-export const LIBRARY_FILES: readonly string[] = ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "live.lua"];
+export const LIBRARY_FILES: readonly string[] = [
+  "lib.lua",
+  "memo.lua",
+  ...new Set(ALGORITHMS.map((a) => a.lua)),
+  "live.lua",
+];
 
 /** FUNCTION_BODIES lists, per script with a function twin, the files of its per-call body. */
 export const FUNCTION_BODIES: Record<string, readonly string[]> = {

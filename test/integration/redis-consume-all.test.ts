@@ -174,7 +174,7 @@ describe("consumeAll on Redis, on limiters with blocks", () => {
         policy: user,
         now: () => clock.now,
         blocks: true,
-        store: new RedisStore({ client, prefix, timeoutMs: 10_000, onFailure: "fail-closed" }),
+        store: new RedisStore({ client: fx.client, prefix, timeoutMs: 10_000, onFailure: "fail-closed" }),
       });
     const a = limiter();
     const b = limiter(); // another process on the same Redis

@@ -142,6 +142,31 @@ describe("standalone Redis 7: the store calls its functions", () => {
     await limiter.consume("again");
     expect(await hasLibrary(admin), "loaded again after the flushes").toBe(true);
   });
+
+  it("the library's tonumber memo (memo.lua, 1024 strings, emptied when full): 1,100 distinct costs, lone and batched, decide as the memory store", async () => {
+    const io = new Redis(server.port, server.host);
+    closers.push(() => io.disconnect());
+    const store = new RedisStore({ client: io, prefix: "fn-memo:", timeoutMs: 5000 });
+    const big: Policy[] = [tokenBucket({ capacity: 1e9, refillRate: 1e3 })];
+    const memory = new MemoryStore();
+    const t = 1_700_000_000_000; // one time for both stores
+    await store.consume("warm", big, 1, t);
+    const before = await counts(admin);
+    const got: unknown[] = [];
+    const want: unknown[] = [];
+    // Costs 1..1100, each a new ARGV string: the memo fills and is emptied once on the way.
+    for (let i = 1; i <= 1100; i += 2) {
+      got.push(view(await store.consume("m", big, i, t)));
+      // Two in one tick: a batch (decide), cost i + 1 on another key and i again on m.
+      const [x, y] = await Promise.all([store.consume("n", big, i + 1, t), store.consume("m", big, i, t)]);
+      got.push(view(x), view(y));
+      want.push(view(await memory.consume("m", big, i, t)));
+      want.push(view(await memory.consume("n", big, i + 1, t)), view(await memory.consume("m", big, i, t)));
+    }
+    const after = await counts(admin);
+    expect(got).toEqual(want);
+    expect(after.evalsha - before.evalsha, "all by FCALL").toBe(0);
+  });
 });
 
 describe("servers without functions: EVALSHA, as before", () => {

@@ -7,18 +7,17 @@
 -- once (and so checked that this node serves it) before anything is written.
 
 local now = now_ms(ARGV[1])
-local grace = tonumber(ARGV[2])
+local grace = num(ARGV[2])
 
--- store writes a state with a TTL of resetMs (+ grace), or deletes the key when
--- the state holds no information. It returns what the key now holds: the
--- serialized state, or false (and keeps CACHE up to date). With `absent` (the
--- key was read as missing, by MGET) it writes only if the key still does not
--- exist: MGET reads a key of another type as missing where GET fails, so such a
--- key fails the call with WRONGTYPE, as GET would, instead of being overwritten.
-local function store(key, st, reset_ms, absent)
-  local ttl = reset_ms + grace
-  if reset_ms > 0 and #st > 0 then
-    local raw = serialize(st)
+-- put writes a serialized state (raw) with a TTL of resetMs (+ grace), or deletes
+-- the key when resetMs is not above 0. It returns what the key now holds: raw, or
+-- false (and keeps CACHE up to date). With `absent` (the key was read as missing,
+-- by MGET) it writes only if the key still does not exist: MGET reads a key of
+-- another type as missing where GET fails, so such a key fails the call with
+-- WRONGTYPE, as GET would, instead of being overwritten.
+local function put(key, raw, reset_ms, absent)
+  if reset_ms > 0 then
+    local ttl = reset_ms + grace
     if absent then
       if not redis.call('SET', key, raw, 'PX', ttl, 'NX') then
         error({ err = 'WRONGTYPE Operation against a key holding the wrong kind of value' })
@@ -34,6 +33,13 @@ local function store(key, st, reset_ms, absent)
   return false
 end
 
+-- store writes a state (a table) as put does, or deletes the key when the state
+-- holds no information.
+local function store(key, st, reset_ms, absent)
+  if reset_ms > 0 and #st > 0 then return put(key, serialize(st), reset_ms, absent) end
+  return put(key, '', 0, absent)
+end
+
 -- get reads one key's state: from CACHE when there is one, else from Redis.
 local function get(key)
   if CACHE then return CACHE[key] end
@@ -44,20 +50,20 @@ end
 local MGET_MAX = 200
 
 local SPEC_ALG, SPEC_P1, SPEC_P2, SPEC_P3 = {}, {}, {}, {}
-for i = 1, tonumber(ARGV[a]) do
+for i = 1, num(ARGV[a]) do
   SPEC_ALG[i] = alg(ARGV[a + 1])
-  SPEC_P1[i] = tonumber(ARGV[a + 2])
-  SPEC_P2[i] = tonumber(ARGV[a + 3])
-  SPEC_P3[i] = tonumber(ARGV[a + 4])
+  SPEC_P1[i] = num(ARGV[a + 2])
+  SPEC_P2[i] = num(ARGV[a + 3])
+  SPEC_P3[i] = num(ARGV[a + 4])
   a = a + 4
 end
 a = a + 1
 local SET_OP, SET_SPECS, SET_COSTS, SET_SHADOW, SET_ITEM = {}, {}, {}, {}, {}
-for i = 1, tonumber(ARGV[a]) do
+for i = 1, num(ARGV[a]) do
   SET_OP[i] = ARGV[a + 1]
-  local n = tonumber(ARGV[a + 2])
+  local n = num(ARGV[a + 2])
   local l = {}
-  for j = 1, n do l[j] = tonumber(ARGV[a + 2 + j]) end
+  for j = 1, n do l[j] = num(ARGV[a + 2 + j]) end
   SET_SPECS[i] = l
   a = a + 2 + n
   if SET_OP[i] == 'a' or SET_OP[i] == 'v' then
@@ -65,8 +71,8 @@ for i = 1, tonumber(ARGV[a]) do
     -- shadow flag as one number: item * 2 + (1 in shadow mode, else 0).
     local costs, shadow, itm = {}, {}, {}
     for j = 1, n do
-      costs[j] = tonumber(ARGV[a + j])
-      local f = tonumber(ARGV[a + n + j])
+      costs[j] = num(ARGV[a + j])
+      local f = num(ARGV[a + n + j])
       itm[j] = math.floor(f / 2)
       shadow[j] = f % 2 == 1
     end
@@ -75,16 +81,16 @@ for i = 1, tonumber(ARGV[a]) do
   end
 end
 a = a + 1
-local runs = tonumber(ARGV[a])
+local runs = num(ARGV[a])
 a = a + 1
 
 local out = {}
 local o = 0
 local k = 1
 for _ = 1, runs do
-  local count = tonumber(ARGV[a])
-  local set = tonumber(ARGV[a + 1])
-  local cost = tonumber(ARGV[a + 2])
+  local count = num(ARGV[a])
+  local set = num(ARGV[a + 1])
+  local cost = num(ARGV[a + 2])
   a = a + 3
   local op = SET_OP[set]
   local specs = SET_SPECS[set]
@@ -93,6 +99,8 @@ for _ = 1, runs do
     -- One policy, the common case: no tables beyond the state.
     local sp = specs[1]
     local eval = SPEC_ALG[sp].eval
+    -- step (a kind that has it) decides on the stored string itself, with no tables.
+    local step = SPEC_ALG[sp].step
     local q1, q2, q3 = SPEC_P1[sp], SPEC_P2[sp], SPEC_P3[sp]
     -- One MGET per MGET_MAX keys reads the run's states (one command, not one GET per
     -- decision). A key this run already wrote is read from `written` instead, so two
@@ -112,11 +120,19 @@ for _ = 1, runs do
         if raw == nil then
           if CACHE then raw = CACHE[key] else raw = raws[j] end
         end
-        local st = nil
-        if raw then st = parse(raw) end
-        local ok, rem, retry, reset, nx, rebased = eval(st, now, cost, q1, q2, q3)
-        -- Kept: an admitted cost, or a state rebased after the clock went back.
-        if (ok and cost > 0) or rebased then written[key] = store(key, nx, reset, not raw) end
+        local ok, rem, retry, reset
+        if step then
+          local w
+          ok, rem, retry, reset, w = step(raw, now, cost, q1, q2, q3)
+          if w then written[key] = put(key, w, reset, not raw) end
+        else
+          local st = nil
+          if raw then st = parse(raw) end
+          local nx, rebased
+          ok, rem, retry, reset, nx, rebased = eval(st, now, cost, q1, q2, q3)
+          -- Kept: an admitted cost, or a state rebased after the clock went back.
+          if (ok and cost > 0) or rebased then written[key] = store(key, nx, reset, not raw) end
+        end
         if ok then out[o + 1] = 1 else out[o + 1] = 0 end
         out[o + 2] = rem
         out[o + 3] = retry

@@ -36,4 +36,5 @@
 -- from and how they are read: KEYS, one MGET per run of one policy.
 -- K holds the keys by position; CACHE (node.lua only) the states read up front;
 -- a is the ARGV index where the specs start.
+local num = NUM_MEMO or tonumber
 local K, CACHE, a = KEYS, nil, 3

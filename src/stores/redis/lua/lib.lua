@@ -60,6 +60,13 @@ local function now_ms(given)
   return tonumber(given)
 end
 
+-- NUM_MEMO is nil in a script; in the function library memo.lua sets it to a memo
+-- of tonumber that lives across calls. Each entry point reads the ARGV items that
+-- repeat from call to call (counts, costs, indexes, params) with
+-- `local num = NUM_MEMO or tonumber` (tonumber cannot be read while FUNCTION LOAD
+-- runs this file). The time (nowMs) changes every call and goes through tonumber.
+local NUM_MEMO = nil
+
 -- CHUNK is how many doubles parse and serialize move per struct call (Lua 5.1
 -- limits how many values one call may return).
 local CHUNK = 64

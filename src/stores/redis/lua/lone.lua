@@ -11,21 +11,38 @@
 -- ARGV: nowMs ('' to read the server's TIME), graceMs, p1, p2, p3, cost.
 -- Reply: allowed (1/0), remaining, retryAfterMs, resetAfterMs.
 
+local num = NUM_MEMO or tonumber
 local now = now_ms(ARGV[1])
-local cost = tonumber(ARGV[6])
+local cost = num(ARGV[6])
 local key = KEYS[1]
 local raw = redis.call('GET', key)
-local st = nil
-if raw then st = parse(raw) end
-local ok, rem, retry, reset, nx, rebased =
-  alg(KIND).eval(st, now, cost, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
--- Kept: an admitted cost, or a state rebased after the clock went back. As decide.lua's
--- store: a TTL of resetMs (+ grace), or no key when the state holds no information.
-if (ok and cost > 0) or rebased then
-  if reset > 0 and #nx > 0 then
-    redis.call('SET', key, serialize(nx), 'PX', reset + tonumber(ARGV[2]))
-  else
-    redis.call('DEL', key)
+local a = alg(KIND)
+local ok, rem, retry, reset
+if a.step then
+  -- A kind with step decides on the stored string (no tables); it returns the state to keep.
+  local w
+  ok, rem, retry, reset, w = a.step(raw, now, cost, num(ARGV[3]), num(ARGV[4]), num(ARGV[5]))
+  if w then
+    if reset > 0 then
+      redis.call('SET', key, w, 'PX', reset + num(ARGV[2]))
+    else
+      redis.call('DEL', key)
+    end
+  end
+else
+  local st = nil
+  if raw then st = parse(raw) end
+  local nx, rebased
+  ok, rem, retry, reset, nx, rebased =
+    a.eval(st, now, cost, num(ARGV[3]), num(ARGV[4]), num(ARGV[5]))
+  -- Kept: an admitted cost, or a state rebased after the clock went back. As decide.lua's
+  -- store: a TTL of resetMs (+ grace), or no key when the state holds no information.
+  if (ok and cost > 0) or rebased then
+    if reset > 0 and #nx > 0 then
+      redis.call('SET', key, serialize(nx), 'PX', reset + num(ARGV[2]))
+    else
+      redis.call('DEL', key)
+    end
   end
 end
 if ok then return { 1, rem, retry, reset } end

@@ -15,7 +15,8 @@
 --       decision, in order), then specs, sets and runs as in decide.lua.
 -- Reply: as decide.lua.
 
-local nk = tonumber(ARGV[3])
+local num = NUM_MEMO or tonumber
+local nk = num(ARGV[3])
 local K, CACHE = {}, {}
 for i = 1, nk do
   local key = ARGV[3 + i]

@@ -40,45 +40,76 @@ LOAD['tb'] = function()
     end
     return r
   end
+  -- decide is eval on a state's two numbers (s: a state exists; tokens t1 counted at t2)
+  -- rather than a table, so that step needs no table: it returns ok, remaining,
+  -- retryAfterMs, resetAfterMs, the next state's two numbers (nil: none) and rebased.
+  local function decide(s, t1, t2, now, cost, capacity, rate)
+    local ms_per_token = 1000 / rate
+    local full = capacity * ms_per_token
+    -- The state kept if denied: as stored, or rebased to now when its time is ahead.
+    local kept_tokens = capacity
+    local kept_at = now
+    local rebased = false
+    if s then
+      kept_tokens = t1
+      kept_at = t2
+      if kept_at > now then
+        kept_at = now
+        rebased = true
+      end
+    end
+    local has = tokens_at(kept_tokens, kept_at, now, rate)
+    -- A state full within EPSILON at now is the same as no state (the memory store drops it as idle).
+    if s and has + EPSILON >= capacity then
+      kept_tokens = capacity
+      kept_at = now
+      has = capacity
+    end
+    local tokens = has
+    if has > capacity then tokens = capacity end
+    if tokens + EPSILON < cost then
+      local n1, n2 = nil, nil
+      if rebased then n1, n2 = kept_tokens, kept_at end
+      return false, floor_tokens(has), wait(kept_tokens, kept_at, now, has, cost, rate, ms_per_token, full),
+        wait(kept_tokens, kept_at, now, has, capacity, rate, ms_per_token, full), n1, n2, rebased
+    end
+    local left = tokens - cost
+    local reset
+    if cost > 0 then
+      reset = wait(left, now, now, left, capacity, rate, ms_per_token, full)
+    else
+      reset = wait(kept_tokens, kept_at, now, has, capacity, rate, ms_per_token, full)
+    end
+    return true, floor_tokens(left), 0, reset, left, now, rebased
+  end
   return {
     eval = function(st, now, cost, capacity, rate)
-      local ms_per_token = 1000 / rate
-      local full = capacity * ms_per_token
-      -- The state kept if denied: as stored, or rebased to now when its time is ahead.
-      local kept_tokens = capacity
-      local kept_at = now
-      local rebased = false
+      local ok, rem, retry, reset, n1, n2, rebased
       if st then
-        kept_tokens = st[1]
-        kept_at = st[2]
-        if kept_at > now then
-          kept_at = now
-          rebased = true
+        ok, rem, retry, reset, n1, n2, rebased = decide(true, st[1], st[2], now, cost, capacity, rate)
+      else
+        ok, rem, retry, reset, n1, n2, rebased = decide(false, nil, nil, now, cost, capacity, rate)
+      end
+      if n1 then return ok, rem, retry, reset, { n1, n2 }, rebased end
+      return ok, rem, retry, reset, nil, rebased
+    end,
+    -- step is eval on the stored string (raw, or false for no key) with no table: it
+    -- returns ok, remaining, retryAfterMs, resetAfterMs, and the serialized next state
+    -- when it is to be kept (an admitted cost, or rebased), else nil (see lib.lua's LOAD).
+    step = function(raw, now, cost, capacity, rate)
+      local s, t1, t2 = false, nil, nil
+      if raw then
+        s = true
+        if #raw == 16 then
+          t1, t2 = struct.unpack('<dd', raw)
+        else
+          local st = parse(raw)
+          t1, t2 = st[1], st[2]
         end
       end
-      local has = tokens_at(kept_tokens, kept_at, now, rate)
-      -- A state full within EPSILON at now is the same as no state (the memory store drops it as idle).
-      if st and has + EPSILON >= capacity then
-        kept_tokens = capacity
-        kept_at = now
-        has = capacity
-      end
-      local tokens = has
-      if has > capacity then tokens = capacity end
-      if tokens + EPSILON < cost then
-        local nx = nil
-        if rebased then nx = { kept_tokens, kept_at } end
-        return false, floor_tokens(has), wait(kept_tokens, kept_at, now, has, cost, rate, ms_per_token, full),
-          wait(kept_tokens, kept_at, now, has, capacity, rate, ms_per_token, full), nx, rebased
-      end
-      local left = tokens - cost
-      local reset
-      if cost > 0 then
-        reset = wait(left, now, now, left, capacity, rate, ms_per_token, full)
-      else
-        reset = wait(kept_tokens, kept_at, now, has, capacity, rate, ms_per_token, full)
-      end
-      return true, floor_tokens(left), 0, reset, { left, now }, rebased
+      local ok, rem, retry, reset, n1, n2, rebased = decide(s, t1, t2, now, cost, capacity, rate)
+      if (ok and cost > 0) or rebased then return ok, rem, retry, reset, struct.pack('<dd', n1, n2) end
+      return ok, rem, retry, reset, nil
     end,
     refund = function(st, now, cost, capacity, rate)
       local tokens = tokens_at(st[1], st[2], now, rate) + cost
