@@ -45,7 +45,7 @@ const MAX_OVERRIDE_RULES = 1024;
 
 /**
  * checkOverride checks descriptor `i`'s RateLimitOverride and returns its numbers: requests_per_unit a whole
- * number from 1 to 2^32 - 1 (a limit of 0 is refused: floodgate has no limit that admits nothing), and a unit
+ * number from 0 to 2^32 - 1 (0 admits nothing: every hit is refused, as in envoyproxy/ratelimit), and a unit
  * Envoy defines (SECOND = 1 ... YEAR = 6, WEEK = 7, or its name).
  */
 export function checkOverride(o: unknown, i: number): { requestsPerUnit: number; unit: Unit } {
@@ -53,9 +53,9 @@ export function checkOverride(o: unknown, i: number): { requestsPerUnit: number;
     throw bad(`descriptor ${i}'s limit must be { requests_per_unit, unit }, got ${describe(o)}.`);
   }
   const { requestsPerUnit: n, unit: u } = o as RateLimitOverride;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 4_294_967_295) {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 4_294_967_295) {
     throw bad(
-      `descriptor ${i}'s limit.requests_per_unit must be a whole number from 1 to 4294967295, got ${describe(n)}; to refuse every request, configure a rule instead of sending a limit of 0.`,
+      `descriptor ${i}'s limit.requests_per_unit must be a whole number from 0 to 4294967295, got ${describe(n)}.`,
     );
   }
   const unit =
@@ -314,9 +314,14 @@ export class Decider {
     const aon = domain?.allOrNothing ?? true;
     const members: Applied[] = [];
     const never: Applied[] = [];
+    let zero = false;
     for (const a of applied) {
       const p = a.rule?.policies;
-      if (p === undefined) continue;
+      if (p === undefined) {
+        // An override of 0 refuses the request (nothing to count or peek: verdict answers it).
+        if (a.rule !== undefined && refusesAll(a.rule)) zero = true;
+        continue;
+      }
       // Hits above a limit are never admitted: reported as the limit stands, refusing the request.
       if (a.hits > (p[0] as Policy).limit) never.push(a);
       else members.push(a);
@@ -324,7 +329,7 @@ export class Decider {
     if (never.length > 0) await this.#peekAll(never);
     const policiesOf = (a: Applied) => (a.rule as Rule).policies as readonly Policy[];
     const shadowOf = (a: Applied) => (a.rule as Rule).shadow;
-    const refusedAlready = never.some((a) => !shadowOf(a));
+    const refusedAlready = zero || never.some((a) => !shadowOf(a));
     if (aon && (members.length > 1 || (members.length === 1 && refusedAlready))) {
       // One atomic step (a check, hits 0, refuses when nothing is left); a dry run when refused already.
       const r = await this.limiter.consumeAll(
@@ -470,6 +475,21 @@ function isAllowed(a: Applied): boolean {
   return d.allowed;
 }
 
+/** refusesAll tells a request's override of 0 requests: no policy, every hit (and every check) refused. */
+function refusesAll(rule: Rule): boolean {
+  return rule.policies === undefined && !rule.unlimited;
+}
+
+/**
+ * zeroDecision is the decision of an override of 0 (nothing taken, nothing left): refused, and the wait one
+ * whole unit, the window envoyproxy/ratelimit would count the hits in.
+ */
+function zeroDecision(rule: Rule): Decision {
+  const ms = UNITS[rule.unit].ms;
+  const name = `override-0-per-${rule.unit}`;
+  return { allowed: false, limit: 0, remaining: 0, retryAfterMs: ms, resetAfterMs: ms, policy: name, policies: [] };
+}
+
 function verdict(applied: readonly Applied[], knownDomain: boolean): ServiceVerdict {
   const statuses: DescriptorVerdict[] = [];
   const policyItems: string[] = [];
@@ -479,6 +499,24 @@ function verdict(applied: readonly Applied[], knownDomain: boolean): ServiceVerd
   let retryMs = 0;
   for (const a of applied) {
     const d = a.decision;
+    if (a.rule !== undefined && refusesAll(a.rule)) {
+      const z = zeroDecision(a.rule);
+      const secs = Math.max(1, secondsUp(z.resetAfterMs));
+      over = true;
+      if (z.retryAfterMs > retryMs) retryMs = z.retryAfterMs;
+      policyItems.push(`"${z.policy}";q=0;w=${secs}`);
+      limitItems.push(`"${z.policy}";r=0;t=${secs}`);
+      statuses.push({
+        code: "OVER_LIMIT",
+        rule: a.rule,
+        matched: a.matched,
+        decision: z,
+        shadowOverLimit: false,
+        hits: a.hits,
+        durationUntilResetMs: z.resetAfterMs,
+      });
+      continue;
+    }
     if (a.rule === undefined || d === undefined) {
       statuses.push({
         code: "OK",
