@@ -6,6 +6,7 @@ import type { Decision, Policy } from "../core/policy.js";
 import { type HeaderList, limitField, nextUnitMs, policyField, secondsUp } from "../http/headers.js";
 import type { RateLimiter } from "../limiter.js";
 import type { LivePolicies } from "../policy-file/index.js";
+import { MemoryStore } from "../stores/memory.js";
 import {
   type Domain,
   type Entry,
@@ -238,6 +239,8 @@ export class Decider {
   readonly #arrays = new WeakMap<Policy, readonly Policy[]>();
   /** #overrides keeps the rules of requests' overrides by algorithm, limit and unit (same rule, same policy array). */
   readonly #overrides = new Map<string, Rule>();
+  /** #inProcess: the limiter's store is a MemoryStore, so one limit can be decided without a promise (decideNow). */
+  readonly #inProcess: boolean;
 
   constructor(
     limiter: RateLimiter,
@@ -246,6 +249,7 @@ export class Decider {
     policies?: LivePolicies | undefined,
   ) {
     this.limiter = limiter;
+    this.#inProcess = limiter.store instanceof MemoryStore;
     this.#config = config;
     this.#bounds = bounds;
     this.policies = policies;
@@ -311,6 +315,36 @@ export class Decider {
   /** decide answers ShouldRateLimit: counts the hits (unless refused, all-or-nothing) and returns the verdict. */
   async decide(input: DecideInput): Promise<ServiceVerdict> {
     const { applied, domain } = this.#match(input);
+    return this.#decideMatched(applied, domain);
+  }
+
+  /**
+   * decideNow is decide without a promise when it can be (perf, the HTTP API's hot path): a request with one
+   * limit to count, in process (a MemoryStore), is decided by the limiter's consumeSync; any other request
+   * returns decide's promise. Bad input throws, as decide rejects.
+   */
+  decideNow(input: DecideInput): ServiceVerdict | Promise<ServiceVerdict> {
+    const { applied, domain } = this.#match(input);
+    if (this.#inProcess) {
+      let one: Applied | undefined;
+      let n = 0;
+      for (const a of applied) {
+        if (a.rule === undefined) continue;
+        n++;
+        one = a;
+      }
+      const p = one?.rule?.policies;
+      if (n === 1 && p !== undefined && one !== undefined && one.hits > 0 && one.hits <= (p[0] as Policy).limit) {
+        const rule = one.rule as Rule;
+        one.decision = this.limiter.consumeSync(one.key, { cost: one.hits, policy: p, shadow: rule.shadow });
+        return verdict(applied, domain !== undefined);
+      }
+    }
+    return this.#decideMatched(applied, domain);
+  }
+
+  /** #decideMatched is decide once the descriptors are matched. */
+  async #decideMatched(applied: Applied[], domain: Domain | undefined): Promise<ServiceVerdict> {
     const aon = domain?.allOrNothing ?? true;
     const members: Applied[] = [];
     const never: Applied[] = [];
@@ -492,8 +526,9 @@ function zeroDecision(rule: Rule): Decision {
 
 function verdict(applied: readonly Applied[], knownDomain: boolean): ServiceVerdict {
   const statuses: DescriptorVerdict[] = [];
-  const policyItems: string[] = [];
-  const limitItems: string[] = [];
+  // The RateLimit-Policy and RateLimit fields, item by item (perf: strings, not arrays to join).
+  let policyText = "";
+  let limitText = "";
   let over = false;
   let degraded = false;
   let retryMs = 0;
@@ -504,8 +539,8 @@ function verdict(applied: readonly Applied[], knownDomain: boolean): ServiceVerd
       const secs = Math.max(1, secondsUp(z.resetAfterMs));
       over = true;
       if (z.retryAfterMs > retryMs) retryMs = z.retryAfterMs;
-      policyItems.push(`"${z.policy}";q=0;w=${secs}`);
-      limitItems.push(`"${z.policy}";r=0;t=${secs}`);
+      policyText += `${policyText === "" ? "" : ", "}"${z.policy}";q=0;w=${secs}`;
+      limitText += `${limitText === "" ? "" : ", "}"${z.policy}";r=0;t=${secs}`;
       statuses.push({
         code: "OVER_LIMIT",
         rule: a.rule,
@@ -549,8 +584,8 @@ function verdict(applied: readonly Applied[], knownDomain: boolean): ServiceVerd
       if (waitMs > retryMs) retryMs = waitMs;
     }
     if (!a.rule.shadow) {
-      policyItems.push(policyField(policies));
-      limitItems.push(limitField(d, policies));
+      policyText = policyText === "" ? policyField(policies) : `${policyText}, ${policyField(policies)}`;
+      limitText = limitText === "" ? limitField(d, policies) : `${limitText}, ${limitField(d, policies)}`;
     }
     statuses.push({
       code,
@@ -563,8 +598,8 @@ function verdict(applied: readonly Applied[], knownDomain: boolean): ServiceVerd
     });
   }
   const headers: HeaderList = [];
-  if (policyItems.length > 0) {
-    headers.push(["RateLimit-Policy", policyItems.join(", ")], ["RateLimit", limitItems.join(", ")]);
+  if (policyText !== "") {
+    headers.push(["RateLimit-Policy", policyText], ["RateLimit", limitText]);
   }
   if (over) headers.push(["Retry-After", String(Math.max(1, secondsUp(retryMs)))]);
   return { overall: over ? "OVER_LIMIT" : "OK", statuses, headers, degraded, knownDomain };
