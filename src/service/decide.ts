@@ -194,9 +194,9 @@ export function storeKey(domain: string, entries: readonly Entry[]): string {
 
 /** Applied is a descriptor on its way through decide. */
 interface Applied {
-  readonly rule: Rule | undefined;
+  rule: Rule | undefined;
   readonly matched: Rule | undefined;
-  readonly key: string;
+  key: string;
   readonly hits: number;
   decision: Decision | undefined;
 }
@@ -270,7 +270,6 @@ export class Decider {
     const applied: Applied[] = [];
     // Built only when a matched rule replaces others (perf: most requests replace nothing).
     let replaced: Set<string> | undefined;
-    const matched: (Rule | undefined)[] = [];
     for (let i = 0; i < input.descriptors.length; i++) {
       const d = input.descriptors[i] as RequestDescriptor;
       let rule = domain === undefined ? undefined : matchRule(domain, d.entries);
@@ -279,23 +278,28 @@ export class Decider {
       if (o !== undefined && domain !== undefined) {
         rule = this.#override(rule?.algorithm ?? domain.algorithm, o.requestsPerUnit, o.unit);
       }
-      matched.push(rule);
+      const active = rule === undefined || rule.unlimited ? undefined : rule;
+      applied.push({
+        rule: active,
+        matched: rule,
+        key: active === undefined ? "" : storeKey(input.domain, d.entries),
+        hits: hits[i] as number,
+        decision: undefined,
+      });
       if (rule !== undefined && rule.replaces.length > 0) {
         replaced ??= new Set();
         for (const n of rule.replaces) if (n !== rule.name) replaced.add(n);
       }
     }
-    for (let i = 0; i < input.descriptors.length; i++) {
-      const m = matched[i];
-      const active =
-        m === undefined || m.unlimited || (m.name !== undefined && replaced?.has(m.name) === true) ? undefined : m;
-      applied.push({
-        rule: active,
-        matched: m,
-        key: active === undefined ? "" : storeKey(input.domain, (input.descriptors[i] as RequestDescriptor).entries),
-        hits: hits[i] as number,
-        decision: undefined,
-      });
+    // A rule another matched rule replaces is not applied (nor keyed).
+    if (replaced !== undefined) {
+      for (const a of applied) {
+        const name = a.rule?.name;
+        if (name !== undefined && replaced.has(name)) {
+          a.rule = undefined;
+          a.key = "";
+        }
+      }
     }
     return { applied, domain };
   }
