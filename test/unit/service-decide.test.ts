@@ -359,7 +359,7 @@ describe("decideNow (the HTTP API's hot path)", () => {
       [req([d("open")]), false], // unlimited: nothing to count
       [req([d("a"), d("b")]), false], // two limits: all or nothing
       [{ domain: "elsewhere", descriptors: [d("a")] }, false],
-      [req([{ ...d("tb"), limit: { requestsPerUnit: 0, unit: "second" } }]), false], // an override of 0
+      [{ domain: "shop", descriptors: [{ ...d("tb"), limit: { requestsPerUnit: 0, unit: "second" } }] }, false], // 0
     ];
     const full = (v: ServiceVerdict) => ({
       overall: v.overall,
