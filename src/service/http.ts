@@ -450,18 +450,15 @@ export async function startHttp(o: HttpOptions): Promise<HttpServer> {
       try {
         const input = parseBody(body);
         if ("policy" in input) {
-          o.decider.decidePolicy(input, "decide").then(
-            (v) => send(res, 200, policyJson(input, v), v.headers),
-            (e: unknown) => fail(res, e),
-          );
+          // The catch also takes what the answer itself throws: never an unhandled rejection.
+          o.decider
+            .decidePolicy(input, "decide")
+            .then((v) => send(res, 200, policyJson(input, v), v.headers))
+            .catch((e: unknown) => fail(res, e));
           return;
         }
         const v = o.decider.decideNow(input);
-        if (v instanceof Promise)
-          v.then(
-            (x) => answer(res, input, x),
-            (e: unknown) => fail(res, e),
-          );
+        if (v instanceof Promise) v.then((x) => answer(res, input, x)).catch((e: unknown) => fail(res, e));
         else answer(res, input, v);
       } catch (e) {
         fail(res, e);
