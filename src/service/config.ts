@@ -63,7 +63,7 @@ export interface Rule {
   readonly shadow: boolean;
   /** replaces lists the names of rules this one replaces when both match one request. */
   readonly replaces: readonly string[];
-  /** policies is undefined for an unlimited rule. */
+  /** policies is undefined for an unlimited rule, and for a request's override of 0 (see refusesAll). */
   readonly policies: readonly Policy[] | undefined;
   /** line is the rule's line in its file (1-based); 0 for a request's override (see overrideRule). */
   readonly line: number;
@@ -289,6 +289,21 @@ export const OVERRIDE_PATH = "(override)";
  * state under one override is not shared with another override or with a configured rule.
  */
 export function overrideRule(algorithm: AlgorithmName, requestsPerUnit: number, unit: Unit): Rule {
+  // A limit of 0 admits nothing (envoyproxy/ratelimit refuses every hit): no policy, the Decider refuses it.
+  if (requestsPerUnit === 0) {
+    return {
+      path: OVERRIDE_PATH,
+      name: undefined,
+      unit,
+      requestsPerUnit: 0,
+      algorithm,
+      unlimited: false,
+      shadow: false,
+      replaces: [],
+      policies: undefined,
+      line: 0,
+    };
+  }
   const policy = buildPolicy(
     algorithm,
     `override-${requestsPerUnit}-per-${unit}`,

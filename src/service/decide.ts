@@ -6,6 +6,7 @@ import type { Decision, Policy } from "../core/policy.js";
 import { type HeaderList, limitField, nextUnitMs, policyField, secondsUp } from "../http/headers.js";
 import type { RateLimiter } from "../limiter.js";
 import type { LivePolicies } from "../policy-file/index.js";
+import { MemoryStore } from "../stores/memory.js";
 import {
   type Domain,
   type Entry,
@@ -45,7 +46,7 @@ const MAX_OVERRIDE_RULES = 1024;
 
 /**
  * checkOverride checks descriptor `i`'s RateLimitOverride and returns its numbers: requests_per_unit a whole
- * number from 1 to 2^32 - 1 (a limit of 0 is refused: floodgate has no limit that admits nothing), and a unit
+ * number from 0 to 2^32 - 1 (0 admits nothing: every hit is refused, as in envoyproxy/ratelimit), and a unit
  * Envoy defines (SECOND = 1 ... YEAR = 6, WEEK = 7, or its name).
  */
 export function checkOverride(o: unknown, i: number): { requestsPerUnit: number; unit: Unit } {
@@ -53,9 +54,9 @@ export function checkOverride(o: unknown, i: number): { requestsPerUnit: number;
     throw bad(`descriptor ${i}'s limit must be { requests_per_unit, unit }, got ${describe(o)}.`);
   }
   const { requestsPerUnit: n, unit: u } = o as RateLimitOverride;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 4_294_967_295) {
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > 4_294_967_295) {
     throw bad(
-      `descriptor ${i}'s limit.requests_per_unit must be a whole number from 1 to 4294967295, got ${describe(n)}; to refuse every request, configure a rule instead of sending a limit of 0.`,
+      `descriptor ${i}'s limit.requests_per_unit must be a whole number from 0 to 4294967295, got ${describe(n)}.`,
     );
   }
   const unit =
@@ -193,9 +194,9 @@ export function storeKey(domain: string, entries: readonly Entry[]): string {
 
 /** Applied is a descriptor on its way through decide. */
 interface Applied {
-  readonly rule: Rule | undefined;
+  rule: Rule | undefined;
   readonly matched: Rule | undefined;
-  readonly key: string;
+  key: string;
   readonly hits: number;
   decision: Decision | undefined;
 }
@@ -238,6 +239,8 @@ export class Decider {
   readonly #arrays = new WeakMap<Policy, readonly Policy[]>();
   /** #overrides keeps the rules of requests' overrides by algorithm, limit and unit (same rule, same policy array). */
   readonly #overrides = new Map<string, Rule>();
+  /** #inProcess: the limiter's store is a MemoryStore, so one limit can be decided without a promise (decideNow). */
+  readonly #inProcess: boolean;
 
   constructor(
     limiter: RateLimiter,
@@ -246,6 +249,7 @@ export class Decider {
     policies?: LivePolicies | undefined,
   ) {
     this.limiter = limiter;
+    this.#inProcess = limiter.store instanceof MemoryStore;
     this.#config = config;
     this.#bounds = bounds;
     this.policies = policies;
@@ -266,7 +270,6 @@ export class Decider {
     const applied: Applied[] = [];
     // Built only when a matched rule replaces others (perf: most requests replace nothing).
     let replaced: Set<string> | undefined;
-    const matched: (Rule | undefined)[] = [];
     for (let i = 0; i < input.descriptors.length; i++) {
       const d = input.descriptors[i] as RequestDescriptor;
       let rule = domain === undefined ? undefined : matchRule(domain, d.entries);
@@ -275,23 +278,28 @@ export class Decider {
       if (o !== undefined && domain !== undefined) {
         rule = this.#override(rule?.algorithm ?? domain.algorithm, o.requestsPerUnit, o.unit);
       }
-      matched.push(rule);
+      const active = rule === undefined || rule.unlimited ? undefined : rule;
+      applied.push({
+        rule: active,
+        matched: rule,
+        key: active === undefined ? "" : storeKey(input.domain, d.entries),
+        hits: hits[i] as number,
+        decision: undefined,
+      });
       if (rule !== undefined && rule.replaces.length > 0) {
         replaced ??= new Set();
         for (const n of rule.replaces) if (n !== rule.name) replaced.add(n);
       }
     }
-    for (let i = 0; i < input.descriptors.length; i++) {
-      const m = matched[i];
-      const active =
-        m === undefined || m.unlimited || (m.name !== undefined && replaced?.has(m.name) === true) ? undefined : m;
-      applied.push({
-        rule: active,
-        matched: m,
-        key: active === undefined ? "" : storeKey(input.domain, (input.descriptors[i] as RequestDescriptor).entries),
-        hits: hits[i] as number,
-        decision: undefined,
-      });
+    // A rule another matched rule replaces is not applied (nor keyed).
+    if (replaced !== undefined) {
+      for (const a of applied) {
+        const name = a.rule?.name;
+        if (name !== undefined && replaced.has(name)) {
+          a.rule = undefined;
+          a.key = "";
+        }
+      }
     }
     return { applied, domain };
   }
@@ -311,12 +319,47 @@ export class Decider {
   /** decide answers ShouldRateLimit: counts the hits (unless refused, all-or-nothing) and returns the verdict. */
   async decide(input: DecideInput): Promise<ServiceVerdict> {
     const { applied, domain } = this.#match(input);
+    return this.#decideMatched(applied, domain);
+  }
+
+  /**
+   * decideNow is decide without a promise when it can be (perf, the HTTP API's hot path): a request with one
+   * limit to count, in process (a MemoryStore), is decided by the limiter's consumeSync; any other request
+   * returns decide's promise. Bad input throws, as decide rejects.
+   */
+  decideNow(input: DecideInput): ServiceVerdict | Promise<ServiceVerdict> {
+    const { applied, domain } = this.#match(input);
+    if (this.#inProcess) {
+      let one: Applied | undefined;
+      let n = 0;
+      for (const a of applied) {
+        if (a.rule === undefined) continue;
+        n++;
+        one = a;
+      }
+      const p = one?.rule?.policies;
+      if (n === 1 && p !== undefined && one !== undefined && one.hits > 0 && one.hits <= (p[0] as Policy).limit) {
+        const rule = one.rule as Rule;
+        one.decision = this.limiter.consumeSync(one.key, { cost: one.hits, policy: p, shadow: rule.shadow });
+        return verdict(applied, domain !== undefined);
+      }
+    }
+    return this.#decideMatched(applied, domain);
+  }
+
+  /** #decideMatched is decide once the descriptors are matched. */
+  async #decideMatched(applied: Applied[], domain: Domain | undefined): Promise<ServiceVerdict> {
     const aon = domain?.allOrNothing ?? true;
     const members: Applied[] = [];
     const never: Applied[] = [];
+    let zero = false;
     for (const a of applied) {
       const p = a.rule?.policies;
-      if (p === undefined) continue;
+      if (p === undefined) {
+        // An override of 0 refuses the request (nothing to count or peek: verdict answers it).
+        if (a.rule !== undefined && refusesAll(a.rule)) zero = true;
+        continue;
+      }
       // Hits above a limit are never admitted: reported as the limit stands, refusing the request.
       if (a.hits > (p[0] as Policy).limit) never.push(a);
       else members.push(a);
@@ -324,7 +367,7 @@ export class Decider {
     if (never.length > 0) await this.#peekAll(never);
     const policiesOf = (a: Applied) => (a.rule as Rule).policies as readonly Policy[];
     const shadowOf = (a: Applied) => (a.rule as Rule).shadow;
-    const refusedAlready = never.some((a) => !shadowOf(a));
+    const refusedAlready = zero || never.some((a) => !shadowOf(a));
     if (aon && (members.length > 1 || (members.length === 1 && refusedAlready))) {
       // One atomic step (a check, hits 0, refuses when nothing is left); a dry run when refused already.
       const r = await this.limiter.consumeAll(
@@ -470,15 +513,49 @@ function isAllowed(a: Applied): boolean {
   return d.allowed;
 }
 
+/** refusesAll tells a request's override of 0 requests: no policy, every hit (and every check) refused. */
+function refusesAll(rule: Rule): boolean {
+  return rule.policies === undefined && !rule.unlimited;
+}
+
+/**
+ * zeroDecision is the decision of an override of 0 (nothing taken, nothing left): refused, and the wait one
+ * whole unit, the window envoyproxy/ratelimit would count the hits in.
+ */
+function zeroDecision(rule: Rule): Decision {
+  const ms = UNITS[rule.unit].ms;
+  const name = `override-0-per-${rule.unit}`;
+  return { allowed: false, limit: 0, remaining: 0, retryAfterMs: ms, resetAfterMs: ms, policy: name, policies: [] };
+}
+
 function verdict(applied: readonly Applied[], knownDomain: boolean): ServiceVerdict {
   const statuses: DescriptorVerdict[] = [];
-  const policyItems: string[] = [];
-  const limitItems: string[] = [];
+  // The RateLimit-Policy and RateLimit fields, item by item (perf: strings, not arrays to join).
+  let policyText = "";
+  let limitText = "";
   let over = false;
   let degraded = false;
   let retryMs = 0;
   for (const a of applied) {
     const d = a.decision;
+    if (a.rule !== undefined && refusesAll(a.rule)) {
+      const z = zeroDecision(a.rule);
+      const secs = Math.max(1, secondsUp(z.resetAfterMs));
+      over = true;
+      if (z.retryAfterMs > retryMs) retryMs = z.retryAfterMs;
+      policyText += `${policyText === "" ? "" : ", "}"${z.policy}";q=0;w=${secs}`;
+      limitText += `${limitText === "" ? "" : ", "}"${z.policy}";r=0;t=${secs}`;
+      statuses.push({
+        code: "OVER_LIMIT",
+        rule: a.rule,
+        matched: a.matched,
+        decision: z,
+        shadowOverLimit: false,
+        hits: a.hits,
+        durationUntilResetMs: z.resetAfterMs,
+      });
+      continue;
+    }
     if (a.rule === undefined || d === undefined) {
       statuses.push({
         code: "OK",
@@ -511,8 +588,8 @@ function verdict(applied: readonly Applied[], knownDomain: boolean): ServiceVerd
       if (waitMs > retryMs) retryMs = waitMs;
     }
     if (!a.rule.shadow) {
-      policyItems.push(policyField(policies));
-      limitItems.push(limitField(d, policies));
+      policyText = policyText === "" ? policyField(policies) : `${policyText}, ${policyField(policies)}`;
+      limitText = limitText === "" ? limitField(d, policies) : `${limitText}, ${limitField(d, policies)}`;
     }
     statuses.push({
       code,
@@ -525,8 +602,8 @@ function verdict(applied: readonly Applied[], knownDomain: boolean): ServiceVerd
     });
   }
   const headers: HeaderList = [];
-  if (policyItems.length > 0) {
-    headers.push(["RateLimit-Policy", policyItems.join(", ")], ["RateLimit", limitItems.join(", ")]);
+  if (policyText !== "") {
+    headers.push(["RateLimit-Policy", policyText], ["RateLimit", limitText]);
   }
   if (over) headers.push(["Retry-After", String(Math.max(1, secondsUp(retryMs)))]);
   return { overall: over ? "OVER_LIMIT" : "OK", statuses, headers, degraded, knownDomain };

@@ -82,11 +82,12 @@ const LIMIT_KEYS = new Set(["requests_per_unit", "unit"]);
  * decides something else.
  */
 export function parseBody(body: unknown): DecideInput | PolicyInput {
+  // The field checks walk keys with for...in (perf: no key array): JSON.parse makes plain objects, own keys only.
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new HttpError(400, "ERR_INVALID_REQUEST", "the body must be a JSON object with domain and descriptors.");
   }
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) {
+  for (const k in b) {
     if (!BODY_KEYS.has(k)) {
       throw new HttpError(
         400,
@@ -122,7 +123,7 @@ export function parseBody(body: unknown): DecideInput | PolicyInput {
     if (typeof d !== "object" || d === null || Array.isArray(d)) {
       throw new HttpError(400, "ERR_INVALID_REQUEST", `descriptors[${i}] must be an object with entries.`);
     }
-    for (const k of Object.keys(d)) {
+    for (const k in d) {
       if (!DESCRIPTOR_KEYS.has(k)) {
         throw new HttpError(400, "ERR_UNKNOWN_OPTION", `unknown field ${JSON.stringify(k)} in descriptors[${i}].`);
       }
@@ -137,7 +138,7 @@ export function parseBody(body: unknown): DecideInput | PolicyInput {
           `descriptors[${i}].limit must be { "requests_per_unit": N, "unit": "MINUTE" }.`,
         );
       }
-      for (const k of Object.keys(x.limit)) {
+      for (const k in x.limit) {
         if (!LIMIT_KEYS.has(k)) {
           throw new HttpError(
             400,
@@ -150,11 +151,9 @@ export function parseBody(body: unknown): DecideInput | PolicyInput {
       // Checked by the decider (checkOverride), as the gRPC API's.
       limit = { requestsPerUnit: l.requests_per_unit as number, unit: l.unit as string };
     }
-    return {
-      entries: x.entries as RequestDescriptor["entries"],
-      hitsAddend: x.hits_addend as number | undefined,
-      ...(limit === undefined ? {} : { limit }),
-    };
+    const entries = x.entries as RequestDescriptor["entries"];
+    const hitsAddend = x.hits_addend as number | undefined;
+    return limit === undefined ? { entries, hitsAddend } : { entries, hitsAddend, limit };
   });
   return {
     domain: b.domain as string,
@@ -194,6 +193,11 @@ const ruleHeads = new WeakMap<object, string>();
 /** CODE_JSON is each verdict code as a JSON string (perf: no JSON.stringify per status). */
 const CODE_JSON: Readonly<Record<string, string>> = { OK: '"OK"', OVER_LIMIT: '"OVER_LIMIT"' };
 
+/** HEADER_JSON is each header name a verdict carries as a JSON string (perf: no JSON.stringify per name). */
+const HEADER_JSON: ReadonlyMap<string, string> = new Map(
+  ["RateLimit-Policy", "RateLimit", "Retry-After"].map((k) => [k, JSON.stringify(k)]),
+);
+
 /** num renders a number as JSON.stringify does (a non-finite number is null). */
 const num = (n: number): string => (Number.isFinite(n) ? String(n) : "null");
 
@@ -220,11 +224,16 @@ export function verdictText(v: ServiceVerdict): string {
     out += `{"code":${CODE_JSON[s.code] ?? JSON.stringify(s.code)},${head}${num(s.decision?.remaining ?? 0)},"duration_until_reset_ms":${num(s.durationUntilResetMs)},"shadow_over_limit":${s.shadowOverLimit},"unit_code":${UNITS[r.unit].code}}`;
   }
   out += '],"headers":{';
-  // As Object.fromEntries: a repeated name keeps its first place and its last value (the service never repeats one).
-  const fields = new Map<string, string>(v.headers);
+  const h = v.headers;
+  // As Object.fromEntries: a repeated name keeps its first place and its last value (the service never repeats
+  // one: the names are checked distinct, else the Map does it).
+  let distinct = true;
+  for (let i = 1; i < h.length && distinct; i++)
+    for (let j = 0; j < i; j++) if ((h[i] as [string, string])[0] === (h[j] as [string, string])[0]) distinct = false;
+  const fields: Iterable<readonly [string, string]> = distinct ? h : new Map<string, string>(h);
   let first = true;
   for (const [k, value] of fields) {
-    out += `${first ? "" : ","}${JSON.stringify(k)}:${JSON.stringify(value)}`;
+    out += `${first ? "" : ","}${HEADER_JSON.get(k) ?? JSON.stringify(k)}:${JSON.stringify(value)}`;
     first = false;
   }
   return `${out}}${v.degraded ? ',"degraded":true' : ""}}`;
@@ -266,56 +275,65 @@ function send(res: ServerResponse, status: number, body: unknown, headers: reado
 
 /** readJson reads a JSON body of at most `max` bytes. */
 function readJson(req: IncomingMessage, max: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const type = req.headers["content-type"] ?? "";
-    if (!/^application\/json\b/i.test(type)) {
+  return new Promise((resolve, reject) => readBody(req, max, (err, body) => (err ? reject(err) : resolve(body))));
+}
+
+/**
+ * readBody reads a JSON body of at most `max` bytes and calls `done` once, with the error or the parsed body
+ * (perf: no promise, for the hot path of POST /v1/decide; readJson is its promise).
+ */
+function readBody(req: IncomingMessage, max: number, done: (err: unknown, body?: unknown) => void): void {
+  const type = req.headers["content-type"] ?? "";
+  if (!/^application\/json\b/i.test(type)) {
+    req.resume();
+    done(new HttpError(415, "ERR_INVALID_REQUEST", "send the body as Content-Type: application/json."));
+    return;
+  }
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > max) {
+    req.resume();
+    done(new HttpError(413, "ERR_INVALID_REQUEST", `the body is larger than ${max} bytes.`));
+    return;
+  }
+  // A body nearly always comes in one chunk: kept alone, it is parsed without a concat (perf).
+  let one: Buffer | undefined;
+  let chunks: Buffer[] | undefined;
+  let size = 0;
+  let finished = false;
+  req.on("data", (c: Buffer) => {
+    if (finished) return;
+    size += c.length;
+    if (size > max) {
+      finished = true;
+      done(new HttpError(413, "ERR_INVALID_REQUEST", `the body is larger than ${max} bytes.`));
       req.resume();
-      reject(new HttpError(415, "ERR_INVALID_REQUEST", "send the body as Content-Type: application/json."));
       return;
     }
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > max) {
-      req.resume();
-      reject(new HttpError(413, "ERR_INVALID_REQUEST", `the body is larger than ${max} bytes.`));
+    if (one === undefined && chunks === undefined) one = c;
+    else {
+      chunks ??= [one as Buffer];
+      one = undefined;
+      chunks.push(c);
+    }
+  });
+  req.on("end", () => {
+    if (finished) return;
+    finished = true;
+    let body: unknown;
+    try {
+      const all = one ?? (chunks === undefined ? Buffer.alloc(0) : Buffer.concat(chunks));
+      body = JSON.parse(all.toString("utf8"));
+    } catch {
+      done(new HttpError(400, "ERR_INVALID_REQUEST", "the body is not valid JSON."));
       return;
     }
-    // A body nearly always comes in one chunk: kept alone, it is parsed without a concat (perf).
-    let one: Buffer | undefined;
-    let chunks: Buffer[] | undefined;
-    let size = 0;
-    let done = false;
-    req.on("data", (c: Buffer) => {
-      if (done) return;
-      size += c.length;
-      if (size > max) {
-        done = true;
-        reject(new HttpError(413, "ERR_INVALID_REQUEST", `the body is larger than ${max} bytes.`));
-        req.resume();
-        return;
-      }
-      if (one === undefined && chunks === undefined) one = c;
-      else {
-        chunks ??= [one as Buffer];
-        one = undefined;
-        chunks.push(c);
-      }
-    });
-    req.on("end", () => {
-      if (done) return;
-      done = true;
-      try {
-        const all = one ?? (chunks === undefined ? Buffer.alloc(0) : Buffer.concat(chunks));
-        resolve(JSON.parse(all.toString("utf8")));
-      } catch {
-        reject(new HttpError(400, "ERR_INVALID_REQUEST", "the body is not valid JSON."));
-      }
-    });
-    req.on("error", (e) => {
-      if (!done) {
-        done = true;
-        reject(e);
-      }
-    });
+    done(undefined, body);
+  });
+  req.on("error", (e) => {
+    if (!finished) {
+      finished = true;
+      done(e);
+    }
   });
 }
 
@@ -387,34 +405,72 @@ export async function startHttp(o: HttpOptions): Promise<HttpServer> {
       await o.decider.changePolicy(input, route);
       return send(res, 200, { limits: 1 });
     }
-    if (route === "decide" || route === "peek") {
-      const v = route === "decide" ? await o.decider.decide(input) : await o.decider.peek(input);
-      if (route === "decide") {
-        try {
-          o.onVerdict?.(input, v);
-        } catch {
-          // A listener that throws never reaches the caller.
-        }
-      }
+    if (route === "decide") return answer(res, input, await o.decider.decide(input));
+    if (route === "peek") {
+      const v = await o.decider.peek(input);
       return send(res, 200, verdictText(v), v.headers);
     }
     const n = route === "refund" ? await o.decider.refund(input) : await o.decider.reset(input);
     return send(res, 200, { limits: n });
   };
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
+  /** fail answers a request that failed: its HttpError, a coded floodgate error (400), else 500 (logged). */
+  const fail = (res: ServerResponse, err: unknown): void => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof HttpError) {
+      send(res, err.status, { error: err.code, message: err.message });
+      return;
+    }
+    const e = err as Error & { code?: unknown };
+    if (typeof e?.code === "string" && e.code.startsWith("ERR_")) {
+      send(res, 400, { error: e.code, message: e.message });
+      return;
+    }
+    o.log("error", "HTTP request failed", { error: String(e?.stack ?? err) });
+    send(res, 500, { error: "ERR_INTERNAL", message: "internal error" });
+  };
+  /** answer sends a decide verdict (told to onVerdict first; a listener that throws never reaches the caller). */
+  const answer = (res: ServerResponse, input: DecideInput, v: ServiceVerdict): void => {
+    try {
+      o.onVerdict?.(input, v);
+    } catch {
+      // A listener that throws never reaches the caller.
+    }
+    send(res, 200, verdictText(v), v.headers);
+  };
+  /**
+   * decideNow is POST /v1/decide of the domain form without a promise where it can be (perf: the hot path): the
+   * body read by callbacks, decided by Decider.decideNow (synchronous in process). Same answers as handle's.
+   */
+  const decideNow = (req: IncomingMessage, res: ServerResponse): void => {
+    readBody(req, o.maxBodyBytes, (err, body) => {
+      if (err !== undefined) return fail(res, err);
+      try {
+        const input = parseBody(body);
+        if ("policy" in input) {
+          // The catch also takes what the answer itself throws: never an unhandled rejection.
+          o.decider
+            .decidePolicy(input, "decide")
+            .then((v) => send(res, 200, policyJson(input, v), v.headers))
+            .catch((e: unknown) => fail(res, e));
+          return;
+        }
+        const v = o.decider.decideNow(input);
+        if (v instanceof Promise) v.then((x) => answer(res, input, x)).catch((e: unknown) => fail(res, e));
+        else answer(res, input, v);
+      } catch (e) {
+        fail(res, e);
       }
-      if (err instanceof HttpError) return send(res, err.status, { error: err.code, message: err.message });
-      const e = err as Error & { code?: unknown };
-      if (typeof e?.code === "string" && e.code.startsWith("ERR_")) {
-        return send(res, 400, { error: e.code, message: e.message });
-      }
-      o.log("error", "HTTP request failed", { error: String(e?.stack ?? err) });
-      send(res, 500, { error: "ERR_INTERNAL", message: "internal error" });
     });
+  };
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method === "POST" && req.url === "/v1/decide" && !o.adminListener && (o.tokens.length === 0 || open(req))) {
+      decideNow(req, res);
+      return;
+    }
+    handle(req, res).catch((err: unknown) => fail(res, err));
   };
   const server =
     o.tls === undefined

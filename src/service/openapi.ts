@@ -34,7 +34,7 @@ const request = {
             required: ["requests_per_unit", "unit"],
             additionalProperties: false,
             properties: {
-              requests_per_unit: { type: "integer", minimum: 1, maximum: 4294967295 },
+              requests_per_unit: { type: "integer", minimum: 0, maximum: 4294967295 },
               unit: {
                 description: "a unit name (any case) or Envoy's number for it",
                 oneOf: [

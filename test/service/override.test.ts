@@ -116,16 +116,36 @@ describe("RateLimitOverride over gRPC", () => {
     }
   });
 
-  it("bad overrides (unit UNKNOWN or undefined, requests_per_unit 0) are INVALID_ARGUMENT and count nothing", async () => {
-    for (const d of [
-      limited("tenant", "t3", 5, 0),
-      limited("tenant", "t3", 5, 8),
-      limited("tenant", "t3", 0, MINUTE),
-    ]) {
+  it("bad overrides (unit UNKNOWN or undefined) are INVALID_ARGUMENT and count nothing", async () => {
+    for (const d of [limited("tenant", "t3", 5, 0), limited("tenant", "t3", 5, 8)]) {
       await expect(call([d]), JSON.stringify(d)).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
     }
     expect((await call([descriptor({ tenant: "t3" })])).statuses[0]?.limit_remaining).toBe(99);
     expect((await call([limited("tenant", "t3", 5, MINUTE)])).statuses[0]?.limit_remaining).toBe(4);
+  });
+
+  // Regression (issue 15): requests_per_unit 0 was refused as INVALID_ARGUMENT, which Envoy answers by its
+  // failure_mode_deny (allow, by default); envoyproxy/ratelimit counts the hit against a limit of 0: OVER_LIMIT.
+  it("requests_per_unit 0 refuses every hit, OVER_LIMIT as in envoyproxy/ratelimit, and takes nothing from the rest", async () => {
+    for (let step = 1; step <= 3; step++) {
+      const r = await call([limited("tenant", "t4", 0, MINUTE), descriptor({ tenant: "t5" })]);
+      expect(r.overall_code, `step ${step}`).toBe("OVER_LIMIT");
+      expect(r.statuses[0], `step ${step}`).toMatchObject({
+        code: "OVER_LIMIT",
+        current_limit: { requests_per_unit: 0, unit: "MINUTE" },
+        limit_remaining: 0,
+        duration_until_reset: { seconds: 60 },
+      });
+      expect(r.statuses[1]?.code, `step ${step}`).toBe("OK");
+    }
+    // All or nothing: t5 lost nothing to the three refused requests; t4's configured limit counted nothing either.
+    expect((await call([descriptor({ tenant: "t5" })])).statuses[0]?.limit_remaining).toBe(99);
+    expect((await call([descriptor({ tenant: "t4" })])).statuses[0]?.limit_remaining).toBe(99);
+    // A check (hits_addend 0) of a limit of 0 is refused too: one more hit would not pass.
+    const check = await call([{ ...descriptor({ tenant: "t4" }, 0), limit: { requests_per_unit: 0, unit: HOUR } }]);
+    expect(check.statuses[0]).toMatchObject({ code: "OVER_LIMIT", limit_remaining: 0 });
+    // In an unknown domain it is ignored, as every override.
+    expect((await call([limited("tenant", "t4", 0, MINUTE)], "nowhere")).overall_code).toBe("OK");
   });
 
   it("reads Envoy's bytes: RateLimitDescriptor field 2 { requests_per_unit = 1, unit = 2 }", async () => {
@@ -173,5 +193,42 @@ describe("the HTTP API's limit", () => {
     const badUnit = await postJson(svc.httpPort, "/v1/decide", body("fortnight"));
     expect(badUnit.status).toBe(400);
     expect(String(badUnit.body.message)).toContain("WEEK (7)");
+    for (const n of [-1, 1.5, 4_294_967_296]) {
+      const badCount = await postJson(svc.httpPort, "/v1/decide", {
+        domain: "edge",
+        descriptors: [{ entries: [{ key: "plan", value: "free" }], limit: { requests_per_unit: n, unit: "MINUTE" } }],
+      });
+      expect([badCount.status, String(badCount.body.message)], String(n)).toEqual([
+        400,
+        expect.stringContaining("from 0 to 4294967295"),
+      ]);
+    }
+  });
+
+  it("a limit of 0 answers 200 with allowed false, Retry-After one unit and the RateLimit fields of q=0", async () => {
+    const res = await postJson(svc.httpPort, "/v1/decide", {
+      domain: "edge",
+      descriptors: [{ entries: [{ key: "plan", value: "free" }], limit: { requests_per_unit: 0, unit: "MINUTE" } }],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      allowed: false,
+      overall_code: "OVER_LIMIT",
+      statuses: [
+        {
+          code: "OVER_LIMIT",
+          rule: "(override)",
+          limit: { requests_per_unit: 0, unit: "MINUTE" },
+          limit_remaining: 0,
+          duration_until_reset_ms: 60_000,
+        },
+      ],
+      headers: {
+        "RateLimit-Policy": '"override-0-per-minute";q=0;w=60',
+        RateLimit: '"override-0-per-minute";r=0;t=60',
+        "Retry-After": "60",
+      },
+    });
+    expect(res.headers.get("retry-after")).toBe("60");
   });
 });

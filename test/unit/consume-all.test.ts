@@ -122,17 +122,24 @@ describe("consumeAll on the memory store", () => {
     }
   });
 
-  // Regression (issue 15): the service undid a refused request with refunds, which keep a stepped bucket's phase.
-  it("a refused call leaves no trace, not even a stepped bucket's phase", async () => {
+  // Regression (issue 15): the service undid a refused request with refunds. At one instant a refund is the exact
+  // inverse of the take (a stepped bucket's phase included), so the trace shows to a call made while the refused
+  // one holds the units: here a consume of the same half-spent stepped bucket, started beside the refused call.
+  // Fails on take-then-refund (checked by forcing #allTakeRefund): the concurrent consume is refused.
+  it("a refused call leaves no trace: a call beside it gets a half-spent stepped bucket's last token, phase kept", async () => {
     const { limiter, clock } = setup();
-    await limiter.consumeAll([{ key: "k", policy: stepped }, r("/y", 2)]);
+    await limiter.consumeAll([{ key: "k", policy: stepped }, r("/y", 2)]); // k: 1 of 2 left, its phase starts now
     clock.now += 100;
-    const refused = await limiter.consumeAll([{ key: "fresh", policy: stepped }, r("/y")]);
+    const [refused, beside] = await Promise.all([
+      limiter.consumeAll([{ key: "k", policy: stepped }, r("/y")]),
+      limiter.consume("k", { policy: stepped }),
+    ]);
     expect(refused.allowed).toBe(false);
-    clock.now += 400;
-    // "fresh" was never taken from: its first take now starts its phase now (700 ms to the next step).
-    const d = await limiter.consume("fresh", { policy: stepped });
-    expect([d.remaining, d.resetAfterMs]).toEqual([1, 700]);
+    // k's last token went to the call beside; its phase is the first take's: the next step is 600 ms away.
+    expect([beside.allowed, beside.remaining, beside.resetAfterMs]).toEqual([true, 0, 600]);
+    clock.now += 600;
+    const d = await limiter.consume("k", { policy: stepped });
+    expect([d.allowed, d.remaining, d.resetAfterMs]).toEqual([true, 1, 700]);
   });
 
   it("at maxKeys, a refused call puts the shared overflow state back too", async () => {
@@ -235,15 +242,20 @@ describe("consumeAll on a limiter with blocks (one atomic step too)", () => {
     expect((await limiter.peek("ann")).remaining).toBe(0);
   });
 
-  it("a refused call leaves no trace, not even a stepped bucket's phase", async () => {
+  // Fails on take-then-refund (checked by reverting 275076c's limiter change): the concurrent consume is refused.
+  it("a refused call leaves no trace: a call beside it gets a half-spent stepped bucket's last token, phase kept", async () => {
     const { limiter, clock } = blocking();
     await limiter.consumeAll([{ key: "k", policy: stepped }, r("/y", 2)]);
     clock.now += 100;
-    const refused = await limiter.consumeAll([{ key: "fresh", policy: stepped }, r("/y")]);
+    const [refused, beside] = await Promise.all([
+      limiter.consumeAll([{ key: "k", policy: stepped }, r("/y")]),
+      limiter.consume("k", { policy: stepped }),
+    ]);
     expect(refused.allowed).toBe(false);
-    clock.now += 400;
-    const d = await limiter.consume("fresh", { policy: stepped });
-    expect([d.remaining, d.resetAfterMs]).toEqual([1, 700]);
+    expect([beside.allowed, beside.remaining, beside.resetAfterMs]).toEqual([true, 0, 600]);
+    clock.now += 600;
+    const d = await limiter.consume("k", { policy: stepped });
+    expect([d.allowed, d.remaining, d.resetAfterMs]).toEqual([true, 1, 700]);
   });
 
   it("a blocked item refuses the call and takes nothing from the others; a blocked shadow item does not refuse", async () => {

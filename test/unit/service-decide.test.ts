@@ -342,3 +342,38 @@ describe("counters in Envoy's vocabulary (ServiceStats)", () => {
     expect(MISSING_PROM_CLIENT).toMatch(/npm install prom-client/);
   });
 });
+
+describe("decideNow (the HTTP API's hot path)", () => {
+  it("answers as decide does, without a promise for one in-process limit to count, with decide's promise otherwise", async () => {
+    const a = setup();
+    const b = setup();
+    const rows: [DecideInput, boolean][] = [
+      [req([d("a")]), true],
+      [req([d("a")], 3), true],
+      [req([d("a")], 2), true], // refused: 1 left
+      [req([d("a", "v", 0)]), false], // a check
+      [req([d("a")], 6), false], // above the limit: peeked
+      [req([d("shadow")]), true],
+      [req([d("shadow")]), true], // a shadow rule's refusal answers OK
+      [req([d("gold"), d("free")]), true], // free is replaced: one limit
+      [req([d("open")]), false], // unlimited: nothing to count
+      [req([d("a"), d("b")]), false], // two limits: all or nothing
+      [{ domain: "elsewhere", descriptors: [d("a")] }, false],
+      [{ domain: "shop", descriptors: [{ ...d("tb"), limit: { requestsPerUnit: 0, unit: "second" } }] }, false], // 0
+    ];
+    const full = (v: ServiceVerdict) => ({
+      overall: v.overall,
+      headers: v.headers,
+      statuses: v.statuses.map((s) => [s.code, s.rule?.path, s.decision?.remaining, s.durationUntilResetMs]),
+    });
+    for (const [i, [input, sync]] of rows.entries()) {
+      a.clock.now += 10;
+      b.clock.now += 10;
+      const now = b.decider.decideNow(input);
+      expect(now instanceof Promise, `row ${i}: ${JSON.stringify(input)}`).toBe(!sync);
+      expect(full(await now), `row ${i}`).toEqual(full(await a.decider.decide(input)));
+    }
+    // Bad input throws at once, as decide rejects.
+    expect(() => b.decider.decideNow({ domain: "", descriptors: [d("a")] })).toThrow(/needs a domain/);
+  });
+});
