@@ -95,9 +95,10 @@ for (const mode of ["standalone", "cluster"] as const) {
 
     // Regression (issue 15): all-or-nothing on Redis was take-then-refund, so a request refused by one limit
     // held units of the others for a round trip, and concurrent requests that should pass were refused.
-    it.runIf(mode === "standalone")(
-      "all-or-nothing is one atomic script call: refused requests never hold the shared limit, 100 of 100 pass",
-      async () => {
+    // Standalone only: on a Cluster the two keys live in different slots, where all-or-nothing takes and refunds
+    // (documented in docs/service.md), so this exact total is not promised there.
+    if (mode === "standalone") {
+      it("all-or-nothing is one atomic script call: refused requests never hold the shared limit, 100 of 100 pass", async () => {
         expect(await hammer([a], 1, () => [descriptor({ seat: "taken" })])).toBe(1);
         // 200 requests for the full seat (each refused) and 100 for fresh seats, interleaved, all at once.
         let i = 0;
@@ -107,8 +108,8 @@ for (const mode of ["standalone", "cluster"] as const) {
         });
         expect(admitted).toBe(100);
         expect(await remaining(a, "pool", "p")).toBe(0);
-      },
-    );
+      });
+    }
   });
 }
 
