@@ -148,7 +148,13 @@ async function main(): Promise<void> {
   }
   const all = order.map((name) => outcomes.get(name) ?? previous(name));
 
-  const command = `npm run bench${asked.length > 0 ? ` -- ${asked.join(" ")}` : ""}  (node --expose-gc --import tsx bench/run.ts${asked.length > 0 ? ` ${asked.join(" ")}` : ""})`;
+  // BENCH_* variables change what sections do (BENCH_FIXED=sequential, BENCH_ROUNDS, ...): the command shows them.
+  const env = Object.keys(process.env)
+    .filter((k) => k.startsWith("BENCH_"))
+    .sort()
+    .map((k) => `${k}=${process.env[k]} `)
+    .join("");
+  const command = `${env}npm run bench${asked.length > 0 ? ` -- ${asked.join(" ")}` : ""}  (node --expose-gc --import tsx bench/run.ts${asked.length > 0 ? ` ${asked.join(" ")}` : ""})`;
   const out: string[] = [];
   out.push("# floodgate benchmarks", "");
   out.push(`Command: \`${command}\`  `);
