@@ -106,6 +106,26 @@ describe("a fixed window migrated: limit 10 per 1000 ms, 4 counted in [1000, 200
   }
 });
 
+describe("a stepped token bucket migrated to a shorter interval: 10, 1 per 1000 ms, 4 taken at 0", () => {
+  // Each row: the time, the migrated state, why. The new interval is 500 ms; as-is keeps the 6 tokens.
+  const rows: [number, number[], string][] = [
+    [499, [2, 10, 1, 500, 6, 0], "less than a new interval since the last refill (0): its phase is kept"],
+    [
+      500,
+      [2, 10, 1, 500, 6, 500],
+      "a whole new interval since the last refill: the phase starts again now, no refill owed",
+    ],
+  ];
+  for (const [i, [nowMs, want, why]] of rows.entries()) {
+    it(`step ${i + 1}: at ${nowMs}: ${why}`, () => {
+      const v1 = live(tokenBucket({ name: "api", capacity: 10, refillAmount: 1, refillIntervalMs: 1000 }));
+      const state = applyPolicy(v1, null, 0, 4).state;
+      const to = tokenBucket({ name: "api", capacity: 10, refillAmount: 1, refillIntervalMs: 500 });
+      expect(migrated(v1, to, "as-is", state, nowMs)).toEqual(want);
+    });
+  }
+});
+
 describe("a refund never stores more than the capacity", () => {
   it("smooth and stepped token buckets: 2 spent, 1 back by refill, 3 refunded: full", () => {
     const smooth = tokenBucket({ capacity: 5, refillRate: 1 });
