@@ -133,4 +133,17 @@ describe("a refund never stores more than the capacity", () => {
     const stepped = tokenBucket({ capacity: 5, refillAmount: 1, refillIntervalMs: 1000 });
     expect(refundPolicy(stepped, applyPolicy(stepped, null, 0, 2).state, 1000, 3)).toEqual([5, 1000]);
   });
+
+  it("a stepped state refunded to full holds nothing, even read before its last refill (a clock stepped back)", () => {
+    const stepped = tokenBucket({ capacity: 5, refillAmount: 1, refillIntervalMs: 1000 });
+    const full = refundPolicy(stepped, applyPolicy(stepped, null, 0, 2).state, 1000, 3) as readonly number[];
+    expect([stepped.idle(full, 0, 900), stepped.idle(full, 0, 1000)], "idle at 900 and 1000").toEqual([true, true]);
+    const peek = applyPolicy(stepped, full, 900, 0);
+    expect([peek.allowed, peek.remaining, peek.rebased, peek.state], "a peek at 900: as a fresh key").toEqual([
+      true,
+      5,
+      false,
+      full,
+    ]);
+  });
 });
