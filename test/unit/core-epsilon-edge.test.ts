@@ -36,6 +36,7 @@ describe("exactly EPSILON from full is full", () => {
       const fresh = applyPolicy(p, null, 5000, 1);
       expect([got.allowed, got.remaining, got.resetAfterMs, got.state]).toEqual([true, 1, 1_000_000, kept]);
       expect([got.remaining, got.resetAfterMs, got.state]).toEqual([fresh.remaining, fresh.resetAfterMs, fresh.state]);
+      expect(p.idle(state, 0, 5000), "idle: it holds nothing, so a store may drop it").toBe(true);
     });
   }
 });
