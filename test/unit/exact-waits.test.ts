@@ -6,7 +6,7 @@
 // just above one where the test passes 1 ms earlier (float noise up) or not; not positive while the test fails now. A
 // mutant that takes such an estimate as is, or settles it on the wrong side, is 1 ms off in one of them.
 //
-// 55 of the 60 rows are also shared vectors (test/vectors/{gcra,leaky-bucket,token-bucket,sliding-window}.json, cases
+// 56 of the 61 rows are also shared vectors (test/vectors/{gcra,leaky-bucket,token-bucket,sliding-window}.json, cases
 // "exact-waits.test.ts row N"), each reaching its state from a fresh key with one or two admitted calls, so the Lua twin
 // is replayed on them too (test/integration/redis-vectors.test.ts). Not there: rows 24 and 25 (a fractional leaky
 // level that one admitted call from a fresh key does not land on exactly; not searched further), 31 (a full stepped
@@ -622,6 +622,15 @@ const ROWS: Row[] = [
     5,
     no(4, 984, 984),
     "retry within this window at a negative time: the estimate (983) lands on a whole ms, but the test fails there: 1 ms more",
+  ],
+  [
+    "slidingWindow",
+    { limit: 2, windowMs: 1e9 },
+    [1e9, 1, 1],
+    1e9 + 1000,
+    1,
+    no(0, 999998999, 1999999000),
+    "retry with current + cost exactly the limit, within this window: EPSILON of the previous count is a whole ms of 1e9, so the wait ends 1 ms before the window does",
   ],
 ];
 
