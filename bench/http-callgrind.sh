@@ -13,6 +13,8 @@
 # Kernel work is not counted: check with `strace -c -f -p PID` that variants make the same syscalls
 # per request (hello world: one read, one writev). Takes 2-4 minutes per variant.
 set -euo pipefail
+# shellcheck source=bench/callgrind-lib.sh
+source "$(dirname "$0")/callgrind-lib.sh"
 file=$1
 variant=$2
 n=${3:-6000}
@@ -41,11 +43,5 @@ callgrind_control -i off "$vpid" >/dev/null
 kill -TERM "$vpid"
 wait "$vpid" 2>/dev/null || true
 trap - EXIT
-callgrind_annotate --inclusive=no --threshold=100 "$out" 2>/dev/null | awk -v n="$n" -v name="$variant" '
-  /^ *[0-9,]+ +\(/ {
-    x = $1; gsub(",", "", x);
-    if ($0 ~ /PROGRAM TOTALS/) { total = x; next }
-    if ($0 ~ /compiler::|maglev|Maglev|turboshaft|Pipeline|OptimizedCompilationJob/) compiler += x
-  }
-  END { printf "%s: %.0f instructions/request (compiler %.0f, the rest %.0f) over %d requests\n", name, total / n, compiler / n, (total - compiler) / n, n }'
+per_request "$out" "$n" "$variant"
 rm -rf "$dir"

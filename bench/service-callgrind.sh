@@ -8,6 +8,8 @@
 #
 # Run: bash bench/service-callgrind.sh <dist/cli.js | echo-http | echo-http-same> [requests] [rate]
 set -euo pipefail
+# shellcheck source=bench/callgrind-lib.sh
+source "$(dirname "$0")/callgrind-lib.sh"
 target=$1
 n=${2:-4000}
 rate=${3:-400}
@@ -48,11 +50,5 @@ callgrind_control -i off "$vg" >/dev/null
 kill -TERM "$vg"
 wait "$vpid" 2>/dev/null || true
 trap - EXIT
-callgrind_annotate --inclusive=no --threshold=100 "$out" 2>/dev/null | awk -v n="$n" -v name="$target" '
-  /^ *[0-9,]+ +\(/ {
-    x = $1; gsub(",", "", x);
-    if ($0 ~ /PROGRAM TOTALS/) { total = x; next }
-    if ($0 ~ /compiler::|maglev|Maglev|turboshaft|Pipeline|OptimizedCompilationJob/) compiler += x
-  }
-  END { printf "%s: %.0f instructions/request (compiler %.0f, the rest %.0f) over %d requests\n", name, total / n, compiler / n, (total - compiler) / n, n }'
+per_request "$out" "$n" "$target"
 rm -rf "$dir"
