@@ -193,9 +193,10 @@ function smoothSettleMs(
  * numbers (test/unit/core-hot-path.test.ts checks it against evaluateAll). Perf: it is kept small
  * (about 290 bytes of bytecode, under V8's 460-byte limit per inlined function) so that V8 inlines
  * it into the memory store's hot path; the parameters (not closure constants) spare it a hole check
- * per use, and `1e-9` is EPSILON written out for the same reason.
+ * per use, and `1e-9` is EPSILON written out for the same reason. Exported for that test; not part
+ * of the package's API.
  */
-function smoothEvaluate(
+export function smoothEvaluate(
   capacity: number,
   rate: number,
   msPerToken: number,
@@ -242,12 +243,18 @@ function smoothEvaluate(
   };
 }
 
-// Smooth bucket state: [tokens, updatedAtMs]. Tokens may be fractional.
-function smoothBucket(name: string, capacity: number, rate: number): Policy {
-  const msPerToken = 1000 / rate;
-  const fullMs = capacity * msPerToken;
-  /** evaluateAll is the smooth bucket's evaluate for every case (see smoothEvaluate for the common ones). */
-  const evaluateAll = (
+/**
+ * smoothEvaluateAll returns a smooth bucket's evaluate for every case (smoothEvaluate's hot body
+ * decides the common ones and hands it the rest). Exported for test/unit/core-hot-path.test.ts,
+ * which checks the hot body against it; not part of the package's API.
+ */
+export function smoothEvaluateAll(
+  capacity: number,
+  rate: number,
+  msPerToken: number,
+  fullMs: number,
+): Policy["evaluate"] {
+  return function evaluateAll(
     s: ArrayLike<number>,
     o: number,
     fresh: boolean,
@@ -255,7 +262,7 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
     cost: number,
     next: number[] | Float64Array,
     out: Outcome,
-  ): boolean => {
+  ): boolean {
     // The state kept if denied: as stored, or rebased to nowMs when its time is ahead (the clock went back).
     let keptTokens = capacity;
     let keptAtMs = nowMs;
@@ -305,6 +312,12 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
     }
     return true;
   };
+}
+
+// Smooth bucket state: [tokens, updatedAtMs]. Tokens may be fractional.
+function smoothBucket(name: string, capacity: number, rate: number): Policy {
+  const msPerToken = 1000 / rate;
+  const fullMs = capacity * msPerToken;
   return definePolicy(
     TOKEN_BUCKET,
     name,
@@ -315,7 +328,13 @@ function smoothBucket(name: string, capacity: number, rate: number): Policy {
       windowMs: ceilMs((capacity * 1000) / rate),
       stateSize: 2,
       params: Object.freeze([capacity, rate]),
-      evaluate: smoothEvaluate(capacity, rate, msPerToken, fullMs, evaluateAll),
+      evaluate: smoothEvaluate(
+        capacity,
+        rate,
+        msPerToken,
+        fullMs,
+        smoothEvaluateAll(capacity, rate, msPerToken, fullMs),
+      ),
       refund(
         s: ArrayLike<number>,
         o: number,
