@@ -1,6 +1,9 @@
 // memory.ts: in-process decisions/s and bytes per key: floodgate against its peers and a bare Map, in one interleaved run.
 //
 // Run: node --expose-gc --import tsx bench/memory.ts        (writes bench/results/memory.md)
+//      ... bench/memory.ts --only 1:allowed,100000:denied --contestants floodgate,bare
+//      (some scenarios only, given as keys:path, or "memory" for bytes per key; some contestants
+//      only, by part of their name; prints the table without writing the results file)
 //
 // Every throughput scenario (1 key or 100,000 keys, allowed or denied path) runs
 // in its own child process, so call sites warmed by one scenario do not bias the
@@ -416,12 +419,13 @@ async function timed(r: Runner, n: number): Promise<{ ms: number; allowed: numbe
   return { ms: (c.user + c.system) / 1000, allowed };
 }
 
-async function throughput(keyCount: number, path: Path, only: string | undefined): Promise<ThroughputResult> {
+async function throughput(keyCount: number, path: Path, only: string[] | undefined): Promise<ThroughputResult> {
   const denied = path === "denied";
   const keys = Array.from({ length: keyCount }, (_, i) => keyName(i));
   const list = CONTESTANTS.filter(
     (c) =>
-      (only === undefined || c.name.includes(only)) && (!path.startsWith("churn") || CHURN_CONTESTANTS.includes(c)),
+      (only === undefined || only.some((x) => c.name.includes(x))) &&
+      (!path.startsWith("churn") || CHURN_CONTESTANTS.includes(c)),
   );
   const runners = list.map((c) => c.make(keys, path));
   for (const r of runners) await r.prepare();
@@ -597,8 +601,18 @@ const SCENARIOS: Array<{ job: string; keys: number; denied: boolean }> = [
   { job: `throughput:${MANY_KEYS}:churn at bound`, keys: MANY_KEYS, denied: false },
 ];
 
+/** listArg returns the comma-separated list given after `flag` on the command line, or undefined. */
+function listArg(flag: string): string[] | undefined {
+  const at = process.argv.indexOf(flag);
+  const v = at > 0 ? process.argv[at + 1] : undefined;
+  if (at > 0 && (v === undefined || v.startsWith("--"))) throw new Error(`bench/memory.ts: ${flag} needs a list`);
+  return v === undefined ? undefined : v.split(",").filter((x) => x !== "");
+}
+
 function runChild(job: string): unknown {
-  const r = spawnSync(process.execPath, [...process.execArgv, SELF, "--child", job], {
+  const contestants = listArg("--contestants");
+  const pass = contestants === undefined ? [] : ["--contestants", contestants.join(",")];
+  const r = spawnSync(process.execPath, [...process.execArgv, SELF, "--child", job, ...pass], {
     encoding: "utf8",
     maxBuffer: 16 * 1024 * 1024,
     timeout: 120_000,
@@ -652,13 +666,22 @@ async function main(): Promise<void> {
   const started = Date.now();
   const date = new Date().toISOString();
   const loadBefore = loadavg()[0] ?? 0;
+  // --only picks scenarios by "keys:path" (1:allowed, 100000:churn at bound) and "memory".
+  const only = listArg("--only");
+  const unknown = (only ?? []).filter((x) => x !== "memory" && !SCENARIOS.some((s) => s.job === `throughput:${x}`));
+  if (unknown.length > 0) {
+    throw new Error(
+      `bench/memory.ts --only: unknown scenario ${unknown.join(", ")}; pick from memory, ${SCENARIOS.map((s) => s.job.slice("throughput:".length)).join(", ")}`,
+    );
+  }
+  const scenarios = SCENARIOS.filter((s) => only === undefined || only.includes(s.job.slice("throughput:".length)));
   const results: ThroughputResult[] = [];
-  for (const s of SCENARIOS) {
+  for (const s of scenarios) {
     process.stderr.write(`memory bench: ${s.job}\n`);
     results.push(runChild(s.job) as ThroughputResult);
   }
   const mem: MemoryResult[] = [];
-  for (const s of MEMORY_STORES) {
+  for (const s of only === undefined || only.includes("memory") ? MEMORY_STORES : []) {
     process.stderr.write(`memory bench: memory:${s}\n`);
     mem.push(runChild(`memory:${s}`) as MemoryResult);
   }
@@ -707,8 +730,8 @@ async function main(): Promise<void> {
   out.push("| contestant | 1 key | 100,000 keys |");
   out.push("|---|---:|---:|");
   const pair = (keys: number): [ThroughputResult | undefined, ThroughputResult | undefined] => [
-    results[SCENARIOS.findIndex((s) => s.keys === keys && !s.denied)],
-    results[SCENARIOS.findIndex((s) => s.keys === keys && s.denied)],
+    results[scenarios.findIndex((s) => s.keys === keys && !s.denied && !s.job.includes("churn"))],
+    results[scenarios.findIndex((s) => s.keys === keys && s.denied)],
   ];
   for (const name of names) {
     const cells = [1, MANY_KEYS].map((k) => {
@@ -722,31 +745,32 @@ async function main(): Promise<void> {
     out.push("", "**Invalid rounds (allowed count not as expected):**", "");
     for (const x of invalid) out.push(`- ${x}`);
   }
-  out.push("");
-  out.push(
-    `Memory: ${MEMORY_KEYS.toLocaleString("en-US")} fresh keys \`user:000000\` to \`user:999999\` (11 characters), one decision each, in a fresh process; bytes = growth of \`heapUsed + arrayBuffers\` after \`gc()\`, divided by the keys still tracked. Key strings are included: the store keeps them.`,
-    "",
-  );
-  out.push("| store | tracked keys | MB | bytes per key | note |");
-  out.push("|---|---:|---:|---:|---|");
-  for (const m of mem) {
+  if (mem.length > 0) {
+    out.push("");
     out.push(
-      `| ${m.store} | ${m.tracked.toLocaleString("en-US")} | ${(m.bytes / 1e6).toFixed(1)} | ${(m.bytes / m.tracked).toFixed(1)} | ${m.note} |`,
+      `Memory: ${MEMORY_KEYS.toLocaleString("en-US")} fresh keys \`user:000000\` to \`user:999999\` (11 characters), one decision each, in a fresh process; bytes = growth of \`heapUsed + arrayBuffers\` after \`gc()\`, divided by the keys still tracked. Key strings are included: the store keeps them.`,
+      "",
     );
+    out.push("| store | tracked keys | MB | bytes per key | note |");
+    out.push("|---|---:|---:|---:|---|");
+    for (const m of mem) {
+      out.push(
+        `| ${m.store} | ${m.tracked.toLocaleString("en-US")} | ${(m.bytes / 1e6).toFixed(1)} | ${(m.bytes / m.tracked).toFixed(1)} | ${m.note} |`,
+      );
+    }
   }
   out.push("");
   const md = out.join("\n");
   process.stdout.write(`${md}\n`);
+  if (only !== undefined || listArg("--contestants") !== undefined) return; // a partial run: printed, not written
   mkdirSync(join(HERE, "results"), { recursive: true });
   writeFileSync(join(HERE, "results", "memory.md"), md);
 }
 
 async function child(job: string): Promise<void> {
-  const onlyAt = process.argv.indexOf("--only");
-  const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
   const [kind, a, b] = job.split(":");
   let result: unknown;
-  if (kind === "throughput") result = await throughput(Number(a), b as Path, only);
+  if (kind === "throughput") result = await throughput(Number(a), b as Path, listArg("--contestants"));
   else if (kind === "memory") result = await memory(a as string);
   else throw new Error(`unknown job ${job}`);
   process.stdout.write(`${JSON.stringify(result)}\n`);

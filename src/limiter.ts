@@ -304,6 +304,7 @@ export class RateLimiter {
     this.#autoBlock = o.autoBlock === undefined ? undefined : checkBlockRule(o.autoBlock);
     this.#blocking = o.blocks === true || this.#autoBlock !== undefined;
     if (this.#blocking) this.#blockStore("RateLimiter({ blocks })");
+    this.#updatePlain();
   }
 
   /**
@@ -315,6 +316,27 @@ export class RateLimiter {
   readonly #autoBlock: BlockRule | undefined;
   /** #blocking is true when decisions check blocks first (blocks, autoBlock, or a block() call). */
   #blocking: boolean;
+  /**
+   * #plain (perf) is the MemoryStore while a call without options needs nothing but the store's
+   * decision: no listener or counting binding (#observed), no blocks (#blocking), and default
+   * policies that all admit a cost of 1 (#unitCost); undefined otherwise. consume and consumeSync
+   * check this one field and then call the store; everything else takes the full path. Each change
+   * of those (on, off, COUNTER, block, replacePolicy) calls #updatePlain.
+   */
+  #plain: MemoryStore | undefined;
+  /**
+   * #plainAsync (perf) is #plain for consume: the same, and the default clock. An injected clock can
+   * throw (readClock), and consume must reject then, not throw; monotonicNow cannot, nor can a
+   * MemoryStore deciding a string key with floodgate's policies, so consume's plain path needs no
+   * try block (about 30 bytes of bytecode less in the caller's inlining budget).
+   */
+  #plainAsync: MemoryStore | undefined;
+
+  /** #updatePlain recomputes #plain and #plainAsync (see there) after a change of listeners, bindings, blocks or policies. */
+  #updatePlain(): void {
+    this.#plain = !this.#observed && !this.#blocking && this.#unitCost === 1 ? this.#memory : undefined;
+    this.#plainAsync = this.#injectedClock ? undefined : this.#plain;
+  }
 
   /** #blockStore returns the store's block members, or throws naming `call` when it has none. */
   #blockStore(call: string): Required<Pick<Store, "blockedFor" | "block" | "unblock" | "refused">> {
@@ -415,6 +437,7 @@ export class RateLimiter {
     }
     const s = this.#blockStore("block()");
     this.#blocking = true;
+    this.#updatePlain();
     await s.block(this.#blockScope, key, durationMs, this.#clock());
   }
 
@@ -462,6 +485,7 @@ export class RateLimiter {
     this.#policies = policies;
     this.#fastCostMax = fastCostMax;
     this.#unitCost = fastCostMax >= 1 ? 1 : -1;
+    this.#updatePlain();
   }
 
   /**
@@ -566,6 +590,17 @@ export class RateLimiter {
    * returns the Decision. Pass a number for the cost, or `{ cost, policy }`.
    */
   consume(key: string, costOrOptions?: number | CallOptions): Promise<Decision> {
+    // Perf: the plainest call (see #plain) is kept this small so V8 inlines it, the store's decision
+    // and the policy's evaluate into the caller within its bytecode budget; the rest takes #consumeFull.
+    // #now() is monotonicNow here (see #plainAsync): finite, and it cannot throw.
+    const memory = this.#plainAsync;
+    if (memory !== undefined && costOrOptions === undefined && typeof key === "string")
+      return Promise.resolve(memory.consumeSync(key, this.policies, 1, this.#now()));
+    return this.#consumeFull(key, costOrOptions);
+  }
+
+  /** #consumeFull is consume for every call but the plainest (see #plain). */
+  #consumeFull(key: string, costOrOptions: number | CallOptions | undefined): Promise<Decision> {
     // Perf: the common call skips #resolve (see #fastCost); the rest takes #consumeResolved.
     // Not an async function: a store's own promise (Redis) is handed back as it is
     // (Promise.resolve returns a native promise unchanged) instead of being adopted
@@ -898,6 +933,7 @@ export class RateLimiter {
     this.#durationSinks = durations.length > 0 ? durations : undefined;
     this.#refusedSinks = refused.length > 0 ? refused : undefined;
     this.#observed = l.decision !== undefined || l.nearLimit !== undefined || this.#heavyK > 0 || this.#counting;
+    this.#updatePlain();
     this.#countOnly = this.#counting && l.decision === undefined && l.nearLimit === undefined && this.#heavyK === 0;
     this.#timeMask =
       l.decision !== undefined
@@ -947,6 +983,17 @@ export class RateLimiter {
    * per decision. It works with a MemoryStore only and throws a TypeError otherwise.
    */
   consumeSync(key: string, costOrOptions?: number | CallOptions): Decision {
+    // Perf: the plainest call (see #plain) is kept this small so V8 inlines it, the store's decision
+    // and the policy's evaluate into the caller within its bytecode budget; the rest takes #consumeSyncFull.
+    const memory = this.#plain;
+    // #now() is finite: monotonicNow is, and an injected clock passes readClock, which throws badClock's error.
+    if (memory !== undefined && costOrOptions === undefined && typeof key === "string")
+      return memory.consumeSync(key, this.policies, 1, this.#now());
+    return this.#consumeSyncFull(key, costOrOptions);
+  }
+
+  /** #consumeSyncFull is consumeSync for every call but the plainest (see #plain). */
+  #consumeSyncFull(key: string, costOrOptions: number | CallOptions | undefined): Decision {
     // Perf: the common call skips #resolve (see #fastCost) and checkNow; the rest takes #consumeSyncResolved.
     const memory = this.#memory;
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);

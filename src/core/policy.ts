@@ -213,7 +213,23 @@ export function settleSide(x: number, guard: number): number {
  * longest wait is `longestMs`: WAIT_GUARD of the magnitudes the estimate's rounding scales with.
  */
 export function waitGuard(nowMs: number, longestMs: number): number {
-  return ((nowMs < 0 ? -nowMs : nowMs) + longestMs) * WAIT_GUARD;
+  // Perf: the literal is WAIT_GUARD (2^-47; test/unit/core-hot-path.test.ts checks it): a module
+  // constant costs a load and a hole check, and this function must stay under V8's 27-byte
+  // "small function" size, which is inlined whatever the caller's budget left.
+  return ((nowMs < 0 ? -nowMs : nowMs) + longestMs) * 7.105427357601002e-15;
+}
+
+/**
+ * ceilClearMs returns ceil(x), the wait settleSide(x, guard) answers with 0, when x is clear of a
+ * whole ms by `guard` on both sides; otherwise 0, and callers settle the wait the full way
+ * (settleSide, settleMs), which gives the same answer. A result of 0 or less (x not positive, or
+ * too close to a whole ms, or so close to 0 that ceil(x) would be 1 by rounding) means "settle":
+ * it never claims a wait settleSide would not. Perf: the hot paths' one wait test (see waitGuard).
+ */
+export function ceilClearMs(x: number, guard: number): number {
+  const r = Math.ceil(x);
+  const d = r - x;
+  return d > guard && d < 1 - guard ? r : 0;
 }
 
 /**
@@ -259,8 +275,10 @@ export function settleMs(
 
 /** floorTokens floors a token count, forgiving rounding just below a whole number. */
 export function floorTokens(x: number): number {
-  const f = Math.floor(x + EPSILON);
-  return f > 0 ? f : 0;
+  // Perf: the literal is EPSILON (see waitGuard). Whole tokens start at 1: y >= 1 is floor(y) > 0.
+  const y = x + 1e-9;
+  if (!(y >= 1)) return 0;
+  return Math.floor(y);
 }
 
 /** ceilMs rounds a duration up to whole milliseconds, never below 0. */
