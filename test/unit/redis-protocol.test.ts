@@ -16,7 +16,6 @@ import {
   encode,
   encodeNode,
   loadCalls,
-  replyLength,
   SCRIPTS,
   specOf,
   type WireCall,
@@ -180,7 +179,6 @@ describe("encode: which script, which KEYS and ARGV", () => {
         calls.map((c) => ({ ...expected(c), ...(c.dryRun ? { op: "v" } : {}) })),
       );
     }
-    expect(replyLength([x, call("c", [tb], 1)])).toBe(1 + 4 * 3 + 4);
   });
 
   it("params travel as JavaScript's shortest round-trip text, read back exactly", () => {
@@ -348,15 +346,21 @@ describe("decode: replies into decisions", () => {
     call("r", [tb], 1, "a"),
     call("d", [tb, fw], 0, "b"),
     call("c", [fw], 0, "c"),
+    call("c", [tb], 3, "d"),
   ];
-  // step: a consume of one policy: allowed, remaining, retryAfterMs, resetAfterMs
-  // step: a consume of two: the decision's allowed, then four per policy (tb denies, fw would admit)
-  // step: a refund: 1; a reset: 1; a peek: four numbers
-  const reply = [1, 7, 0, 1300, 0, 0, 0, 2600, 2600, 1, 8, 0, 0, 1, 1, 1, 8, 0, 0];
-
-  it("reply length: 4 per one-policy consume, 1 + 4n per n-policy consume, 1 per refund or reset", () => {
-    expect(replyLength(calls)).toBe(4 + 9 + 1 + 1 + 4);
-  });
+  const reply = [
+    // step 1: a consume of one policy, admitted: remaining, resetAfterMs
+    7, 1300,
+    // step 2: a consume of two: the decision's allowed, then per policy (tb refuses: -1 - remaining,
+    // retryAfterMs, resetAfterMs; fw would admit: remaining, resetAfterMs)
+    0, -1, 2600, 2600, 8, 0,
+    // step 3: a refund: 1; step 4: a reset: 1
+    1, 1,
+    // step 5: a peek: remaining, resetAfterMs
+    8, 0,
+    // step 6: a consume of one policy, refused with 2 remaining: -3, retryAfterMs, resetAfterMs
+    -3, 400, 1300,
+  ];
 
   it("each call gets its decision, in order; refunds and resets get undefined", () => {
     const got = decode(calls, reply);
@@ -395,6 +399,42 @@ describe("decode: replies into decisions", () => {
       undefined,
       undefined,
       { allowed: true, remaining: 8, retryAfterMs: 0, resetAfterMs: 0, policy: "fw", per: [["fw", true, 8, 0, 0]] },
+      {
+        allowed: false,
+        remaining: 2,
+        retryAfterMs: 400,
+        resetAfterMs: 1300,
+        policy: "tb",
+        per: [["tb", false, 2, 400, 1300]],
+      },
+    ]);
+  });
+
+  it("an all-or-nothing call: the decision's allowed, then each member's outcome, admitted (2 items) or refused (3)", () => {
+    const x: WireCall = {
+      op: "a",
+      policies: [tb, fw, tb],
+      cost: 0,
+      keys: ["fg:{u1}:a", "fg:{u1}:b", "fg:{u2}:a"],
+      members: [
+        { cost: 1, shadow: false, item: 0 },
+        { cost: 1, shadow: false, item: 0 },
+        { cost: 4, shadow: false, item: 1 },
+      ],
+    };
+    const got = decode([x, call("c", [tb], 1)], [0, 6, 100, 7, 1000, -2, 900, 1300, 5, 700]).map(
+      (d) => d && [d.allowed, d.policies.map((p) => [p.allowed, p.remaining, p.retryAfterMs, p.resetAfterMs])],
+    );
+    expect(got).toEqual([
+      [
+        false,
+        [
+          [true, 6, 0, 100],
+          [true, 7, 0, 1000],
+          [false, 1, 900, 1300],
+        ],
+      ],
+      [true, [[true, 5, 0, 700]]],
     ]);
   });
 
@@ -405,10 +445,13 @@ describe("decode: replies into decisions", () => {
   it("a reply of the wrong shape throws, naming the reply; nothing is half-answered", () => {
     const bad: [string, unknown][] = [
       ["not an array", "OK"],
-      ["one short", reply.slice(1)],
+      ["empty", []],
+      ["one short", reply.slice(0, -1)],
       ["one long", [...reply, 1]],
-      ["a number that is not one", [1, "x", 0, 1300, ...reply.slice(4)]],
-      ["a negative wait", [1, 7, -5, 1300, ...reply.slice(4)]],
+      ["a refusal cut after its first item", reply.slice(0, -2)],
+      ["a number that is not one", ["x", 1300, ...reply.slice(2)]],
+      ["a negative wait", [0, -1, -5, 2600, ...reply.slice(2)]],
+      ["a remaining that is not one", [7, 1300, 0, "x", 2600, 2600, ...reply.slice(6)]],
     ];
     for (const [why, r] of bad) {
       expect(() => decode(calls, r), why).toThrow(/unexpected script reply/);

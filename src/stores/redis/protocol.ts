@@ -236,68 +236,78 @@ export function loadCalls(routeKey: string): ScriptCall[] {
 }
 
 /**
- * replyLength is how many integers the reply to `calls` holds: per consume of
- * one policy 4 (allowed, remaining, retryAfterMs, resetAfterMs; lone.lua and
- * decide.lua alike), per consume of n > 1 policies and per all-or-nothing call
- * of n members 1 + 4n (the decision's allowed, then four per policy), per
- * refund or reset 1.
- */
-export function replyLength(calls: readonly WireCall[]): number {
-  let n = 0;
-  for (const c of calls) {
-    const k = c.policies.length;
-    n += c.op === "a" ? 1 + 4 * k : c.op !== "c" ? 1 : k === 1 ? 4 : 1 + 4 * k;
-  }
-  return n;
-}
-
-/**
  * decode turns the reply to `calls` into each call's answer, in order: a
- * Decision per consume or peek, undefined per refund or reset. An all-or-nothing
- * call's Decision lists each member in `policies` (its own verdict), in order. It throws an
- * Error naming the reply when it is not an array of replyLength(calls) items;
- * numbers are read with Number(), so integer replies of any client (numbers,
- * numeric strings) decode alike.
+ * Decision per consume or peek, undefined per refund, reset or penalty. The reply
+ * is walked, as its items' count depends on the verdicts: per policy outcome,
+ * `remaining, resetAfterMs` when admitted (retryAfterMs is 0), or `-1 - remaining,
+ * retryAfterMs, resetAfterMs` when refused (the sign tells them apart); a consume of
+ * one policy is that outcome alone, a consume of n > 1 policies and an
+ * all-or-nothing call of n members the decision's allowed (1/0) then n outcomes,
+ * a refund, reset or penalty 1. An all-or-nothing call's Decision lists each member in
+ * `policies` (its own verdict), in order. It throws an Error naming the reply when
+ * it is not an array of that layout (too short, too long, an item that is not a
+ * number or a negative wait); numbers are read with Number(), so integer replies
+ * of any client (numbers, numeric strings) decode alike.
  */
 export function decode(calls: readonly WireCall[], reply: unknown): (Decision | undefined)[] {
-  if (!Array.isArray(reply) || reply.length !== replyLength(calls)) {
-    throw new Error(`floodgate: unexpected script reply ${describe(reply)}; expected ${replyLength(calls)} integers.`);
-  }
+  if (!Array.isArray(reply)) throw new Error(`floodgate: unexpected script reply ${describe(reply)}.`);
   const out: (Decision | undefined)[] = [];
-  let i = 0;
+  const at: Cursor = { i: 0 };
   for (const c of calls) {
     if (c.op !== "c" && c.op !== "a") {
-      i++;
+      if (at.i >= reply.length) throw short(reply, at.i);
+      at.i++;
       out.push(undefined);
       continue;
     }
     const n = c.policies.length;
     if (n === 1 && c.op === "c") {
-      out.push(singleDecision(c.policies[0] as Policy, outcomeAt(reply, i)));
-      i += 4;
+      out.push(singleDecision(c.policies[0] as Policy, outcomeAt(reply, at)));
       continue;
     }
-    const allowed = reply[i] === 1 || reply[i] === "1";
-    i++;
+    if (at.i >= reply.length) throw short(reply, at.i);
+    const allowed = reply[at.i] === 1 || reply[at.i] === "1";
+    at.i++;
     const outs: Outcome[] = [];
-    for (let j = 0; j < n; j++) {
-      outs.push(outcomeAt(reply, i));
-      i += 4;
-    }
+    for (let j = 0; j < n; j++) outs.push(outcomeAt(reply, at));
     out.push(combineDecision(c.policies, outs, allowed));
+  }
+  if (at.i !== reply.length) {
+    throw new Error(
+      `floodgate: unexpected script reply ${describe(reply)}; ${reply.length - at.i} integers after the last answer.`,
+    );
   }
   return out;
 }
 
-/** outcomeAt reads one policy's four integers from a reply at index i; it throws for a number that is not >= 0. */
-function outcomeAt(reply: unknown[], i: number): Outcome {
-  const a = reply[i];
-  const remaining = Number(reply[i + 1]);
-  const retryAfterMs = Number(reply[i + 2]);
-  const resetAfterMs = Number(reply[i + 3]);
+/** Cursor is decode's position in a reply. */
+interface Cursor {
+  i: number;
+}
+
+/** short is the error for a reply that ends at index i, before its last answer. */
+function short(reply: unknown[], i: number): Error {
+  return new Error(`floodgate: unexpected script reply ${describe(reply)}; it ends at ${i}, before its last answer.`);
+}
+
+/**
+ * outcomeAt reads one policy's outcome at the cursor and moves past it: `remaining,
+ * resetAfterMs` when admitted, `-1 - remaining, retryAfterMs, resetAfterMs` when
+ * refused. It throws for a reply that ends early or holds a wait that is not >= 0.
+ */
+function outcomeAt(reply: unknown[], at: Cursor): Outcome {
+  const i = at.i;
+  const first = Number(reply[i]);
+  const allowed = first >= 0;
+  const end = allowed ? i + 2 : i + 3;
+  if (end > reply.length) throw short(reply, i);
+  const remaining = allowed ? first : -1 - first;
+  const retryAfterMs = allowed ? 0 : Number(reply[i + 1]);
+  const resetAfterMs = Number(reply[end - 1]);
+  at.i = end;
   // NaN fails every comparison: a reply item that is not a number is refused here.
   if (!(remaining >= 0 && retryAfterMs >= 0 && resetAfterMs >= 0)) {
-    throw new Error(`floodgate: unexpected script reply ${describe(reply.slice(i, i + 4).join(","))} at ${i}.`);
+    throw new Error(`floodgate: unexpected script reply ${describe(reply.slice(i, end).join(","))} at ${i}.`);
   }
-  return { allowed: a === 1 || a === "1", remaining, retryAfterMs, resetAfterMs };
+  return { allowed, remaining, retryAfterMs, resetAfterMs };
 }

@@ -133,11 +133,18 @@ for _ = 1, runs do
           -- Kept: an admitted cost, or a state rebased after the clock went back.
           if (ok and cost > 0) or rebased then written[key] = store(key, nx, reset, not raw) end
         end
-        if ok then out[o + 1] = 1 else out[o + 1] = 0 end
-        out[o + 2] = rem
-        out[o + 3] = retry
-        out[o + 4] = reset
-        o = o + 4
+        -- The outcome: remaining, resetAfterMs when admitted; -1 - remaining,
+        -- retryAfterMs, resetAfterMs when refused (see decide.lua's Reply).
+        if ok then
+          out[o + 1] = rem
+          out[o + 2] = reset
+          o = o + 2
+        else
+          out[o + 1] = -1 - rem
+          out[o + 2] = retry
+          out[o + 3] = reset
+          o = o + 3
+        end
       end
       done = done + m
     end
@@ -184,11 +191,16 @@ for _ = 1, runs do
           if (all and cost > 0) or rebs[i] then store(keys[i], nexts[i], resets[i]) end
         end
         for i = 1, n do
-          if oks[i] then out[o + 1] = 1 else out[o + 1] = 0 end
-          out[o + 2] = rems[i]
-          out[o + 3] = retries[i]
-          out[o + 4] = resets[i]
-          o = o + 4
+          if oks[i] then
+            out[o + 1] = rems[i]
+            out[o + 2] = resets[i]
+            o = o + 2
+          else
+            out[o + 1] = -1 - rems[i]
+            out[o + 2] = retries[i]
+            out[o + 3] = resets[i]
+            o = o + 3
+          end
         end
       elseif op == 'a' or op == 'v' then
         -- All-or-nothing across keys. Members come grouped by item (an item: one key and
@@ -256,11 +268,16 @@ for _ = 1, runs do
           end
         end
         for m = 1, n do
-          if oks[m] then out[o + 1] = 1 else out[o + 1] = 0 end
-          out[o + 2] = rems[m]
-          out[o + 3] = retries[m]
-          out[o + 4] = resets[m]
-          o = o + 4
+          if oks[m] then
+            out[o + 1] = rems[m]
+            out[o + 2] = resets[m]
+            o = o + 2
+          else
+            out[o + 1] = -1 - rems[m]
+            out[o + 2] = retries[m]
+            out[o + 3] = resets[m]
+            o = o + 3
+          end
         end
       elseif op == 'r' then
         for i = 1, n do

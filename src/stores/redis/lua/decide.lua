@@ -26,10 +26,12 @@
 --     set            the policy set's index (1-based)
 --     cost           whole number of units
 --
--- Reply: a flat array of integers. Per 'c' decision of one policy: allowed (1/0),
--- remaining, retryAfterMs, resetAfterMs (as lone.lua). Per 'c' decision of several
--- policies, and per 'a' decision: the decision's allowed, then those four per policy
--- (for 'a', each member's own verdict). Per 'r'/'d'/'p': 1.
+-- Reply: a flat array of integers, its length set by the verdicts. A policy's outcome
+-- is `remaining, resetAfterMs` when admitted (retryAfterMs is 0), or `-1 - remaining,
+-- retryAfterMs, resetAfterMs` when refused (a negative first item). Per 'c' decision of
+-- one policy: its outcome (as lone.lua). Per 'c' decision of several policies, and per
+-- 'a' decision: the decision's allowed (1/0), then each policy's outcome (for 'a',
+-- each member's own verdict). Per 'r'/'d'/'p': 1.
 -- Decisions run in order, so two decisions on one key see each other's writes.
 
 -- The body is batch.lua (shared with node.lua); this prelude says where keys come

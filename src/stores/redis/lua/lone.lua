@@ -9,7 +9,8 @@
 --
 -- KEYS: the policy's key.
 -- ARGV: nowMs ('' to read the server's TIME), graceMs, p1, p2, p3, cost.
--- Reply: allowed (1/0), remaining, retryAfterMs, resetAfterMs.
+-- Reply: remaining, resetAfterMs when admitted; -1 - remaining, retryAfterMs,
+-- resetAfterMs when refused (decide.lua's outcome of one policy).
 
 local num = NUM_MEMO or tonumber
 local now = now_ms(ARGV[1])
@@ -45,5 +46,5 @@ else
     end
   end
 end
-if ok then return { 1, rem, retry, reset } end
-return { 0, rem, retry, reset }
+if ok then return { rem, reset } end
+return { -1 - rem, retry, reset }
