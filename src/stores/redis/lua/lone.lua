@@ -25,7 +25,7 @@ if a.step then
   ok, rem, retry, reset, w = a.step(raw, now, cost, num(ARGV[3]), num(ARGV[4]), num(ARGV[5]))
   if w then
     if reset > 0 then
-      redis.call('SET', key, w, 'PX', reset + num(ARGV[2]))
+      redis.call('PSETEX', key, string.format('%d', reset + num(ARGV[2])), w)
     else
       redis.call('DEL', key)
     end
@@ -40,7 +40,7 @@ else
   -- store: a TTL of resetMs (+ grace), or no key when the state holds no information.
   if (ok and cost > 0) or rebased then
     if reset > 0 and #nx > 0 then
-      redis.call('SET', key, serialize(nx), 'PX', reset + num(ARGV[2]))
+      redis.call('PSETEX', key, string.format('%d', reset + num(ARGV[2])), serialize(nx))
     else
       redis.call('DEL', key)
     end
