@@ -1,12 +1,13 @@
 -- batch.lua: the body of decide.lua and node.lua: decode the specs, sets and runs, then decide in order.
 --
--- The prelude before it (decide.lua or node.lua) defines K (the keys by position),
--- CACHE (nil, or every key's state read up front: node.lua) and a (the ARGV index
--- of the specs). With CACHE, every read comes from it and every write updates it,
+-- The prelude before it (decide.lua or node.lua) defines K (the keys by position,
+-- the first at index k), CACHE (nil, or every key's state read up front: node.lua)
+-- and a (the ARGV index of the specs). With CACHE, every read comes from it and every write updates it,
 -- so no command in this body can fail for a key's node: node.lua has read each key
 -- once (and so checked that this node serves it) before anything is written.
 
-local format = string.format
+-- Globals used per decision, read once per call (a global is a table lookup, a local is not).
+local call, format = redis.call, string.format
 local now = now_ms(ARGV[1])
 local grace = num(ARGV[2])
 
@@ -22,16 +23,16 @@ local function put(key, raw, reset_ms, absent)
   if reset_ms > 0 then
     local ttl = format('%d', reset_ms + grace)
     if absent then
-      if not redis.call('SET', key, raw, 'PX', ttl, 'NX') then
+      if not call('SET', key, raw, 'PX', ttl, 'NX') then
         error({ err = 'WRONGTYPE Operation against a key holding the wrong kind of value' })
       end
     else
-      redis.call('PSETEX', key, ttl, raw)
+      call('PSETEX', key, ttl, raw)
     end
     if CACHE then CACHE[key] = raw end
     return raw
   end
-  redis.call('DEL', key)
+  call('DEL', key)
   if CACHE then CACHE[key] = false end
   return false
 end
@@ -46,7 +47,7 @@ end
 -- get reads one key's state: from CACHE when there is one, else from Redis.
 local function get(key)
   if CACHE then return CACHE[key] end
-  return redis.call('GET', key)
+  return call('GET', key)
 end
 
 -- MGET_MAX bounds the keys of one MGET (Lua's unpack has a limit on values).
@@ -89,7 +90,6 @@ a = a + 1
 
 local out = {}
 local o = 0
-local k = 1
 for _ = 1, runs do
   local count = num(ARGV[a])
   local set = num(ARGV[a + 1])
@@ -115,7 +115,7 @@ for _ = 1, runs do
       local m = count - done
       if m > MGET_MAX then m = MGET_MAX end
       local raws = nil
-      if not CACHE then raws = redis.call('MGET', unpack(K, k, k + m - 1)) end
+      if not CACHE then raws = call('MGET', unpack(K, k, k + m - 1)) end
       for j = 1, m do
         local key = K[k]
         k = k + 1
@@ -127,7 +127,16 @@ for _ = 1, runs do
         if step then
           local w
           ok, rem, retry, reset, w = step(raw, now, cost, q1, q2, q3)
-          if w then written[key] = put(key, w, reset, not raw) end
+          if w then
+            if raw and reset > 0 then
+              -- put's common case written out: a key that exists, a state to keep.
+              call('PSETEX', key, format('%d', reset + grace), w)
+              if CACHE then CACHE[key] = w end
+              written[key] = w
+            else
+              written[key] = put(key, w, reset, not raw)
+            end
+          end
         else
           local st = nil
           if raw then st = parse(raw) end
@@ -292,14 +301,14 @@ for _ = 1, runs do
               -- still bounds it; keep the state (an idle-looking state can still differ
               -- from a fresh one, such as a stepped bucket's phase) until then.
               local _, _, _, reset = algs[i].eval(nx, now, 0, p1[i], p2[i], p3[i])
-              local ttl = redis.call('PTTL', keys[i])
+              local ttl = call('PTTL', keys[i])
               if reset > 0 and reset + grace > ttl then ttl = reset + grace end
               if ttl > 0 and #nx > 0 then
                 local raw = serialize(nx)
-                redis.call('PSETEX', keys[i], format('%d', ttl), raw)
+                call('PSETEX', keys[i], format('%d', ttl), raw)
                 if CACHE then CACHE[keys[i]] = raw end
               else
-                redis.call('DEL', keys[i])
+                call('DEL', keys[i])
                 if CACHE then CACHE[keys[i]] = false end
               end
             end
@@ -329,7 +338,7 @@ for _ = 1, runs do
         out[o] = 1
       else
         for i = 1, n do
-          redis.call('DEL', keys[i])
+          call('DEL', keys[i])
           if CACHE then CACHE[keys[i]] = false end
         end
         o = o + 1

@@ -36,7 +36,7 @@
 
 -- The body is batch.lua (shared with node.lua); this prelude says where keys come
 -- from and how they are read: KEYS, one MGET per run of one policy.
--- K holds the keys by position; CACHE (node.lua only) the states read up front;
--- a is the ARGV index where the specs start.
+-- K holds the keys by position, from index k; CACHE (node.lua only) the states read
+-- up front; a is the ARGV index where the specs start.
 local num = NUM_MEMO or tonumber
-local K, CACHE, a = KEYS, nil, 3
+local K, CACHE, a, k = KEYS, nil, 3, 1
