@@ -136,22 +136,27 @@ local raw = false
 local bad = {}
 local n = 0
 for i = 5, #ARGV, 2 do
-  local now = tonumber(ARGV[i])
-  local cost = tonumber(ARGV[i + 1])
-  n = n + 1
-  local ok1, rem1, retry1, reset1, w1 = a.step(raw, now, cost, p1, p2, p3)
-  local st = nil
-  if raw then st = parse(raw) end
-  local ok2, rem2, retry2, reset2, nx, rebased = a.eval(st, now, cost, p1, p2, p3)
-  local w2 = nil
-  if (ok2 and cost > 0) or rebased then w2 = serialize(nx) end
-  if ok1 ~= ok2 or rem1 ~= rem2 or retry1 ~= retry2 or reset1 ~= reset2 or w1 ~= w2 then
-    bad[#bad + 1] = string.format('call %d at %.17g cost %s: step %s %.17g %.17g %.17g %s; eval %s %.17g %.17g %.17g %s',
-      n, now, cost, tostring(ok1), rem1, retry1, reset1, tostring(w1 and #w1), tostring(ok2), rem2, retry2, reset2,
-      tostring(w2 and #w2))
-  end
-  if w2 then
-    if reset2 > 0 then raw = w2 else raw = false end
+  if ARGV[i] == 'state' then
+    -- A crafted state (binary), to replace the key's.
+    raw = ARGV[i + 1]
+  else
+    local now = tonumber(ARGV[i])
+    local cost = tonumber(ARGV[i + 1])
+    n = n + 1
+    local ok1, rem1, retry1, reset1, w1 = a.step(raw, now, cost, p1, p2, p3)
+    local st = nil
+    if raw then st = parse(raw) end
+    local ok2, rem2, retry2, reset2, nx, rebased = a.eval(st, now, cost, p1, p2, p3)
+    local w2 = nil
+    if (ok2 and cost > 0) or rebased then w2 = serialize(nx) end
+    if ok1 ~= ok2 or rem1 ~= rem2 or retry1 ~= retry2 or reset1 ~= reset2 or w1 ~= w2 then
+      bad[#bad + 1] = string.format('call %d at %.17g cost %s: step %s %.17g %.17g %.17g %s; eval %s %.17g %.17g %.17g %s',
+        n, now, cost, tostring(ok1), rem1, retry1, reset1, tostring(w1 and #w1), tostring(ok2), rem2, retry2, reset2,
+        tostring(w2 and #w2))
+    end
+    if w2 then
+      if reset2 > 0 then raw = w2 else raw = false end
+    end
   end
 end
 bad[#bad + 1] = n
@@ -198,6 +203,38 @@ return bad
         expect(got.slice(0, -1), `${name}, seed ${seed}: mismatches`).toEqual([]);
         expect(got.at(-1), "calls run").toBe(3000);
       }
+    });
+  }
+
+  // The inclusive EPSILON edges: a smooth bucket within EPSILON of full is full (no state), a
+  // leaky bucket within EPSILON of empty is empty; step must see them as eval does.
+  const doubles = (...xs: number[]): Buffer => {
+    const b = Buffer.alloc(8 * xs.length);
+    xs.forEach((x, i) => b.writeDoubleLE(x, 8 * i));
+    return b;
+  };
+  const at = 1_700_000_000_000;
+  const edges: [string, Policy, Buffer[]][] = [
+    [
+      "smooth token bucket",
+      tokenBucket({ capacity: 8, refillRate: 10 / 13 }),
+      [doubles(8 - 5e-10, at), doubles(8 - 1e-9, at), doubles(8 - 2e-9, at), doubles(7, at - 1300 + 1e-7)],
+    ],
+    [
+      "leaky bucket",
+      leakyBucket({ capacity: 8, leakRate: 2 }),
+      [doubles(5e-10, at), doubles(1e-9, at), doubles(2e-9, at), doubles(1, at - 500 + 1e-7), doubles(-1, at)],
+    ],
+  ];
+  for (const [name, policy, states] of edges) {
+    it(`${name}: states at the EPSILON edge, step as eval`, async () => {
+      const [code, p1, p2, p3] = specOf(policy);
+      const source = `${scriptSource(["lib.lua", LONE[code] as string])}\n${CHUNK}`;
+      const args: (string | Buffer)[] = [code, p1, p2, p3];
+      for (const st of states) for (const cost of ["1", "0", "8", "9"]) args.push("state", st, String(at), cost);
+      const got = (await client.eval(source, 0, ...args)) as (string | number)[];
+      expect(got.slice(0, -1), `${name}: mismatches`).toEqual([]);
+      expect(got.at(-1), "calls run").toBe(states.length * 4);
     });
   }
 });
