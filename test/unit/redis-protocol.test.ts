@@ -51,7 +51,11 @@ interface Parsed {
  * parseDecide reads KEYS and ARGV as decide.lua's header describes them (nowMs,
  * graceMs, specs, sets, runs), independently of protocol.ts, and returns the calls.
  */
-function parseDecide(keys: readonly string[], args: readonly string[]): { head: string[]; calls: Parsed[] } {
+function parseDecide(
+  keys: readonly string[],
+  args: readonly string[],
+  distinct = true,
+): { head: string[]; calls: Parsed[]; runs: number } {
   let a = 2;
   const num = (): number => {
     const v = args[a++];
@@ -83,10 +87,16 @@ function parseDecide(keys: readonly string[], args: readonly string[]): { head: 
   }
   const calls: Parsed[] = [];
   let k = 0;
-  for (let r = num(); r > 0; r--) {
+  const runs = num();
+  for (let r = runs; r > 0; r--) {
     const count = num();
     const set = sets[num() - 1] as (typeof sets)[number];
     const cost = num();
+    // decide.lua reads the keys of a run of one-policy consumes with one MGET: no key twice.
+    if (distinct && set.op === "c" && set.specs.length === 1) {
+      const ks = keys.slice(k, k + count);
+      expect(new Set(ks).size, `run of ${ks.join(",")}: distinct keys`).toBe(ks.length);
+    }
     for (let j = 0; j < count; j++) {
       const n = set.specs.length;
       calls.push({
@@ -103,20 +113,24 @@ function parseDecide(keys: readonly string[], args: readonly string[]): { head: 
     argsRead: args.length,
     keysRead: keys.length,
   });
-  return { head: [args[0] as string, args[1] as string], calls };
+  return { head: [args[0] as string, args[1] as string], calls, runs };
 }
 
 /**
  * parseNode reads KEYS and ARGV as node.lua's header describes them: one routing
  * key, then [nowMs, graceMs, nKeys, keys..., and decide.lua's specs, sets, runs].
  */
-function parseNode(keys: readonly string[], args: readonly string[]): { head: string[]; calls: Parsed[] } {
+function parseNode(
+  keys: readonly string[],
+  args: readonly string[],
+): { head: string[]; calls: Parsed[]; runs: number } {
   expect(keys.length, "node.lua declares one key").toBe(1);
   const n = Number(args[2]);
   expect(String(n), "ARGV[3] is the keys' count").toBe(args[2]);
   const carried = args.slice(3, 3 + n);
   if (n > 0) expect(keys[0], "the declared key is the first key carried").toBe(carried[0]);
-  return parseDecide(carried, [args[0] as string, args[1] as string, ...args.slice(3 + n)]);
+  // node.lua reads every key up front and keeps them current: a run may hold a key twice.
+  return parseDecide(carried, [args[0] as string, args[1] as string, ...args.slice(3 + n)], false);
 }
 
 /** expected renders a WireCall as parseDecide reads it back. */
@@ -131,6 +145,18 @@ function expected(c: WireCall): Parsed {
 }
 
 describe("encode: which script, which KEYS and ARGV", () => {
+  it("decide.lua: a one-policy consume whose key its run already holds starts a new run (one MGET per run); node.lua keeps one run", () => {
+    const keys = ["a", "b", "a", "c", "a", "a"];
+    const one = [tb];
+    const calls = keys.map((k) => call("c", one, 1, k));
+    const d = encode(undefined, "0", calls);
+    const got = parseDecide(d.keys, d.args);
+    expect({ calls: got.calls, runs: got.runs }).toEqual({ calls: calls.map(expected), runs: 4 });
+    const n = encodeNode(undefined, "0", calls);
+    const gotNode = parseNode(n.keys, n.args);
+    expect({ calls: gotNode.calls, runs: gotNode.runs }).toEqual({ calls: calls.map(expected), runs: 1 });
+  });
+
   it("a lone consume or peek of one policy runs its algorithm's lone script: [nowMs, graceMs, p1, p2, p3, cost]", () => {
     for (const p of ALL) {
       const params = [0, 1, 2].map((i) => String(p.params[i] ?? 0));

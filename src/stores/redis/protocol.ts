@@ -159,7 +159,10 @@ export function encodeNode(nowMs: number | undefined, graceMs: string, calls: re
  * of the same set and cost go as one run (count, set, cost). Sets are told
  * apart by the identity of their policy array (RateLimiter passes the same
  * frozen array on every call); two equal arrays are two sets, which is only
- * less compact.
+ * less compact. For decide.lua, a consume of one policy whose key the run
+ * already holds starts a new run: decide.lua reads a run's keys with one MGET
+ * before it writes any, so its keys must be distinct (node.lua reads every key
+ * up front and keeps them current itself).
  */
 function batchArgs(time: string, grace: string, calls: readonly WireCall[], node = false): ScriptCall {
   const keys: string[] = [];
@@ -173,6 +176,8 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
   let runSet = 0;
   let runCost = -1;
   let runCount = 0;
+  // runOf maps the key of each one-policy consume to the run that holds it (decide.lua only).
+  const runOf = node ? undefined : new Map<string, number>();
   for (const c of calls) {
     const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : c.op === "d" ? 2 : 3] as Map<readonly Policy[], number>;
     // An all-or-nothing call ("a") carries its members' costs in its set: a set of its own, every time.
@@ -195,7 +200,8 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
         for (const x of m) setArgs.push(String(x.item * 2 + (x.shadow ? 1 : 0)));
       } else sets.set(c.policies, set);
     }
-    if (set === runSet && c.cost === runCost) {
+    const one = runOf !== undefined && c.op === "c" && c.keys.length === 1 ? (c.keys[0] as string) : undefined;
+    if (set === runSet && c.cost === runCost && (one === undefined || runOf?.get(one) !== runs)) {
       runCount++;
     } else {
       if (runCount > 0) runArgs.push(String(runCount), String(runSet), String(runCost));
@@ -204,6 +210,7 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
       runCost = c.cost;
       runCount = 1;
     }
+    if (one !== undefined) runOf?.set(one, runs);
     const ks = c.keys;
     for (let i = 0; i < ks.length; i++) keys.push(ks[i] as string);
   }

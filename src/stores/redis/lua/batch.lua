@@ -50,6 +50,9 @@ local function get(key)
   return call('GET', key)
 end
 
+-- last_ttl and last_text are the last TTL written by the one-policy path and its text.
+local last_ttl, last_text = nil, nil
+
 -- MGET_MAX bounds the keys of one MGET (Lua's unpack has a limit on values).
 local MGET_MAX = 200
 
@@ -106,10 +109,10 @@ for _ = 1, runs do
     local step = SPEC_ALG[sp].step
     local q1, q2, q3 = SPEC_P1[sp], SPEC_P2[sp], SPEC_P3[sp]
     -- One MGET per MGET_MAX keys reads the run's states (one command, not one GET per
-    -- decision). A key this run already wrote is read from `written` instead, so two
-    -- decisions on one key still see each other's writes, in order. Earlier runs'
-    -- writes are in Redis before this run's MGET.
-    local written = {}
+    -- decision): the keys of one run are distinct (protocol.ts starts a new run at a
+    -- key the run already holds), and earlier runs' writes are in Redis before this
+    -- run's MGET, so two decisions on one key see each other's writes, in order. With
+    -- CACHE (node.lua), every state comes from CACHE, which every write updates.
     local done = 0
     while done < count do
       local m = count - done
@@ -119,22 +122,26 @@ for _ = 1, runs do
       for j = 1, m do
         local key = K[k]
         k = k + 1
-        local raw = written[key]
-        if raw == nil then
-          if CACHE then raw = CACHE[key] else raw = raws[j] end
-        end
+        local raw
+        if CACHE then raw = CACHE[key] else raw = raws[j] end
         local ok, rem, retry, reset
         if step then
           local w
           ok, rem, retry, reset, w = step(raw, now, cost, q1, q2, q3)
           if w then
             if raw and reset > 0 then
-              -- put's common case written out: a key that exists, a state to keep.
-              call('PSETEX', key, format('%d', reset + grace), w)
+              -- put's common case written out: a key that exists, a state to keep. Keys
+              -- of one call often share their TTL (a window's end, a fresh bucket's refill):
+              -- its text is made once for a run of them.
+              local ttl = reset + grace
+              if ttl ~= last_ttl then
+                last_ttl = ttl
+                last_text = format('%d', ttl)
+              end
+              call('PSETEX', key, last_text, w)
               if CACHE then CACHE[key] = w end
-              written[key] = w
             else
-              written[key] = put(key, w, reset, not raw)
+              put(key, w, reset, not raw)
             end
           end
         else
@@ -143,7 +150,7 @@ for _ = 1, runs do
           local nx, rebased
           ok, rem, retry, reset, nx, rebased = eval(st, now, cost, q1, q2, q3)
           -- Kept: an admitted cost, or a state rebased after the clock went back.
-          if (ok and cost > 0) or rebased then written[key] = store(key, nx, reset, not raw) end
+          if (ok and cost > 0) or rebased then store(key, nx, reset, not raw) end
         end
         -- The outcome: remaining, resetAfterMs when admitted; -1 - remaining,
         -- retryAfterMs, resetAfterMs when refused (see decide.lua's Reply).

@@ -21,7 +21,8 @@
 --                    the item is in shadow mode (decided, but its denial refuses
 --                    nothing); a run of such a set has count 1 and cost 0
 --   runs             how many runs of decisions follow, then per run (consecutive
---                    decisions with the same set and cost, such as a burst of cost 1):
+--                    decisions with the same set and cost, such as a burst of cost 1;
+--                    in a run of a 'c' set of one policy, no key twice):
 --     count          how many decisions
 --     set            the policy set's index (1-based)
 --     cost           whole number of units
