@@ -3,6 +3,8 @@
 // Run: node --import tsx bench/redis-instructions.ts [standalone|cluster]
 //      (each script row is followed by the same calls by FCALL, the function library loaded once)
 //      BATCHES=2,16,64 CALLS=200 ... to change the batch sizes and the calls measured per row.
+//      ALG=tb|gc|lb|fw|sw ... the policy decided (default tb, the token bucket; each long-lived:
+//      every call admitted, every key kept between calls).
 //
 // Instruction counts do not change with the load of a shared machine, where CPU time and
 // wall time do: this is the measure to compare script changes with. redis-server runs under
@@ -17,6 +19,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { fixedWindow, gcra, leakyBucket, type Policy, slidingWindow } from "../src/index.js";
 import { encode, encodeNode, type ScriptCall, type WireCall } from "../src/stores/redis/protocol.js";
 import { LIBRARY } from "../src/stores/redis/scripts.generated.js";
 import { freePort } from "../test/helpers/redis-server.js";
@@ -25,7 +28,16 @@ import { longLivedBucket } from "./workload.js";
 const MODE = process.argv[2] === "cluster" ? "cluster" : "standalone";
 const CALLS = Number(process.env.CALLS ?? 200);
 const BATCHES = (process.env.BATCHES ?? "2,16,64").split(",").map(Number);
-const policy = longLivedBucket();
+/** POLICIES are the long-lived policy of each kind ALG can name. */
+const POLICIES: Record<string, () => Policy> = {
+  tb: longLivedBucket,
+  gc: () => gcra({ limit: 1, periodMs: 10_000, burst: 1e7 }),
+  lb: () => leakyBucket({ capacity: 1e7, leakRate: 0.1 }),
+  fw: () => fixedWindow({ limit: 1e7, windowMs: 3_600_000 }),
+  sw: () => slidingWindow({ limit: 1e7, windowMs: 3_600_000 }),
+};
+const ALG = process.env.ALG ?? "tb";
+const policy = (POLICIES[ALG] ?? longLivedBucket)();
 const policies = [policy];
 
 /** RLF is rate-limiter-flexible's script (RateLimiterRedis), for comparison. */
@@ -144,18 +156,18 @@ async function measure(s: Server): Promise<void> {
     ["GET + SET PX in a script (floor)", 1, (b) => r.evalsha(floor, 1, `floor:{user:${b}}`)],
     ["rate-limiter-flexible's script", 1, (b) => r.evalsha(rlf, 1, `rlf:user:${b}`, "1", "600")],
     [
-      "lone.lua (token bucket)",
+      `lone.lua (${ALG})`,
       1,
       (b) => {
         const sc = encode(undefined, "0", [callOf(b)]);
         return run(r, sc.script.sha1, sc.script.source, sc.keys, sc.args);
       },
     ],
-    ["lone.lua (token bucket) by FCALL", 1, (b) => fcall(r, encode(undefined, "0", [callOf(b)]))],
+    [`lone.lua (${ALG}) by FCALL`, 1, (b) => fcall(r, encode(undefined, "0", [callOf(b)]))],
     ...BATCHES.filter(() => MODE === "standalone").flatMap((d) => [batch(d, false), batch(d, false, true)]),
     ...BATCHES.flatMap((d) => [batch(d, true), batch(d, true, true)]),
   ];
-  console.log(`redis-server ${MODE} under callgrind; ${CALLS} calls per row; instructions (Ir)`);
+  console.log(`redis-server ${MODE} under callgrind; ${ALG}; ${CALLS} calls per row; instructions (Ir)`);
   for (const [name, per, fn] of rows) {
     const calls = Math.max(1, Math.round(CALLS / Math.max(1, per / 16)));
     const n = calls * per;

@@ -17,8 +17,8 @@ export const OUTPUT = join(root, "src/stores/redis/scripts.generated.ts");
 
 /** SCRIPTS lists each script and the .lua files it is made of, in order. */
 export const SCRIPTS: Record<string, readonly string[]> = {
-  decide: ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "live.lua", "decide.lua", "batch.lua"],
-  node: ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "live.lua", "node.lua", "batch.lua"],
+  decide: ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "live.lua", "state.lua", "decide.lua", "batch.lua"],
+  node: ["lib.lua", ...new Set(ALGORITHMS.map((a) => a.lua)), "live.lua", "state.lua", "node.lua", "batch.lua"],
   block: ["lib.lua", "block.lua"],
 };
 
@@ -36,7 +36,8 @@ export const LONE: Record<string, string> = Object.fromEntries(ALGORITHMS.map((a
 
 /**
  * LIBRARY_FILES are the files the function library defines once, at FUNCTION LOAD:
- * lib.lua, memo.lua (a memo of tonumber, kept across calls) and every kind's math.
+ * lib.lua, memo.lua (a memo of tonumber, kept across calls), every kind's math and
+ * state.lua (batch.lua's reads and writes of a key).
  * Each function's body (FUNCTION_BODIES) is a
  * script's own part, run per call as a Lua function of (KEYS, ARGV).
  */
@@ -45,6 +46,7 @@ export const LIBRARY_FILES: readonly string[] = [
   "memo.lua",
   ...new Set(ALGORITHMS.map((a) => a.lua)),
   "live.lua",
+  "state.lua",
 ];
 
 /** FUNCTION_BODIES lists, per script with a function twin, the files of its per-call body. */

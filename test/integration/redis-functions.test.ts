@@ -3,7 +3,7 @@
 import { Cluster, Redis } from "ioredis";
 import { createClient, createCluster } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Decision, MemoryStore, type Policy, RateLimiter, tokenBucket } from "../../src/index.js";
+import { type Decision, gcra, MemoryStore, type Policy, RateLimiter, tokenBucket } from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
 import { LIBRARY } from "../../src/stores/redis/scripts.generated.js";
 import { type RedisCluster, type RedisServer, startCluster, startRedis } from "../helpers/redis-server.js";
@@ -91,6 +91,41 @@ describe("standalone Redis 7: the store calls its functions", () => {
       expect(after.fcall - before.fcall, "3 lone calls and at least one batch by FCALL").toBeGreaterThanOrEqual(4);
     });
   }
+
+  it("each key's TTL is its resetAfterMs (PSETEX with the TTL as text), lone and batched, by FCALL and by EVALSHA", async () => {
+    const kinds: Policy[][] = [policy, [gcra({ limit: 1, periodMs: 60_000, burst: 100 })]];
+    for (const [where, srv] of [
+      ["FCALL", server],
+      ["EVALSHA (no FUNCTION)", noFunction],
+    ] as const) {
+      const io = new Redis(srv.port, srv.host);
+      closers.push(() => io.disconnect());
+      const store = new RedisStore({ client: io, prefix: `ttl-${srv.port}:`, timeoutMs: 5000, denyCache: false });
+      await store.consume("warm", policy, 1, undefined);
+      await new Promise((r) => setImmediate(r));
+      for (const p of kinds) {
+        const t0 = Date.now();
+        // A lone call, then a batch of 8 keys (one key twice) in one tick.
+        const lone = await store.consume("lone", p, 2, undefined);
+        const keys = ["b0", "b1", "b2", "b3", "b0", "b4", "b5", "b6"];
+        const batch = await Promise.all(keys.map((k) => store.consume(k, p, 1, undefined)));
+        const decided: [string, Decision][] = [
+          ["lone", lone],
+          ...keys.map((k, i) => [k, batch[i]] as [string, Decision]),
+        ];
+        const last = new Map(decided);
+        const ttls = await Promise.all([...last.keys()].map((k) => io.pttl(store.keyOf(k, p[0] as Policy))));
+        const elapsed = Date.now() - t0;
+        [...last].forEach(([k, d], i) => {
+          const ttl = ttls[i] as number;
+          expect(
+            d.allowed && ttl <= d.resetAfterMs && ttl >= d.resetAfterMs - elapsed - 2,
+            `${where} ${p[0]?.algorithm.code} ${k}: PTTL ${ttl}, resetAfterMs ${d.resetAfterMs}, ${elapsed} ms elapsed`,
+          ).toBe(true);
+        });
+      }
+    }
+  });
 
   it("a store made where the library is already loaded: FUNCTION LOAD without REPLACE ('already exists', nothing compiled again), then FCALL", async () => {
     const first = new Redis(server.port, server.host);

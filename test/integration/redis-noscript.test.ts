@@ -125,7 +125,7 @@ class FakeRedis implements RedisAdapter {
   #run(c: Command): unknown[] {
     if (c.script !== DECIDE) {
       this.ran.push(`${c.script.name}:${c.keys.join(",")}`);
-      return [1, 0, 0, 0];
+      return [0, 0];
     }
     // decide.lua's ARGV: nowMs, graceMs, specs (code p1 p2 p3 each), sets (op n idx...), runs (count set cost).
     const a = c.args;
@@ -148,8 +148,8 @@ class FakeRedis implements RedisAdapter {
         this.ran.push(`decide:${c.keys.slice(k, k + set.n).join(",")}`);
         k += set.n;
         if (set.op !== "c") reply.push(1);
-        else if (set.n === 1) reply.push(1, 0, 0, 0);
-        else reply.push(1, ...Array.from({ length: set.n }, () => [1, 0, 0, 0]).flat());
+        else if (set.n === 1) reply.push(0, 0);
+        else reply.push(1, ...Array.from({ length: set.n }, () => [0, 0]).flat());
       }
     }
     return reply;

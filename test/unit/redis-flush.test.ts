@@ -21,10 +21,11 @@ class HeldRedis implements RedisAdapter {
   readonly sent: Sent[] = [];
   evalsha(_sha1: string, keys: readonly string[]): Promise<unknown> {
     return new Promise((resolve) => {
-      // One policy per call in this test: one key per decision, four integers per reply.
+      // One policy per call in this test: one key per decision, each admitted with 5 remaining
+      // (remaining, resetAfterMs).
       this.sent.push({
         decisions: keys.length,
-        answer: () => resolve(Array.from({ length: keys.length }, () => [1, 5, 0, 0]).flat()),
+        answer: () => resolve(Array.from({ length: keys.length }, () => [5, 0]).flat()),
       });
     });
   }
@@ -121,6 +122,6 @@ describe("RedisStore flush timing", () => {
 
   it("the fake's replies decode as the store expects (guards the fake itself)", () => {
     const calls: WireCall[] = [{ op: "c", policies: policy, cost: 1, keys: ["fg:{a}:x"] }];
-    expect(decode(calls, [1, 5, 0, 0])[0]?.remaining).toBe(5);
+    expect(decode(calls, [5, 0])[0]?.remaining).toBe(5);
   });
 });

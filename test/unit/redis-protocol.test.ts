@@ -16,7 +16,6 @@ import {
   encode,
   encodeNode,
   loadCalls,
-  replyLength,
   SCRIPTS,
   specOf,
   type WireCall,
@@ -52,7 +51,11 @@ interface Parsed {
  * parseDecide reads KEYS and ARGV as decide.lua's header describes them (nowMs,
  * graceMs, specs, sets, runs), independently of protocol.ts, and returns the calls.
  */
-function parseDecide(keys: readonly string[], args: readonly string[]): { head: string[]; calls: Parsed[] } {
+function parseDecide(
+  keys: readonly string[],
+  args: readonly string[],
+  distinct = true,
+): { head: string[]; calls: Parsed[]; runs: number } {
   let a = 2;
   const num = (): number => {
     const v = args[a++];
@@ -84,10 +87,16 @@ function parseDecide(keys: readonly string[], args: readonly string[]): { head: 
   }
   const calls: Parsed[] = [];
   let k = 0;
-  for (let r = num(); r > 0; r--) {
+  const runs = num();
+  for (let r = runs; r > 0; r--) {
     const count = num();
     const set = sets[num() - 1] as (typeof sets)[number];
     const cost = num();
+    // decide.lua reads the keys of a run of one-policy consumes with one MGET: no key twice.
+    if (distinct && set.op === "c" && set.specs.length === 1) {
+      const ks = keys.slice(k, k + count);
+      expect(new Set(ks).size, `run of ${ks.join(",")}: distinct keys`).toBe(ks.length);
+    }
     for (let j = 0; j < count; j++) {
       const n = set.specs.length;
       calls.push({
@@ -104,20 +113,24 @@ function parseDecide(keys: readonly string[], args: readonly string[]): { head: 
     argsRead: args.length,
     keysRead: keys.length,
   });
-  return { head: [args[0] as string, args[1] as string], calls };
+  return { head: [args[0] as string, args[1] as string], calls, runs };
 }
 
 /**
  * parseNode reads KEYS and ARGV as node.lua's header describes them: one routing
  * key, then [nowMs, graceMs, nKeys, keys..., and decide.lua's specs, sets, runs].
  */
-function parseNode(keys: readonly string[], args: readonly string[]): { head: string[]; calls: Parsed[] } {
+function parseNode(
+  keys: readonly string[],
+  args: readonly string[],
+): { head: string[]; calls: Parsed[]; runs: number } {
   expect(keys.length, "node.lua declares one key").toBe(1);
   const n = Number(args[2]);
   expect(String(n), "ARGV[3] is the keys' count").toBe(args[2]);
   const carried = args.slice(3, 3 + n);
   if (n > 0) expect(keys[0], "the declared key is the first key carried").toBe(carried[0]);
-  return parseDecide(carried, [args[0] as string, args[1] as string, ...args.slice(3 + n)]);
+  // node.lua reads every key up front and keeps them current: a run may hold a key twice.
+  return parseDecide(carried, [args[0] as string, args[1] as string, ...args.slice(3 + n)], false);
 }
 
 /** expected renders a WireCall as parseDecide reads it back. */
@@ -132,6 +145,18 @@ function expected(c: WireCall): Parsed {
 }
 
 describe("encode: which script, which KEYS and ARGV", () => {
+  it("decide.lua: a one-policy consume whose key its run already holds starts a new run (one MGET per run); node.lua keeps one run", () => {
+    const keys = ["a", "b", "a", "c", "a", "a"];
+    const one = [tb];
+    const calls = keys.map((k) => call("c", one, 1, k));
+    const d = encode(undefined, "0", calls);
+    const got = parseDecide(d.keys, d.args);
+    expect({ calls: got.calls, runs: got.runs }).toEqual({ calls: calls.map(expected), runs: 4 });
+    const n = encodeNode(undefined, "0", calls);
+    const gotNode = parseNode(n.keys, n.args);
+    expect({ calls: gotNode.calls, runs: gotNode.runs }).toEqual({ calls: calls.map(expected), runs: 1 });
+  });
+
   it("a lone consume or peek of one policy runs its algorithm's lone script: [nowMs, graceMs, p1, p2, p3, cost]", () => {
     for (const p of ALL) {
       const params = [0, 1, 2].map((i) => String(p.params[i] ?? 0));
@@ -180,7 +205,6 @@ describe("encode: which script, which KEYS and ARGV", () => {
         calls.map((c) => ({ ...expected(c), ...(c.dryRun ? { op: "v" } : {}) })),
       );
     }
-    expect(replyLength([x, call("c", [tb], 1)])).toBe(1 + 4 * 3 + 4);
   });
 
   it("params travel as JavaScript's shortest round-trip text, read back exactly", () => {
@@ -348,15 +372,21 @@ describe("decode: replies into decisions", () => {
     call("r", [tb], 1, "a"),
     call("d", [tb, fw], 0, "b"),
     call("c", [fw], 0, "c"),
+    call("c", [tb], 3, "d"),
   ];
-  // step: a consume of one policy: allowed, remaining, retryAfterMs, resetAfterMs
-  // step: a consume of two: the decision's allowed, then four per policy (tb denies, fw would admit)
-  // step: a refund: 1; a reset: 1; a peek: four numbers
-  const reply = [1, 7, 0, 1300, 0, 0, 0, 2600, 2600, 1, 8, 0, 0, 1, 1, 1, 8, 0, 0];
-
-  it("reply length: 4 per one-policy consume, 1 + 4n per n-policy consume, 1 per refund or reset", () => {
-    expect(replyLength(calls)).toBe(4 + 9 + 1 + 1 + 4);
-  });
+  const reply = [
+    // step 1: a consume of one policy, admitted: remaining, resetAfterMs
+    7, 1300,
+    // step 2: a consume of two: the decision's allowed, then per policy (tb refuses: -1 - remaining,
+    // retryAfterMs, resetAfterMs; fw would admit: remaining, resetAfterMs)
+    0, -1, 2600, 2600, 8, 0,
+    // step 3: a refund: 1; step 4: a reset: 1
+    1, 1,
+    // step 5: a peek: remaining, resetAfterMs
+    8, 0,
+    // step 6: a consume of one policy, refused with 2 remaining: -3, retryAfterMs, resetAfterMs
+    -3, 400, 1300,
+  ];
 
   it("each call gets its decision, in order; refunds and resets get undefined", () => {
     const got = decode(calls, reply);
@@ -395,6 +425,42 @@ describe("decode: replies into decisions", () => {
       undefined,
       undefined,
       { allowed: true, remaining: 8, retryAfterMs: 0, resetAfterMs: 0, policy: "fw", per: [["fw", true, 8, 0, 0]] },
+      {
+        allowed: false,
+        remaining: 2,
+        retryAfterMs: 400,
+        resetAfterMs: 1300,
+        policy: "tb",
+        per: [["tb", false, 2, 400, 1300]],
+      },
+    ]);
+  });
+
+  it("an all-or-nothing call: the decision's allowed, then each member's outcome, admitted (2 items) or refused (3)", () => {
+    const x: WireCall = {
+      op: "a",
+      policies: [tb, fw, tb],
+      cost: 0,
+      keys: ["fg:{u1}:a", "fg:{u1}:b", "fg:{u2}:a"],
+      members: [
+        { cost: 1, shadow: false, item: 0 },
+        { cost: 1, shadow: false, item: 0 },
+        { cost: 4, shadow: false, item: 1 },
+      ],
+    };
+    const got = decode([x, call("c", [tb], 1)], [0, 6, 100, 7, 1000, -2, 900, 1300, 5, 700]).map(
+      (d) => d && [d.allowed, d.policies.map((p) => [p.allowed, p.remaining, p.retryAfterMs, p.resetAfterMs])],
+    );
+    expect(got).toEqual([
+      [
+        false,
+        [
+          [true, 6, 0, 100],
+          [true, 7, 0, 1000],
+          [false, 1, 900, 1300],
+        ],
+      ],
+      [true, [[true, 5, 0, 700]]],
     ]);
   });
 
@@ -405,10 +471,13 @@ describe("decode: replies into decisions", () => {
   it("a reply of the wrong shape throws, naming the reply; nothing is half-answered", () => {
     const bad: [string, unknown][] = [
       ["not an array", "OK"],
-      ["one short", reply.slice(1)],
+      ["empty", []],
+      ["one short", reply.slice(0, -1)],
       ["one long", [...reply, 1]],
-      ["a number that is not one", [1, "x", 0, 1300, ...reply.slice(4)]],
-      ["a negative wait", [1, 7, -5, 1300, ...reply.slice(4)]],
+      ["a refusal cut after its first item", reply.slice(0, -2)],
+      ["a number that is not one", ["x", 1300, ...reply.slice(2)]],
+      ["a negative wait", [0, -1, -5, 2600, ...reply.slice(2)]],
+      ["a remaining that is not one", [7, 1300, 0, "x", 2600, 2600, ...reply.slice(6)]],
     ];
     for (const [why, r] of bad) {
       expect(() => decode(calls, r), why).toThrow(/unexpected script reply/);

@@ -159,7 +159,10 @@ export function encodeNode(nowMs: number | undefined, graceMs: string, calls: re
  * of the same set and cost go as one run (count, set, cost). Sets are told
  * apart by the identity of their policy array (RateLimiter passes the same
  * frozen array on every call); two equal arrays are two sets, which is only
- * less compact.
+ * less compact. For decide.lua, a consume of one policy whose key the run
+ * already holds starts a new run: decide.lua reads a run's keys with one MGET
+ * before it writes any, so its keys must be distinct (node.lua reads every key
+ * up front and keeps them current itself).
  */
 function batchArgs(time: string, grace: string, calls: readonly WireCall[], node = false): ScriptCall {
   const keys: string[] = [];
@@ -173,6 +176,8 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
   let runSet = 0;
   let runCost = -1;
   let runCount = 0;
+  // runOf maps the key of each one-policy consume to the run that holds it (decide.lua only).
+  const runOf = node ? undefined : new Map<string, number>();
   for (const c of calls) {
     const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : c.op === "d" ? 2 : 3] as Map<readonly Policy[], number>;
     // An all-or-nothing call ("a") carries its members' costs in its set: a set of its own, every time.
@@ -195,7 +200,8 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
         for (const x of m) setArgs.push(String(x.item * 2 + (x.shadow ? 1 : 0)));
       } else sets.set(c.policies, set);
     }
-    if (set === runSet && c.cost === runCost) {
+    const one = runOf !== undefined && c.op === "c" && c.keys.length === 1 ? (c.keys[0] as string) : undefined;
+    if (set === runSet && c.cost === runCost && (one === undefined || runOf?.get(one) !== runs)) {
       runCount++;
     } else {
       if (runCount > 0) runArgs.push(String(runCount), String(runSet), String(runCost));
@@ -204,6 +210,7 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
       runCost = c.cost;
       runCount = 1;
     }
+    if (one !== undefined) runOf?.set(one, runs);
     const ks = c.keys;
     for (let i = 0; i < ks.length; i++) keys.push(ks[i] as string);
   }
@@ -236,68 +243,78 @@ export function loadCalls(routeKey: string): ScriptCall[] {
 }
 
 /**
- * replyLength is how many integers the reply to `calls` holds: per consume of
- * one policy 4 (allowed, remaining, retryAfterMs, resetAfterMs; lone.lua and
- * decide.lua alike), per consume of n > 1 policies and per all-or-nothing call
- * of n members 1 + 4n (the decision's allowed, then four per policy), per
- * refund or reset 1.
- */
-export function replyLength(calls: readonly WireCall[]): number {
-  let n = 0;
-  for (const c of calls) {
-    const k = c.policies.length;
-    n += c.op === "a" ? 1 + 4 * k : c.op !== "c" ? 1 : k === 1 ? 4 : 1 + 4 * k;
-  }
-  return n;
-}
-
-/**
  * decode turns the reply to `calls` into each call's answer, in order: a
- * Decision per consume or peek, undefined per refund or reset. An all-or-nothing
- * call's Decision lists each member in `policies` (its own verdict), in order. It throws an
- * Error naming the reply when it is not an array of replyLength(calls) items;
- * numbers are read with Number(), so integer replies of any client (numbers,
- * numeric strings) decode alike.
+ * Decision per consume or peek, undefined per refund, reset or penalty. The reply
+ * is walked, as its items' count depends on the verdicts: per policy outcome,
+ * `remaining, resetAfterMs` when admitted (retryAfterMs is 0), or `-1 - remaining,
+ * retryAfterMs, resetAfterMs` when refused (the sign tells them apart); a consume of
+ * one policy is that outcome alone, a consume of n > 1 policies and an
+ * all-or-nothing call of n members the decision's allowed (1/0) then n outcomes,
+ * a refund, reset or penalty 1. An all-or-nothing call's Decision lists each member in
+ * `policies` (its own verdict), in order. It throws an Error naming the reply when
+ * it is not an array of that layout (too short, too long, an item that is not a
+ * number or a negative wait); numbers are read with Number(), so integer replies
+ * of any client (numbers, numeric strings) decode alike.
  */
 export function decode(calls: readonly WireCall[], reply: unknown): (Decision | undefined)[] {
-  if (!Array.isArray(reply) || reply.length !== replyLength(calls)) {
-    throw new Error(`floodgate: unexpected script reply ${describe(reply)}; expected ${replyLength(calls)} integers.`);
-  }
+  if (!Array.isArray(reply)) throw new Error(`floodgate: unexpected script reply ${describe(reply)}.`);
   const out: (Decision | undefined)[] = [];
-  let i = 0;
+  const at: Cursor = { i: 0 };
   for (const c of calls) {
     if (c.op !== "c" && c.op !== "a") {
-      i++;
+      if (at.i >= reply.length) throw short(reply, at.i);
+      at.i++;
       out.push(undefined);
       continue;
     }
     const n = c.policies.length;
     if (n === 1 && c.op === "c") {
-      out.push(singleDecision(c.policies[0] as Policy, outcomeAt(reply, i)));
-      i += 4;
+      out.push(singleDecision(c.policies[0] as Policy, outcomeAt(reply, at)));
       continue;
     }
-    const allowed = reply[i] === 1 || reply[i] === "1";
-    i++;
+    if (at.i >= reply.length) throw short(reply, at.i);
+    const allowed = reply[at.i] === 1 || reply[at.i] === "1";
+    at.i++;
     const outs: Outcome[] = [];
-    for (let j = 0; j < n; j++) {
-      outs.push(outcomeAt(reply, i));
-      i += 4;
-    }
+    for (let j = 0; j < n; j++) outs.push(outcomeAt(reply, at));
     out.push(combineDecision(c.policies, outs, allowed));
+  }
+  if (at.i !== reply.length) {
+    throw new Error(
+      `floodgate: unexpected script reply ${describe(reply)}; ${reply.length - at.i} integers after the last answer.`,
+    );
   }
   return out;
 }
 
-/** outcomeAt reads one policy's four integers from a reply at index i; it throws for a number that is not >= 0. */
-function outcomeAt(reply: unknown[], i: number): Outcome {
-  const a = reply[i];
-  const remaining = Number(reply[i + 1]);
-  const retryAfterMs = Number(reply[i + 2]);
-  const resetAfterMs = Number(reply[i + 3]);
+/** Cursor is decode's position in a reply. */
+interface Cursor {
+  i: number;
+}
+
+/** short is the error for a reply that ends at index i, before its last answer. */
+function short(reply: unknown[], i: number): Error {
+  return new Error(`floodgate: unexpected script reply ${describe(reply)}; it ends at ${i}, before its last answer.`);
+}
+
+/**
+ * outcomeAt reads one policy's outcome at the cursor and moves past it: `remaining,
+ * resetAfterMs` when admitted, `-1 - remaining, retryAfterMs, resetAfterMs` when
+ * refused. It throws for a reply that ends early or holds a wait that is not >= 0.
+ */
+function outcomeAt(reply: unknown[], at: Cursor): Outcome {
+  const i = at.i;
+  const first = Number(reply[i]);
+  const allowed = first >= 0;
+  const end = allowed ? i + 2 : i + 3;
+  if (end > reply.length) throw short(reply, i);
+  const remaining = allowed ? first : -1 - first;
+  const retryAfterMs = allowed ? 0 : Number(reply[i + 1]);
+  const resetAfterMs = Number(reply[end - 1]);
+  at.i = end;
   // NaN fails every comparison: a reply item that is not a number is refused here.
   if (!(remaining >= 0 && retryAfterMs >= 0 && resetAfterMs >= 0)) {
-    throw new Error(`floodgate: unexpected script reply ${describe(reply.slice(i, i + 4).join(","))} at ${i}.`);
+    throw new Error(`floodgate: unexpected script reply ${describe(reply.slice(i, end).join(","))} at ${i}.`);
   }
-  return { allowed: a === 1 || a === "1", remaining, retryAfterMs, resetAfterMs };
+  return { allowed, remaining, retryAfterMs, resetAfterMs };
 }

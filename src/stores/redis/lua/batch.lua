@@ -1,72 +1,49 @@
 -- batch.lua: the body of decide.lua and node.lua: decode the specs, sets and runs, then decide in order.
 --
--- The prelude before it (decide.lua or node.lua) defines K (the keys by position),
--- CACHE (nil, or every key's state read up front: node.lua) and a (the ARGV index
--- of the specs). With CACHE, every read comes from it and every write updates it,
+-- The prelude before it (decide.lua or node.lua) defines K (the keys by position,
+-- the first at index k), CACHE (nil, or every key's state read up front: node.lua)
+-- and a (the ARGV index of the specs). With CACHE, every read comes from it and every write updates it,
 -- so no command in this body can fail for a key's node: node.lua has read each key
 -- once (and so checked that this node serves it) before anything is written.
 
+-- Globals used per decision, read once per call (a global is a table lookup, a local is not).
+local call, format = redis.call, string.format
 local now = now_ms(ARGV[1])
 local grace = num(ARGV[2])
 
--- put writes a serialized state (raw) with a TTL of resetMs (+ grace), or deletes
--- the key when resetMs is not above 0. It returns what the key now holds: raw, or
--- false (and keeps CACHE up to date). With `absent` (the key was read as missing,
--- by MGET) it writes only if the key still does not exist: MGET reads a key of
--- another type as missing where GET fails, so such a key fails the call with
--- WRONGTYPE, as GET would, instead of being overwritten.
-local function put(key, raw, reset_ms, absent)
-  if reset_ms > 0 then
-    local ttl = reset_ms + grace
-    if absent then
-      if not redis.call('SET', key, raw, 'PX', ttl, 'NX') then
-        error({ err = 'WRONGTYPE Operation against a key holding the wrong kind of value' })
-      end
-    else
-      redis.call('SET', key, raw, 'PX', ttl)
-    end
-    if CACHE then CACHE[key] = raw end
-    return raw
-  end
-  redis.call('DEL', key)
-  if CACHE then CACHE[key] = false end
-  return false
-end
-
--- store writes a state (a table) as put does, or deletes the key when the state
--- holds no information.
-local function store(key, st, reset_ms, absent)
-  if reset_ms > 0 and #st > 0 then return put(key, serialize(st), reset_ms, absent) end
-  return put(key, '', 0, absent)
-end
-
--- get reads one key's state: from CACHE when there is one, else from Redis.
-local function get(key)
-  if CACHE then return CACHE[key] end
-  return redis.call('GET', key)
-end
+-- last_ttl and last_text are the last TTL written by the one-policy path and its text.
+local last_ttl, last_text = nil, nil
 
 -- MGET_MAX bounds the keys of one MGET (Lua's unpack has a limit on values).
 local MGET_MAX = 200
 
-local SPEC_ALG, SPEC_P1, SPEC_P2, SPEC_P3 = {}, {}, {}, {}
+-- SPEC holds each policy in 4 entries from 4i - 3: its math, p1, p2, p3. SET holds each
+-- policy set in 3 entries from 3i - 2: its op, its number of policies n, and where its
+-- n policy indexes start in IDX; EXTRA[i] holds an 'a' or 'v' set's member costs, shadow
+-- flags and items. A few flat tables, as each table made costs about as much as a decision's
+-- arithmetic.
+local SPEC, SET, IDX, EXTRA = {}, {}, {}, nil
 for i = 1, num(ARGV[a]) do
-  SPEC_ALG[i] = alg(ARGV[a + 1])
-  SPEC_P1[i] = num(ARGV[a + 2])
-  SPEC_P2[i] = num(ARGV[a + 3])
-  SPEC_P3[i] = num(ARGV[a + 4])
+  local b = 4 * i
+  SPEC[b - 3] = alg(ARGV[a + 1])
+  SPEC[b - 2] = num(ARGV[a + 2])
+  SPEC[b - 1] = num(ARGV[a + 3])
+  SPEC[b] = num(ARGV[a + 4])
   a = a + 4
 end
 a = a + 1
-local SET_OP, SET_SPECS, SET_COSTS, SET_SHADOW, SET_ITEM = {}, {}, {}, {}, {}
+local ni = 0
 for i = 1, num(ARGV[a]) do
-  SET_OP[i] = ARGV[a + 1]
+  local op = ARGV[a + 1]
   local n = num(ARGV[a + 2])
-  local l = {}
-  for j = 1, n do l[j] = num(ARGV[a + 2 + j]) end
-  SET_SPECS[i] = l
+  local b = 3 * i
+  SET[b - 2] = op
+  SET[b - 1] = n
+  SET[b] = ni + 1
+  for j = 1, n do IDX[ni + j] = num(ARGV[a + 2 + j]) end
+  ni = ni + n
   a = a + 2 + n
-  if SET_OP[i] == 'a' or SET_OP[i] == 'v' then
+  if op == 'a' or op == 'v' then
     -- An all-or-nothing set across keys carries each member's cost, then its item and
     -- shadow flag as one number: item * 2 + (1 in shadow mode, else 0).
     local costs, shadow, itm = {}, {}, {}
@@ -76,7 +53,8 @@ for i = 1, num(ARGV[a]) do
       itm[j] = math.floor(f / 2)
       shadow[j] = f % 2 == 1
     end
-    SET_COSTS[i], SET_SHADOW[i], SET_ITEM[i] = costs, shadow, itm
+    if not EXTRA then EXTRA = {} end
+    EXTRA[i] = { costs, shadow, itm }
     a = a + 2 * n
   end
 end
@@ -86,58 +64,77 @@ a = a + 1
 
 local out = {}
 local o = 0
-local k = 1
 for _ = 1, runs do
   local count = num(ARGV[a])
   local set = num(ARGV[a + 1])
   local cost = num(ARGV[a + 2])
   a = a + 3
-  local op = SET_OP[set]
-  local specs = SET_SPECS[set]
-  local n = #specs
+  local op = SET[3 * set - 2]
+  local n = SET[3 * set - 1]
+  local first = SET[3 * set] - 1
   if n == 1 and op == 'c' then
     -- One policy, the common case: no tables beyond the state.
-    local sp = specs[1]
-    local eval = SPEC_ALG[sp].eval
+    local sb = 4 * IDX[first + 1]
+    local eval = SPEC[sb - 3].eval
     -- step (a kind that has it) decides on the stored string itself, with no tables.
-    local step = SPEC_ALG[sp].step
-    local q1, q2, q3 = SPEC_P1[sp], SPEC_P2[sp], SPEC_P3[sp]
+    local step = SPEC[sb - 3].step
+    local q1, q2, q3 = SPEC[sb - 2], SPEC[sb - 1], SPEC[sb]
     -- One MGET per MGET_MAX keys reads the run's states (one command, not one GET per
-    -- decision). A key this run already wrote is read from `written` instead, so two
-    -- decisions on one key still see each other's writes, in order. Earlier runs'
-    -- writes are in Redis before this run's MGET.
-    local written = {}
+    -- decision): the keys of one run are distinct (protocol.ts starts a new run at a
+    -- key the run already holds), and earlier runs' writes are in Redis before this
+    -- run's MGET, so two decisions on one key see each other's writes, in order. With
+    -- CACHE (node.lua), every state comes from CACHE, which every write updates.
     local done = 0
     while done < count do
       local m = count - done
       if m > MGET_MAX then m = MGET_MAX end
       local raws = nil
-      if not CACHE then raws = redis.call('MGET', unpack(K, k, k + m - 1)) end
+      if not CACHE then raws = call('MGET', unpack(K, k, k + m - 1)) end
       for j = 1, m do
         local key = K[k]
         k = k + 1
-        local raw = written[key]
-        if raw == nil then
-          if CACHE then raw = CACHE[key] else raw = raws[j] end
-        end
+        local raw
+        if CACHE then raw = CACHE[key] else raw = raws[j] end
         local ok, rem, retry, reset
         if step then
           local w
           ok, rem, retry, reset, w = step(raw, now, cost, q1, q2, q3)
-          if w then written[key] = put(key, w, reset, not raw) end
+          if w then
+            if raw and reset > 0 then
+              -- put's common case written out: a key that exists, a state to keep. Keys
+              -- of one call often share their TTL (a window's end, a fresh bucket's refill):
+              -- its text is made once for a run of them.
+              local ttl = reset + grace
+              if ttl ~= last_ttl then
+                last_ttl = ttl
+                last_text = format('%d', ttl)
+              end
+              call('PSETEX', key, last_text, w)
+              if CACHE then CACHE[key] = w end
+            else
+              put(key, w, reset, not raw, grace, CACHE)
+            end
+          end
         else
           local st = nil
           if raw then st = parse(raw) end
           local nx, rebased
           ok, rem, retry, reset, nx, rebased = eval(st, now, cost, q1, q2, q3)
           -- Kept: an admitted cost, or a state rebased after the clock went back.
-          if (ok and cost > 0) or rebased then written[key] = store(key, nx, reset, not raw) end
+          if (ok and cost > 0) or rebased then store(key, nx, reset, not raw, grace, CACHE) end
         end
-        if ok then out[o + 1] = 1 else out[o + 1] = 0 end
-        out[o + 2] = rem
-        out[o + 3] = retry
-        out[o + 4] = reset
-        o = o + 4
+        -- The outcome: remaining, resetAfterMs when admitted; -1 - remaining,
+        -- retryAfterMs, resetAfterMs when refused (see decide.lua's Reply).
+        if ok then
+          out[o + 1] = rem
+          out[o + 2] = reset
+          o = o + 2
+        else
+          out[o + 1] = -1 - rem
+          out[o + 2] = retry
+          out[o + 3] = reset
+          o = o + 3
+        end
       end
       done = done + m
     end
@@ -145,11 +142,11 @@ for _ = 1, runs do
     for _ = 1, count do
       local algs, p1, p2, p3, keys = {}, {}, {}, {}, {}
       for i = 1, n do
-        local sp = specs[i]
-        algs[i] = SPEC_ALG[sp]
-        p1[i] = SPEC_P1[sp]
-        p2[i] = SPEC_P2[sp]
-        p3[i] = SPEC_P3[sp]
+        local sb = 4 * IDX[first + i]
+        algs[i] = SPEC[sb - 3]
+        p1[i] = SPEC[sb - 2]
+        p2[i] = SPEC[sb - 1]
+        p3[i] = SPEC[sb]
         keys[i] = K[k]
         k = k + 1
       end
@@ -157,7 +154,7 @@ for _ = 1, runs do
         local states, oks, rems, retries, resets, nexts, rebs = {}, {}, {}, {}, {}, {}, {}
         local all = true
         for i = 1, n do
-          local raw = get(keys[i])
+          local raw = get(keys[i], CACHE)
           local st = nil
           if raw then st = parse(raw) end
           states[i] = st
@@ -181,14 +178,19 @@ for _ = 1, runs do
         end
         -- Kept: the admitted costs, and any state rebased after the clock went back.
         for i = 1, n do
-          if (all and cost > 0) or rebs[i] then store(keys[i], nexts[i], resets[i]) end
+          if (all and cost > 0) or rebs[i] then store(keys[i], nexts[i], resets[i], false, grace, CACHE) end
         end
         for i = 1, n do
-          if oks[i] then out[o + 1] = 1 else out[o + 1] = 0 end
-          out[o + 2] = rems[i]
-          out[o + 3] = retries[i]
-          out[o + 4] = resets[i]
-          o = o + 4
+          if oks[i] then
+            out[o + 1] = rems[i]
+            out[o + 2] = resets[i]
+            o = o + 2
+          else
+            out[o + 1] = -1 - rems[i]
+            out[o + 2] = retries[i]
+            out[o + 3] = resets[i]
+            o = o + 3
+          end
         end
       elseif op == 'a' or op == 'v' then
         -- All-or-nothing across keys. Members come grouped by item (an item: one key and
@@ -200,7 +202,8 @@ for _ = 1, runs do
         -- nothing. Reported per member: a refused item's members as decided (its
         -- admitting members as they stood); an admitted item's members after the take
         -- when everything is taken, else as a peek of the state before the call.
-        local costs, shadow, itm = SET_COSTS[set], SET_SHADOW[set], SET_ITEM[set]
+        local x = EXTRA[set]
+        local costs, shadow, itm = x[1], x[2], x[3]
         local oks, rems, retries, resets, nexts, rebs = {}, {}, {}, {}, {}, {}
         local orig, pending, itemOk = {}, {}, {}
         local all = true
@@ -213,7 +216,7 @@ for _ = 1, runs do
           for m = i, last do
             local key = keys[m]
             if orig[key] == nil then
-              local raw = get(key)
+              local raw = get(key, CACHE)
               orig[key] = false
               if raw then orig[key] = parse(raw) end
             end
@@ -244,7 +247,7 @@ for _ = 1, runs do
         for m = 1, n do
           local taken = itemOk[itm[m]] and costs[m] > 0
           if all then
-            if taken or rebs[m] then store(keys[m], nexts[m], resets[m]) end
+            if taken or rebs[m] then store(keys[m], nexts[m], resets[m], false, grace, CACHE) end
           else
             if taken then
               local _
@@ -252,19 +255,24 @@ for _ = 1, runs do
                 algs[m].eval(orig[keys[m]] or nil, now, 0, p1[m], p2[m], p3[m])
             end
             -- Nothing is taken; a state rebased after the clock went back is still kept.
-            if rebs[m] then store(keys[m], nexts[m], resets[m]) end
+            if rebs[m] then store(keys[m], nexts[m], resets[m], false, grace, CACHE) end
           end
         end
         for m = 1, n do
-          if oks[m] then out[o + 1] = 1 else out[o + 1] = 0 end
-          out[o + 2] = rems[m]
-          out[o + 3] = retries[m]
-          out[o + 4] = resets[m]
-          o = o + 4
+          if oks[m] then
+            out[o + 1] = rems[m]
+            out[o + 2] = resets[m]
+            o = o + 2
+          else
+            out[o + 1] = -1 - rems[m]
+            out[o + 2] = retries[m]
+            out[o + 3] = resets[m]
+            o = o + 3
+          end
         end
       elseif op == 'r' then
         for i = 1, n do
-          local raw = get(keys[i])
+          local raw = get(keys[i], CACHE)
           if raw then
             local nx = algs[i].refund(parse(raw), now, cost, p1[i], p2[i], p3[i])
             if nx then
@@ -272,14 +280,14 @@ for _ = 1, runs do
               -- still bounds it; keep the state (an idle-looking state can still differ
               -- from a fresh one, such as a stepped bucket's phase) until then.
               local _, _, _, reset = algs[i].eval(nx, now, 0, p1[i], p2[i], p3[i])
-              local ttl = redis.call('PTTL', keys[i])
+              local ttl = call('PTTL', keys[i])
               if reset > 0 and reset + grace > ttl then ttl = reset + grace end
               if ttl > 0 and #nx > 0 then
                 local raw = serialize(nx)
-                redis.call('SET', keys[i], raw, 'PX', ttl)
+                call('PSETEX', keys[i], format('%d', ttl), raw)
                 if CACHE then CACHE[keys[i]] = raw end
               else
-                redis.call('DEL', keys[i])
+                call('DEL', keys[i])
                 if CACHE then CACHE[keys[i]] = false end
               end
             end
@@ -291,7 +299,7 @@ for _ = 1, runs do
         -- A penalty: each policy gives what it has, down to empty (never into debt). A peek
         -- first (which may migrate or rebase the state: kept), then what is left is taken.
         for i = 1, n do
-          local raw = get(keys[i])
+          local raw = get(keys[i], CACHE)
           local st = nil
           if raw then st = parse(raw) end
           local _, rem, _, reset, nx, rebased = algs[i].eval(st, now, 0, p1[i], p2[i], p3[i])
@@ -300,16 +308,16 @@ for _ = 1, runs do
           if take > 0 then
             if rebased and nx and #nx > 0 then st = nx end
             local _, _, _, reset2, nx2 = algs[i].eval(st, now, take, p1[i], p2[i], p3[i])
-            store(keys[i], nx2, reset2)
+            store(keys[i], nx2, reset2, false, grace, CACHE)
           elseif rebased then
-            store(keys[i], nx, reset)
+            store(keys[i], nx, reset, false, grace, CACHE)
           end
         end
         o = o + 1
         out[o] = 1
       else
         for i = 1, n do
-          redis.call('DEL', keys[i])
+          call('DEL', keys[i])
           if CACHE then CACHE[keys[i]] = false end
         end
         o = o + 1

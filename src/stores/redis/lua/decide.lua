@@ -21,20 +21,23 @@
 --                    the item is in shadow mode (decided, but its denial refuses
 --                    nothing); a run of such a set has count 1 and cost 0
 --   runs             how many runs of decisions follow, then per run (consecutive
---                    decisions with the same set and cost, such as a burst of cost 1):
+--                    decisions with the same set and cost, such as a burst of cost 1;
+--                    in a run of a 'c' set of one policy, no key twice):
 --     count          how many decisions
 --     set            the policy set's index (1-based)
 --     cost           whole number of units
 --
--- Reply: a flat array of integers. Per 'c' decision of one policy: allowed (1/0),
--- remaining, retryAfterMs, resetAfterMs (as lone.lua). Per 'c' decision of several
--- policies, and per 'a' decision: the decision's allowed, then those four per policy
--- (for 'a', each member's own verdict). Per 'r'/'d'/'p': 1.
+-- Reply: a flat array of integers, its length set by the verdicts. A policy's outcome
+-- is `remaining, resetAfterMs` when admitted (retryAfterMs is 0), or `-1 - remaining,
+-- retryAfterMs, resetAfterMs` when refused (a negative first item). Per 'c' decision of
+-- one policy: its outcome (as lone.lua). Per 'c' decision of several policies, and per
+-- 'a' decision: the decision's allowed (1/0), then each policy's outcome (for 'a',
+-- each member's own verdict). Per 'r'/'d'/'p': 1.
 -- Decisions run in order, so two decisions on one key see each other's writes.
 
 -- The body is batch.lua (shared with node.lua); this prelude says where keys come
 -- from and how they are read: KEYS, one MGET per run of one policy.
--- K holds the keys by position; CACHE (node.lua only) the states read up front;
--- a is the ARGV index where the specs start.
+-- K holds the keys by position, from index k; CACHE (node.lua only) the states read
+-- up front; a is the ARGV index where the specs start.
 local num = NUM_MEMO or tonumber
-local K, CACHE, a = KEYS, nil, 3
+local K, CACHE, a, k = KEYS, nil, 3, 1

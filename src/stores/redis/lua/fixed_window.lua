@@ -2,14 +2,14 @@
 -- Params: limit, windowMs. State: windowStartMs, count; the window is [start, start + windowMs).
 
 LOAD['fw'] = function()
+  local ceil, floor, pack, unpack = math.ceil, math.floor, struct.pack, struct.unpack
   -- aligned_start returns the start of the aligned window holding now, never above it (alignedStartMs).
   local function aligned_start(now, window)
-    local start = math.floor(now / window) * window
+    local start = floor(now / window) * window
     if start > now then return start - window end
     return start
   end
-  return {
-  eval = function(st, now, cost, limit, window)
+  local eval = function(st, now, cost, limit, window)
     local window_start
     local count = 0
     local rebased = false
@@ -42,6 +42,54 @@ LOAD['fw'] = function()
     local nx = nil
     if rebased then nx = { window_start, count } end
     return false, limit - count, ends_in, ends_in, nx, rebased
+  end
+  return {
+  eval = eval,
+  -- step is eval on the stored string (raw, or false for no key), as the token bucket's:
+  -- a cost above 0 admitted on a state not ahead of now is eval's admitted branch written
+  -- out, with no table and no Lua function call (until_ms's settling, rarely needed, is
+  -- until_ms itself); anything else is eval.
+  step = function(raw, now, cost, limit, window)
+    if cost > 0 and (not raw or #raw == 16) then
+      local window_start, count = nil, 0
+      local ahead = false
+      if not raw then
+        window_start = floor(now / window) * window
+        if window_start > now then window_start = window_start - window end
+      else
+        local stored_start, stored_count = unpack('<dd', raw)
+        local end_ms = stored_start + window
+        if now < stored_start then
+          ahead = true
+        elseif now < end_ms then
+          window_start = stored_start
+          count = stored_count
+        elseif now < end_ms + window then
+          window_start = end_ms
+        else
+          window_start = floor(now / window) * window
+          if window_start > now then window_start = window_start - window end
+        end
+      end
+      if not ahead and count + cost <= limit then
+        local used = count + cost
+        local reset = 0
+        if used > 0 then
+          -- until_ms(window_start + window, now): its estimate when exact.
+          local end_ms = window_start + window
+          reset = ceil(end_ms - now)
+          if not (reset > 0 and now + reset >= end_ms and now + (reset - 1) < end_ms) then
+            reset = until_ms(end_ms, now)
+          end
+        end
+        return true, limit - used, 0, reset, pack('<dd', window_start, used)
+      end
+    end
+    local st = nil
+    if raw then st = parse(raw) end
+    local ok, rem, retry, reset, nx, rebased = eval(st, now, cost, limit, window)
+    if (ok and cost > 0) or rebased then return ok, rem, retry, reset, serialize(nx) end
+    return ok, rem, retry, reset, nil
   end,
   refund = function(st, now, cost, limit, window)
     local window_start = st[1]

@@ -2,6 +2,7 @@
 -- Params: capacity, leakRate (per second). State: level, updatedAtMs.
 
 LOAD['lb'] = function()
+  local ceil, floor, pack, unpack = math.ceil, math.floor, struct.pack, struct.unpack
   -- level_at returns the level of the state (level counted at at) at t >= at, before the floor at 0.
   local function level_at(level, at, t, rate)
     if t > at then return level - ((t - at) * rate) / 1000 end
@@ -15,7 +16,7 @@ LOAD['lb'] = function()
     local a = now
     if now < 0 then a = -now end
     local g = (a + full) * WAIT_GUARD
-    local r = math.ceil(x)
+    local r = ceil(x)
     local d = r - x
     if x > 0 and d > g and (d < 1 - g or r == 1) then return r end
     -- settleSide: just below (or on) r, just above r - 1, or not positive.
@@ -40,46 +41,88 @@ LOAD['lb'] = function()
     end
     return r
   end
-  return {
-    eval = function(st, now, cost, capacity, rate)
-      local ms_per_unit = 1000 / rate
-      local full = capacity * ms_per_unit
-      -- The state kept if denied: as stored, or rebased to now when its time is ahead.
-      local kept_level = 0
-      local kept_at = now
-      local rebased = false
-      if st then
-        kept_level = st[1]
-        kept_at = st[2]
-        if kept_at > now then
-          kept_at = now
-          rebased = true
-        end
-      end
-      local has = level_at(kept_level, kept_at, now, rate)
-      -- A state empty within EPSILON at now is the same as no state (the memory store drops it as idle).
-      if st and has <= EPSILON then
-        kept_level = 0
+  local eval = function(st, now, cost, capacity, rate)
+    local ms_per_unit = 1000 / rate
+    local full = capacity * ms_per_unit
+    -- The state kept if denied: as stored, or rebased to now when its time is ahead.
+    local kept_level = 0
+    local kept_at = now
+    local rebased = false
+    if st then
+      kept_level = st[1]
+      kept_at = st[2]
+      if kept_at > now then
         kept_at = now
-        has = 0
+        rebased = true
       end
-      local level = has
-      if has < 0 then level = 0 end
-      local filled = level + cost
-      if filled <= capacity + EPSILON then
-        local reset
-        if cost > 0 then
-          reset = wait(filled, now, now, filled, 0, EPSILON, rate, ms_per_unit, full)
-        else
-          reset = wait(kept_level, kept_at, now, has, 0, EPSILON, rate, ms_per_unit, full)
+    end
+    local has = level_at(kept_level, kept_at, now, rate)
+    -- A state empty within EPSILON at now is the same as no state (the memory store drops it as idle).
+    if st and has <= EPSILON then
+      kept_level = 0
+      kept_at = now
+      has = 0
+    end
+    local level = has
+    if has < 0 then level = 0 end
+    local filled = level + cost
+    if filled <= capacity + EPSILON then
+      local reset
+      if cost > 0 then
+        reset = wait(filled, now, now, filled, 0, EPSILON, rate, ms_per_unit, full)
+      else
+        reset = wait(kept_level, kept_at, now, has, 0, EPSILON, rate, ms_per_unit, full)
+      end
+      return true, floor_tokens(capacity - filled), 0, reset, { filled, now }, rebased
+    end
+    local nx = nil
+    if rebased then nx = { kept_level, kept_at } end
+    return false, floor_tokens(capacity - level),
+      wait(kept_level, kept_at, now, has, cost, capacity + EPSILON, rate, ms_per_unit, full),
+      wait(kept_level, kept_at, now, has, 0, EPSILON, rate, ms_per_unit, full), nx, rebased
+  end
+  return {
+    eval = eval,
+    -- step is eval on the stored string (raw, or false for no key), as the token
+    -- bucket's: a cost above 0 admitted on a state not ahead of now is eval's admitted
+    -- branch written out, with no table and no Lua function call (the wait's settling,
+    -- rarely needed, is wait itself); anything else is eval.
+    step = function(raw, now, cost, capacity, rate)
+      if cost > 0 and (not raw or #raw == 16) then
+        local level, at = 0, now
+        if raw then level, at = unpack('<dd', raw) end
+        if not (at > now) then
+          if now > at then level = level - ((now - at) * rate) / 1000 end
+          -- A state empty within EPSILON at now is the same as no state.
+          if raw and level <= EPSILON then level = 0 end
+          if level < 0 then level = 0 end
+          local filled = level + cost
+          if filled <= capacity + EPSILON then
+            -- reset is wait(filled, now, now, filled, 0, EPSILON, ...): its estimate when clear of a whole ms.
+            local reset = 0
+            if not (filled + 0 <= EPSILON) then
+              local ms_per_unit = 1000 / rate
+              local x = (filled + 0 - EPSILON) * ms_per_unit
+              local a = now
+              if now < 0 then a = -now end
+              local g = (a + capacity * ms_per_unit) * WAIT_GUARD
+              reset = ceil(x)
+              local d = reset - x
+              if not (x > 0 and d > g and (d < 1 - g or reset == 1)) then
+                reset = wait(filled, now, now, filled, 0, EPSILON, rate, ms_per_unit, capacity * ms_per_unit)
+              end
+            end
+            local rem = floor(capacity - filled + EPSILON)
+            if not (rem > 0) then rem = 0 end
+            return true, rem, 0, reset, pack('<dd', filled, now)
+          end
         end
-        return true, floor_tokens(capacity - filled), 0, reset, { filled, now }, rebased
       end
-      local nx = nil
-      if rebased then nx = { kept_level, kept_at } end
-      return false, floor_tokens(capacity - level),
-        wait(kept_level, kept_at, now, has, cost, capacity + EPSILON, rate, ms_per_unit, full),
-        wait(kept_level, kept_at, now, has, 0, EPSILON, rate, ms_per_unit, full), nx, rebased
+      local st = nil
+      if raw then st = parse(raw) end
+      local ok, rem, retry, reset, nx, rebased = eval(st, now, cost, capacity, rate)
+      if (ok and cost > 0) or rebased then return ok, rem, retry, reset, serialize(nx) end
+      return ok, rem, retry, reset, nil
     end,
     refund = function(st, now, cost, capacity, rate)
       local level = level_at(st[1], st[2], now, rate) - cost

@@ -9,7 +9,8 @@
 --
 -- KEYS: the policy's key.
 -- ARGV: nowMs ('' to read the server's TIME), graceMs, p1, p2, p3, cost.
--- Reply: allowed (1/0), remaining, retryAfterMs, resetAfterMs.
+-- Reply: remaining, resetAfterMs when admitted; -1 - remaining, retryAfterMs,
+-- resetAfterMs when refused (decide.lua's outcome of one policy).
 
 local num = NUM_MEMO or tonumber
 local now = now_ms(ARGV[1])
@@ -24,7 +25,7 @@ if a.step then
   ok, rem, retry, reset, w = a.step(raw, now, cost, num(ARGV[3]), num(ARGV[4]), num(ARGV[5]))
   if w then
     if reset > 0 then
-      redis.call('SET', key, w, 'PX', reset + num(ARGV[2]))
+      redis.call('PSETEX', key, string.format('%d', reset + num(ARGV[2])), w)
     else
       redis.call('DEL', key)
     end
@@ -39,11 +40,11 @@ else
   -- store: a TTL of resetMs (+ grace), or no key when the state holds no information.
   if (ok and cost > 0) or rebased then
     if reset > 0 and #nx > 0 then
-      redis.call('SET', key, serialize(nx), 'PX', reset + num(ARGV[2]))
+      redis.call('PSETEX', key, string.format('%d', reset + num(ARGV[2])), serialize(nx))
     else
       redis.call('DEL', key)
     end
   end
 end
-if ok then return { 1, rem, retry, reset } end
-return { 0, rem, retry, reset }
+if ok then return { rem, reset } end
+return { -1 - rem, retry, reset }

@@ -15,12 +15,13 @@
 --       decision, in order), then specs, sets and runs as in decide.lua.
 -- Reply: as decide.lua.
 
+-- K is ARGV itself (the keys start at k = 4), not a copy.
 local num = NUM_MEMO or tonumber
 local nk = num(ARGV[3])
-local K, CACHE = {}, {}
-for i = 1, nk do
-  local key = ARGV[3 + i]
-  K[i] = key
-  if CACHE[key] == nil then CACHE[key] = redis.call('GET', key) end
+local K, CACHE, k = ARGV, {}, 4
+local get = redis.call
+for i = 4, 3 + nk do
+  local key = ARGV[i]
+  if CACHE[key] == nil then CACHE[key] = get('GET', key) end
 end
 local a = 4 + nk

@@ -2,9 +2,10 @@
 -- Params: limit, windowMs. State: windowStartMs, previous, current.
 
 LOAD['sw'] = function()
+  local ceil, floor, pack, unpack = math.ceil, math.floor, struct.pack, struct.unpack
   -- aligned_start returns the start of the aligned window holding now, never above it (alignedStartMs).
   local function aligned_start(now, window)
-    local start = math.floor(now / window) * window
+    local start = floor(now / window) * window
     if start > now then return start - window end
     return start
   end
@@ -41,7 +42,7 @@ LOAD['sw'] = function()
   end
   -- retry_ms returns the smallest whole r >= 1 at which cost fits the estimate of the state (retryMs).
   local function retry_ms(ws, previous, current, now, cost, wait, sliding, limit, window)
-    local r = math.ceil(wait)
+    local r = ceil(wait)
     if wait > 0 then
       local d = r - wait
       local a = now
@@ -73,36 +74,89 @@ LOAD['sw'] = function()
     end
     return r
   end
+  local eval = function(st, now, cost, limit, window)
+    local window_start, previous, current, rebased = roll(st, now, window)
+    local estimate = (previous * (window - (now - window_start))) / window + current
+    -- A cost of 0 is always allowed, even when a rebase put the estimate above the limit.
+    if estimate + cost <= limit + EPSILON or cost == 0 then
+      local used = current + cost
+      return true, floor_tokens(limit - (estimate + cost)), 0, reset_ms(window_start, previous, used, now, window),
+        { window_start, previous, used }, rebased
+    end
+    -- The state kept: as stored (which rolls as above at every later time), or rebased.
+    local ks, kp, kc = window_start, previous, current
+    if st and not rebased then ks, kp, kc = st[1], st[2], st[3] end
+    local wait
+    local within = current + cost <= limit
+    if within then
+      -- Wait within this window until enough of the previous window has slid out.
+      wait = window_start + window - ((limit + EPSILON - current - cost) * window) / previous - now
+    else
+      -- Wait into the next window, where this window becomes the previous one.
+      local into_next = window - ((limit + EPSILON - cost) * window) / current
+      if into_next < 0 then into_next = 0 end
+      wait = window_start + window + into_next - now
+    end
+    local sliding = current
+    if within then sliding = previous end
+    local nx = nil
+    if rebased then nx = { ks, kp, kc } end
+    return false, floor_tokens(limit - estimate), retry_ms(ks, kp, kc, now, cost, wait, sliding, limit, window),
+      reset_ms(ks, kp, kc, now, window), nx, rebased
+  end
   return {
-    eval = function(st, now, cost, limit, window)
-      local window_start, previous, current, rebased = roll(st, now, window)
-      local estimate = (previous * (window - (now - window_start))) / window + current
-      -- A cost of 0 is always allowed, even when a rebase put the estimate above the limit.
-      if estimate + cost <= limit + EPSILON or cost == 0 then
-        local used = current + cost
-        return true, floor_tokens(limit - (estimate + cost)), 0, reset_ms(window_start, previous, used, now, window),
-          { window_start, previous, used }, rebased
+    eval = eval,
+    -- step is eval on the stored string (raw, or false for no key), as the token
+    -- bucket's: a cost above 0 admitted on a state not ahead of now is eval's admitted
+    -- branch written out, with no table and no Lua function call (until_ms's settling,
+    -- rarely needed, is until_ms itself); anything else is eval.
+    step = function(raw, now, cost, limit, window)
+      if cost > 0 and (not raw or #raw == 24) then
+        -- roll, written out: the state moved to now, unless it is ahead of now.
+        local window_start, previous, current = nil, 0, 0
+        local ahead = false
+        if not raw then
+          window_start = floor(now / window) * window
+          if window_start > now then window_start = window_start - window end
+        else
+          local s1, s2, s3 = unpack('<ddd', raw)
+          local end_ms = s1 + window
+          if now < s1 then
+            ahead = true
+          elseif now < end_ms then
+            window_start, previous, current = s1, s2, s3
+          elseif now < end_ms + window then
+            window_start, previous = end_ms, s3
+          else
+            window_start = floor(now / window) * window
+            if window_start > now then window_start = window_start - window end
+          end
+        end
+        if not ahead then
+          local estimate = (previous * (window - (now - window_start))) / window + current
+          if estimate + cost <= limit + EPSILON then
+            local used = current + cost
+            local rem = floor(limit - (estimate + cost) + EPSILON)
+            if not (rem > 0) then rem = 0 end
+            -- reset_ms(window_start, previous, used, now, window), until_ms's estimate when exact.
+            local reset = 0
+            if not (previous <= 0 and used <= 0) then
+              local end_ms = window_start + window
+              if used > 0 then end_ms = window_start + window + window end
+              reset = ceil(end_ms - now)
+              if not (reset > 0 and now + reset >= end_ms and now + (reset - 1) < end_ms) then
+                reset = until_ms(end_ms, now)
+              end
+            end
+            return true, rem, 0, reset, pack('<ddd', window_start, previous, used)
+          end
+        end
       end
-      -- The state kept: as stored (which rolls as above at every later time), or rebased.
-      local ks, kp, kc = window_start, previous, current
-      if st and not rebased then ks, kp, kc = st[1], st[2], st[3] end
-      local wait
-      local within = current + cost <= limit
-      if within then
-        -- Wait within this window until enough of the previous window has slid out.
-        wait = window_start + window - ((limit + EPSILON - current - cost) * window) / previous - now
-      else
-        -- Wait into the next window, where this window becomes the previous one.
-        local into_next = window - ((limit + EPSILON - cost) * window) / current
-        if into_next < 0 then into_next = 0 end
-        wait = window_start + window + into_next - now
-      end
-      local sliding = current
-      if within then sliding = previous end
-      local nx = nil
-      if rebased then nx = { ks, kp, kc } end
-      return false, floor_tokens(limit - estimate), retry_ms(ks, kp, kc, now, cost, wait, sliding, limit, window),
-        reset_ms(ks, kp, kc, now, window), nx, rebased
+      local st = nil
+      if raw then st = parse(raw) end
+      local ok, rem, retry, reset, nx, rebased = eval(st, now, cost, limit, window)
+      if (ok and cost > 0) or rebased then return ok, rem, retry, reset, serialize(nx) end
+      return ok, rem, retry, reset, nil
     end,
     refund = function(st, now, cost, limit, window)
       local window_start, previous, current = roll(st, now, window)

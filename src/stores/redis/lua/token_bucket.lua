@@ -2,6 +2,7 @@
 
 -- Smooth bucket. Params: capacity, refillRate (tokens per second). State: tokens, updatedAtMs.
 LOAD['tb'] = function()
+  local ceil, floor, pack, unpack = math.ceil, math.floor, struct.pack, struct.unpack
   -- tokens_at returns the tokens of the state (tokens counted at at) at t >= at, before the cap (smoothTokensAt).
   local function tokens_at(tokens, at, t, rate)
     if t > at then return tokens + ((t - at) * rate) / 1000 end
@@ -15,7 +16,7 @@ LOAD['tb'] = function()
     local a = now
     if now < 0 then a = -now end
     local g = (a + full) * WAIT_GUARD
-    local r = math.ceil(x)
+    local r = ceil(x)
     local d = r - x
     if x > 0 and d > g and (d < 1 - g or r == 1) then return r end
     -- settleSide: just below (or on) r, just above r - 1, or not positive.
@@ -96,19 +97,51 @@ LOAD['tb'] = function()
     -- step is eval on the stored string (raw, or false for no key) with no table: it
     -- returns ok, remaining, retryAfterMs, resetAfterMs, and the serialized next state
     -- when it is to be kept (an admitted cost, or rebased), else nil (see lib.lua's LOAD).
+    -- The common case, a cost above 0 admitted on a state not ahead of now, is decide's
+    -- admitted branch written out, with no function call but the C ones (the wait's
+    -- settling, rarely needed, is wait itself); anything else is decide.
     step = function(raw, now, cost, capacity, rate)
       local s, t1, t2 = false, nil, nil
       if raw then
         s = true
         if #raw == 16 then
-          t1, t2 = struct.unpack('<dd', raw)
+          t1, t2 = unpack('<dd', raw)
         else
           local st = parse(raw)
           t1, t2 = st[1], st[2]
         end
       end
+      if cost > 0 and not (s and t2 > now) then
+        -- The tokens at now, capped (a state full within EPSILON, or none, is full).
+        local tokens = capacity
+        if s then
+          local has = t1
+          if now > t2 then has = t1 + ((now - t2) * rate) / 1000 end
+          if not (has + EPSILON >= capacity) then tokens = has end
+        end
+        if not (tokens + EPSILON < cost) then
+          local left = tokens - cost
+          -- reset is wait(left, now, now, left, capacity, ...): its estimate when clear of a whole ms.
+          local reset = 0
+          if not (left + EPSILON >= capacity) then
+            local ms_per_token = 1000 / rate
+            local x = (capacity - EPSILON - left) * ms_per_token
+            local a = now
+            if now < 0 then a = -now end
+            local g = (a + capacity * ms_per_token) * WAIT_GUARD
+            reset = ceil(x)
+            local d = reset - x
+            if not (x > 0 and d > g and (d < 1 - g or reset == 1)) then
+              reset = wait(left, now, now, left, capacity, rate, ms_per_token, capacity * ms_per_token)
+            end
+          end
+          local rem = floor(left + EPSILON)
+          if not (rem > 0) then rem = 0 end
+          return true, rem, 0, reset, pack('<dd', left, now)
+        end
+      end
       local ok, rem, retry, reset, n1, n2, rebased = decide(s, t1, t2, now, cost, capacity, rate)
-      if (ok and cost > 0) or rebased then return ok, rem, retry, reset, struct.pack('<dd', n1, n2) end
+      if (ok and cost > 0) or rebased then return ok, rem, retry, reset, pack('<dd', n1, n2) end
       return ok, rem, retry, reset, nil
     end,
     refund = function(st, now, cost, capacity, rate)
@@ -129,20 +162,21 @@ end
 
 -- Stepped bucket. Params: capacity, refillAmount, refillIntervalMs. State: tokens, lastRefillMs.
 LOAD['ts'] = function()
+  local ceil, floor = math.ceil, math.floor
   -- tokens_at returns the tokens of the state (tokens, last refill at last) at t >= last, before the cap.
   local function tokens_at(tokens, last, t, amount, interval)
-    if t > last then return tokens + math.floor((t - last) / interval) * amount end
+    if t > last then return tokens + floor((t - last) / interval) * amount end
     return tokens
   end
   -- wait returns the smallest whole r >= 0 at which the state holds `want` tokens, given has,
   -- its tokens at now (steppedWaitMs).
   local function wait(tokens, last, now, has, want, amount, interval, full)
     if has >= want then return 0 end
-    local x = last + math.ceil((want - tokens) / amount) * interval - now
+    local x = last + ceil((want - tokens) / amount) * interval - now
     local a = now
     if now < 0 then a = -now end
     local g = (a + full) * WAIT_GUARD
-    local r = math.ceil(x)
+    local r = ceil(x)
     local d = r - x
     if x > 0 and d > g and (d < 1 - g or r == 1) then return r end
     -- settleSide: just below (or on) r, just above r - 1, or not positive.
@@ -169,7 +203,7 @@ LOAD['ts'] = function()
   end
   return {
     eval = function(st, now, cost, capacity, amount, interval)
-      local full = math.ceil(capacity / amount) * interval
+      local full = ceil(capacity / amount) * interval
       -- The state kept if denied: as stored, or rebased to now when its time is ahead.
       -- A state full at now is the same as no state (steppedBucket): its phase restarts at now.
       local kept_tokens = capacity
@@ -186,7 +220,7 @@ LOAD['ts'] = function()
       local tokens = kept_tokens
       local last = kept_last
       if now > last then
-        local steps = math.floor((now - last) / interval)
+        local steps = floor((now - last) / interval)
         if steps > 0 then
           tokens = tokens + steps * amount
           if tokens > capacity then tokens = capacity end
@@ -212,7 +246,7 @@ LOAD['ts'] = function()
       local tokens = st[1]
       local last = st[2]
       if now > last then
-        local steps = math.floor((now - last) / interval)
+        local steps = floor((now - last) / interval)
         tokens = tokens + steps * amount
         last = last + steps * interval
       else
@@ -231,7 +265,7 @@ LOAD['ts'] = function()
       if last > now then
         last = now
       else
-        local steps = math.floor((now - last) / f3)
+        local steps = floor((now - last) / f3)
         tokens = tokens + steps * f2
         last = last + steps * f3
       end
