@@ -68,8 +68,11 @@ if (contextSymbol === undefined) throw new Error("no fastify.context on the requ
 const context = (seen as unknown as Record<symbol, unknown>)[contextSymbol];
 const log = seen.log;
 const hook = floodgateHook();
+// A socket with no handle whose peer is known: socket.remoteAddress runs node's own getter, which
+// returns the cached peer name, as on a connected socket after its first read.
 const socket = new Socket();
-Object.defineProperty(socket, "remoteAddress", { value: "203.0.113.7" });
+(socket as unknown as { _peername: object })._peername = { address: "203.0.113.7", family: "IPv4", port: 40000 };
+if (socket.remoteAddress !== "203.0.113.7") throw new Error("socket.remoteAddress does not read _peername");
 let nexts = 0;
 const next = (): void => {
   nexts++;
