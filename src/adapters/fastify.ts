@@ -200,6 +200,12 @@ function replyGet(reply: FastifyReply, name: string): string | undefined {
   return v === undefined ? undefined : Array.isArray(v) ? v.join(", ") : String(v);
 }
 
+/** Fields is Fastify's header object of a reply, as far as ReplyFields writes it. */
+interface Fields {
+  ratelimit?: string;
+  "ratelimit-policy"?: string;
+}
+
 /**
  * ReplyFields is the HeaderAccess of a Fastify reply. The RateLimit and
  * RateLimit-Policy fields of every response are written straight into the
@@ -228,7 +234,10 @@ class ReplyFields implements HeaderAccess<FastifyReply> {
     }
     const key = this.#key;
     if (key !== undefined && key !== null) {
-      ((reply as unknown as Record<symbol, unknown>)[key] as Record<string, string>)[lower] = value;
+      const headers = (reply as unknown as Record<symbol, unknown>)[key] as Fields;
+      // Perf: one store site per name (a named store, not a keyed one switching between two names).
+      if (lower === "ratelimit") headers.ratelimit = value;
+      else headers["ratelimit-policy"] = value;
       return;
     }
     // Fastify lower-cases every name it stores (and sends them so); passing the two
