@@ -8,7 +8,8 @@
 # unmeasured (JIT warm-up), then `requests` at `rate` req/s over 10 connections with instrumentation on.
 # node runs with --max-semi-space-size=1 so that young-generation collections happen every few hundred
 # requests and average out over the window (with the default, one collection more or less in a window
-# moves the figure by several percent). Printed: instructions per request in total, in V8's optimizing
+# moves the figure by several percent), and with --single-threaded (no concurrent compiler or GC threads:
+# the same work in the same order from run to run, steadier counts). Printed: instructions per request in total, in V8's optimizing
 # compiler (still catching up after warm-up; left out of the comparable figure), and the rest.
 # Kernel work is not counted: check with `strace -c -f -p PID` that variants make the same syscalls
 # per request (hello world: one read, one writev). Takes 2-4 minutes per variant.
@@ -22,7 +23,7 @@ rate=${4:-600}
 dir=$(mktemp -d)
 out=$dir/callgrind.out
 valgrind --tool=callgrind --dump-instr=no --dump-line=no --instr-atstart=no --callgrind-out-file="$out" \
-  node --max-semi-space-size=1 --import tsx "$file" "$variant" >"$dir/log" 2>"$dir/err" &
+  node --max-semi-space-size=1 --single-threaded --import tsx "$file" "$variant" >"$dir/log" 2>"$dir/err" &
 vpid=$!
 # The server must not outlive a failed run (set -e leaves at the first failing command).
 trap 'kill -TERM "$vpid" 2>/dev/null || true; rm -rf "$dir"' EXIT

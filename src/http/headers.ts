@@ -59,19 +59,34 @@ export function policyHeader(policies: readonly Policy[]): [string, string] {
   return pair;
 }
 
-/** lastNamed and lastPrefix (perf) memoise the `"name";r=` start of the latest single policy's RateLimit item. */
+/**
+ * lastNamed, lastPrefix, lastRemaining, lastT and lastValue (perf) memoise the
+ * RateLimit value of the latest single policy: the same policy, `r` and `t` give
+ * the same string, without a new concatenation (a busy client, or one with a
+ * large quota, sees the same value request after request).
+ */
 let lastNamed: Policy | undefined;
 let lastPrefix = "";
+let lastRemaining = Number.NaN;
+let lastT = Number.NaN;
+let lastValue = "";
 
 /** limitField renders RateLimit: one item per policy, `r` the available quota and `t` nextUnitMs in seconds, rounded up. */
 export function limitField(d: Decision, policies: readonly Policy[]): string {
   if (policies.length === 1) {
     const p = policies[0] as Policy;
-    if (p !== lastNamed) {
+    const r = d.remaining;
+    const t = secondsUp(nextUnitMs(p, d));
+    if (p === lastNamed) {
+      if (r === lastRemaining && t === lastT) return lastValue;
+    } else {
       lastPrefix = `"${p.name}";r=`;
       lastNamed = p;
     }
-    return `${lastPrefix}${d.remaining};t=${secondsUp(nextUnitMs(p, d))}`;
+    lastRemaining = r;
+    lastT = t;
+    lastValue = `${lastPrefix}${r};t=${t}`;
+    return lastValue;
   }
   let v = "";
   for (const pd of d.policies) {

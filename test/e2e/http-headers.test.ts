@@ -93,6 +93,31 @@ describe("field syntax", () => {
     ]);
   });
 
+  it("RateLimit of one policy is right whatever came before it (the value is memoised per policy, r and t)", () => {
+    const a = tokenBucket({ name: "a", capacity: 5, refillRate: 1 });
+    const a2 = tokenBucket({ name: "a2", capacity: 5, refillRate: 1 });
+    const slow = tokenBucket({ name: "a", capacity: 5, refillRate: 0.25 });
+    let now = 0;
+    const limiters = new Map([a, a2, slow].map((p) => [p, new RateLimiter({ policy: p, now: () => now })]));
+    // Each row: the policy, the time, the cost, and the field wanted (computed by hand).
+    const rows: [Policy, number, number, string][] = [
+      [a, 0, 1, '"a";r=4;t=1'],
+      [a, 0, 0, '"a";r=4;t=1'], // same policy, r and t: the same value
+      [a, 0, 1, '"a";r=3;t=1'], // r changed
+      [a2, 0, 1, '"a2";r=4;t=1'], // same r and t, another policy
+      [a, 0, 0, '"a";r=3;t=1'], // back to the first
+      [slow, 0, 1, '"a";r=4;t=4'], // same name, another policy: t differs
+      [slow, 0, 0, '"a";r=4;t=4'],
+      [slow, 3500, 0, '"a";r=4;t=1'], // same r, t changed (the next token is 0.5 s away)
+      [a, 3500, 0, '"a";r=5;t=1'],
+    ];
+    for (const [i, [p, at, cost, want]] of rows.entries()) {
+      now = at;
+      const d = (limiters.get(p) as RateLimiter).consumeSync("k", cost);
+      expect(limitField(d, [p]), `step ${i + 1}: ${p.name} at ${at} cost ${cost}`).toBe(want);
+    }
+  });
+
   it("Retry-After is whole seconds, rounded up, at least 1, never before any refusing policy's t", async () => {
     const p = tokenBucket({ name: "tb", capacity: 2, refillRate: 0.3 });
     let now = 0;
