@@ -3,6 +3,11 @@
 // Run: node --expose-gc --import tsx bench/cluster.ts   (npm run bench -- cluster; writes bench/results/cluster.md)
 //      BENCH_ROUNDS=5 BENCH_RUN_MS=2000 BENCH_MASTERS=1,3 ... to change rounds, row length and Cluster sizes;
 //      BENCH_ONLY=node-redis runs only the contenders whose name contains it (then results/cluster.md is not written).
+//      BENCH_BASE=<git rev> (A/B): floodgate's src/ at that revision (git archive into a temp directory, run by tsx
+//      from source) runs beside the current code as contenders "... [base <rev>]", interleaved in every round, and
+//      a table of per-round ratios (current / base: decisions/s, Node CPU, Redis CPU) is printed; results/cluster.md
+//      is not written. BENCH_CONCURRENCY=16 changes the concurrency (decisions per call follow it).
+//      BENCH_JSON=file writes every sample (one per row and round) as JSON, for fitting a cost model.
 //
 // Workload (issue 14): 100,000 keys round robin, concurrency 64, every call
 // admitted and every key long-lived (so both libraries do the full
@@ -18,17 +23,17 @@
 // from INFO commandstats, summed over the masters.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Cluster, Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { createCluster } from "redis";
-import { RateLimiter } from "../src/index.js";
+import { RateLimiter, type tokenBucket } from "../src/index.js";
 import { ioredisAdapter, nodeRedisAdapter, RedisStore } from "../src/stores/redis/index.js";
 import { type RedisCluster, startCluster } from "../test/helpers/redis-server.js";
-import { longLivedBucket } from "./workload.js";
+import { LONG_LIVED_BUCKET, longLivedBucket } from "./workload.js";
 
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -38,7 +43,53 @@ const MASTERS = (process.env.BENCH_MASTERS ?? "1,2,3").split(",").map(Number);
 const ONLY = process.env.BENCH_ONLY;
 const WARM_MS = 300;
 const KEYS = 100_000;
-const CONCURRENCY = 64;
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const BASE = process.env.BENCH_BASE;
+const JSON_OUT = process.env.BENCH_JSON;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Floodgate is what a contender needs of one copy of floodgate's source (the current one, or BENCH_BASE's). */
+interface Floodgate {
+  label: string;
+  RateLimiter: typeof RateLimiter;
+  RedisStore: typeof RedisStore;
+  ioredisAdapter: typeof ioredisAdapter;
+  nodeRedisAdapter: typeof nodeRedisAdapter;
+  tokenBucket: typeof tokenBucket;
+}
+
+/**
+ * loadBase extracts src/ (with package.json and tsconfig.json) at git revision `rev`
+ * into a temp directory, links node_modules, and imports it from source (tsx): a
+ * second, independent copy of floodgate in this process. Returns it and a cleanup.
+ */
+async function loadBase(rev: string): Promise<{ fg: Floodgate; cleanup: () => void }> {
+  const sha = execFileSync("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: ROOT })
+    .toString()
+    .trim();
+  const dir = mkdtempSync(join(tmpdir(), "fg-base-"));
+  const tar = execFileSync("git", ["archive", sha, "src", "package.json", "tsconfig.json"], {
+    cwd: ROOT,
+    maxBuffer: 1 << 30,
+  });
+  execFileSync("tar", ["-x", "-C", dir], { input: tar });
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  const main = (await import(pathToFileURL(join(dir, "src", "index.ts")).href)) as typeof import("../src/index.js");
+  const redis = (await import(
+    pathToFileURL(join(dir, "src", "stores", "redis", "index.ts")).href
+  )) as typeof import("../src/stores/redis/index.js");
+  return {
+    fg: {
+      label: `[base ${sha.slice(0, 7)}]`,
+      RateLimiter: main.RateLimiter,
+      RedisStore: redis.RedisStore,
+      ioredisAdapter: redis.ioredisAdapter,
+      nodeRedisAdapter: redis.nodeRedisAdapter,
+      tokenBucket: main.tokenBucket,
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
 
 type Consume = (key: string) => Promise<unknown>;
 
@@ -146,6 +197,8 @@ interface Row {
   nodeUs: number;
   decisionsPerCall: number;
   scriptUs: number;
+  /** samples are the row's samples, one per round, in round order. */
+  samples: Sample[];
 }
 
 function row(samples: Sample[]): Row {
@@ -164,6 +217,7 @@ function row(samples: Sample[]): Row {
     nodeUs: m((s) => s.nodeUsPerDecision),
     decisionsPerCall: m((s) => (s.scriptCalls > 0 ? s.decisions / s.scriptCalls : 0)),
     scriptUs: m((s) => s.scriptUsPerDecision),
+    samples,
   };
 }
 
@@ -174,8 +228,8 @@ const FG_NR = "floodgate tokenBucket, node-redis cluster";
 const FG_NR_LATE = "floodgate tokenBucket, node-redis cluster, batches sent after I/O (before)";
 const FG_SLOT = "floodgate tokenBucket, ioredis Cluster, per-slot batches (before issue 14)";
 
-/** runCluster measures every contender on one Cluster of `masters` masters. */
-async function runCluster(masters: number): Promise<Row[]> {
+/** runCluster measures every contender on one Cluster of `masters` masters (and BENCH_BASE's floodgate, if given). */
+async function runCluster(masters: number, base: Floodgate | undefined): Promise<Row[]> {
   const cluster: RedisCluster = await startCluster(masters);
   const admins = cluster.nodes.map((n) => new Redis(n.port, n.host));
   const ioA = new Cluster(cluster.nodes);
@@ -185,8 +239,11 @@ async function runCluster(masters: number): Promise<Row[]> {
   const nrA = createCluster({ rootNodes });
   const nrB = createCluster({ rootNodes });
   const nrC = createCluster({ rootNodes });
+  // The base revision's floodgate gets clients of its own.
+  const ioD = new Cluster(cluster.nodes);
+  const nrD = createCluster({ rootNodes });
   try {
-    await Promise.all([nrA.connect(), nrB.connect(), nrC.connect()]);
+    await Promise.all([nrA.connect(), nrB.connect(), nrC.connect(), ...(base ? [nrD.connect()] : [])]);
     // Keys that stay, as rate-limiter-flexible's live their 600 s window (see bench/workload.ts).
     const policy = longLivedBucket();
     const rlfIo = new RateLimiterRedis({ storeClient: ioB, points: 1e9, duration: 600, keyPrefix: "rlf" });
@@ -217,16 +274,30 @@ async function runCluster(masters: number): Promise<Row[]> {
         prefix: "fgl:",
       }),
     });
-    const contenders = (
-      [
-        [RLF_IO, (k) => rlfIo.consume(k)],
-        [FG_IO, (k) => fgIo.consume(k)],
-        [RLF_NR, (k) => rlfNr.consume(k)],
-        [FG_NR, (k) => fgNr.consume(k)],
-        [FG_NR_LATE, (k) => fgNrLate.consume(k)],
-        [FG_SLOT, (k) => fgSlot.consume(k)],
-      ] as [string, Consume][]
-    ).filter(([name]) => ONLY === undefined || name.includes(ONLY));
+    const all: [string, Consume][] = [
+      [RLF_IO, (k) => rlfIo.consume(k)],
+      [FG_IO, (k) => fgIo.consume(k)],
+      [RLF_NR, (k) => rlfNr.consume(k)],
+      [FG_NR, (k) => fgNr.consume(k)],
+      [FG_NR_LATE, (k) => fgNrLate.consume(k)],
+      [FG_SLOT, (k) => fgSlot.consume(k)],
+    ];
+    if (base) {
+      const basePolicy = base.tokenBucket(LONG_LIVED_BUCKET);
+      const baseIo = new base.RateLimiter({
+        policy: basePolicy,
+        store: new base.RedisStore({ client: ioD, timeoutMs: 5000, prefix: "fbi:" }),
+      });
+      const baseNr = new base.RateLimiter({
+        policy: basePolicy,
+        store: new base.RedisStore({ adapter: base.nodeRedisAdapter(nrD), timeoutMs: 5000, prefix: "fbn:" }),
+      });
+      all.push(
+        [`${FG_IO} ${base.label}`, (k) => baseIo.consume(k)],
+        [`${FG_NR} ${base.label}`, (k) => baseNr.consume(k)],
+      );
+    }
+    const contenders = all.filter(([name]) => ONLY === undefined || name.includes(ONLY));
     // Every key exists before the first row (long-lived keys): one pass per contender.
     for (const [name, consume] of contenders) {
       const t0 = performance.now();
@@ -250,18 +321,56 @@ async function runCluster(masters: number): Promise<Row[]> {
     ioA.disconnect();
     ioB.disconnect();
     ioC.disconnect();
-    await Promise.allSettled([nrA.close(), nrB.close(), nrC.close()]);
+    ioD.disconnect();
+    await Promise.allSettled([nrA.close(), nrB.close(), nrC.close(), ...(base ? [nrD.close()] : [])]);
     await cluster.stop();
   }
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 
+/**
+ * abTable compares each floodgate contender with its BENCH_BASE twin: per round, the
+ * ratio current / base of decisions/s, Node CPU, Redis CPU (all masters, busiest)
+ * and decisions per call; each cell is the median of the rounds' ratios (min-max).
+ */
+function abTable(rows: Row[], label: string): string[] {
+  const out = [
+    `A/B, current / ${label}: median of the per-round ratios (min-max); rounds interleaved, so each pair ran within seconds of each other. Below 1 is better for the CPU columns.`,
+    "",
+    "| masters | client | decisions/s | Node CPU µs/decision | Redis CPU µs/decision, all masters | busiest master | decisions per call |",
+    "|---:|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const b of rows.filter((r) => r.name.endsWith(label))) {
+    const cur = rows.find((r) => r.masters === b.masters && r.name === b.name.slice(0, -label.length - 1));
+    if (!cur) continue;
+    const cell = (f: (s: Sample) => number): string => {
+      const ratios = cur.samples.map((s, i) => f(s) / f(b.samples[i] as Sample));
+      return `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
+    };
+    const total = (s: Sample): number => s.redisUsPerDecision.reduce((a, x) => a + x, 0);
+    const client = cur.name.includes("node-redis") ? "node-redis" : "ioredis";
+    out.push(
+      `| ${b.masters} | ${client} | ${cell((s) => s.perSec)} | ${cell((s) => s.nodeUsPerDecision)} | ${cell(total)} | ${cell((s) => Math.max(...s.redisUsPerDecision))} | ${cell((s) => s.decisions / Math.max(1, s.scriptCalls))} |`,
+    );
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
+  const loaded = BASE === undefined ? undefined : await loadBase(BASE);
   const loadBefore = loadavg();
   const rows: Row[] = [];
-  for (const m of MASTERS) rows.push(...(await runCluster(m)));
+  try {
+    for (const m of MASTERS) rows.push(...(await runCluster(m, loaded?.fg)));
+  } finally {
+    loaded?.cleanup();
+  }
   const loadAfter = loadavg();
+  if (JSON_OUT !== undefined) {
+    const samples = rows.flatMap((r) => r.samples.map((s, round) => ({ ...s, round, concurrency: CONCURRENCY })));
+    writeFileSync(JSON_OUT, `${JSON.stringify({ loadBefore, loadAfter, samples }, null, 1)}\n`);
+  }
   const version =
     execFileSync("redis-server", ["--version"])
       .toString()
@@ -324,9 +433,10 @@ async function main(): Promise<void> {
     }),
     "",
   ];
+  if (loaded) lines.push(...abTable(rows, loaded.fg.label), "");
   const md = lines.join("\n");
   console.log(md);
-  if (ONLY !== undefined) return;
+  if (ONLY !== undefined || loaded !== undefined || CONCURRENCY !== 64) return;
   const out = join(dirname(fileURLToPath(import.meta.url)), "results", "cluster.md");
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, md);
