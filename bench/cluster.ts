@@ -2,7 +2,9 @@
 //
 // Run: node --expose-gc --import tsx bench/cluster.ts   (npm run bench -- cluster; writes bench/results/cluster.md)
 //      BENCH_ROUNDS=5 BENCH_RUN_MS=2000 BENCH_MASTERS=1,3 ... to change rounds, row length and Cluster sizes;
-//      BENCH_ONLY=node-redis runs only the contenders whose name contains it (then results/cluster.md is not written).
+//      BENCH_ONLY=node-redis runs only the contenders whose name matches it, a regular expression (so a plain word
+//      matches names that contain it; 'Bucket, (ioredis|node-redis) [Cc]luster$' picks floodgate's two main rows);
+//      then results/cluster.md is not written.
 //      BENCH_BASE=<git rev> (A/B): floodgate's src/ at that revision (git archive into a temp directory, run by tsx
 //      from source) runs beside the current code as contenders "... [base <rev>]", interleaved in every round, and
 //      a table of per-round ratios (current / base: decisions/s, Node CPU, Redis CPU) is printed; results/cluster.md
@@ -41,6 +43,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const IDLE_MS = 400;
 const MASTERS = (process.env.BENCH_MASTERS ?? "1,2,3").split(",").map(Number);
 const ONLY = process.env.BENCH_ONLY;
+const ONLY_RE = ONLY === undefined ? undefined : new RegExp(ONLY);
 const WARM_MS = 300;
 const KEYS = 100_000;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -297,7 +300,7 @@ async function runCluster(masters: number, base: Floodgate | undefined): Promise
         [`${FG_NR} ${base.label}`, (k) => baseNr.consume(k)],
       );
     }
-    const contenders = all.filter(([name]) => ONLY === undefined || name.includes(ONLY));
+    const contenders = all.filter(([name]) => ONLY_RE === undefined || ONLY_RE.test(name));
     // Every key exists before the first row (long-lived keys): one pass per contender.
     for (const [name, consume] of contenders) {
       const t0 = performance.now();
