@@ -8,7 +8,8 @@
 //      BENCH_BASE=<git rev> (A/B): floodgate's src/ at that revision (git archive into a temp directory, run by tsx
 //      from source) runs beside the current code as contenders "... [base <rev>]", interleaved in every round, and
 //      a table of per-round ratios (current / base: decisions/s, Node CPU, Redis CPU) is printed; results/cluster.md
-//      is not written. BENCH_CONCURRENCY=16 changes the concurrency (decisions per call follow it).
+//      is not written. BENCH_CONCURRENCY=16 changes the concurrency (decisions per call follow it); a list
+//      (16,64,256) runs each contender at each concurrency, interleaved in the same rounds, named "... c=16".
 //      BENCH_JSON=file writes every sample (one per row and round) as JSON, for fitting a cost model.
 //
 // Workload (issue 14): 100,000 keys round robin, concurrency 64, every call
@@ -46,7 +47,8 @@ const ONLY = process.env.BENCH_ONLY;
 const ONLY_RE = ONLY === undefined ? undefined : new RegExp(ONLY);
 const WARM_MS = 300;
 const KEYS = 100_000;
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? "64").split(",").map(Number);
+const CONCURRENCY = CONCURRENCIES[0] as number;
 const BASE = process.env.BENCH_BASE;
 const JSON_OUT = process.env.BENCH_JSON;
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -100,11 +102,16 @@ type Consume = (key: string) => Promise<unknown>;
 interface Sample {
   name: string;
   masters: number;
+  concurrency: number;
   decisions: number;
   perSec: number;
   /** redisUsPerDecision holds each master's CPU µs per decision, in node order. */
   redisUsPerDecision: number[];
+  /** redisSysUsPerDecision is the kernel's part of redisUsPerDecision (used_cpu_sys), all masters together. */
+  redisSysUsPerDecision: number;
   nodeUsPerDecision: number;
+  /** nodeSysUsPerDecision is the kernel's part of nodeUsPerDecision. */
+  nodeSysUsPerDecision: number;
   scriptCalls: number;
   /** scriptUsPerDecision is the time Redis spent running script calls (INFO commandstats usec, all masters) per decision. */
   scriptUsPerDecision: number;
@@ -113,6 +120,7 @@ interface Sample {
 /** NodeStats is one master's CPU time (µs) and script call count. */
 interface NodeStats {
   cpuUs: number;
+  sysUs: number;
   calls: number;
   /** scriptUs is the time spent running EVALSHA, EVAL and FCALL (commandstats usec). */
   scriptUs: number;
@@ -129,11 +137,16 @@ async function nodeStats(admin: Redis): Promise<NodeStats> {
     calls += Number(m[2]);
     scriptUs += Number(m[3]);
   }
-  return { cpuUs: (user + sys) * 1e6, calls, scriptUs };
+  return { cpuUs: (user + sys) * 1e6, sysUs: sys * 1e6, calls, scriptUs };
 }
 
-/** drive runs CONCURRENCY loops of consume over the keys, round robin, for `ms` (or `count` calls); returns the calls made. */
-async function drive(consume: Consume, ms: number, count = Number.POSITIVE_INFINITY): Promise<number> {
+/** drive runs `concurrency` loops of consume over the keys, round robin, for `ms` (or `count` calls); returns the calls made. */
+async function drive(
+  consume: Consume,
+  ms: number,
+  count = Number.POSITIVE_INFINITY,
+  concurrency = CONCURRENCY,
+): Promise<number> {
   let n = 0;
   const end = performance.now() + ms;
   const loop = async (): Promise<void> => {
@@ -143,7 +156,7 @@ async function drive(consume: Consume, ms: number, count = Number.POSITIVE_INFIN
       await consume(key);
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  await Promise.all(Array.from({ length: concurrency }, loop));
   return n;
 }
 let cursor = 0;
@@ -154,8 +167,14 @@ function median(values: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-async function measure(name: string, masters: number, consume: Consume, admins: Redis[]): Promise<Sample> {
-  await drive(consume, WARM_MS);
+async function measure(
+  name: string,
+  masters: number,
+  consume: Consume,
+  admins: Redis[],
+  concurrency: number,
+): Promise<Sample> {
+  await drive(consume, WARM_MS, Number.POSITIVE_INFINITY, concurrency);
   (globalThis as { gc?: () => void }).gc?.();
   // Each master's CPU with no traffic (cluster bus, cron), per ms: subtracted from the row,
   // so a slow row on a loaded machine does not charge idle work to its few decisions.
@@ -168,20 +187,29 @@ async function measure(name: string, masters: number, consume: Consume, admins: 
   const before = await Promise.all(admins.map(nodeStats));
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const decisions = await drive(consume, RUN_MS);
+  const decisions = await drive(consume, RUN_MS, Number.POSITIVE_INFINITY, concurrency);
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const after = await Promise.all(admins.map(nodeStats));
+  const idleSysPerMs = idle1.map((a, i) => (a.sysUs - (idle0[i] as NodeStats).sysUs) / idleMs);
   return {
     name,
     masters,
+    concurrency,
     decisions,
     perSec: decisions / (elapsedMs / 1000),
     redisUsPerDecision: after.map(
       (a, i) =>
         Math.max(0, a.cpuUs - (before[i] as NodeStats).cpuUs - (idlePerMs[i] as number) * elapsedMs) / decisions,
     ),
+    redisSysUsPerDecision:
+      after.reduce(
+        (s, a, i) =>
+          s + Math.max(0, a.sysUs - (before[i] as NodeStats).sysUs - (idleSysPerMs[i] as number) * elapsedMs),
+        0,
+      ) / decisions,
     nodeUsPerDecision: (cpu.user + cpu.system) / decisions,
+    nodeSysUsPerDecision: cpu.system / decisions,
     scriptCalls: after.reduce((s, a, i) => s + a.calls - (before[i] as NodeStats).calls, 0),
     scriptUsPerDecision: after.reduce((s, a, i) => s + a.scriptUs - (before[i] as NodeStats).scriptUs, 0) / decisions,
   };
@@ -300,9 +328,17 @@ async function runCluster(masters: number, base: Floodgate | undefined): Promise
         [`${FG_NR} ${base.label}`, (k) => baseNr.consume(k)],
       );
     }
-    const contenders = all.filter(([name]) => ONLY_RE === undefined || ONLY_RE.test(name));
+    const chosen = all.filter(([name]) => ONLY_RE === undefined || ONLY_RE.test(name));
+    // Each contender at each concurrency (named "... c=N" when there are several).
+    const contenders: [string, Consume, number][] = CONCURRENCIES.flatMap((c) =>
+      chosen.map(([name, consume]): [string, Consume, number] => [
+        CONCURRENCIES.length > 1 ? `${name} c=${c}` : name,
+        consume,
+        c,
+      ]),
+    );
     // Every key exists before the first row (long-lived keys): one pass per contender.
-    for (const [name, consume] of contenders) {
+    for (const [name, consume] of chosen) {
       const t0 = performance.now();
       await drive(consume, 60_000, KEYS);
       console.error(`${masters} masters: ${name}: ${KEYS} keys made in ${Math.round(performance.now() - t0)} ms`);
@@ -310,11 +346,11 @@ async function runCluster(masters: number, base: Floodgate | undefined): Promise
     const samples = new Map<string, Sample[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (let j = 0; j < contenders.length; j++) {
-        const [name, consume] = contenders[(j + round) % contenders.length] as [string, Consume];
-        const s = await measure(name, masters, consume, admins);
+        const [name, consume, c] = contenders[(j + round) % contenders.length] as [string, Consume, number];
+        const s = await measure(name, masters, consume, admins, c);
         samples.set(name, [...(samples.get(name) ?? []), s]);
         console.error(
-          `${masters} masters, round ${round}, ${name}: ${Math.round(s.perSec)}/s, Redis µs/decision ${s.redisUsPerDecision.map((u) => u.toFixed(2)).join(" + ")}, scripts ${s.scriptUsPerDecision.toFixed(2)} µs, Node ${s.nodeUsPerDecision.toFixed(2)} µs, ${(s.decisions / Math.max(1, s.scriptCalls)).toFixed(1)} decisions/call`,
+          `${masters} masters, round ${round}, ${name}: ${Math.round(s.perSec)}/s, Redis µs/decision ${s.redisUsPerDecision.map((u) => u.toFixed(2)).join(" + ")}, (sys ${s.redisSysUsPerDecision.toFixed(2)}), scripts ${s.scriptUsPerDecision.toFixed(2)} µs, Node ${s.nodeUsPerDecision.toFixed(2)} µs (sys ${s.nodeSysUsPerDecision.toFixed(2)}), ${(s.decisions / Math.max(1, s.scriptCalls)).toFixed(1)} decisions/call`,
         );
       }
     }
@@ -371,7 +407,7 @@ async function main(): Promise<void> {
   }
   const loadAfter = loadavg();
   if (JSON_OUT !== undefined) {
-    const samples = rows.flatMap((r) => r.samples.map((s, round) => ({ ...s, round, concurrency: CONCURRENCY })));
+    const samples = rows.flatMap((r) => r.samples.map((s, round) => ({ ...s, round })));
     writeFileSync(JSON_OUT, `${JSON.stringify({ loadBefore, loadAfter, samples }, null, 1)}\n`);
   }
   const version =
@@ -389,7 +425,7 @@ async function main(): Promise<void> {
     "",
     "Command: `npm run bench -- cluster` (`node --expose-gc --import tsx bench/cluster.ts`)",
     "",
-    `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${process.version}, redis-server ${version}, Clusters of ${MASTERS.join(", ")} masters on 127.0.0.1 started by the bench (no replicas, no persistence). ${KEYS.toLocaleString("en-US")} keys round robin, concurrency ${CONCURRENCY}, every call admitted, every key made before the first row (long-lived: TTL 600 s); ${RUN_MS} ms per row after ${WARM_MS} ms warm-up, ${ROUNDS} rounds with the contenders interleaved (order rotating); each figure is the median over rounds (decisions/s also min-max). Load average (1, 5 min) ${loadBefore[0]?.toFixed(1)}, ${loadBefore[1]?.toFixed(1)} before and ${loadAfter[0]?.toFixed(1)}, ${loadAfter[1]?.toFixed(1)} after: the machine is shared, so wall-time figures are noisy; CPU per decision is steadier. Redis CPU: used_cpu_user+sys of each master (INFO cpu) per decision, less the master's idle CPU over the same time (read for ${IDLE_MS} ms with no traffic before each row); script calls: EVALSHA+EVAL (INFO commandstats); running scripts: their commandstats usec (execution only, without reading requests and writing replies), all masters together.`,
+    `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${process.version}, redis-server ${version}, Clusters of ${MASTERS.join(", ")} masters on 127.0.0.1 started by the bench (no replicas, no persistence). ${KEYS.toLocaleString("en-US")} keys round robin, concurrency ${CONCURRENCIES.join(", ")}, every call admitted, every key made before the first row (long-lived: TTL 600 s); ${RUN_MS} ms per row after ${WARM_MS} ms warm-up, ${ROUNDS} rounds with the contenders interleaved (order rotating); each figure is the median over rounds (decisions/s also min-max). Load average (1, 5 min) ${loadBefore[0]?.toFixed(1)}, ${loadBefore[1]?.toFixed(1)} before and ${loadAfter[0]?.toFixed(1)}, ${loadAfter[1]?.toFixed(1)} after: the machine is shared, so wall-time figures are noisy; CPU per decision is steadier. Redis CPU: used_cpu_user+sys of each master (INFO cpu) per decision, less the master's idle CPU over the same time (read for ${IDLE_MS} ms with no traffic before each row); script calls: EVALSHA+EVAL (INFO commandstats); running scripts: their commandstats usec (execution only, without reading requests and writing replies), all masters together.`,
     "",
     "| masters | library, client | decisions/s (min-max) | Redis CPU µs/decision, per master | all masters | busiest master | running scripts µs/decision | Node CPU µs/decision | decisions per script call |",
     "|---:|---|---:|---|---:|---:|---:|---:|---:|",
@@ -439,7 +475,7 @@ async function main(): Promise<void> {
   if (loaded) lines.push(...abTable(rows, loaded.fg.label), "");
   const md = lines.join("\n");
   console.log(md);
-  if (ONLY !== undefined || loaded !== undefined || CONCURRENCY !== 64) return;
+  if (ONLY !== undefined || loaded !== undefined || CONCURRENCIES.join() !== "64") return;
   const out = join(dirname(fileURLToPath(import.meta.url)), "results", "cluster.md");
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, md);
