@@ -2,7 +2,15 @@
 //
 // Run: node --expose-gc --import tsx bench/cluster.ts   (npm run bench -- cluster; writes bench/results/cluster.md)
 //      BENCH_ROUNDS=5 BENCH_RUN_MS=2000 BENCH_MASTERS=1,3 ... to change rounds, row length and Cluster sizes;
-//      BENCH_ONLY=node-redis runs only the contenders whose name contains it (then results/cluster.md is not written).
+//      BENCH_ONLY=node-redis runs only the contenders whose name matches it, a regular expression (so a plain word
+//      matches names that contain it; 'Bucket, (ioredis|node-redis) [Cc]luster$' picks floodgate's two main rows);
+//      then results/cluster.md is not written.
+//      BENCH_BASE=<git rev> (A/B): floodgate's src/ at that revision (git archive into a temp directory, run by tsx
+//      from source) runs beside the current code as contenders "... [base <rev>]", interleaved in every round, and
+//      a table of per-round ratios (current / base: decisions/s, Node CPU, Redis CPU) is printed; results/cluster.md
+//      is not written. BENCH_CONCURRENCY=16 changes the concurrency (decisions per call follow it); a list
+//      (16,64,256) runs each contender at each concurrency, interleaved in the same rounds, named "... c=16".
+//      BENCH_JSON=file writes every sample (one per row and round) as JSON, for fitting a cost model.
 //
 // Workload (issue 14): 100,000 keys round robin, concurrency 64, every call
 // admitted and every key long-lived (so both libraries do the full
@@ -18,17 +26,17 @@
 // from INFO commandstats, summed over the masters.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg } from "node:os";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Cluster, Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { createCluster } from "redis";
-import { RateLimiter } from "../src/index.js";
+import { RateLimiter, type tokenBucket } from "../src/index.js";
 import { ioredisAdapter, nodeRedisAdapter, RedisStore } from "../src/stores/redis/index.js";
 import { type RedisCluster, startCluster } from "../test/helpers/redis-server.js";
-import { longLivedBucket } from "./workload.js";
+import { LONG_LIVED_BUCKET, longLivedBucket } from "./workload.js";
 
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -36,9 +44,57 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const IDLE_MS = 400;
 const MASTERS = (process.env.BENCH_MASTERS ?? "1,2,3").split(",").map(Number);
 const ONLY = process.env.BENCH_ONLY;
+const ONLY_RE = ONLY === undefined ? undefined : new RegExp(ONLY);
 const WARM_MS = 300;
 const KEYS = 100_000;
-const CONCURRENCY = 64;
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? "64").split(",").map(Number);
+const CONCURRENCY = CONCURRENCIES[0] as number;
+const BASE = process.env.BENCH_BASE;
+const JSON_OUT = process.env.BENCH_JSON;
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Floodgate is what a contender needs of one copy of floodgate's source (the current one, or BENCH_BASE's). */
+interface Floodgate {
+  label: string;
+  RateLimiter: typeof RateLimiter;
+  RedisStore: typeof RedisStore;
+  ioredisAdapter: typeof ioredisAdapter;
+  nodeRedisAdapter: typeof nodeRedisAdapter;
+  tokenBucket: typeof tokenBucket;
+}
+
+/**
+ * loadBase extracts src/ (with package.json and tsconfig.json) at git revision `rev`
+ * into a temp directory, links node_modules, and imports it from source (tsx): a
+ * second, independent copy of floodgate in this process. Returns it and a cleanup.
+ */
+async function loadBase(rev: string): Promise<{ fg: Floodgate; cleanup: () => void }> {
+  const sha = execFileSync("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: ROOT })
+    .toString()
+    .trim();
+  const dir = mkdtempSync(join(tmpdir(), "fg-base-"));
+  const tar = execFileSync("git", ["archive", sha, "src", "package.json", "tsconfig.json"], {
+    cwd: ROOT,
+    maxBuffer: 1 << 30,
+  });
+  execFileSync("tar", ["-x", "-C", dir], { input: tar });
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  const main = (await import(pathToFileURL(join(dir, "src", "index.ts")).href)) as typeof import("../src/index.js");
+  const redis = (await import(
+    pathToFileURL(join(dir, "src", "stores", "redis", "index.ts")).href
+  )) as typeof import("../src/stores/redis/index.js");
+  return {
+    fg: {
+      label: `[base ${sha.slice(0, 7)}]`,
+      RateLimiter: main.RateLimiter,
+      RedisStore: redis.RedisStore,
+      ioredisAdapter: redis.ioredisAdapter,
+      nodeRedisAdapter: redis.nodeRedisAdapter,
+      tokenBucket: main.tokenBucket,
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
 
 type Consume = (key: string) => Promise<unknown>;
 
@@ -46,11 +102,16 @@ type Consume = (key: string) => Promise<unknown>;
 interface Sample {
   name: string;
   masters: number;
+  concurrency: number;
   decisions: number;
   perSec: number;
   /** redisUsPerDecision holds each master's CPU µs per decision, in node order. */
   redisUsPerDecision: number[];
+  /** redisSysUsPerDecision is the kernel's part of redisUsPerDecision (used_cpu_sys), all masters together. */
+  redisSysUsPerDecision: number;
   nodeUsPerDecision: number;
+  /** nodeSysUsPerDecision is the kernel's part of nodeUsPerDecision. */
+  nodeSysUsPerDecision: number;
   scriptCalls: number;
   /** scriptUsPerDecision is the time Redis spent running script calls (INFO commandstats usec, all masters) per decision. */
   scriptUsPerDecision: number;
@@ -59,6 +120,7 @@ interface Sample {
 /** NodeStats is one master's CPU time (µs) and script call count. */
 interface NodeStats {
   cpuUs: number;
+  sysUs: number;
   calls: number;
   /** scriptUs is the time spent running EVALSHA, EVAL and FCALL (commandstats usec). */
   scriptUs: number;
@@ -75,11 +137,16 @@ async function nodeStats(admin: Redis): Promise<NodeStats> {
     calls += Number(m[2]);
     scriptUs += Number(m[3]);
   }
-  return { cpuUs: (user + sys) * 1e6, calls, scriptUs };
+  return { cpuUs: (user + sys) * 1e6, sysUs: sys * 1e6, calls, scriptUs };
 }
 
-/** drive runs CONCURRENCY loops of consume over the keys, round robin, for `ms` (or `count` calls); returns the calls made. */
-async function drive(consume: Consume, ms: number, count = Number.POSITIVE_INFINITY): Promise<number> {
+/** drive runs `concurrency` loops of consume over the keys, round robin, for `ms` (or `count` calls); returns the calls made. */
+async function drive(
+  consume: Consume,
+  ms: number,
+  count = Number.POSITIVE_INFINITY,
+  concurrency = CONCURRENCY,
+): Promise<number> {
   let n = 0;
   const end = performance.now() + ms;
   const loop = async (): Promise<void> => {
@@ -89,7 +156,7 @@ async function drive(consume: Consume, ms: number, count = Number.POSITIVE_INFIN
       await consume(key);
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  await Promise.all(Array.from({ length: concurrency }, loop));
   return n;
 }
 let cursor = 0;
@@ -100,8 +167,14 @@ function median(values: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-async function measure(name: string, masters: number, consume: Consume, admins: Redis[]): Promise<Sample> {
-  await drive(consume, WARM_MS);
+async function measure(
+  name: string,
+  masters: number,
+  consume: Consume,
+  admins: Redis[],
+  concurrency: number,
+): Promise<Sample> {
+  await drive(consume, WARM_MS, Number.POSITIVE_INFINITY, concurrency);
   (globalThis as { gc?: () => void }).gc?.();
   // Each master's CPU with no traffic (cluster bus, cron), per ms: subtracted from the row,
   // so a slow row on a loaded machine does not charge idle work to its few decisions.
@@ -114,20 +187,29 @@ async function measure(name: string, masters: number, consume: Consume, admins: 
   const before = await Promise.all(admins.map(nodeStats));
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const decisions = await drive(consume, RUN_MS);
+  const decisions = await drive(consume, RUN_MS, Number.POSITIVE_INFINITY, concurrency);
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const after = await Promise.all(admins.map(nodeStats));
+  const idleSysPerMs = idle1.map((a, i) => (a.sysUs - (idle0[i] as NodeStats).sysUs) / idleMs);
   return {
     name,
     masters,
+    concurrency,
     decisions,
     perSec: decisions / (elapsedMs / 1000),
     redisUsPerDecision: after.map(
       (a, i) =>
         Math.max(0, a.cpuUs - (before[i] as NodeStats).cpuUs - (idlePerMs[i] as number) * elapsedMs) / decisions,
     ),
+    redisSysUsPerDecision:
+      after.reduce(
+        (s, a, i) =>
+          s + Math.max(0, a.sysUs - (before[i] as NodeStats).sysUs - (idleSysPerMs[i] as number) * elapsedMs),
+        0,
+      ) / decisions,
     nodeUsPerDecision: (cpu.user + cpu.system) / decisions,
+    nodeSysUsPerDecision: cpu.system / decisions,
     scriptCalls: after.reduce((s, a, i) => s + a.calls - (before[i] as NodeStats).calls, 0),
     scriptUsPerDecision: after.reduce((s, a, i) => s + a.scriptUs - (before[i] as NodeStats).scriptUs, 0) / decisions,
   };
@@ -146,6 +228,8 @@ interface Row {
   nodeUs: number;
   decisionsPerCall: number;
   scriptUs: number;
+  /** samples are the row's samples, one per round, in round order. */
+  samples: Sample[];
 }
 
 function row(samples: Sample[]): Row {
@@ -164,6 +248,7 @@ function row(samples: Sample[]): Row {
     nodeUs: m((s) => s.nodeUsPerDecision),
     decisionsPerCall: m((s) => (s.scriptCalls > 0 ? s.decisions / s.scriptCalls : 0)),
     scriptUs: m((s) => s.scriptUsPerDecision),
+    samples,
   };
 }
 
@@ -174,8 +259,8 @@ const FG_NR = "floodgate tokenBucket, node-redis cluster";
 const FG_NR_LATE = "floodgate tokenBucket, node-redis cluster, batches sent after I/O (before)";
 const FG_SLOT = "floodgate tokenBucket, ioredis Cluster, per-slot batches (before issue 14)";
 
-/** runCluster measures every contender on one Cluster of `masters` masters. */
-async function runCluster(masters: number): Promise<Row[]> {
+/** runCluster measures every contender on one Cluster of `masters` masters (and BENCH_BASE's floodgate, if given). */
+async function runCluster(masters: number, base: Floodgate | undefined): Promise<Row[]> {
   const cluster: RedisCluster = await startCluster(masters);
   const admins = cluster.nodes.map((n) => new Redis(n.port, n.host));
   const ioA = new Cluster(cluster.nodes);
@@ -185,8 +270,11 @@ async function runCluster(masters: number): Promise<Row[]> {
   const nrA = createCluster({ rootNodes });
   const nrB = createCluster({ rootNodes });
   const nrC = createCluster({ rootNodes });
+  // The base revision's floodgate gets clients of its own.
+  const ioD = new Cluster(cluster.nodes);
+  const nrD = createCluster({ rootNodes });
   try {
-    await Promise.all([nrA.connect(), nrB.connect(), nrC.connect()]);
+    await Promise.all([nrA.connect(), nrB.connect(), nrC.connect(), ...(base ? [nrD.connect()] : [])]);
     // Keys that stay, as rate-limiter-flexible's live their 600 s window (see bench/workload.ts).
     const policy = longLivedBucket();
     const rlfIo = new RateLimiterRedis({ storeClient: ioB, points: 1e9, duration: 600, keyPrefix: "rlf" });
@@ -217,18 +305,40 @@ async function runCluster(masters: number): Promise<Row[]> {
         prefix: "fgl:",
       }),
     });
-    const contenders = (
-      [
-        [RLF_IO, (k) => rlfIo.consume(k)],
-        [FG_IO, (k) => fgIo.consume(k)],
-        [RLF_NR, (k) => rlfNr.consume(k)],
-        [FG_NR, (k) => fgNr.consume(k)],
-        [FG_NR_LATE, (k) => fgNrLate.consume(k)],
-        [FG_SLOT, (k) => fgSlot.consume(k)],
-      ] as [string, Consume][]
-    ).filter(([name]) => ONLY === undefined || name.includes(ONLY));
+    const all: [string, Consume][] = [
+      [RLF_IO, (k) => rlfIo.consume(k)],
+      [FG_IO, (k) => fgIo.consume(k)],
+      [RLF_NR, (k) => rlfNr.consume(k)],
+      [FG_NR, (k) => fgNr.consume(k)],
+      [FG_NR_LATE, (k) => fgNrLate.consume(k)],
+      [FG_SLOT, (k) => fgSlot.consume(k)],
+    ];
+    if (base) {
+      const basePolicy = base.tokenBucket(LONG_LIVED_BUCKET);
+      const baseIo = new base.RateLimiter({
+        policy: basePolicy,
+        store: new base.RedisStore({ client: ioD, timeoutMs: 5000, prefix: "fbi:" }),
+      });
+      const baseNr = new base.RateLimiter({
+        policy: basePolicy,
+        store: new base.RedisStore({ adapter: base.nodeRedisAdapter(nrD), timeoutMs: 5000, prefix: "fbn:" }),
+      });
+      all.push(
+        [`${FG_IO} ${base.label}`, (k) => baseIo.consume(k)],
+        [`${FG_NR} ${base.label}`, (k) => baseNr.consume(k)],
+      );
+    }
+    const chosen = all.filter(([name]) => ONLY_RE === undefined || ONLY_RE.test(name));
+    // Each contender at each concurrency (named "... c=N" when there are several).
+    const contenders: [string, Consume, number][] = CONCURRENCIES.flatMap((c) =>
+      chosen.map(([name, consume]): [string, Consume, number] => [
+        CONCURRENCIES.length > 1 ? `${name} c=${c}` : name,
+        consume,
+        c,
+      ]),
+    );
     // Every key exists before the first row (long-lived keys): one pass per contender.
-    for (const [name, consume] of contenders) {
+    for (const [name, consume] of chosen) {
       const t0 = performance.now();
       await drive(consume, 60_000, KEYS);
       console.error(`${masters} masters: ${name}: ${KEYS} keys made in ${Math.round(performance.now() - t0)} ms`);
@@ -236,11 +346,11 @@ async function runCluster(masters: number): Promise<Row[]> {
     const samples = new Map<string, Sample[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (let j = 0; j < contenders.length; j++) {
-        const [name, consume] = contenders[(j + round) % contenders.length] as [string, Consume];
-        const s = await measure(name, masters, consume, admins);
+        const [name, consume, c] = contenders[(j + round) % contenders.length] as [string, Consume, number];
+        const s = await measure(name, masters, consume, admins, c);
         samples.set(name, [...(samples.get(name) ?? []), s]);
         console.error(
-          `${masters} masters, round ${round}, ${name}: ${Math.round(s.perSec)}/s, Redis µs/decision ${s.redisUsPerDecision.map((u) => u.toFixed(2)).join(" + ")}, scripts ${s.scriptUsPerDecision.toFixed(2)} µs, Node ${s.nodeUsPerDecision.toFixed(2)} µs, ${(s.decisions / Math.max(1, s.scriptCalls)).toFixed(1)} decisions/call`,
+          `${masters} masters, round ${round}, ${name}: ${Math.round(s.perSec)}/s, Redis µs/decision ${s.redisUsPerDecision.map((u) => u.toFixed(2)).join(" + ")}, (sys ${s.redisSysUsPerDecision.toFixed(2)}), scripts ${s.scriptUsPerDecision.toFixed(2)} µs, Node ${s.nodeUsPerDecision.toFixed(2)} µs (sys ${s.nodeSysUsPerDecision.toFixed(2)}), ${(s.decisions / Math.max(1, s.scriptCalls)).toFixed(1)} decisions/call`,
         );
       }
     }
@@ -250,18 +360,56 @@ async function runCluster(masters: number): Promise<Row[]> {
     ioA.disconnect();
     ioB.disconnect();
     ioC.disconnect();
-    await Promise.allSettled([nrA.close(), nrB.close(), nrC.close()]);
+    ioD.disconnect();
+    await Promise.allSettled([nrA.close(), nrB.close(), nrC.close(), ...(base ? [nrD.close()] : [])]);
     await cluster.stop();
   }
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 
+/**
+ * abTable compares each floodgate contender with its BENCH_BASE twin: per round, the
+ * ratio current / base of decisions/s, Node CPU, Redis CPU (all masters, busiest)
+ * and decisions per call; each cell is the median of the rounds' ratios (min-max).
+ */
+function abTable(rows: Row[], label: string): string[] {
+  const out = [
+    `A/B, current / ${label}: median of the per-round ratios (min-max); rounds interleaved, so each pair ran within seconds of each other. Below 1 is better for the CPU columns.`,
+    "",
+    "| masters | client | decisions/s | Node CPU µs/decision | Redis CPU µs/decision, all masters | busiest master | decisions per call |",
+    "|---:|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const b of rows.filter((r) => r.name.endsWith(label))) {
+    const cur = rows.find((r) => r.masters === b.masters && r.name === b.name.slice(0, -label.length - 1));
+    if (!cur) continue;
+    const cell = (f: (s: Sample) => number): string => {
+      const ratios = cur.samples.map((s, i) => f(s) / f(b.samples[i] as Sample));
+      return `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
+    };
+    const total = (s: Sample): number => s.redisUsPerDecision.reduce((a, x) => a + x, 0);
+    const client = cur.name.includes("node-redis") ? "node-redis" : "ioredis";
+    out.push(
+      `| ${b.masters} | ${client} | ${cell((s) => s.perSec)} | ${cell((s) => s.nodeUsPerDecision)} | ${cell(total)} | ${cell((s) => Math.max(...s.redisUsPerDecision))} | ${cell((s) => s.decisions / Math.max(1, s.scriptCalls))} |`,
+    );
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
+  const loaded = BASE === undefined ? undefined : await loadBase(BASE);
   const loadBefore = loadavg();
   const rows: Row[] = [];
-  for (const m of MASTERS) rows.push(...(await runCluster(m)));
+  try {
+    for (const m of MASTERS) rows.push(...(await runCluster(m, loaded?.fg)));
+  } finally {
+    loaded?.cleanup();
+  }
   const loadAfter = loadavg();
+  if (JSON_OUT !== undefined) {
+    const samples = rows.flatMap((r) => r.samples.map((s, round) => ({ ...s, round })));
+    writeFileSync(JSON_OUT, `${JSON.stringify({ loadBefore, loadAfter, samples }, null, 1)}\n`);
+  }
   const version =
     execFileSync("redis-server", ["--version"])
       .toString()
@@ -277,7 +425,7 @@ async function main(): Promise<void> {
     "",
     "Command: `npm run bench -- cluster` (`node --expose-gc --import tsx bench/cluster.ts`)",
     "",
-    `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${process.version}, redis-server ${version}, Clusters of ${MASTERS.join(", ")} masters on 127.0.0.1 started by the bench (no replicas, no persistence). ${KEYS.toLocaleString("en-US")} keys round robin, concurrency ${CONCURRENCY}, every call admitted, every key made before the first row (long-lived: TTL 600 s); ${RUN_MS} ms per row after ${WARM_MS} ms warm-up, ${ROUNDS} rounds with the contenders interleaved (order rotating); each figure is the median over rounds (decisions/s also min-max). Load average (1, 5 min) ${loadBefore[0]?.toFixed(1)}, ${loadBefore[1]?.toFixed(1)} before and ${loadAfter[0]?.toFixed(1)}, ${loadAfter[1]?.toFixed(1)} after: the machine is shared, so wall-time figures are noisy; CPU per decision is steadier. Redis CPU: used_cpu_user+sys of each master (INFO cpu) per decision, less the master's idle CPU over the same time (read for ${IDLE_MS} ms with no traffic before each row); script calls: EVALSHA+EVAL (INFO commandstats); running scripts: their commandstats usec (execution only, without reading requests and writing replies), all masters together.`,
+    `Machine: ${availableParallelism()} cores (nproc ${execFileSync("nproc").toString().trim()}), Node ${process.version}, redis-server ${version}, Clusters of ${MASTERS.join(", ")} masters on 127.0.0.1 started by the bench (no replicas, no persistence). ${KEYS.toLocaleString("en-US")} keys round robin, concurrency ${CONCURRENCIES.join(", ")}, every call admitted, every key made before the first row (long-lived: TTL 600 s); ${RUN_MS} ms per row after ${WARM_MS} ms warm-up, ${ROUNDS} rounds with the contenders interleaved (order rotating); each figure is the median over rounds (decisions/s also min-max). Load average (1, 5 min) ${loadBefore[0]?.toFixed(1)}, ${loadBefore[1]?.toFixed(1)} before and ${loadAfter[0]?.toFixed(1)}, ${loadAfter[1]?.toFixed(1)} after: the machine is shared, so wall-time figures are noisy; CPU per decision is steadier. Redis CPU: used_cpu_user+sys of each master (INFO cpu) per decision, less the master's idle CPU over the same time (read for ${IDLE_MS} ms with no traffic before each row); script calls: EVALSHA+EVAL (INFO commandstats); running scripts: their commandstats usec (execution only, without reading requests and writing replies), all masters together.`,
     "",
     "| masters | library, client | decisions/s (min-max) | Redis CPU µs/decision, per master | all masters | busiest master | running scripts µs/decision | Node CPU µs/decision | decisions per script call |",
     "|---:|---|---:|---|---:|---:|---:|---:|---:|",
@@ -324,9 +472,10 @@ async function main(): Promise<void> {
     }),
     "",
   ];
+  if (loaded) lines.push(...abTable(rows, loaded.fg.label), "");
   const md = lines.join("\n");
   console.log(md);
-  if (ONLY !== undefined) return;
+  if (ONLY !== undefined || loaded !== undefined || CONCURRENCIES.join() !== "64") return;
   const out = join(dirname(fileURLToPath(import.meta.url)), "results", "cluster.md");
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, md);

@@ -10,5 +10,8 @@ import { type Policy, tokenBucket } from "../src/index.js";
  * 1e6 per second (used before) gave every key a 1 ms TTL: each decision re-created its key.
  */
 export function longLivedBucket(): Policy {
-  return tokenBucket({ capacity: 1e7, refillRate: 0.1 });
+  return tokenBucket(LONG_LIVED_BUCKET);
 }
+
+/** LONG_LIVED_BUCKET is longLivedBucket's parameters (bench/cluster.ts gives them to an older floodgate's tokenBucket too). */
+export const LONG_LIVED_BUCKET = { capacity: 1e7, refillRate: 0.1 } as const;
