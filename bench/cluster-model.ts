@@ -12,6 +12,7 @@
 // rate-limiter-flexible's rows (one command per decision) are printed as medians.
 
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 /** Sample is what bench/cluster.ts writes per row and round (the fields used here). */
 interface Sample {
@@ -26,8 +27,8 @@ interface Sample {
   nodeSysUsPerDecision: number;
 }
 
-/** fit solves least squares y ~ X beta (normal equations, Gaussian elimination); returns beta and the RMS residual. */
-function fit(xs: number[][], ys: number[]): { beta: number[]; rms: number } {
+/** leastSquares solves least squares y ~ X beta (normal equations, Gaussian elimination); returns beta and the RMS residual. */
+export function leastSquares(xs: number[][], ys: number[]): { beta: number[]; rms: number } {
   const k = (xs[0] as number[]).length;
   const a = Array.from({ length: k }, () => new Array<number>(k + 1).fill(0));
   xs.forEach((x, r) => {
@@ -61,40 +62,45 @@ function median(values: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-const samples: Sample[] = process.argv
-  .slice(2)
-  .flatMap((f) => (JSON.parse(readFileSync(f, "utf8")) as { samples: Sample[] }).samples);
-const total = (s: Sample): number => s.redisUsPerDecision.reduce((a, b) => a + b, 0);
-const d = (s: Sample): number => s.decisions / Math.max(1, s.scriptCalls);
-const base = (name: string): string => name.replace(/ c=\d+$/, "");
+/** main prints the fits and medians of the samples in the files named on the command line. */
+function main(): void {
+  const samples: Sample[] = process.argv
+    .slice(2)
+    .flatMap((f) => (JSON.parse(readFileSync(f, "utf8")) as { samples: Sample[] }).samples);
+  const total = (s: Sample): number => s.redisUsPerDecision.reduce((a, b) => a + b, 0);
+  const d = (s: Sample): number => s.decisions / Math.max(1, s.scriptCalls);
+  const base = (name: string): string => name.replace(/ c=\d+$/, "");
 
-for (const client of ["ioredis", "node-redis"]) {
-  const rows = samples.filter((s) => base(s.name).startsWith("floodgate") && base(s.name).includes(`${client} `));
-  if (rows.length < 4) continue;
-  const xs = rows.map((s) => [1, 1 / d(s), s.masters - 1]);
-  const line = (label: string, y: (s: Sample) => number): string => {
-    const { beta, rms } = fit(xs, rows.map(y));
-    const [a, b, c] = beta as [number, number, number];
-    return `${label} = ${a.toFixed(2)} + ${b.toFixed(1)} / d + ${c.toFixed(2)} (m - 1) µs   (rms residual ${rms.toFixed(2)})`;
-  };
+  for (const client of ["ioredis", "node-redis"]) {
+    const rows = samples.filter((s) => base(s.name).startsWith("floodgate") && base(s.name).includes(`${client} `));
+    if (rows.length < 4) continue;
+    const xs = rows.map((s) => [1, 1 / d(s), s.masters - 1]);
+    const line = (label: string, y: (s: Sample) => number): string => {
+      const { beta, rms } = leastSquares(xs, rows.map(y));
+      const [a, b, c] = beta as [number, number, number];
+      return `${label} = ${a.toFixed(2)} + ${b.toFixed(1)} / d + ${c.toFixed(2)} (m - 1) µs   (rms residual ${rms.toFixed(2)})`;
+    };
+    console.log(
+      `floodgate, ${client} (${rows.length} samples, d ${Math.min(...rows.map(d)).toFixed(1)}-${Math.max(...rows.map(d)).toFixed(1)}):`,
+    );
+    console.log(`  ${line("Node CPU", (s) => s.nodeUsPerDecision)}`);
+    console.log(`  ${line("  of it sys", (s) => s.nodeSysUsPerDecision)}`);
+    console.log(`  ${line("Redis CPU", total)}`);
+    console.log(`  ${line("  of it sys", (s) => s.redisSysUsPerDecision)}`);
+  }
+
   console.log(
-    `floodgate, ${client} (${rows.length} samples, d ${Math.min(...rows.map(d)).toFixed(1)}-${Math.max(...rows.map(d)).toFixed(1)}):`,
+    "\nmedians per row (masters, concurrency): d, Node µs (sys), Redis µs all masters (sys), busiest master µs",
   );
-  console.log(`  ${line("Node CPU", (s) => s.nodeUsPerDecision)}`);
-  console.log(`  ${line("  of it sys", (s) => s.nodeSysUsPerDecision)}`);
-  console.log(`  ${line("Redis CPU", total)}`);
-  console.log(`  ${line("  of it sys", (s) => s.redisSysUsPerDecision)}`);
+  const keys = [...new Set(samples.map((s) => `${s.name}|${s.masters}`))];
+  for (const k of keys) {
+    const rs = samples.filter((s) => `${s.name}|${s.masters}` === k);
+    const s0 = rs[0] as Sample;
+    const m = (f: (s: Sample) => number): string => median(rs.map(f)).toFixed(2);
+    console.log(
+      `  ${s0.masters} masters, ${s0.name}: d ${m(d)}, Node ${m((s) => s.nodeUsPerDecision)} (${m((s) => s.nodeSysUsPerDecision)}), Redis ${m(total)} (${m((s) => s.redisSysUsPerDecision)}), busiest ${m((s) => Math.max(...s.redisUsPerDecision))}`,
+    );
+  }
 }
 
-console.log(
-  "\nmedians per row (masters, concurrency): d, Node µs (sys), Redis µs all masters (sys), busiest master µs",
-);
-const keys = [...new Set(samples.map((s) => `${s.name}|${s.masters}`))];
-for (const k of keys) {
-  const rs = samples.filter((s) => `${s.name}|${s.masters}` === k);
-  const s0 = rs[0] as Sample;
-  const m = (f: (s: Sample) => number): string => median(rs.map(f)).toFixed(2);
-  console.log(
-    `  ${s0.masters} masters, ${s0.name}: d ${m(d)}, Node ${m((s) => s.nodeUsPerDecision)} (${m((s) => s.nodeSysUsPerDecision)}), Redis ${m(total)} (${m((s) => s.redisSysUsPerDecision)}), busiest ${m((s) => Math.max(...s.redisUsPerDecision))}`,
-  );
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) main();
