@@ -3,6 +3,7 @@
 // Run: node --import tsx bench/redis-instructions.ts [standalone|cluster]
 //      (each script row is followed by the same calls by FCALL, the function library loaded once)
 //      BATCHES=2,16,64 CALLS=200 ... to change the batch sizes and the calls measured per row.
+//      HZ=1 ... fewer server timer runs (less noise between rows; see start()).
 //      ALG=tb|gc|lb|fw|sw ... the policy decided (default tb, the token bucket; each long-lived:
 //      every call admitted, every key kept between calls).
 //
@@ -65,6 +66,9 @@ async function start(): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), "floodgate-cg-"));
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
   if (MODE === "cluster") args.push("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf");
+  // HZ=1 (default: Redis's 10) runs the server's timers less often: their work, which follows wall time
+  // (slow under callgrind), is the rows' noise.
+  if (process.env.HZ !== undefined) args.push("--hz", process.env.HZ);
   const proc = spawn("valgrind", ["--tool=callgrind", `--callgrind-out-file=${dir}/cg.%p`, "redis-server", ...args], {
     stdio: "ignore",
   });

@@ -5,10 +5,11 @@ import { promisify } from "node:util";
 import { Cluster, Redis } from "ioredis";
 import { createCluster } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Decision, RateLimiter, tokenBucket } from "../../src/index.js";
+import { type Decision, fixedWindow, RateLimiter, tokenBucket } from "../../src/index.js";
 import { hashSlot, ioredisAdapter, RedisStore } from "../../src/stores/redis/index.js";
 import { NODE } from "../../src/stores/redis/scripts.generated.js";
 import { type RedisCluster, startCluster } from "../helpers/redis-server.js";
+import { fields, Reference } from "./redis-util.js";
 
 const run = promisify(execFile);
 
@@ -131,6 +132,35 @@ describe("node batches: the calls of one tick go to each master in one script ca
     }
     expect(answers[1], "node-redis decides as ioredis").toEqual(answers[0]);
     expect(answers[2], "per-slot batches decide as node batches").toEqual(answers[0]);
+  });
+
+  // Regression: node.lua's local for redis.call was named get, shadowing state.lua's get, so a node
+  // batch of a consume of several policies failed ("command arguments must be strings").
+  it("a consume of two policies, 60 keys in one tick: node batches decide as the pure core", async () => {
+    const io = new Cluster(cluster.nodes);
+    closers.push(() => io.disconnect());
+    await io.ping();
+    const policies = [
+      tokenBucket({ name: "burst", capacity: 3, refillRate: 1e-4 }),
+      fixedWindow({ name: "window", limit: 5, windowMs: 60_000 }),
+    ];
+    const store = new RedisStore({ client: io, prefix: "nb-multi:", denyCache: false });
+    const keys = Array.from({ length: 60 }, (_, i) => `user:${i}`);
+    const ref = new Reference(policies);
+    let t = 1_700_000_000_000;
+    const before = await scriptCalls();
+    for (let round = 0; round < 4; round++) {
+      t += 10;
+      const ds = await Promise.all(keys.map((k) => store.consume(k, policies, 1, t)));
+      keys.forEach((k, i) => {
+        expect(fields(ds[i] as Decision), `round ${round} consume(${k}) at ${t}`).toEqual(fields(ref.consume(k, t, 1)));
+      });
+    }
+    const calls = (await scriptCalls()).map((a, i) => a - (before[i] as number));
+    expect(
+      calls.reduce((a, b) => a + b, 0),
+      `script calls per master ${calls}: node batches, not one per slot`,
+    ).toBeLessThan(4 * 20);
   });
 
   it("a slot moved behind the client's back: the node batch is refused before it writes, sent again per slot, exact", async () => {

@@ -77,7 +77,10 @@ LOAD['fw'] = function()
         if used > 0 then
           -- until_ms(window_start + window, now): its estimate when exact.
           local end_ms = window_start + window
-          reset = ceil(end_ms - now)
+          -- ceil by % (an operation, not a call): exact for a wait >= 0; one <= 0 goes to until_ms.
+          local x = end_ms - now
+          reset = x - x % 1
+          if reset < x then reset = reset + 1 end
           if not (reset > 0 and now + reset >= end_ms and now + (reset - 1) < end_ms) then
             reset = until_ms(end_ms, now)
           end

@@ -121,14 +121,18 @@ LOAD['gc'] = function()
           local slack = (abs_u + new_ahead) * TIME_SLACK
           if new_ahead <= burst + EPSILON + slack then
             local tat_next = now_u + new_ahead
-            local left = floor(burst + slack - new_ahead + EPSILON)
+            -- floor_tokens by % (an operation, not a call): exact for a sum >= 0; below 0 it is 0 either way.
+            local left = burst + slack - new_ahead + EPSILON
+            left = left - left % 1
             if not (left > 0) then left = 0 end
             if left > burst then left = burst end
             local guess = (new_ahead - slack) * emission
             local a = now
             if now < 0 then a = -now end
             local g = (a + 2 * tolerance) * WAIT_GUARD
-            local reset = ceil(guess)
+            -- ceil(guess) by %: exact for guess >= 0; guess <= 0 is settled by wait.
+            local reset = guess - guess % 1
+            if reset < guess then reset = reset + 1 end
             local d = reset - guess
             if not (guess > 0 and d > g and (d < 1 - g or reset == 1)) then
               reset = wait(tat_next, now, 0, guess, emission, burst, 2 * tolerance)

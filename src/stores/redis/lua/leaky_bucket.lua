@@ -106,13 +106,17 @@ LOAD['lb'] = function()
               local a = now
               if now < 0 then a = -now end
               local g = (a + capacity * ms_per_unit) * WAIT_GUARD
-              reset = ceil(x)
+              -- ceil(x) by % (an operation, not a call): exact for x >= 0; x <= 0 is settled by wait.
+              reset = x - x % 1
+              if reset < x then reset = reset + 1 end
               local d = reset - x
               if not (x > 0 and d > g and (d < 1 - g or reset == 1)) then
                 reset = wait(filled, now, now, filled, 0, EPSILON, rate, ms_per_unit, capacity * ms_per_unit)
               end
             end
-            local rem = floor(capacity - filled + EPSILON)
+            -- floor_tokens by %: exact for a sum >= 0; below 0 it is 0 either way.
+            local rem = capacity - filled + EPSILON
+            rem = rem - rem % 1
             if not (rem > 0) then rem = 0 end
             return true, rem, 0, reset, pack('<dd', filled, now)
           end

@@ -19,9 +19,9 @@
 local num = NUM_MEMO or tonumber
 local nk = num(ARGV[3])
 local K, CACHE, k = ARGV, {}, 4
-local get = redis.call
+local rcall = redis.call
 for i = 4, 3 + nk do
   local key = ARGV[i]
-  if CACHE[key] == nil then CACHE[key] = get('GET', key) end
+  if CACHE[key] == nil then CACHE[key] = rcall('GET', key) end
 end
 local a = 4 + nk

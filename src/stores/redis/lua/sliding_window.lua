@@ -136,14 +136,19 @@ LOAD['sw'] = function()
           local estimate = (previous * (window - (now - window_start))) / window + current
           if estimate + cost <= limit + EPSILON then
             local used = current + cost
-            local rem = floor(limit - (estimate + cost) + EPSILON)
+            -- floor_tokens by % (an operation, not a call): exact for a sum >= 0; below 0 it is 0 either way.
+            local rem = limit - (estimate + cost) + EPSILON
+            rem = rem - rem % 1
             if not (rem > 0) then rem = 0 end
             -- reset_ms(window_start, previous, used, now, window), until_ms's estimate when exact.
             local reset = 0
             if not (previous <= 0 and used <= 0) then
               local end_ms = window_start + window
               if used > 0 then end_ms = window_start + window + window end
-              reset = ceil(end_ms - now)
+              -- ceil by %: exact for a wait >= 0; one <= 0 goes to until_ms.
+              local x = end_ms - now
+              reset = x - x % 1
+              if reset < x then reset = reset + 1 end
               if not (reset > 0 and now + reset >= end_ms and now + (reset - 1) < end_ms) then
                 reset = until_ms(end_ms, now)
               end

@@ -129,13 +129,17 @@ LOAD['tb'] = function()
             local a = now
             if now < 0 then a = -now end
             local g = (a + capacity * ms_per_token) * WAIT_GUARD
-            reset = ceil(x)
+            -- ceil(x) by % (an operation, not a call): exact for x >= 0; x <= 0 is settled by wait.
+            reset = x - x % 1
+            if reset < x then reset = reset + 1 end
             local d = reset - x
             if not (x > 0 and d > g and (d < 1 - g or reset == 1)) then
               reset = wait(left, now, now, left, capacity, rate, ms_per_token, capacity * ms_per_token)
             end
           end
-          local rem = floor(left + EPSILON)
+          -- floor_tokens(left) by %: exact for a sum >= 0; below 0 it is 0 either way.
+          local rem = left + EPSILON
+          rem = rem - rem % 1
           if not (rem > 0) then rem = 0 end
           return true, rem, 0, reset, pack('<dd', left, now)
         end
