@@ -2,6 +2,7 @@
 # http-fastify-hook.sh: instructions per call of floodgate's Fastify onRequest hook alone, under callgrind.
 #
 # Run: bash bench/http-fastify-hook.sh [calls] [warm-up] [runs]
+#      BENCH_FRAMEWORK=express bash bench/http-fastify-hook.sh ...   (floodgate's Express middleware instead)
 # Runs bench/http-fastify-hook.ts twice under callgrind, with the hook and without it (the same loop of
 # fresh node and Fastify request/reply objects), counts user-space instructions over `calls` calls after
 # the warm-up (instrumentation off during the warm-up), and prints both per call and their difference:
@@ -39,14 +40,22 @@ measure() {
   wait "$vpid" || { cat "$dir/$variant.err" >&2; exit 1; }
   per_request "$out" "$calls" "$variant" | tee "$dir/$variant.sum"
 }
+with=hook
+without=none
+what="fastify hook"
+if [ "${BENCH_FRAMEWORK:-fastify}" = express ]; then
+  with=express
+  without=express-none
+  what="express middleware"
+fi
 diffs=()
 for r in $(seq 1 "$runs"); do
-  measure hook
-  measure none
-  hook=$(grep -o 'the rest [0-9]*' "$dir/hook.sum" | grep -o '[0-9]*')
-  none=$(grep -o 'the rest [0-9]*' "$dir/none.sum" | grep -o '[0-9]*')
+  measure "$with"
+  measure "$without"
+  hook=$(grep -o 'the rest [0-9]*' "$dir/$with.sum" | grep -o '[0-9]*')
+  none=$(grep -o 'the rest [0-9]*' "$dir/$without.sum" | grep -o '[0-9]*')
   diffs+=($((hook - none)))
-  echo "run $r: fastify hook $((hook - none)) instructions/call (the rest, compiler left out; hook $hook - none $none)"
+  echo "run $r: $what $((hook - none)) instructions/call (the rest, compiler left out; with $hook - without $none)"
 done
 median=$(printf '%s\n' "${diffs[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-echo "fastify hook: $median instructions/call, median of $runs runs (${diffs[*]})"
+echo "$what: $median instructions/call, median of $runs runs (${diffs[*]})"

@@ -1,7 +1,7 @@
-// http-fastify-hook.ts: floodgate's Fastify onRequest hook called in process on real Fastify Request and Reply objects, for callgrind.
+// http-fastify-hook.ts: floodgate's Fastify onRequest hook (or Express middleware) called in process on real request and reply objects, for callgrind.
 //
 // Run: bash bench/http-fastify-hook.sh [calls]   (instructions per call, under callgrind; the usual way)
-//      node --max-semi-space-size=1 --import tsx bench/http-fastify-hook.ts <hook|none> <calls> [warm-up]
+//      node --max-semi-space-size=1 --import tsx bench/http-fastify-hook.ts <hook|none|express|express-none> <calls> [warm-up]
 //
 // A real Fastify app with one route gives the Request and Reply classes of that route (its own
 // constructors, its route context); each call builds a fresh node IncomingMessage and ServerResponse,
@@ -9,12 +9,15 @@
 // floodgate's onRequest hook, taken from the plugin registered on a stand-in instance. Variant "none"
 // runs the same loop without the hook. After the warm-up it prints "warm" and waits for a line on stdin
 // (the shell turns callgrind's instrumentation on), runs the measured calls, prints "done" and waits for
-// another line. Nothing is denied (the limit is far above the calls made).
+// another line. Nothing is denied (the limit is far above the calls made). Variants "express" and
+// "express-none" do the same for floodgate's Express middleware, on fresh node request/response pairs as
+// Express's init middleware leaves them (res.locals, X-Powered-By set), as bench/http-hook.ts does.
 
 import { readSync } from "node:fs";
 import http from "node:http";
 import { Socket } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { rateLimit as expressRateLimit } from "../src/adapters/express.js";
 import { rateLimit } from "../src/adapters/fastify.js";
 import { tokenBucket } from "../src/core/token-bucket.js";
 
@@ -24,7 +27,8 @@ type Ctor<T> = new (...args: unknown[]) => T;
 const variant = process.argv[2] ?? "hook";
 const calls = Number(process.argv[3] ?? 20_000);
 const warm = Number(process.argv[4] ?? 200_000);
-if (variant !== "hook" && variant !== "none") throw new Error(`unknown variant ${JSON.stringify(variant)}`);
+if (!["hook", "none", "express", "express-none"].includes(variant))
+  throw new Error(`unknown variant ${JSON.stringify(variant)}`);
 
 /** floodgateHook registers the plugin on a stand-in instance and returns its onRequest hook. */
 function floodgateHook(): Hook {
@@ -89,8 +93,37 @@ function fresh(): [FastifyRequest, FastifyReply] {
   return [request, new ReplyClass(res, request, log)];
 }
 
+const POLICY = () => tokenBucket({ name: "bench", capacity: 1_000_000_000, refillRate: 1_000_000 });
+const middleware = expressRateLimit({ policy: POLICY() });
+const app = { get: (): undefined => undefined };
+
+/** freshExpress builds a node request/response pair as Express's init middleware leaves it. */
+function freshExpress(): [http.IncomingMessage, http.ServerResponse] {
+  const req = new http.IncomingMessage(socket) as http.IncomingMessage & { originalUrl: string; app: unknown };
+  req.method = "GET";
+  req.url = "/";
+  req.originalUrl = "/";
+  req.app = app;
+  req.headers = { host: "localhost" };
+  const res = new http.ServerResponse(req) as unknown as http.ServerResponse & { locals: object };
+  res.locals = Object.create(null) as object;
+  res.setHeader("X-Powered-By", "Express");
+  return [req, res];
+}
+
 function run(n: number): void {
-  if (variant === "hook") {
+  if (variant === "express") {
+    for (let i = 0; i < n; i++) {
+      const [req, res] = freshExpress();
+      middleware(req as never, res as never, next);
+    }
+  } else if (variant === "express-none") {
+    for (let i = 0; i < n; i++) {
+      const [req, res] = freshExpress();
+      if (res.req !== req) throw new Error("response without its request");
+      next();
+    }
+  } else if (variant === "hook") {
     for (let i = 0; i < n; i++) {
       const [request, reply] = fresh();
       hook(request, reply, next);
@@ -111,11 +144,15 @@ function pause(word: string): void {
   readSync(0, buf);
 }
 
-// The first call of the hook must leave the fields on the reply, where Fastify sends them from.
-{
+// The first call must leave the fields on the reply (response), where the framework sends them from.
+if (variant.startsWith("express")) {
+  const [req, res] = freshExpress();
+  middleware(req as never, res as never, next);
+  if (typeof res.getHeader("ratelimit") !== "string") throw new Error("no RateLimit field set");
+} else {
   const [request, reply] = fresh();
   hook(request, reply, next);
-  if (variant === "hook" && typeof reply.getHeader("ratelimit") !== "string") throw new Error("no RateLimit field set");
+  if (typeof reply.getHeader("ratelimit") !== "string") throw new Error("no RateLimit field set");
 }
 run(warm);
 pause("warm");

@@ -343,6 +343,9 @@ export class HttpRateLimit<Raw = unknown> {
   readonly #headerOptions: { standardHeaders: boolean; legacyHeaders: boolean };
   readonly #warned = new Set<string>();
   readonly #peerKeys = new Map<string, string>();
+  /** #lastPeer and #lastPeerKey (perf) are the latest socket peer and its key, in front of #peerKeys. */
+  #lastPeer: string | undefined;
+  #lastPeerKey = "";
   /** #watchForwarded is true while the client is the socket peer and no forwarding header has been seen yet. */
   #watchForwarded: boolean;
   /** #forwardedTick counts requests modulo FORWARDED_SAMPLE while #watchForwarded: see #sampleForwarded. */
@@ -539,8 +542,16 @@ export class HttpRateLimit<Raw = unknown> {
     }
     const peer = req.peer;
     if (peer === undefined) return joinKey(["ip", "unknown"]);
-    const hit = this.#peerKeys.get(peer);
-    if (hit !== undefined) return hit;
+    if (peer === this.#lastPeer) return this.#lastPeerKey;
+    let hit = this.#peerKeys.get(peer);
+    if (hit === undefined) hit = this.#newPeerKey(peer);
+    this.#lastPeer = peer;
+    this.#lastPeerKey = hit;
+    return hit;
+  }
+
+  /** #newPeerKey makes the key of a socket peer not in the cache, and caches it. */
+  #newPeerKey(peer: string): string {
     const ip = parseIp(peer);
     const key = joinKey(["ip", ip === undefined ? "unknown" : ipKey(ip, this.#v4, this.#v6)]);
     if (this.#peerKeys.size >= PEER_CACHE_SIZE) this.#peerKeys.clear();
