@@ -216,7 +216,7 @@ return bad
   // leaky bucket within EPSILON of empty is empty; step must see them as eval does.
   const doubles = (...xs: number[]): Buffer => {
     const b = Buffer.alloc(8 * xs.length);
-    for (const [i, x] of xs.entries()) b.writeDoubleLE(x, 8 * i);
+    for (let i = 0; i < xs.length; i++) b.writeDoubleLE(xs[i] as number, 8 * i);
     return b;
   };
   const at = 1_700_000_000_000;
