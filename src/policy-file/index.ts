@@ -473,6 +473,9 @@ export async function watchPolicyFile(path: string, options: WatchOptions = {}):
     void check();
   };
   watchFile(path, { interval: intervalMs, persistent: false }, listener);
+  // fs.watchFile takes its first stat as the baseline, so a change saved after the first read and before that
+  // stat would never be seen: read once more now that the watch is running.
+  void check();
   return {
     policies: set,
     close(): void {

@@ -231,6 +231,36 @@ describe("watchPolicyFile", () => {
     }
   });
 
+  it("applies a change written while the watch starts (between the first read and the first stat)", async () => {
+    // Regression: the file was read, then fs.watchFile took its first stat as the baseline, so a change saved in
+    // between was never seen (CI, under load: the first test above timed out waiting for a change made right
+    // after watchPolicyFile resolved). The write here happens deterministically inside that window: when
+    // watchPolicyFile iterates `limiters`, after its first read and before it starts watching.
+    const path = join(dir, "window.json");
+    writeFileSync(path, JSON_FILE);
+    const next = JSON_FILE.replace('"capacity": 10', '"capacity": 40');
+    const writeInWindow: readonly RateLimiter[] = Object.assign([] as RateLimiter[], {
+      *[Symbol.iterator]() {
+        writeFileSync(path, next);
+      },
+    });
+    const applied: ApplyResult[] = [];
+    const w = await watchPolicyFile(path, {
+      intervalMs: 20,
+      settleMs: 40,
+      limiters: writeInWindow,
+      onApply: (r) => applied.push(r),
+    });
+    try {
+      expect(w.policies.get("api").limit, "the first read is the file before the change").toBe(10);
+      await until(() => applied.length === 1, 2000);
+      expect(applied[0]?.replaced).toEqual(["api"]);
+      expect(w.policies.get("api").limit).toBe(40);
+    } finally {
+      w.close();
+    }
+  });
+
   it("loadPolicyFile picks YAML by the extension", async () => {
     const path = join(dir, "p.yaml");
     writeFileSync(path, YAML_FILE);
