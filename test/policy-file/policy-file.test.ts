@@ -240,8 +240,9 @@ describe("watchPolicyFile", () => {
     writeFileSync(path, JSON_FILE);
     const next = JSON_FILE.replace('"capacity": 10', '"capacity": 40');
     const writeInWindow: readonly RateLimiter[] = Object.assign([] as RateLimiter[], {
-      *[Symbol.iterator]() {
+      [Symbol.iterator]() {
         writeFileSync(path, next);
+        return ([] as RateLimiter[])[Symbol.iterator]();
       },
     });
     const applied: ApplyResult[] = [];
