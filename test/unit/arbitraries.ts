@@ -88,6 +88,26 @@ export interface WideSubject {
   backBound(atState: Applied, cost: number): BackBound;
 }
 
+/** gcraSubject is the wide GCRA subject for these numbers (the burst capped at SLOW for periods above an hour). */
+export function gcraSubject(limit: number, periodMs: number, burst: number): WideSubject {
+  const b = periodMs > 3_600_000 ? Math.min(burst, SLOW) : burst;
+  const emissionMs = periodMs / limit;
+  return {
+    label: `gcra({ limit: ${limit}, periodMs: ${periodMs}, burst: ${b} })`,
+    policy: gcra({ limit, periodMs, burst: b }),
+    // At worst nothing left: cost units away, full after the whole tolerance. Plus what GCRA takes
+    // for an on-time tat rather than a clock gone back: EPSILON of a unit and the rounding slack
+    // (at most 0.01 ms at these times); and +1, a step back by a fraction of a ms rounding up.
+    backBound: (_d: Applied, cost: number) => {
+      const slackMs = 1e-9 * emissionMs + 0.01;
+      return {
+        retryMs: Math.ceil(cost * emissionMs + slackMs) + 1,
+        resetMs: Math.ceil(b * emissionMs + slackMs) + 1,
+      };
+    },
+  };
+}
+
 const same = (d: Applied): BackBound => ({ retryMs: d.retryAfterMs, resetMs: d.resetAfterMs });
 export const wideSubjects: Record<string, fc.Arbitrary<WideSubject>> = {
   "token bucket (smooth)": fc.tuple(limitArb, wideRateArb).map(([capacity, rate]) => ({
@@ -108,24 +128,9 @@ export const wideSubjects: Record<string, fc.Arbitrary<WideSubject>> = {
         resetMs: Math.ceil((capacity - d.remaining) / amount) * intervalMs + 1,
       }),
     })),
-  gcra: fc.tuple(limitArb, wideWindowArb, limitArb).map(([limit, periodMs, burst]) => {
-    const b = periodMs > 3_600_000 ? Math.min(burst, SLOW) : burst;
-    const emissionMs = periodMs / limit;
-    return {
-      label: `gcra({ limit: ${limit}, periodMs: ${periodMs}, burst: ${b} })`,
-      policy: gcra({ limit, periodMs, burst: b }),
-      // At worst nothing left: cost units away, full after the whole tolerance. Plus what GCRA takes
-      // for an on-time tat rather than a clock gone back: EPSILON of a unit and the rounding slack
-      // (at most 0.01 ms at these times); and +1, a step back by a fraction of a ms rounding up.
-      backBound: (_d: Applied, cost: number) => {
-        const slackMs = 1e-9 * emissionMs + 0.01;
-        return {
-          retryMs: Math.ceil(cost * emissionMs + slackMs) + 1,
-          resetMs: Math.ceil(b * emissionMs + slackMs) + 1,
-        };
-      },
-    };
-  }),
+  gcra: fc
+    .tuple(limitArb, wideWindowArb, limitArb)
+    .map(([limit, periodMs, burst]) => gcraSubject(limit, periodMs, burst)),
   "leaky bucket": fc.tuple(limitArb, wideRateArb).map(([capacity, rate]) => ({
     label: `leakyBucket({ capacity: ${capacity}, leakRate: ${rate} })`,
     policy: leakyBucket({ capacity, leakRate: rate }),
