@@ -8,7 +8,9 @@ const FIXED = 20_261_203;
 if (raw !== "random") {
   const seed = raw === undefined || raw === "" ? FIXED : Number(raw);
   if (!Number.isInteger(seed)) {
-    throw new Error(`FLOODGATE_FC_SEED=${raw} is not an integer: use a seed a failure printed, "random", or leave it unset`);
+    throw new Error(
+      `FLOODGATE_FC_SEED=${raw} is not an integer: use a seed a failure printed, "random", or leave it unset`,
+    );
   }
   fc.configureGlobal({ ...fc.readConfigureGlobal(), seed });
 }
