@@ -139,6 +139,8 @@ export function isPolicyFile(src: ConfigSource): boolean {
 export interface Loaded {
   readonly config: ServiceConfig;
   readonly policyFile: PolicyFile | undefined;
+  /** sources are the files read and their text, in order (what a later read is compared with). */
+  readonly sources: readonly ConfigSource[];
 }
 
 /**
@@ -157,7 +159,18 @@ export async function loadAll(paths: readonly string[]): Promise<Loaded> {
   const config = parseConfig(sources.filter((s) => !isPolicyFile(s)));
   const p = policySources[0];
   const policyFile = p === undefined ? undefined : await parsePolicyFile(p.text, { source: p.file });
-  return { config, policyFile };
+  return { config, policyFile, sources };
+}
+
+/** sameSources reports whether the files at `paths` still hold what `before` read (a file gone or unreadable differs). */
+function sameSources(paths: readonly string[], before: readonly ConfigSource[]): boolean {
+  let now: ConfigSource[];
+  try {
+    now = readSources(paths);
+  } catch {
+    return false;
+  }
+  return now.length === before.length && now.every((x, i) => x.file === before[i]?.file && x.text === before[i]?.text);
 }
 
 /** loadConfig reads and checks the Envoy-style configuration at `paths` (a policy file among them is not read). */
@@ -352,8 +365,8 @@ export async function startService(o: ServeOptions): Promise<Service> {
     throw err;
   }
   const watchers: FSWatcher[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
   if (o.watch ?? true) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const files = new Set([...config.files, ...(policies ? [policies.file.source] : [])].map((f) => resolve(f)));
     const dirs = new Set([...o.config].map((p) => (statSync(p).isDirectory() ? resolve(p) : dirname(resolve(p)))));
     for (const d of dirs) {
@@ -370,6 +383,9 @@ export async function startService(o: ServeOptions): Promise<Service> {
         log("warn", "cannot watch the configuration; reload with SIGHUP", { dir: d, error: String(err) });
       }
     }
+    // A change saved after the first read and before the watch started raised no event: read once more now the
+    // watch runs, and reload if anything differs from what the service started with.
+    if (!sameSources(o.config, first.sources)) timer = setTimeout(() => void reload(), 0);
   }
   log("info", "floodgate serve listening", {
     grpcPort: grpc?.port,
@@ -392,6 +408,7 @@ export async function startService(o: ServeOptions): Promise<Service> {
       closing ??= (async () => {
         draining = true;
         for (const w of watchers) w.close();
+        clearTimeout(timer);
         grpc?.setServing(false);
         await Promise.all([grpc?.close(graceMs), http?.close(graceMs), adminHttp?.close(graceMs)]);
         if (!("unavailable" in metrics)) metrics.close();
