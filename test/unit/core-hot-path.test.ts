@@ -156,6 +156,12 @@ describe("smooth token bucket: the hot evaluate answers as the full one", () => 
     [18, 10, 1000, [10, 5], 7.25, 1, true, "full, a 1 ms refill per token at a small clock: reset 1 ms"],
     [19, 3, 0.5, [3, 0], 1.764e12, 5, false, "full, a cost above capacity: denied, reset 0, the full code"],
     [20, 10, 1000, [9.999, 1.764e12], 1.764e12, 1, false, "reset just above 1 ms: within the guard, settled"],
+    // The hot body's guard is waitGuard written out: a reset 1.0000000827e-9 below 2 ms sits just outside the guard
+    // at |now| = 140,000 (guard 9.95e-10) and just inside at 155,000 (1.1013e-9), so a guard 10% off fails a row.
+    [21, 3, 1000, [2, 140_000], 140_000, 1, true, "reset just outside the guard: ceil(x)"],
+    [22, 3, 1000, [2, 155_000], 155_000, 1, false, "reset just inside the guard: settled"],
+    [23, 3, 1000, [2, -140_000], -140_000, 1, true, "the same at a negative clock: the guard takes |now|"],
+    [24, 3, 1000, [2, -155_000], -155_000, 1, false, "the same inside the guard at a negative clock"],
   ];
   for (const [step, capacity, rate, state, nowMs, cost, decides, why] of rows) {
     it(`step ${step}: ${why}`, () => {
