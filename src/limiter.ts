@@ -595,7 +595,7 @@ export class RateLimiter {
     // #now() is monotonicNow here (see #plainAsync): finite, and it cannot throw.
     const memory = this.#plainAsync;
     if (memory !== undefined && costOrOptions === undefined && typeof key === "string")
-      return Promise.resolve(memory.consumeSync(key, this.policies, 1, this.#now()));
+      return Promise.resolve(memory.consumeSync(key, this.#policies, 1, this.#now()));
     return this.#consumeFull(key, costOrOptions);
   }
 
@@ -988,7 +988,7 @@ export class RateLimiter {
     const memory = this.#plain;
     // #now() is finite: monotonicNow is, and an injected clock passes readClock, which throws badClock's error.
     if (memory !== undefined && costOrOptions === undefined && typeof key === "string")
-      return memory.consumeSync(key, this.policies, 1, this.#now());
+      return memory.consumeSync(key, this.#policies, 1, this.#now());
     return this.#consumeSyncFull(key, costOrOptions);
   }
 

@@ -221,15 +221,15 @@ export function waitGuard(nowMs: number, longestMs: number): number {
 
 /**
  * ceilClearMs returns ceil(x), the wait settleSide(x, guard) answers with 0, when x is clear of a
- * whole ms by `guard` on both sides; otherwise 0, and callers settle the wait the full way
- * (settleSide, settleMs), which gives the same answer. A result of 0 or less (x not positive, or
- * too close to a whole ms, or so close to 0 that ceil(x) would be 1 by rounding) means "settle":
- * it never claims a wait settleSide would not. Perf: the hot paths' one wait test (see waitGuard).
+ * whole ms by `guard` on both sides, or is in (0, 1 - guard) (just above 0 is still 1 ms); otherwise
+ * 0, and callers settle the wait the full way (settleSide, settleMs), which gives the same answer.
+ * A result of 0 or less (x not positive, or too close to a whole ms) means "settle": it never
+ * claims a wait settleSide would not. Perf: the hot paths' one wait test (see waitGuard).
  */
 export function ceilClearMs(x: number, guard: number): number {
   const r = Math.ceil(x);
   const d = r - x;
-  return d > guard && d < 1 - guard ? r : 0;
+  return d > guard && (d < 1 - guard || r === 1) ? r : 0;
 }
 
 /**

@@ -187,11 +187,11 @@ function smoothSettleMs(
 
 /**
  * smoothEvaluate returns a smooth bucket's evaluate: a hot body for the common cases, a kept bucket
- * (not fresh, its time not ahead of nowMs, not full again within EPSILON) and a cost above 0 whose
- * waits are clear of a whole ms (ceilClearMs), and `evaluateAll`, the full code, for every other case.
+ * (not fresh, its time not ahead of nowMs; full or not) and a cost above 0 whose waits are clear of
+ * a whole ms (ceilClearMs), and `evaluateAll`, the full code, for every other case.
  * The hot body makes the same operations as evaluateAll in the same order, so it gives the same
  * numbers (test/unit/core-hot-path.test.ts checks it against evaluateAll). Perf: it is kept small
- * (about 290 bytes of bytecode, under V8's 460-byte limit per inlined function) so that V8 inlines
+ * (about 300 bytes of bytecode, under V8's 460-byte limit per inlined function) so that V8 inlines
  * it into the memory store's hot path; the parameters (not closure constants) spare it a hole check
  * per use, and `1e-9` is EPSILON written out for the same reason. Exported for that test; not part
  * of the package's API.
@@ -216,26 +216,29 @@ export function smoothEvaluate(
       const kept = s[o] as number;
       const atMs = s[o + 1] as number;
       if (atMs <= nowMs) {
-        const has = nowMs > atMs ? kept + ((nowMs - atMs) * rate) / 1000 : kept;
-        const hasEps = has + 1e-9;
-        // Not full within EPSILON (full answers as fresh): has < capacity, so the cap changes nothing.
-        if (hasEps < capacity) {
-          const allowed = hasEps >= cost;
-          // Denied: `left` is what the bucket holds, and the reset is that state's (as evaluateAll's).
-          const left = allowed ? has - cost : has;
-          const guard = waitGuard(nowMs, fullMs);
-          const resetAfterMs = ceilClearMs((capacity - 1e-9 - left) * msPerToken, guard);
-          const retryAfterMs = allowed ? 0 : ceilClearMs((cost - 1e-9 - has) * msPerToken, guard);
-          if (resetAfterMs > 0 && (allowed || retryAfterMs > 0)) {
-            next[0] = allowed ? left : kept;
-            next[1] = allowed ? nowMs : atMs;
-            out.rebased = false;
-            out.allowed = allowed;
-            out.remaining = floorTokens(left);
-            out.retryAfterMs = retryAfterMs;
-            out.resetAfterMs = resetAfterMs;
-            return allowed;
-          }
+        // smoothTokensAt without its test: at nowMs === atMs the refill term is 0, and kept + 0 differs from
+        // kept only for -0, whose sign nothing below lets out.
+        let has = kept + ((nowMs - atMs) * rate) / 1000;
+        // Full within EPSILON answers as fresh (as evaluateAll): capacity tokens at nowMs. The same branch as a
+        // draining bucket's, so real traffic (mostly full buckets) and a draining one share this body. Denied when
+        // full (a cost above capacity): the reset is 0 there, and the test below hands it to evaluateAll.
+        if (has + 1e-9 >= capacity) has = capacity;
+        const allowed = has + 1e-9 >= cost;
+        // Denied: `left` is what the bucket holds, and the reset is that state's (as evaluateAll's).
+        const left = allowed ? has - cost : has;
+        // waitGuard(nowMs, fullMs), written out (Perf: the call costs V8's inlining budget more than its body).
+        const guard = ((nowMs < 0 ? -nowMs : nowMs) + fullMs) * 7.105427357601002e-15;
+        const resetAfterMs = ceilClearMs((capacity - 1e-9 - left) * msPerToken, guard);
+        const retryAfterMs = allowed ? 0 : ceilClearMs((cost - 1e-9 - has) * msPerToken, guard);
+        if (resetAfterMs > 0 && (allowed || retryAfterMs > 0)) {
+          next[0] = allowed ? left : kept;
+          next[1] = allowed ? nowMs : atMs;
+          out.rebased = false;
+          out.allowed = allowed;
+          out.remaining = floorTokens(left);
+          out.retryAfterMs = retryAfterMs;
+          out.resetAfterMs = resetAfterMs;
+          return allowed;
         }
       }
     }

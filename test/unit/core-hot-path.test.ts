@@ -141,14 +141,27 @@ describe("smooth token bucket: the hot evaluate answers as the full one", () => 
       false,
       "the state's time is ahead of now (the clock went back): rebased by the full code",
     ],
-    [8, 10, 1, [10 - EPSILON / 2, 1000], 1000, 1, false, "full within EPSILON answers as fresh: the full code"],
-    [9, 10, 1, [10, 0], 1e9, 1, false, "refilled past capacity: full, the full code"],
+    [8, 10, 1, [10 - EPSILON / 2, 1000], 1000, 1, true, "full within EPSILON answers as fresh, at capacity (issue 13)"],
+    [9, 10, 1, [10, 0], 1e9, 1, false, "refilled past capacity: full, a reset of 1000 - EPSILON's share ms, settled"],
     [10, 3, 1000, [2, 1e12], 1e12, 1, false, "reset 2 - EPSILON ms at an epoch-sized now: within the guard, settled"],
     [11, 3, 1000, [2, 0], 0, 1, true, "the same wait at time 0: the guard is tiny, ceil(x) is the wait"],
     [12, 10, 1, [0.5, -5000], -4000, 1, true, "a negative clock (injected): the guard takes its magnitude"],
     [13, 3, 0.5, [1, 0], 0, 5, true, "a cost above capacity: denied, both waits estimated"],
     [14, 1_000_000_000, 1_000_000, [999_000_000.25, 1.764e12], 1.764e12 + 0.5, 1, true, "the bench's 1-key bucket"],
     [15, 1, 1 / 3600, [0, 1.764e12], 1.764e12 + 7.5, 1, true, "the bench's denied bucket"],
+    // Issue 13, fourth pass: a full or nearly full bucket is decided by the hot body too (it was handed over, so V8's
+    // feedback saw the full code hot and the hot body's helpers cold wherever buckets were mostly full).
+    [16, 1_000_000_000, 1_000_000, [1_000_000_000, 1.764e12], 1.764e12 + 3, 1, true, "full: reset 1 ms (x < 1)"],
+    [17, 1_000_000_000, 1_000_000, [999_999_998, 1.764e12], 1.764e12, 1, true, "3 tokens short of full: reset 1 ms"],
+    [18, 10, 1000, [10, 5], 7.25, 1, true, "full, a 1 ms refill per token at a small clock: reset 1 ms"],
+    [19, 3, 0.5, [3, 0], 1.764e12, 5, false, "full, a cost above capacity: denied, reset 0, the full code"],
+    [20, 10, 1000, [9.999, 1.764e12], 1.764e12, 1, false, "reset just above 1 ms: within the guard, settled"],
+    // The hot body's guard is waitGuard written out: a reset 1.0000000827e-9 below 2 ms sits just outside the guard
+    // at |now| = 140,000 (guard 9.95e-10) and just inside at 155,000 (1.1013e-9), so a guard 10% off fails a row.
+    [21, 3, 1000, [2, 140_000], 140_000, 1, true, "reset just outside the guard: ceil(x)"],
+    [22, 3, 1000, [2, 155_000], 155_000, 1, false, "reset just inside the guard: settled"],
+    [23, 3, 1000, [2, -140_000], -140_000, 1, true, "the same at a negative clock: the guard takes |now|"],
+    [24, 3, 1000, [2, -155_000], -155_000, 1, false, "the same inside the guard at a negative clock"],
   ];
   for (const [step, capacity, rate, state, nowMs, cost, decides, why] of rows) {
     it(`step ${step}: ${why}`, () => {
@@ -234,6 +247,9 @@ describe("the hot path's helpers agree with the definitions they shortcut", () =
     expect(ceilClearMs(1.995, 0.01)).toBe(0);
     expect(ceilClearMs(2.005, 0.01)).toBe(0);
     expect(ceilClearMs(2.5, 0.01)).toBe(3);
+    // Just above 0 is 1 ms, as settleSide says (issue 13, fourth pass: it declined, so full buckets went the slow way).
+    expect(ceilClearMs(0.001, 0.01)).toBe(1);
+    expect(ceilClearMs(0.995, 0.01)).toBe(0);
   });
 });
 
