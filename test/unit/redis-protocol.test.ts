@@ -342,6 +342,60 @@ describe("encode: which script, which KEYS and ARGV", () => {
     );
   });
 
+  it("property: large batches (many sets, many policies, long runs) read back as sent, as compact as a Map-based encoder", () => {
+    // Past 8 sets or policies batchArgs looks them up in a Map instead of by a scan, and a run of
+    // more than 32 keys grows its key table: both must say the same as the small case.
+    const many: Policy[] = Array.from({ length: 12 }, (_, i) =>
+      tokenBucket({ name: `p${i}`, capacity: 8 + i, refillRate: 1 }),
+    );
+    const sets: Policy[][] = [...many.map((p) => [p]), [many[0] as Policy, many[1] as Policy], [...ALL]];
+    // Equal arrays of another identity are other sets (see batchArgs).
+    sets.push([...(sets[0] as Policy[])]);
+    const callArb = fc.record({
+      op: fc.constantFrom("c", "c", "c", "c", "r", "p") as fc.Arbitrary<WireCall["op"]>,
+      set: fc.integer({ min: 0, max: sets.length - 1 }),
+      cost: fc.integer({ min: 1, max: 2 }),
+      key: fc.integer({ min: 0, max: 150 }),
+    });
+    fc.assert(
+      fc.property(fc.array(callArb, { minLength: 2, maxLength: 400 }), (cs) => {
+        const calls = cs.map((c) => call(c.op, sets[c.set] as Policy[], c.cost, `user:${c.key}`));
+        for (const node of [false, true]) {
+          const got = node ? encodeNode(7, "1000", calls) : encode(7, "1000", calls);
+          const parsed = node ? parseNode(got.keys, got.args) : parseDecide(got.keys, got.args);
+          expect(parsed.calls).toEqual(calls.map(expected));
+          // As compact as a Map per (op, policy array) and per policy: each once.
+          const specsSent = Number(got.args[node ? 3 + Number(got.args[2]) : 2]);
+          expect(specsSent).toBe(new Set(calls.flatMap((c) => c.policies)).size);
+          const setKeys = new Set(calls.map((c) => `${c.op}:${sets.indexOf(c.policies as Policy[])}`));
+          const setsSent = Number(got.args[(node ? 4 + Number(got.args[2]) : 3) + 4 * specsSent]);
+          expect(setsSent).toBe(setKeys.size);
+          // A run breaks only where it must: another set or cost, or (decide.lua) a key the run holds.
+          let runs = 0;
+          let held = new Set<string>();
+          for (let i = 0; i < calls.length; i++) {
+            const c = calls[i] as WireCall;
+            const prev = calls[i - 1];
+            const one = c.op === "c" && c.keys.length === 1 ? (c.keys[0] as string) : undefined;
+            if (
+              prev === undefined ||
+              prev.op !== c.op ||
+              prev.policies !== c.policies ||
+              prev.cost !== c.cost ||
+              (!node && one !== undefined && held.has(one))
+            ) {
+              runs++;
+              held = new Set();
+            }
+            if (one !== undefined) held.add(one);
+          }
+          expect(parsed.runs).toBe(runs);
+        }
+      }),
+      { numRuns: budget(200, 30) },
+    );
+  });
+
   it("a policy with more params than the scripts read is refused, not truncated", () => {
     const wide = { ...tb, params: [1, 2, 3, 4] } as Policy;
     expect(() => encode(undefined, "0", [call("c", [wide], 1)])).toThrow(/has 4 params; the Redis scripts read 3/);

@@ -165,60 +165,283 @@ export function encodeNode(nowMs: number | undefined, graceMs: string, calls: re
  * up front and keeps them current itself).
  */
 function batchArgs(time: string, grace: string, calls: readonly WireCall[], node = false): ScriptCall {
-  const keys: string[] = [];
-  const specArgs: string[] = [];
-  const specIndex = new Map<Policy, number>();
-  const setArgs: string[] = [];
-  const setIndex: Map<readonly Policy[], number>[] = [new Map(), new Map(), new Map(), new Map()];
-  const runArgs: string[] = [];
-  let nSets = 0;
-  let runs = 0;
-  let runSet = 0;
-  let runCost = -1;
-  let runCount = 0;
-  // runOf maps the key of each one-policy consume to the run that holds it (decide.lua only).
-  const runOf = node ? undefined : new Map<string, number>();
-  for (const c of calls) {
-    const sets = setIndex[c.op === "c" ? 0 : c.op === "r" ? 1 : c.op === "d" ? 2 : 3] as Map<readonly Policy[], number>;
+  // Perf: the ARGV sections are built in module scratch (B), and only KEYS and ARGV are allocated,
+  // each at its exact length; see docs/redis.md, "Allocations per decision".
+  let nKeys = 0;
+  for (let k = 0; k < calls.length; k++) nKeys += (calls[k] as WireCall).keys.length;
+  const keys = new Array<string>(nKeys);
+  const b = B;
+  b.reset(node);
+  try {
+    let nk = 0;
+    for (let k = 0; k < calls.length; k++) {
+      const c = calls[k] as WireCall;
+      b.add(c);
+      const ks = c.keys;
+      for (let i = 0; i < ks.length; i++) keys[nk++] = ks[i] as string;
+    }
+    b.endRun();
+    const head = node ? 3 + nKeys : 2;
+    const args = new Array<string>(head + 3 + b.specs.n + b.sets.n + b.runs.n);
+    args[0] = time;
+    args[1] = grace;
+    let a = 2;
+    if (node) {
+      args[a++] = String(nKeys);
+      for (let i = 0; i < nKeys; i++) args[a++] = keys[i] as string;
+    }
+    args[a++] = String(b.specCount);
+    a = b.specs.copyTo(args, a);
+    args[a++] = String(b.setCount);
+    a = b.sets.copyTo(args, a);
+    args[a++] = String(b.runCount);
+    b.runs.copyTo(args, a);
+    if (node) return { script: NODE, keys: nKeys > 0 ? [keys[0] as string] : [], args };
+    return { script: DECIDE, keys, args };
+  } finally {
+    b.clear();
+  }
+}
+
+/** Strings is a list of strings kept between uses: `n` counts the ones in use. */
+class Strings {
+  readonly list: string[] = [];
+  n = 0;
+
+  push(s: string): void {
+    this.list[this.n++] = s;
+  }
+
+  /** copyTo copies the strings in use to `out` from index `at`, and returns the index after them. */
+  copyTo(out: string[], at: number): number {
+    const l = this.list;
+    for (let i = 0; i < this.n; i++) out[at++] = l[i] as string;
+    return at;
+  }
+}
+
+/** LINEAR_MAX is how many policies or sets batchArgs looks up by a scan before it keeps a Map of them. */
+const LINEAR_MAX = 8;
+
+/**
+ * BatchScratch builds decide.lua's specs, sets and runs sections for batchArgs, in memory kept
+ * between batches: policies and sets are found by a short scan (a Map past LINEAR_MAX of
+ * them), and the keys of the current run by RunKeys. batchArgs runs to its end (or throws)
+ * before anything else runs, so one scratch serves every store; clear() drops its references.
+ */
+class BatchScratch {
+  readonly specs = new Strings();
+  readonly sets = new Strings();
+  readonly runs = new Strings();
+  specCount = 0;
+  setCount = 0;
+  runCount = 0;
+  /** specPolicies holds the batch's policies in spec order (spec i + 1 is specPolicies[i]). */
+  readonly specPolicies: Policy[] = [];
+  specMap: Map<Policy, number> | undefined;
+  /** setPolicies and setOps hold each set's policy array and op (undefined and "a" for an all-or-nothing set). */
+  readonly setPolicies: (readonly Policy[] | undefined)[] = [];
+  readonly setOps: Op[] = [];
+  setMap: Map<string, Map<readonly Policy[], number>> | undefined;
+  runSet = 0;
+  runCost = -1;
+  runLength = 0;
+  /** keys finds the key of a one-policy consume in the current run (decide.lua only; undefined for node.lua). */
+  keys: RunKeys | undefined;
+
+  reset(node: boolean): void {
+    this.specs.n = 0;
+    this.sets.n = 0;
+    this.runs.n = 0;
+    this.specCount = 0;
+    this.setCount = 0;
+    this.runCount = 0;
+    this.runSet = 0;
+    this.runCost = -1;
+    this.runLength = 0;
+    this.keys = node ? undefined : RUN_KEYS;
+    this.keys?.nextRun();
+  }
+
+  /** add puts one call into the sections: its set (and policies) if new, then into the current run or a new one. */
+  add(c: WireCall): void {
     // An all-or-nothing call ("a") carries its members' costs in its set: a set of its own, every time.
-    let set = c.op === "a" ? undefined : sets.get(c.policies);
-    if (set === undefined) {
-      setArgs.push(c.op === "a" && c.dryRun ? "v" : c.op, String(c.policies.length));
-      for (const p of c.policies) {
-        let spec = specIndex.get(p);
-        if (spec === undefined) {
-          specArgs.push(...specOf(p));
-          spec = specIndex.size + 1;
-          specIndex.set(p, spec);
-        }
-        setArgs.push(String(spec));
-      }
-      set = ++nSets;
+    let set = c.op === "a" ? 0 : this.#findSet(c.op, c.policies);
+    if (set === 0) {
+      const sets = this.sets;
+      sets.push(c.op === "a" && c.dryRun ? "v" : c.op);
+      sets.push(String(c.policies.length));
+      for (let i = 0; i < c.policies.length; i++) sets.push(String(this.#spec(c.policies[i] as Policy)));
+      set = ++this.setCount;
       if (c.op === "a") {
         const m = c.members ?? [];
-        for (const x of m) setArgs.push(String(x.cost));
-        for (const x of m) setArgs.push(String(x.item * 2 + (x.shadow ? 1 : 0)));
-      } else sets.set(c.policies, set);
+        for (let i = 0; i < m.length; i++) sets.push(String((m[i] as NonNullable<WireCall["members"]>[number]).cost));
+        for (let i = 0; i < m.length; i++) {
+          const x = m[i] as NonNullable<WireCall["members"]>[number];
+          sets.push(String(x.item * 2 + (x.shadow ? 1 : 0)));
+        }
+        this.#keepSet(undefined, "a");
+      } else this.#keepSet(c.policies, c.op);
     }
-    const one = runOf !== undefined && c.op === "c" && c.keys.length === 1 ? (c.keys[0] as string) : undefined;
-    if (set === runSet && c.cost === runCost && (one === undefined || runOf?.get(one) !== runs)) {
-      runCount++;
+    const runKeys = this.keys !== undefined && c.op === "c" && c.keys.length === 1 ? this.keys : undefined;
+    const one = runKeys === undefined ? "" : (c.keys[0] as string);
+    if (set === this.runSet && c.cost === this.runCost && (runKeys === undefined || !runKeys.has(one))) {
+      this.runLength++;
     } else {
-      if (runCount > 0) runArgs.push(String(runCount), String(runSet), String(runCost));
-      runs++;
-      runSet = set;
-      runCost = c.cost;
-      runCount = 1;
+      this.endRun();
+      this.keys?.nextRun();
+      this.runCount++;
+      this.runSet = set;
+      this.runCost = c.cost;
+      this.runLength = 1;
     }
-    if (one !== undefined) runOf?.set(one, runs);
-    const ks = c.keys;
-    for (let i = 0; i < ks.length; i++) keys.push(ks[i] as string);
+    runKeys?.add(one);
   }
-  if (runCount > 0) runArgs.push(String(runCount), String(runSet), String(runCost));
-  const tail = [String(specIndex.size), ...specArgs, String(nSets), ...setArgs, String(runs), ...runArgs];
-  if (node) return { script: NODE, keys: keys.slice(0, 1), args: [time, grace, String(keys.length), ...keys, ...tail] };
-  return { script: DECIDE, keys, args: [time, grace, ...tail] };
+
+  /** endRun writes the current run (count, set, cost), if any. */
+  endRun(): void {
+    if (this.runLength > 0) {
+      this.runs.push(String(this.runLength));
+      this.runs.push(String(this.runSet));
+      this.runs.push(String(this.runCost));
+      this.runLength = 0;
+    }
+  }
+
+  /** #findSet returns the number of the set of `op` and `policies` (by identity), or 0 if there is none yet. */
+  #findSet(op: Op, policies: readonly Policy[]): number {
+    if (this.setMap !== undefined) return this.setMap.get(op)?.get(policies) ?? 0;
+    const ps = this.setPolicies;
+    for (let i = 0; i < this.setCount; i++) if (ps[i] === policies && this.setOps[i] === op) return i + 1;
+    return 0;
+  }
+
+  /** #keepSet records the set just numbered setCount (policies undefined: an all-or-nothing set, never found again). */
+  #keepSet(policies: readonly Policy[] | undefined, op: Op): void {
+    const n = this.setCount;
+    this.setPolicies[n - 1] = policies;
+    this.setOps[n - 1] = op;
+    if (this.setMap !== undefined) this.#mapSet(op, policies, n);
+    else if (n > LINEAR_MAX) {
+      this.setMap = new Map();
+      for (let i = 0; i < n; i++) this.#mapSet(this.setOps[i] as Op, this.setPolicies[i], i + 1);
+    }
+  }
+
+  /** #mapSet puts set number `n` of `op` and `policies` into setMap. */
+  #mapSet(op: Op, policies: readonly Policy[] | undefined, n: number): void {
+    if (policies === undefined) return;
+    const byOp = this.setMap as Map<string, Map<readonly Policy[], number>>;
+    const m = byOp.get(op) ?? new Map<readonly Policy[], number>();
+    m.set(policies, n);
+    byOp.set(op, m);
+  }
+
+  /** #spec returns the spec number of `p`, adding its ARGV entries (specOf) the first time. */
+  #spec(p: Policy): number {
+    const ps = this.specPolicies;
+    if (this.specMap !== undefined) {
+      const found = this.specMap.get(p);
+      if (found !== undefined) return found;
+    } else {
+      for (let i = 0; i < this.specCount; i++) if (ps[i] === p) return i + 1;
+    }
+    const s = specOf(p);
+    for (let i = 0; i < s.length; i++) this.specs.push(s[i] as string);
+    ps[this.specCount++] = p;
+    const n = this.specCount;
+    if (this.specMap !== undefined) this.specMap.set(p, n);
+    else if (n > LINEAR_MAX) {
+      this.specMap = new Map();
+      for (let i = 0; i < n; i++) this.specMap.set(ps[i] as Policy, i + 1);
+    }
+    return n;
+  }
+
+  /** clear drops every reference to the batch's policies and strings (they may be collected). */
+  clear(): void {
+    this.specPolicies.fill(undefined as unknown as Policy, 0, this.specCount);
+    this.setPolicies.fill(undefined, 0, this.setCount);
+    this.specs.list.fill("", 0, this.specs.n);
+    this.sets.list.fill("", 0, this.sets.n);
+    this.runs.list.fill("", 0, this.runs.n);
+    this.specMap = undefined;
+    this.setMap = undefined;
+    this.keys?.clear();
+  }
 }
+
+/**
+ * RunKeys is a set of the keys of the current run, for batchArgs: an open-addressing table of
+ * the keys' hashes (FNV-1a of their text) kept between batches, emptied per run by a
+ * generation stamp instead of a new Map per batch. It holds the keys themselves to
+ * compare on a hash match; clear() drops them.
+ */
+class RunKeys {
+  #mask = 63;
+  #stamps = new Int32Array(64);
+  #keys: string[] = new Array<string>(64).fill("");
+  #gen = 1;
+  #size = 0;
+
+  /** nextRun empties the set. */
+  nextRun(): void {
+    this.#size = 0;
+    if (++this.#gen === 0x7fffffff) {
+      this.#stamps.fill(0);
+      this.#gen = 1;
+    }
+  }
+
+  has(key: string): boolean {
+    const stamps = this.#stamps;
+    for (let i = fnv1a(key) & this.#mask; ; i = (i + 1) & this.#mask) {
+      if (stamps[i] !== this.#gen) return false;
+      if (this.#keys[i] === key) return true;
+    }
+  }
+
+  /** add puts `key` in the set (it must not be there). */
+  add(key: string): void {
+    if ((this.#size + 1) * 2 > this.#mask + 1) this.#grow();
+    const stamps = this.#stamps;
+    let i = fnv1a(key) & this.#mask;
+    while (stamps[i] === this.#gen) i = (i + 1) & this.#mask;
+    stamps[i] = this.#gen;
+    this.#keys[i] = key;
+    this.#size++;
+  }
+
+  /** #grow doubles the table, keeping the keys of the current run. */
+  #grow(): void {
+    const oldStamps = this.#stamps;
+    const oldKeys = this.#keys;
+    const size = (this.#mask + 1) * 2;
+    this.#mask = size - 1;
+    this.#stamps = new Int32Array(size);
+    this.#keys = new Array<string>(size).fill("");
+    this.#size = 0;
+    for (let i = 0; i < oldStamps.length; i++) if (oldStamps[i] === this.#gen) this.add(oldKeys[i] as string);
+  }
+
+  /** clear empties the set and drops the keys it held. */
+  clear(): void {
+    this.nextRun();
+    this.#keys.fill("");
+  }
+}
+
+/** fnv1a is the 32-bit FNV-1a hash of a string's UTF-16 code units. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** RUN_KEYS is batchArgs' one RunKeys (see BatchScratch). */
+const RUN_KEYS = new RunKeys();
+/** B is batchArgs' one scratch. */
+const B = new BatchScratch();
 
 /** SCRIPTS lists every script the store runs: decide.lua, node.lua and each algorithm's lone script. */
 export const SCRIPTS: readonly LuaScript[] = Object.freeze([DECIDE, NODE, ...Object.values(LONE)]);
@@ -258,18 +481,20 @@ export function loadCalls(routeKey: string): ScriptCall[] {
  */
 export function decode(calls: readonly WireCall[], reply: unknown): (Decision | undefined)[] {
   if (!Array.isArray(reply)) throw new Error(`floodgate: unexpected script reply ${describe(reply)}.`);
-  const out: (Decision | undefined)[] = [];
+  // Perf: an answer array of the exact length (pushing into [] grows it 16, 40, 76... slots).
+  const out = new Array<Decision | undefined>(calls.length);
   const at: Cursor = { i: 0 };
-  for (const c of calls) {
+  for (let k = 0; k < calls.length; k++) {
+    const c = calls[k] as WireCall;
     if (c.op !== "c" && c.op !== "a") {
       if (at.i >= reply.length) throw short(reply, at.i);
       at.i++;
-      out.push(undefined);
+      out[k] = undefined;
       continue;
     }
     const n = c.policies.length;
     if (n === 1 && c.op === "c") {
-      out.push(singleDecision(c.policies[0] as Policy, outcomeAt(reply, at)));
+      out[k] = singleDecision(c.policies[0] as Policy, outcomeAt(reply, at));
       continue;
     }
     if (at.i >= reply.length) throw short(reply, at.i);
@@ -277,7 +502,7 @@ export function decode(calls: readonly WireCall[], reply: unknown): (Decision | 
     at.i++;
     const outs: Outcome[] = [];
     for (let j = 0; j < n; j++) outs.push(outcomeAt(reply, at));
-    out.push(combineDecision(c.policies, outs, allowed));
+    out[k] = combineDecision(c.policies, outs, allowed);
   }
   if (at.i !== reply.length) {
     throw new Error(

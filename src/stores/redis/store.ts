@@ -11,7 +11,7 @@ import { DenyCache } from "./deny-cache.js";
 import { Emitter, type Listener, type RedisStoreEvents } from "./events.js";
 import { EvictionCheck } from "./eviction.js";
 import { Failover } from "./failover.js";
-import { encodeKey, hashSlot, redisKey } from "./keys.js";
+import { encodeKey, hashSlot, keyClose, keyOpen, redisKey } from "./keys.js";
 import { parseOptions, type RedisStoreOptions } from "./options.js";
 import { decode, type Op } from "./protocol.js";
 import { BLOCK } from "./scripts.generated.js";
@@ -79,6 +79,7 @@ export class RedisStore implements Store {
     this.#eviction = new EvictionCheck(s.adapter, s.timeoutMs, (w) => this.#warn(w.code, w.message));
     this.#eviction.start();
     this.#graceMs = s.graceMs;
+    this.#open = keyOpen(s.prefix);
   }
 
   /**
@@ -316,11 +317,41 @@ export class RedisStore implements Store {
   ): Promise<Decision | undefined> | Decision | undefined {
     if (this.#failover.answersLocally()) return this.#failover.local(op, key, policies, cost, nowMs);
     const tag = encodeKey(key);
-    const keys: string[] = [];
-    for (const p of policies) keys.push(redisKey(this.prefix, tag, p.id));
-    return new Promise<Decision | undefined>((resolve) => {
-      this.#batcher.add({ op, key, policies, cost, nowMs, keys, resolve }, tag);
-    });
+    // Perf: one key array of the exact length (pushing into [] reserves 16 slots), and a promise made
+    // with a shared executor (capture) instead of a closure per call; see "Allocations per decision".
+    // The key names are `${open}${tag}${close}`: two concatenations, with "fg:{" and "}:policyId" made once.
+    const open = this.#open;
+    const close = policies === this.#lastPolicies ? this.#lastCloses : this.#closesOf(policies);
+    const n = close.length;
+    let keys: string[];
+    if (n === 1) keys = [open + tag + (close[0] as string)];
+    else {
+      keys = new Array<string>(n);
+      for (let i = 0; i < n; i++) keys[i] = open + tag + (close[i] as string);
+    }
+    const promise = new Promise<Decision | undefined>(capture);
+    this.#batcher.add({ op, key, policies, cost, nowMs, keys, resolve: captured }, tag);
+    return promise;
+  }
+
+  /** #open starts every key name: the prefix and the hash tag's "{". */
+  readonly #open: string;
+  /** #closes holds, per policy array, each policy's key name end: `}:${policy.id}` (see keyOf). */
+  readonly #closes = new WeakMap<readonly Policy[], readonly string[]>();
+  /** #lastPolicies and #lastCloses are the last #closes lookup (RateLimiter passes one frozen array per call shape). */
+  #lastPolicies: readonly Policy[] | undefined;
+  #lastCloses: readonly string[] = [];
+
+  /** #closesOf returns the key name ends of `policies` (see #closes), and remembers them as the last lookup. */
+  #closesOf(policies: readonly Policy[]): readonly string[] {
+    let c = this.#closes.get(policies);
+    if (c === undefined) {
+      c = policies.map((p) => keyClose(p.id));
+      this.#closes.set(policies, c);
+    }
+    this.#lastPolicies = policies;
+    this.#lastCloses = c;
+    return c;
   }
 
   /** #answered decodes a script reply into each call's answer, remembers denials, and records that Redis answered. */
@@ -362,6 +393,18 @@ export class RedisStore implements Store {
       // A warning must never break anything.
     }
   }
+}
+
+/** captured is the resolve function of the promise capture was last the executor of (see #submit). */
+let captured: (d: Decision | undefined) => void = () => {};
+
+/**
+ * capture is the executor of every call's promise: the Promise constructor calls it at once,
+ * and #submit reads `captured` right after. One function for all calls, where an arrow per
+ * call costs a closure and its context (about 160 bytes) each time.
+ */
+function capture(resolve: (d: Decision | undefined) => void): void {
+  captured = resolve;
 }
 
 /** splitAll turns the Decision of an all-or-nothing script call (one entry per member) into each item's Decision. */
