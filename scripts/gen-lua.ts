@@ -78,10 +78,12 @@ export function librarySource(): { name: string; source: string; functions: Reco
     parts.push(`local function fn_${name}(KEYS, ARGV)\n${indent(scriptSource(files).trimEnd())}\nend`);
     registrations.push([name, `fn_${name}`, FUNCTION_FLAGS[name] ?? []]);
   }
-  parts.push(`local function lone(KIND, KEYS, ARGV)\n${indent(scriptSource(["lone.lua"]).trimEnd())}\nend`);
-  for (const kind of Object.keys(LONE)) {
-    registrations.push([`lone_${kind}`, `function(KEYS, ARGV) return lone('${kind}', KEYS, ARGV) end`, []]);
-  }
+  // lone(KIND) makes a kind's lone function once, at load: KIND is its upvalue, so a call
+  // runs lone.lua's body directly, with no Lua call in between.
+  parts.push(
+    `local function lone(KIND)\n  return function(KEYS, ARGV)\n${indent(indent(scriptSource(["lone.lua"]).trimEnd()))}\n  end\nend`,
+  );
+  for (const kind of Object.keys(LONE)) registrations.push([`lone_${kind}`, `lone('${kind}')`, []]);
   const body = (h: string): string =>
     `${parts.join("\n\n")}\n\n${registrations
       .map(([name, callback, flags]) => {

@@ -81,10 +81,8 @@ describe("lone scripts (lone.lua) against decide.lua", () => {
             (lone as generated.LuaScript).sha1,
             1,
             kl,
-            t,
-            grace,
-            ...params,
-            cost,
+            `${params.join(" ")} ${cost}`,
+            ...(injected ? [t, grace] : []),
           )) as number[];
           const b = (await client.evalsha(
             generated.DECIDE.sha1,

@@ -157,13 +157,13 @@ describe("encode: which script, which KEYS and ARGV", () => {
     expect({ calls: gotNode.calls, runs: gotNode.runs }).toEqual({ calls: calls.map(expected), runs: 1 });
   });
 
-  it("a lone consume or peek of one policy runs its algorithm's lone script: [nowMs, graceMs, p1, p2, p3, cost]", () => {
+  it("a lone consume or peek of one policy runs its algorithm's lone script: ['p1 p2 p3 cost'(, nowMs, graceMs)]", () => {
     for (const p of ALL) {
-      const params = [0, 1, 2].map((i) => String(p.params[i] ?? 0));
+      const params = [0, 1, 2].map((i) => String(p.params[i] ?? 0)).join(" ");
       const rows: [string, number | undefined, number, string[]][] = [
-        ["server clock: no time, no grace", undefined, 3, ["", "0", ...params, "3"]],
-        ["injected time: the time and the grace", 1_700_000_000_123, 1, ["1700000000123", "1000", ...params, "1"]],
-        ["a peek is cost 0", 5, 0, ["5", "1000", ...params, "0"]],
+        ["server clock: the spec alone, no time, no grace", undefined, 3, [`${params} 3`]],
+        ["injected time: the time and the grace", 1_700_000_000_123, 1, [`${params} 1`, "1700000000123", "1000"]],
+        ["a peek is cost 0", 5, 0, [`${params} 0`, "5", "1000"]],
       ];
       for (const [why, nowMs, cost, args] of rows) {
         const c = call("c", [p], cost);
@@ -409,7 +409,7 @@ describe("loadCalls: script calls that only load", () => {
     expect(got).toEqual([
       ["decide", [route], ["", "0", "0", "0", "0"]],
       ["node", [route], ["", "0", "0", "0", "0", "0"]],
-      ...Object.values(LONE).map((l) => [l.name, [`${route}:load`], ["", "0", "1", "1", "1", "0"]]),
+      ...Object.values(LONE).map((l) => [l.name, [`${route}:load`], ["1 1 1 0"]]),
     ]);
     expect(SCRIPTS).toEqual([DECIDE, NODE, ...Object.values(LONE)]);
     // The decide call's ARGV read as an empty batch (its key only routes the call); the lone

@@ -38,12 +38,10 @@ export interface ScriptCall {
 /** SpecArgs are a policy's ARGV entries in decide.lua: its algorithm's code and three params ('0' for unused). */
 type SpecArgs = readonly [code: string, p1: string, p2: string, p3: string];
 
-/** LoneSpec is a policy's lone-call script (lone.lua for its algorithm) and its three params as ARGV strings. */
+/** LoneSpec is a policy's lone-call script (lone.lua for its algorithm) and its three params as one text, `p1 p2 p3 `. */
 interface LoneSpec {
   readonly script: LuaScript;
-  readonly p1: string;
-  readonly p2: string;
-  readonly p3: string;
+  readonly params: string;
 }
 
 /** PARAM_SLOTS is how many params decide.lua and lone.lua read per policy (p1 p2 p3). */
@@ -85,7 +83,7 @@ function loneSpecOf(policy: Policy): LoneSpec {
     const s = specOf(policy);
     const script = LONE[s[0]];
     if (script === undefined) throw new Error(`floodgate: no lone script for algorithm "${s[0]}".`);
-    l = { script, p1: s[1], p2: s[2], p3: s[3] };
+    l = { script, params: `${s[1]} ${s[2]} ${s[3]} ` };
     loneSpecs.set(policy, l);
   }
   return l;
@@ -97,7 +95,9 @@ function loneSpecOf(policy: Policy): LoneSpec {
  * (whole ms added to TTLs; "0" with the server clock):
  *
  * - a lone consume (or peek) of one policy runs its algorithm's own script,
- *   lone.lua: `KEYS = [key]`, `ARGV = [nowMs, graceMs, p1, p2, p3, cost]`;
+ *   lone.lua: `KEYS = [key]`, `ARGV = ["p1 p2 p3 cost"]` with the server clock,
+ *   `["p1 p2 p3 cost", nowMs, graceMs]` with an injected one (each ARGV item costs
+ *   Redis about 1,000 instructions);
  * - anything else runs decide.lua: `ARGV = [nowMs, graceMs, specs..., sets..., runs...]`
  *   (see batchArgs, and the header of decide.lua).
  */
@@ -109,7 +109,8 @@ export function encode(nowMs: number | undefined, graceMs: string, calls: readon
     // A live policy has no lone script: decide.lua holds the migration (live.lua).
     if (c.op === "c" && c.policies.length === 1 && !(c.policies[0] as Policy).live) {
       const l = loneSpecOf(c.policies[0] as Policy);
-      return { script: l.script, keys: c.keys, args: [time, grace, l.p1, l.p2, l.p3, String(c.cost)] };
+      const spec = l.params + String(c.cost);
+      return { script: l.script, keys: c.keys, args: nowMs === undefined ? [spec] : [spec, time, grace] };
     }
     // A lone call of another shape: its policies' ARGV section is built once and cached.
     return { script: DECIDE, keys: c.keys, args: [time, grace, ...loneArgs(c.op, c.policies), String(c.cost)] };
@@ -461,7 +462,7 @@ export function loadCalls(routeKey: string): ScriptCall[] {
       ? { script, keys: [routeKey], args: ["", "0", "0", "0", "0"] }
       : script === NODE
         ? { script, keys: [routeKey], args: ["", "0", "0", "0", "0", "0"] }
-        : { script, keys: [`${routeKey}:load`], args: ["", "0", "1", "1", "1", "0"] },
+        : { script, keys: [`${routeKey}:load`], args: ["1 1 1 0"] },
   );
 }
 

@@ -67,7 +67,14 @@ end
 -- repeat from call to call (counts, costs, indexes, params) with
 -- `local num = NUM_MEMO or tonumber` (tonumber cannot be read while FUNCTION LOAD
 -- runs this file). The time (nowMs) changes every call and goes through tonumber.
+-- NUM is the memo's table (text -> number; nil in a script), read directly where a
+-- call to NUM_MEMO would cost more than the lookup it saves (lone.lua).
+-- SPECS (nil in a script) is lone.lua's memo in the function library: a lone call's
+-- spec text ('p1 p2 p3 cost') -> { p1, p2, p3, cost }; SPEC_KEEP adds an entry.
 local NUM_MEMO = nil
+local NUM = nil
+local SPECS = nil
+local SPEC_KEEP = nil
 
 -- CHUNK is how many doubles parse and serialize move per struct call (Lua 5.1
 -- limits how many values one call may return).
