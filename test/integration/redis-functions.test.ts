@@ -3,7 +3,15 @@
 import { Cluster, Redis } from "ioredis";
 import { createClient, createCluster } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Decision, gcra, MemoryStore, type Policy, RateLimiter, tokenBucket } from "../../src/index.js";
+import {
+  type Decision,
+  fixedWindow,
+  gcra,
+  MemoryStore,
+  type Policy,
+  RateLimiter,
+  tokenBucket,
+} from "../../src/index.js";
 import { RedisStore } from "../../src/stores/redis/index.js";
 import { LIBRARY } from "../../src/stores/redis/scripts.generated.js";
 import { type RedisCluster, type RedisServer, startCluster, startRedis } from "../helpers/redis-server.js";
@@ -123,6 +131,33 @@ describe("standalone Redis 7: the store calls its functions", () => {
             `${where} ${p[0]?.algorithm.code} ${k}: PTTL ${ttl}, resetAfterMs ${d.resetAfterMs}, ${elapsed} ms elapsed`,
           ).toBe(true);
         });
+      }
+    }
+  });
+
+  it("a lone call admitted comes packed in one integer when it fits, else as the table: both read right, by FCALL and by EVALSHA", async () => {
+    // A limit of 10^12 packs with base 2^40, leaving resetAfterMs below 2^13 = 8,192 ms: a window's
+    // reset of up to 60 s comes as the table. A limit of 10 packs with base 16: always one integer.
+    for (const [where, srv] of [
+      ["FCALL", server],
+      ["EVALSHA (no FUNCTION)", noFunction],
+    ] as const) {
+      const io = new Redis(srv.port, srv.host);
+      closers.push(() => io.disconnect());
+      const store = new RedisStore({ client: io, prefix: `pack-${srv.port}:`, timeoutMs: 5000 });
+      await store.consume("warm", policy, 1, undefined);
+      await new Promise((r) => setImmediate(r));
+      for (const limit of [1e12, 10]) {
+        const p = [fixedWindow({ limit, windowMs: 60_000 })];
+        for (let i = 1; i <= 3; i++) {
+          const t0 = Date.now();
+          const d = await store.consume("k", p, 2, undefined);
+          const ttl = await io.pttl(store.keyOf("k", p[0] as Policy));
+          const elapsed = Date.now() - t0;
+          const call = `${where}: limit ${limit}, call ${i}: ${JSON.stringify(d)}, PTTL ${ttl}`;
+          expect([d.allowed, d.remaining, d.retryAfterMs], call).toEqual([true, limit - 2 * i, 0]);
+          expect(ttl <= d.resetAfterMs && ttl >= d.resetAfterMs - elapsed - 2, call).toBe(true);
+        }
       }
     }
   });

@@ -77,13 +77,17 @@ describe("lone scripts (lone.lua) against decide.lua", () => {
           const t = injected ? String(nowMs) : "";
           const grace = injected ? "1000" : "0";
           const t0 = performance.now();
-          const a = (await client.evalsha(
+          // base 2 at every third step (an admitted remaining of 2 or more then comes as the table),
+          // else 2^20: an admitted outcome comes packed, resetAfterMs * base + remaining, unpacked here.
+          const base = step % 3 === 0 ? 2 : 2 ** 20;
+          const packed = (await client.evalsha(
             (lone as generated.LuaScript).sha1,
             1,
             kl,
-            `${params.join(" ")} ${cost}`,
+            `${params.join(" ")} ${cost} ${base}`,
             ...(injected ? [t, grace] : []),
-          )) as number[];
+          )) as number | number[];
+          const a = typeof packed === "number" ? [packed % base, Math.floor(packed / base)] : packed;
           const b = (await client.evalsha(
             generated.DECIDE.sha1,
             1,

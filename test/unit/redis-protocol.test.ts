@@ -157,13 +157,21 @@ describe("encode: which script, which KEYS and ARGV", () => {
     expect({ calls: gotNode.calls, runs: gotNode.runs }).toEqual({ calls: calls.map(expected), runs: 1 });
   });
 
-  it("a lone consume or peek of one policy runs its algorithm's lone script: ['p1 p2 p3 cost'(, nowMs, graceMs)]", () => {
+  it("a lone consume or peek of one policy runs its algorithm's lone script: ['p1 p2 p3 cost base'(, nowMs, graceMs)]", () => {
     for (const p of ALL) {
       const params = [0, 1, 2].map((i) => String(p.params[i] ?? 0)).join(" ");
+      // base: the smallest power of 2 (2 or more) above the policy's limit (16 for 8, 32 for gc's 20).
+      let base = 2;
+      while (base <= p.limit) base *= 2;
       const rows: [string, number | undefined, number, string[]][] = [
-        ["server clock: the spec alone, no time, no grace", undefined, 3, [`${params} 3`]],
-        ["injected time: the time and the grace", 1_700_000_000_123, 1, [`${params} 1`, "1700000000123", "1000"]],
-        ["a peek is cost 0", 5, 0, [`${params} 0`, "5", "1000"]],
+        ["server clock: the spec alone, no time, no grace", undefined, 3, [`${params} 3 ${base}`]],
+        [
+          "injected time: the time and the grace",
+          1_700_000_000_123,
+          1,
+          [`${params} 1 ${base}`, "1700000000123", "1000"],
+        ],
+        ["a peek is cost 0", 5, 0, [`${params} 0 ${base}`, "5", "1000"]],
       ];
       for (const [why, nowMs, cost, args] of rows) {
         const c = call("c", [p], cost);
@@ -173,6 +181,23 @@ describe("encode: which script, which KEYS and ARGV", () => {
           `${p.algorithm.code}: ${why}: encode(${nowMs}, cost=${cost})`,
         ).toEqual({ script: (LONE[p.algorithm.code] as { name: string }).name, keys: c.keys, args });
       }
+    }
+  });
+
+  it("a lone call's base is the smallest power of 2 above the policy's limit, from 2", () => {
+    const rows: [number, number][] = [
+      [1, 2],
+      [7, 8],
+      [8, 16],
+      [2 ** 20 - 1, 2 ** 20],
+      [2 ** 20, 2 ** 21],
+      [1e7, 2 ** 24],
+      [1e12, 2 ** 40], // the largest capacity
+    ];
+    for (const [capacity, base] of rows) {
+      const p = tokenBucket({ name: "b", capacity, refillRate: Math.min(capacity, 1e9) });
+      const spec = encode(undefined, "0", [call("c", [p], 1)]).args[0] as string;
+      expect(spec.split(" ")[4], `capacity ${capacity}: spec ${spec}`).toBe(String(base));
     }
   });
 
@@ -409,7 +434,7 @@ describe("loadCalls: script calls that only load", () => {
     expect(got).toEqual([
       ["decide", [route], ["", "0", "0", "0", "0"]],
       ["node", [route], ["", "0", "0", "0", "0", "0"]],
-      ...Object.values(LONE).map((l) => [l.name, [`${route}:load`], ["1 1 1 0"]]),
+      ...Object.values(LONE).map((l) => [l.name, [`${route}:load`], ["1 1 1 0 2"]]),
     ]);
     expect(SCRIPTS).toEqual([DECIDE, NODE, ...Object.values(LONE)]);
     // The decide call's ARGV read as an empty batch (its key only routes the call); the lone
@@ -488,6 +513,39 @@ describe("decode: replies into decisions", () => {
         per: [["tb", false, 2, 400, 1300]],
       },
     ]);
+  });
+
+  it("a lone consume admitted may come packed in one integer, resetAfterMs * base + remaining (base 16 above limit 8)", () => {
+    const rows: [string, number, unknown, [number, number] | RegExp][] = [
+      ["a number", 1, 1300 * 16 + 7, [7, 1300]],
+      ["a numeric string (a client that gives integers as text)", 1, String(1300 * 16 + 7), [7, 1300]],
+      ["a bigint", 1, BigInt(1300 * 16 + 7), [7, 1300]],
+      ["nothing remaining, full now", 1, 0, [0, 0]],
+      ["a peek", 0, 9 * 16 + 8, [8, 9]],
+      ["the largest exact integer", 1, 2 ** 53 - 1, [15, 2 ** 49 - 1]],
+      ["negative", 1, -5, /unexpected script reply/],
+      ["fractional", 1, 16.5, /unexpected script reply/],
+      ["beyond 2^53", 1, 2 ** 53, /unexpected script reply/],
+      ["not a number", 1, "OK", /unexpected script reply/],
+      ["null", 1, null, /unexpected script reply/],
+    ];
+    for (const [why, cost, reply, want] of rows) {
+      const c = call("c", [tb], cost);
+      const got = (): unknown => {
+        const d = decode([c], reply)[0];
+        return d && [d.allowed, d.remaining, d.retryAfterMs, d.resetAfterMs, d.policy];
+      };
+      if (want instanceof RegExp) expect(got, `${why}: decode(${String(reply)})`).toThrow(want);
+      else expect(got(), `${why}: decode(${String(reply)})`).toEqual([true, want[0], 0, want[1], "tb"]);
+    }
+    // Only a lone call's reply may be packed: a batch, a consume of two policies or a refund is refused.
+    for (const calls of [
+      [call("c", [tb], 1), call("c", [tb], 1, "b")],
+      [call("c", [tb, fw], 1)],
+      [call("r", [tb], 1)],
+    ]) {
+      expect(() => decode(calls, 1300 * 16 + 7), `${calls.length} calls`).toThrow(/unexpected script reply/);
+    }
   });
 
   it("an all-or-nothing call: the decision's allowed, then each member's outcome, admitted (2 items) or refused (3)", () => {

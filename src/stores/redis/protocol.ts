@@ -38,10 +38,17 @@ export interface ScriptCall {
 /** SpecArgs are a policy's ARGV entries in decide.lua: its algorithm's code and three params ('0' for unused). */
 type SpecArgs = readonly [code: string, p1: string, p2: string, p3: string];
 
-/** LoneSpec is a policy's lone-call script (lone.lua for its algorithm) and its three params as one text, `p1 p2 p3 `. */
+/**
+ * LoneSpec is a policy's lone-call script (lone.lua for its algorithm), its three params as one
+ * text (`p1 p2 p3 `), and base: the power of 2 above the policy's limit by which lone.lua packs
+ * an admitted outcome into one integer (`resetAfterMs * base + remaining`).
+ */
 interface LoneSpec {
   readonly script: LuaScript;
   readonly params: string;
+  readonly base: number;
+  /** tail is the spec's text after the cost: ` base`. */
+  readonly tail: string;
 }
 
 /** PARAM_SLOTS is how many params decide.lua and lone.lua read per policy (p1 p2 p3). */
@@ -83,7 +90,8 @@ function loneSpecOf(policy: Policy): LoneSpec {
     const s = specOf(policy);
     const script = LONE[s[0]];
     if (script === undefined) throw new Error(`floodgate: no lone script for algorithm "${s[0]}".`);
-    l = { script, params: `${s[1]} ${s[2]} ${s[3]} ` };
+    const base = 2 ** Math.min(52, Math.max(1, Math.ceil(Math.log2(policy.limit + 1))));
+    l = { script, params: `${s[1]} ${s[2]} ${s[3]} `, base, tail: ` ${base}` };
     loneSpecs.set(policy, l);
   }
   return l;
@@ -95,9 +103,9 @@ function loneSpecOf(policy: Policy): LoneSpec {
  * (whole ms added to TTLs; "0" with the server clock):
  *
  * - a lone consume (or peek) of one policy runs its algorithm's own script,
- *   lone.lua: `KEYS = [key]`, `ARGV = ["p1 p2 p3 cost"]` with the server clock,
- *   `["p1 p2 p3 cost", nowMs, graceMs]` with an injected one (each ARGV item costs
- *   Redis about 1,000 instructions);
+ *   lone.lua: `KEYS = [key]`, `ARGV = ["p1 p2 p3 cost base"]` with the server clock,
+ *   `["p1 p2 p3 cost base", nowMs, graceMs]` with an injected one (each ARGV item
+ *   costs Redis about 1,000 instructions; base, see LoneSpec);
  * - anything else runs decide.lua: `ARGV = [nowMs, graceMs, specs..., sets..., runs...]`
  *   (see batchArgs, and the header of decide.lua).
  */
@@ -106,16 +114,20 @@ export function encode(nowMs: number | undefined, graceMs: string, calls: readon
   const grace = nowMs === undefined ? "0" : graceMs;
   if (calls.length === 1 && (calls[0] as WireCall).op !== "a") {
     const c = calls[0] as WireCall;
-    // A live policy has no lone script: decide.lua holds the migration (live.lua).
-    if (c.op === "c" && c.policies.length === 1 && !(c.policies[0] as Policy).live) {
+    if (isLone(c)) {
       const l = loneSpecOf(c.policies[0] as Policy);
-      const spec = l.params + String(c.cost);
+      const spec = l.params + String(c.cost) + l.tail;
       return { script: l.script, keys: c.keys, args: nowMs === undefined ? [spec] : [spec, time, grace] };
     }
     // A lone call of another shape: its policies' ARGV section is built once and cached.
     return { script: DECIDE, keys: c.keys, args: [time, grace, ...loneArgs(c.op, c.policies), String(c.cost)] };
   }
   return batchArgs(time, grace, calls);
+}
+
+/** isLone tells whether a call alone in its script call runs its policy's lone script: a consume of one policy that is not live (a live policy has no lone script: decide.lua holds the migration, live.lua). */
+function isLone(c: WireCall): boolean {
+  return c.op === "c" && c.policies.length === 1 && !(c.policies[0] as Policy).live;
 }
 
 /** LONE_ARGS caches, per op and policy array, decide.lua's ARGV section of a lone call up to its cost. */
@@ -462,7 +474,7 @@ export function loadCalls(routeKey: string): ScriptCall[] {
       ? { script, keys: [routeKey], args: ["", "0", "0", "0", "0"] }
       : script === NODE
         ? { script, keys: [routeKey], args: ["", "0", "0", "0", "0", "0"] }
-        : { script, keys: [`${routeKey}:load`], args: ["1 1 1 0"] },
+        : { script, keys: [`${routeKey}:load`], args: ["1 1 1 0 2"] },
   );
 }
 
@@ -478,10 +490,18 @@ export function loadCalls(routeKey: string): ScriptCall[] {
  * `policies` (its own verdict), in order. It throws an Error naming the reply when
  * it is not an array of that layout (too short, too long, an item that is not a
  * number or a negative wait); numbers are read with Number(), so integer replies
- * of any client (numbers, numeric strings) decode alike.
+ * of any client (numbers, numeric strings) decode alike. A lone consume of one policy
+ * (lone.lua) that is admitted may come as one integer instead (see packedOutcome).
  */
 export function decode(calls: readonly WireCall[], reply: unknown): (Decision | undefined)[] {
-  if (!Array.isArray(reply)) throw new Error(`floodgate: unexpected script reply ${describe(reply)}.`);
+  if (!Array.isArray(reply)) {
+    const c = calls[0];
+    if (calls.length === 1 && c !== undefined && isLone(c)) {
+      const policy = c.policies[0] as Policy;
+      return [singleDecision(policy, packedOutcome(reply, loneSpecOf(policy).base))];
+    }
+    throw new Error(`floodgate: unexpected script reply ${describe(reply)}.`);
+  }
   // Perf: an answer array of the exact length (pushing into [] grows it 16, 40, 76... slots).
   const out = new Array<Decision | undefined>(calls.length);
   const at: Cursor = { i: 0 };
@@ -511,6 +531,18 @@ export function decode(calls: readonly WireCall[], reply: unknown): (Decision | 
     );
   }
   return out;
+}
+
+/**
+ * packedOutcome reads a lone call's admitted outcome packed in one integer, `resetAfterMs *
+ * base + remaining` (below 2^53, so exact; see lone.lua). It throws for a reply that is not a
+ * whole number >= 0 below 2^53 (number, numeric string or bigint, as clients give integers).
+ */
+function packedOutcome(reply: unknown, base: number): Outcome {
+  const n = typeof reply === "number" || typeof reply === "string" || typeof reply === "bigint" ? Number(reply) : NaN;
+  if (!(Number.isSafeInteger(n) && n >= 0)) throw new Error(`floodgate: unexpected script reply ${describe(reply)}.`);
+  const remaining = n % base;
+  return { allowed: true, remaining, retryAfterMs: 0, resetAfterMs: (n - remaining) / base };
 }
 
 /** Cursor is decode's position in a reply. */

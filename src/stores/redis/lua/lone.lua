@@ -8,11 +8,16 @@
 -- one per kind (fg_<hash>_lone_<kind>), made once at FUNCTION LOAD.
 --
 -- KEYS: the policy's key.
--- ARGV: spec, the policy's params and the cost in one text, 'p1 p2 p3 cost' (each as
---       decide.lua's ARGV item); then, with an injected clock only, nowMs and graceMs.
+-- ARGV: spec, the policy's params, the cost and the reply's base in one text,
+--       'p1 p2 p3 cost base' (each as decide.lua's ARGV item; base is a power of 2 above
+--       the policy's limit); then, with an injected clock only, nowMs and graceMs.
 --       Without them the time is the server's TIME and the grace 0.
--- Reply: remaining, resetAfterMs when admitted; -1 - remaining, retryAfterMs,
--- resetAfterMs when refused (decide.lua's outcome of one policy).
+-- Reply: when admitted, one integer, resetAfterMs * base + remaining, if remaining <
+-- base and the sum is below 2^53 (exact in a double), else the table remaining,
+-- resetAfterMs; when refused, the table -1 - remaining, retryAfterMs, resetAfterMs
+-- (decide.lua's outcome of one policy). A table reply costs Redis about 4,000
+-- instructions (it is searched for err, ok, double and other fields, then each item
+-- converted), an integer about 600.
 --
 -- Each ARGV item costs Redis about 1,000 instructions before the body runs (a Lua
 -- string and a slot in ARGV, whose table grows by doubling): one item, not six.
@@ -21,14 +26,16 @@
 
 local call = redis.call
 local spec = ARGV[1]
-local p1, p2, p3, cost
+-- below is 2^53 / base: a reset below it packs with any remaining below base.
+local p1, p2, p3, cost, base, below
 local sp = SPECS and SPECS[spec]
 if sp then
-  p1, p2, p3, cost = sp[1], sp[2], sp[3], sp[4]
+  p1, p2, p3, cost, base, below = sp[1], sp[2], sp[3], sp[4], sp[5], sp[6]
 else
-  local a, b, c, d = string.match(spec, '^(%S+) (%S+) (%S+) (%S+)$')
-  p1, p2, p3, cost = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
-  if SPEC_KEEP then SPEC_KEEP(spec, { p1, p2, p3, cost }) end
+  local a, b, c, d, e = string.match(spec, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+  p1, p2, p3, cost, base = tonumber(a), tonumber(b), tonumber(c), tonumber(d), tonumber(e)
+  below = 2 ^ 53 / base
+  if SPEC_KEEP then SPEC_KEEP(spec, { p1, p2, p3, cost, base, below }) end
 end
 -- now_ms written out: effect replication first (Redis before 7), then the time: the
 -- server's TIME, its seconds through the memo, its microseconds by Lua's own coercion
@@ -74,5 +81,8 @@ else
     end
   end
 end
-if ok then return { rem, reset } end
+if ok then
+  if rem < base and reset < below and rem % 1 == 0 and reset % 1 == 0 then return reset * base + rem end
+  return { rem, reset }
+end
 return { -1 - rem, retry, reset }
