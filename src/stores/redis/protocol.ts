@@ -17,8 +17,11 @@ export interface WireCall {
   readonly op: Op;
   readonly policies: readonly Policy[];
   readonly cost: number;
-  /** keys holds one Redis key per policy, in the policies' order (all in one hash slot). */
-  readonly keys: readonly string[];
+  /**
+   * keys holds one Redis key per policy, in the policies' order (all in one hash slot). A call of
+   * one policy may give its key as a string instead (perf: no array per call; see keysOf).
+   */
+  readonly keys: string | readonly string[];
   /**
    * members ("a" only) holds, per policy, its item's cost, shadow flag and index (an item is one key
    * and its policies, all-or-nothing among themselves; its members are consecutive); `cost` is then 0.
@@ -109,12 +112,17 @@ export function encode(nowMs: number | undefined, graceMs: string, calls: readon
     // A live policy has no lone script: decide.lua holds the migration (live.lua).
     if (c.op === "c" && c.policies.length === 1 && !(c.policies[0] as Policy).live) {
       const l = loneSpecOf(c.policies[0] as Policy);
-      return { script: l.script, keys: c.keys, args: [time, grace, l.p1, l.p2, l.p3, String(c.cost)] };
+      return { script: l.script, keys: keysOf(c), args: [time, grace, l.p1, l.p2, l.p3, String(c.cost)] };
     }
     // A lone call of another shape: its policies' ARGV section is built once and cached.
-    return { script: DECIDE, keys: c.keys, args: [time, grace, ...loneArgs(c.op, c.policies), String(c.cost)] };
+    return { script: DECIDE, keys: keysOf(c), args: [time, grace, ...loneArgs(c.op, c.policies), String(c.cost)] };
   }
   return batchArgs(time, grace, calls);
+}
+
+/** keysOf returns a call's keys as an array (see WireCall.keys). */
+export function keysOf(c: WireCall): readonly string[] {
+  return typeof c.keys === "string" ? [c.keys] : c.keys;
 }
 
 /** LONE_ARGS caches, per op and policy array, decide.lua's ARGV section of a lone call up to its cost. */
@@ -168,7 +176,10 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
   // Perf: the ARGV sections are built in module scratch (B), and only KEYS and ARGV are allocated,
   // each at its exact length; see docs/redis.md, "Allocations per decision".
   let nKeys = 0;
-  for (let k = 0; k < calls.length; k++) nKeys += (calls[k] as WireCall).keys.length;
+  for (let k = 0; k < calls.length; k++) {
+    const ks = (calls[k] as WireCall).keys;
+    nKeys += typeof ks === "string" ? 1 : ks.length;
+  }
   const keys = new Array<string>(nKeys);
   const b = B;
   b.reset(node);
@@ -178,7 +189,8 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
       const c = calls[k] as WireCall;
       b.add(c);
       const ks = c.keys;
-      for (let i = 0; i < ks.length; i++) keys[nk++] = ks[i] as string;
+      if (typeof ks === "string") keys[nk++] = ks;
+      else for (let i = 0; i < ks.length; i++) keys[nk++] = ks[i] as string;
     }
     b.endRun();
     const head = node ? 3 + nKeys : 2;
@@ -283,8 +295,10 @@ class BatchScratch {
         this.#keepSet(undefined, "a");
       } else this.#keepSet(c.policies, c.op);
     }
-    const runKeys = this.keys !== undefined && c.op === "c" && c.keys.length === 1 ? this.keys : undefined;
-    const one = runKeys === undefined ? "" : (c.keys[0] as string);
+    const ks = c.keys;
+    const single = typeof ks === "string" || ks.length === 1;
+    const runKeys = this.keys !== undefined && c.op === "c" && single ? this.keys : undefined;
+    const one = runKeys === undefined ? "" : typeof ks === "string" ? ks : (ks[0] as string);
     if (set === this.runSet && c.cost === this.runCost && (runKeys === undefined || !runKeys.has(one))) {
       this.runLength++;
     } else {
