@@ -21,12 +21,10 @@
 // The loop is bench/redis.ts's at concurrency 64 (keys "user:0".."user:9999" round robin),
 // with the key strings made beforehand, so the loop itself allocates only its awaits.
 
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { Session } from "node:inspector";
-import { loadavg, tmpdir } from "node:os";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
@@ -34,6 +32,7 @@ import { type Policy, RateLimiter, tokenBucket } from "../src/index.js";
 import type { RedisAdapter } from "../src/stores/redis/index.js";
 import { RedisStore } from "../src/stores/redis/index.js";
 import { startRedis } from "../test/helpers/redis-server.js";
+import { loadBase } from "./base.js";
 import { LONG_LIVED_BUCKET } from "./workload.js";
 
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 100_000);
@@ -54,33 +53,6 @@ interface Floodgate {
   RateLimiter: typeof RateLimiter;
   RedisStore: typeof RedisStore;
   tokenBucket: (o: typeof LONG_LIVED_BUCKET) => Policy;
-}
-
-/** loadBase imports src/ at git revision `rev` from a temp directory (as bench/cluster.ts does). */
-async function loadBase(rev: string): Promise<{ fg: Floodgate; cleanup: () => void }> {
-  const sha = execFileSync("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: ROOT })
-    .toString()
-    .trim();
-  const dir = mkdtempSync(join(tmpdir(), "fg-base-"));
-  const tar = execFileSync("git", ["archive", sha, "src", "package.json", "tsconfig.json"], {
-    cwd: ROOT,
-    maxBuffer: 1 << 30,
-  });
-  execFileSync("tar", ["-x", "-C", dir], { input: tar });
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  const main = (await import(pathToFileURL(join(dir, "src", "index.ts")).href)) as typeof import("../src/index.js");
-  const redis = (await import(
-    pathToFileURL(join(dir, "src", "stores", "redis", "index.ts")).href
-  )) as typeof import("../src/stores/redis/index.js");
-  return {
-    fg: {
-      label: ` [base ${sha.slice(0, 7)}]`,
-      RateLimiter: main.RateLimiter,
-      RedisStore: redis.RedisStore,
-      tokenBucket: main.tokenBucket,
-    },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
 }
 
 /**
@@ -204,7 +176,16 @@ async function main(): Promise<void> {
   const clientB = new Redis(server.port, server.host);
   const base = BASE === undefined ? undefined : await loadBase(BASE);
   try {
-    const copies: Floodgate[] = [{ label: "", RateLimiter, RedisStore, tokenBucket }, ...(base ? [base.fg] : [])];
+    const copies: Floodgate[] = [{ label: "", RateLimiter, RedisStore, tokenBucket }];
+    if (base !== undefined) {
+      const { main, redis } = base;
+      copies.push({
+        label: ` ${base.label}`,
+        RateLimiter: main.RateLimiter,
+        RedisStore: redis.RedisStore,
+        tokenBucket: main.tokenBucket,
+      });
+    }
     const contenders: [string, Consume][] = [];
     for (const fg of copies) {
       const fake = new fg.RateLimiter({
