@@ -204,24 +204,30 @@ async function main(): Promise<void> {
     const chosen = contenders.filter(([name]) => ONLY === undefined || ONLY.test(name));
     const load0 = loadavg()[0] ?? 0;
     const bytes = new Map<string, number[]>();
+    const cpuUs = new Map<string, number[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (let j = 0; j < chosen.length; j++) {
         const [name, consume] = chosen[(j + round) % chosen.length] as [string, Consume];
         await drive(consume, 5_000); // warm: functions loaded, code optimized
+        const cpu0 = process.cpuUsage();
         const b = (await allocated(() => drive(consume, DECISIONS))) / DECISIONS;
+        const cpu = process.cpuUsage(cpu0);
+        const us = (cpu.user + cpu.system) / DECISIONS;
         bytes.set(name, [...(bytes.get(name) ?? []), b]);
-        console.error(`round ${round} ${name}: ${b.toFixed(0)} bytes per decision`);
+        cpuUs.set(name, [...(cpuUs.get(name) ?? []), us]);
+        console.error(`round ${round} ${name}: ${b.toFixed(0)} bytes, ${us.toFixed(2)} µs of Node CPU per decision`);
       }
     }
     const load1 = loadavg()[0] ?? 0;
     const out = [
       `Heap bytes allocated per decision (v8.GCProfiler), concurrency ${CONCURRENCY}, ${DECISIONS.toLocaleString("en-US")} decisions per row, median of ${ROUNDS} rows; load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after (bytes do not depend on it):`,
       "",
-      "| contender | bytes per decision | rows |",
-      "|---|---:|---|",
+      "| contender | bytes per decision | rows | Node CPU µs per decision (depends on load) | rows |",
+      "|---|---:|---|---:|---|",
       ...chosen.map(([name]) => {
         const bs = bytes.get(name) as number[];
-        return `| ${name} | ${Math.round(median(bs)).toLocaleString("en-US")} | ${bs.map((b) => b.toFixed(0)).join(", ")} |`;
+        const cs = cpuUs.get(name) as number[];
+        return `| ${name} | ${Math.round(median(bs)).toLocaleString("en-US")} | ${bs.map((b) => b.toFixed(0)).join(", ")} | ${median(cs).toFixed(2)} | ${cs.map((c) => c.toFixed(2)).join(", ")} |`;
       }),
       "",
     ];
