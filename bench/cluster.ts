@@ -26,16 +26,17 @@
 // from INFO commandstats, summed over the masters.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { Cluster, Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { createCluster } from "redis";
 import { RateLimiter, type tokenBucket } from "../src/index.js";
 import { ioredisAdapter, nodeRedisAdapter, RedisStore } from "../src/stores/redis/index.js";
 import { type RedisCluster, startCluster } from "../test/helpers/redis-server.js";
+import { type Base, loadBase } from "./base.js";
 import { LONG_LIVED_BUCKET, longLivedBucket } from "./workload.js";
 
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1000);
@@ -51,7 +52,6 @@ const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? "64").split(",").map(Num
 const CONCURRENCY = CONCURRENCIES[0] as number;
 const BASE = process.env.BENCH_BASE;
 const JSON_OUT = process.env.BENCH_JSON;
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Floodgate is what a contender needs of one copy of floodgate's source (the current one, or BENCH_BASE's). */
 interface Floodgate {
@@ -63,36 +63,15 @@ interface Floodgate {
   tokenBucket: typeof tokenBucket;
 }
 
-/**
- * loadBase extracts src/ (with package.json and tsconfig.json) at git revision `rev`
- * into a temp directory, links node_modules, and imports it from source (tsx): a
- * second, independent copy of floodgate in this process. Returns it and a cleanup.
- */
-async function loadBase(rev: string): Promise<{ fg: Floodgate; cleanup: () => void }> {
-  const sha = execFileSync("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: ROOT })
-    .toString()
-    .trim();
-  const dir = mkdtempSync(join(tmpdir(), "fg-base-"));
-  const tar = execFileSync("git", ["archive", sha, "src", "package.json", "tsconfig.json"], {
-    cwd: ROOT,
-    maxBuffer: 1 << 30,
-  });
-  execFileSync("tar", ["-x", "-C", dir], { input: tar });
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  const main = (await import(pathToFileURL(join(dir, "src", "index.ts")).href)) as typeof import("../src/index.js");
-  const redis = (await import(
-    pathToFileURL(join(dir, "src", "stores", "redis", "index.ts")).href
-  )) as typeof import("../src/stores/redis/index.js");
+/** floodgateOf is the Floodgate of a base revision (see bench/base.ts). */
+function floodgateOf(b: Base): Floodgate {
   return {
-    fg: {
-      label: `[base ${sha.slice(0, 7)}]`,
-      RateLimiter: main.RateLimiter,
-      RedisStore: redis.RedisStore,
-      ioredisAdapter: redis.ioredisAdapter,
-      nodeRedisAdapter: redis.nodeRedisAdapter,
-      tokenBucket: main.tokenBucket,
-    },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    label: b.label,
+    RateLimiter: b.main.RateLimiter,
+    RedisStore: b.redis.RedisStore,
+    ioredisAdapter: b.redis.ioredisAdapter,
+    nodeRedisAdapter: b.redis.nodeRedisAdapter,
+    tokenBucket: b.main.tokenBucket,
   };
 }
 
@@ -398,10 +377,11 @@ function abTable(rows: Row[], label: string): string[] {
 
 async function main(): Promise<void> {
   const loaded = BASE === undefined ? undefined : await loadBase(BASE);
+  const baseFg = loaded === undefined ? undefined : floodgateOf(loaded);
   const loadBefore = loadavg();
   const rows: Row[] = [];
   try {
-    for (const m of MASTERS) rows.push(...(await runCluster(m, loaded?.fg)));
+    for (const m of MASTERS) rows.push(...(await runCluster(m, baseFg)));
   } finally {
     loaded?.cleanup();
   }
@@ -472,7 +452,7 @@ async function main(): Promise<void> {
     }),
     "",
   ];
-  if (loaded) lines.push(...abTable(rows, loaded.fg.label), "");
+  if (loaded) lines.push(...abTable(rows, loaded.label), "");
   const md = lines.join("\n");
   console.log(md);
   if (ONLY !== undefined || loaded !== undefined || CONCURRENCIES.join() !== "64") return;

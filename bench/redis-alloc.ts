@@ -21,12 +21,10 @@
 // The loop is bench/redis.ts's at concurrency 64 (keys "user:0".."user:9999" round robin),
 // with the key strings made beforehand, so the loop itself allocates only its awaits.
 
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { Session } from "node:inspector";
-import { loadavg, tmpdir } from "node:os";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
@@ -34,6 +32,7 @@ import { type Policy, RateLimiter, tokenBucket } from "../src/index.js";
 import type { RedisAdapter } from "../src/stores/redis/index.js";
 import { RedisStore } from "../src/stores/redis/index.js";
 import { startRedis } from "../test/helpers/redis-server.js";
+import { loadBase } from "./base.js";
 import { LONG_LIVED_BUCKET } from "./workload.js";
 
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 100_000);
@@ -54,33 +53,6 @@ interface Floodgate {
   RateLimiter: typeof RateLimiter;
   RedisStore: typeof RedisStore;
   tokenBucket: (o: typeof LONG_LIVED_BUCKET) => Policy;
-}
-
-/** loadBase imports src/ at git revision `rev` from a temp directory (as bench/cluster.ts does). */
-async function loadBase(rev: string): Promise<{ fg: Floodgate; cleanup: () => void }> {
-  const sha = execFileSync("git", ["rev-parse", "--verify", `${rev}^{commit}`], { cwd: ROOT })
-    .toString()
-    .trim();
-  const dir = mkdtempSync(join(tmpdir(), "fg-base-"));
-  const tar = execFileSync("git", ["archive", sha, "src", "package.json", "tsconfig.json"], {
-    cwd: ROOT,
-    maxBuffer: 1 << 30,
-  });
-  execFileSync("tar", ["-x", "-C", dir], { input: tar });
-  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  const main = (await import(pathToFileURL(join(dir, "src", "index.ts")).href)) as typeof import("../src/index.js");
-  const redis = (await import(
-    pathToFileURL(join(dir, "src", "stores", "redis", "index.ts")).href
-  )) as typeof import("../src/stores/redis/index.js");
-  return {
-    fg: {
-      label: ` [base ${sha.slice(0, 7)}]`,
-      RateLimiter: main.RateLimiter,
-      RedisStore: redis.RedisStore,
-      tokenBucket: main.tokenBucket,
-    },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
-  };
 }
 
 /**
@@ -204,7 +176,16 @@ async function main(): Promise<void> {
   const clientB = new Redis(server.port, server.host);
   const base = BASE === undefined ? undefined : await loadBase(BASE);
   try {
-    const copies: Floodgate[] = [{ label: "", RateLimiter, RedisStore, tokenBucket }, ...(base ? [base.fg] : [])];
+    const copies: Floodgate[] = [{ label: "", RateLimiter, RedisStore, tokenBucket }];
+    if (base !== undefined) {
+      const { main, redis } = base;
+      copies.push({
+        label: ` ${base.label}`,
+        RateLimiter: main.RateLimiter,
+        RedisStore: redis.RedisStore,
+        tokenBucket: main.tokenBucket,
+      });
+    }
     const contenders: [string, Consume][] = [];
     for (const fg of copies) {
       const fake = new fg.RateLimiter({
@@ -223,24 +204,30 @@ async function main(): Promise<void> {
     const chosen = contenders.filter(([name]) => ONLY === undefined || ONLY.test(name));
     const load0 = loadavg()[0] ?? 0;
     const bytes = new Map<string, number[]>();
+    const cpuUs = new Map<string, number[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (let j = 0; j < chosen.length; j++) {
         const [name, consume] = chosen[(j + round) % chosen.length] as [string, Consume];
         await drive(consume, 5_000); // warm: functions loaded, code optimized
+        const cpu0 = process.cpuUsage();
         const b = (await allocated(() => drive(consume, DECISIONS))) / DECISIONS;
+        const cpu = process.cpuUsage(cpu0);
+        const us = (cpu.user + cpu.system) / DECISIONS;
         bytes.set(name, [...(bytes.get(name) ?? []), b]);
-        console.error(`round ${round} ${name}: ${b.toFixed(0)} bytes per decision`);
+        cpuUs.set(name, [...(cpuUs.get(name) ?? []), us]);
+        console.error(`round ${round} ${name}: ${b.toFixed(0)} bytes, ${us.toFixed(2)} µs of Node CPU per decision`);
       }
     }
     const load1 = loadavg()[0] ?? 0;
     const out = [
       `Heap bytes allocated per decision (v8.GCProfiler), concurrency ${CONCURRENCY}, ${DECISIONS.toLocaleString("en-US")} decisions per row, median of ${ROUNDS} rows; load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after (bytes do not depend on it):`,
       "",
-      "| contender | bytes per decision | rows |",
-      "|---|---:|---|",
+      "| contender | bytes per decision | rows | Node CPU µs per decision (depends on load) | rows |",
+      "|---|---:|---|---:|---|",
       ...chosen.map(([name]) => {
         const bs = bytes.get(name) as number[];
-        return `| ${name} | ${Math.round(median(bs)).toLocaleString("en-US")} | ${bs.map((b) => b.toFixed(0)).join(", ")} |`;
+        const cs = cpuUs.get(name) as number[];
+        return `| ${name} | ${Math.round(median(bs)).toLocaleString("en-US")} | ${bs.map((b) => b.toFixed(0)).join(", ")} | ${median(cs).toFixed(2)} | ${cs.map((c) => c.toFixed(2)).join(", ")} |`;
       }),
       "",
     ];

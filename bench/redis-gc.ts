@@ -3,7 +3,8 @@
 // Run: node --expose-gc --import tsx bench/redis-gc.ts   (prints markdown; not a section of bench/run.ts)
 //      BENCH_ROUNDS=5 BENCH_RUN_MS=1500 BENCH_CONCURRENCY=64 to change rounds, row length, concurrency;
 //      BENCH_ONLY=<regular expression> runs only the contenders whose name matches; BENCH_FORCED_GC=0 skips
-//      the full GC (global.gc()) that bench/redis.ts and this bench run before each row.
+//      the full GC (global.gc()) that bench/redis.ts and this bench run before each row; BENCH_BASE=<git rev>
+//      adds the floodgate of that revision (bench/base.ts) as one more contender, interleaved (an A/B).
 //
 // The workload of bench/redis.ts (ioredis, one connection per library, 10,000
 // long-lived keys round robin, every call admitted), with each call's start and
@@ -15,12 +16,14 @@
 
 import { loadavg } from "node:os";
 import { type PerformanceEntry, PerformanceObserver } from "node:perf_hooks";
+import v8 from "node:v8";
 import { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { RateLimiter } from "../src/index.js";
 import { RedisStore } from "../src/stores/redis/index.js";
 import { startRedis } from "../test/helpers/redis-server.js";
-import { longLivedBucket } from "./workload.js";
+import { loadBase } from "./base.js";
+import { LONG_LIVED_BUCKET, longLivedBucket } from "./workload.js";
 
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -75,6 +78,14 @@ async function drive(consume: Consume, ms: number, record: boolean): Promise<num
   return n;
 }
 
+/** GcStats is the part of v8.GCProfiler's report read here. */
+interface GcStats {
+  statistics: {
+    beforeGC: { heapStatistics: { usedHeapSize: number } };
+    afterGC: { heapStatistics: { usedHeapSize: number } };
+  }[];
+}
+
 /** Row is one contender's figures in one round. */
 interface Row {
   name: string;
@@ -89,6 +100,8 @@ interface Row {
   gcMaxMs: number;
   /** majorCount counts the mark-sweep-compact pauses among gcCount. */
   majorCount: number;
+  /** bytesPerDecision is the V8 heap allocated in the row per decision (the loop's own awaits included). */
+  bytesPerDecision: number;
   /** tailMajor is the share of the slowest 1% of calls that met a mark-sweep-compact pause. */
   tailMajor: number;
   /** metGc is the share of all calls that met a GC pause; tailMetGc the same among calls at or above the p99. */
@@ -105,9 +118,18 @@ async function measure(name: string, consume: Consume): Promise<Row> {
   if (FORCED_GC) (globalThis as { gc?: () => void }).gc?.();
   await new Promise((r) => setTimeout(r, 10));
   pauses.length = 0;
+  // Heap bytes allocated in the row: heap used at its end - at its start + what each GC freed (v8.GCProfiler).
+  const profiler = new v8.GCProfiler();
+  const used0 = v8.getHeapStatistics().used_heap_size;
+  profiler.start();
   const t0 = performance.now();
   const n = await drive(consume, RUN_MS, true);
   const elapsedMs = performance.now() - t0;
+  const used1 = v8.getHeapStatistics().used_heap_size;
+  let freed = 0;
+  for (const g of (profiler.stop() as unknown as GcStats).statistics) {
+    freed += g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize;
+  }
   await new Promise((r) => setTimeout(r, 10)); // let the observer deliver the row's entries
   const ps = pauses.filter((p) => p.startMs >= t0 && p.startMs <= t0 + elapsedMs).sort((a, b) => a.startMs - b.startMs);
   const lat = new Float64Array(n);
@@ -159,6 +181,7 @@ async function measure(name: string, consume: Consume): Promise<Row> {
     gcCount: ps.length,
     gcShare: ps.reduce((a, p) => a + p.durationMs, 0) / elapsedMs,
     gcMaxMs: ps.reduce((a, p) => Math.max(a, p.durationMs), 0),
+    bytesPerDecision: (used1 - used0 + freed) / n,
     majorCount: ps.filter((p) => p.major).length,
     tailMajor: tail > 0 ? tailMajor / tail : 0,
     metGc: metAll / n,
@@ -176,6 +199,9 @@ async function main(): Promise<void> {
   const server = await startRedis();
   const clientA = new Redis(server.port, server.host);
   const clientB = new Redis(server.port, server.host);
+  // The base revision's store gets its own connection, as every library here does.
+  const clientC = new Redis(server.port, server.host);
+  const base = process.env.BENCH_BASE === undefined ? undefined : await loadBase(process.env.BENCH_BASE);
   try {
     const rlf = new RateLimiterRedis({ storeClient: clientB, points: 1e9, duration: 60, keyPrefix: "rlf" });
     const bucket = new RateLimiter({
@@ -191,6 +217,14 @@ async function main(): Promise<void> {
       ["floodgate tokenBucket", (k) => bucket.consume(k)],
       ["floodgate tokenBucket, batch: false", (k) => unbatched.consume(k)],
     ];
+    if (base !== undefined) {
+      const { main, redis } = base;
+      const baseBucket = new main.RateLimiter({
+        policy: main.tokenBucket(LONG_LIVED_BUCKET),
+        store: new redis.RedisStore({ client: clientC, timeoutMs: 2000, prefix: "base:" }),
+      });
+      all.push([`floodgate tokenBucket ${base.label}`, (k) => baseBucket.consume(k)]);
+    }
     const only = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
     const contenders = all.filter(([name]) => only === undefined || only.test(name));
     const load0 = loadavg()[0] ?? 0;
@@ -201,7 +235,7 @@ async function main(): Promise<void> {
         const r = await measure(name, consume);
         rows.set(name, [...(rows.get(name) ?? []), r]);
         console.error(
-          `round ${round} ${name}: ${Math.round(r.perSec)}/s p50 ${r.p50Us.toFixed(0)} p99 ${r.p99Us.toFixed(0)} p99 without GC ${r.p99CleanUs.toFixed(0)} µs; ${r.gcCount} GCs (${r.majorCount} major), ${(r.gcShare * 100).toFixed(1)}% of the time, max ${r.gcMaxMs.toFixed(2)} ms; calls that met a GC ${(r.metGc * 100).toFixed(1)}%, of the slowest 1% ${(r.tailMetGc * 100).toFixed(1)}% (a major one ${(r.tailMajor * 100).toFixed(1)}%)`,
+          `round ${round} ${name}: ${Math.round(r.perSec)}/s p50 ${r.p50Us.toFixed(0)} p99 ${r.p99Us.toFixed(0)} p99 without GC ${r.p99CleanUs.toFixed(0)} µs; ${r.gcCount} GCs (${r.majorCount} major), ${(r.gcShare * 100).toFixed(1)}% of the time, max ${r.gcMaxMs.toFixed(2)} ms; calls that met a GC ${(r.metGc * 100).toFixed(1)}%, of the slowest 1% ${(r.tailMetGc * 100).toFixed(1)}% (a major one ${(r.tailMajor * 100).toFixed(1)}%); ${r.bytesPerDecision.toFixed(0)} bytes per decision`,
         );
       }
     }
@@ -209,21 +243,35 @@ async function main(): Promise<void> {
     const lines = [
       `GC pauses and the tail, standalone Redis, concurrency ${CONCURRENCY}, ${FORCED_GC ? "a full GC (global.gc()) before each row" : "no forced GC"}, ${ROUNDS} rounds of ${RUN_MS} ms interleaved, medians over rounds; load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after:`,
       "",
-      "| library | decisions/s | p50 µs | p99 µs | p99 of calls that met no GC µs | GC pauses per s (major) | time in GC | longest pause ms | calls that met a GC | of the slowest 1% (a major GC) |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| library | decisions/s | p50 µs | p99 µs | p99 of calls that met no GC µs | GC pauses per s (major) | time in GC | longest pause ms | calls that met a GC | of the slowest 1% (a major GC) | heap bytes per decision |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...contenders.map(([name]) => {
         const rs = rows.get(name) as Row[];
         const m = (f: (r: Row) => number): number => median(rs.map(f));
-        return `| ${name} | ${Math.round(m((r) => r.perSec)).toLocaleString("en-US")} | ${m((r) => r.p50Us).toFixed(0)} | ${m((r) => r.p99Us).toFixed(0)} | ${m((r) => r.p99CleanUs).toFixed(0)} | ${m((r) => r.gcCount / (RUN_MS / 1000)).toFixed(0)} (${m((r) => r.majorCount / (RUN_MS / 1000)).toFixed(1)}) | ${(m((r) => r.gcShare) * 100).toFixed(1)}% | ${m((r) => r.gcMaxMs).toFixed(2)} | ${(m((r) => r.metGc) * 100).toFixed(1)}% | ${(m((r) => r.tailMetGc) * 100).toFixed(1)}% (${(m((r) => r.tailMajor) * 100).toFixed(1)}%) |`;
+        return `| ${name} | ${Math.round(m((r) => r.perSec)).toLocaleString("en-US")} | ${m((r) => r.p50Us).toFixed(0)} | ${m((r) => r.p99Us).toFixed(0)} | ${m((r) => r.p99CleanUs).toFixed(0)} | ${m((r) => r.gcCount / (RUN_MS / 1000)).toFixed(0)} (${m((r) => r.majorCount / (RUN_MS / 1000)).toFixed(1)}) | ${(m((r) => r.gcShare) * 100).toFixed(1)}% | ${m((r) => r.gcMaxMs).toFixed(2)} | ${(m((r) => r.metGc) * 100).toFixed(1)}% | ${(m((r) => r.tailMetGc) * 100).toFixed(1)}% (${(m((r) => r.tailMajor) * 100).toFixed(1)}%) | ${Math.round(m((r) => r.bytesPerDecision)).toLocaleString("en-US")} |`;
       }),
       "",
     ];
+    const baseRows = base === undefined ? undefined : rows.get(`floodgate tokenBucket ${base.label}`);
+    const headRows = rows.get("floodgate tokenBucket");
+    if (base !== undefined && baseRows !== undefined && headRows !== undefined) {
+      // Per round, this source over the base (rows of one round run back to back, so load hits both alike).
+      const ratios = (f: (r: Row) => number): number[] => headRows.map((r, i) => f(r) / f(baseRows[i] as Row));
+      const show = (xs: number[]): string =>
+        `median ${median(xs).toFixed(2)}x (rounds ${xs.map((x) => x.toFixed(2)).join(", ")})`;
+      lines.push(
+        `A/B, this source / ${base.label}, per round: decisions/s ${show(ratios((r) => r.perSec))}; p99 ${show(ratios((r) => r.p99Us))}; heap bytes per decision ${show(ratios((r) => r.bytesPerDecision))}.`,
+        "",
+      );
+    }
     console.log(lines.join("\n"));
   } finally {
     observer.disconnect();
     clientA.disconnect();
     clientB.disconnect();
+    clientC.disconnect();
     await server.stop();
+    base?.cleanup();
   }
 }
 

@@ -421,6 +421,28 @@ describe("encode: which script, which KEYS and ARGV", () => {
     );
   });
 
+  it("property: a call of one policy whose key is a string (no array) encodes exactly as with an array of it", () => {
+    const sets: Policy[][] = [[tb], [gc], [tb, fw], [fw]];
+    const callArb = fc.record({
+      op: fc.constantFrom("c", "c", "r", "d") as fc.Arbitrary<WireCall["op"]>,
+      set: fc.integer({ min: 0, max: sets.length - 1 }),
+      cost: fc.integer({ min: 0, max: 2 }),
+      key: fc.constantFrom("a", "b", "user:1"),
+      asString: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(callArb, { minLength: 1, maxLength: 40 }), fc.boolean(), (cs, node) => {
+        const calls = cs.map((c) => call(c.op, sets[c.set] as Policy[], c.op === "d" ? 0 : c.cost, c.key));
+        const strung = calls.map((c, i) =>
+          cs[i]?.asString && c.keys.length === 1 ? { ...c, keys: c.keys[0] as string } : c,
+        );
+        const enc = node ? encodeNode : encode;
+        expect(enc(5, "1000", strung)).toEqual(enc(5, "1000", calls));
+      }),
+      { numRuns: budget(200, 30) },
+    );
+  });
+
   it("a policy with more params than the scripts read is refused, not truncated", () => {
     const wide = { ...tb, params: [1, 2, 3, 4] } as Policy;
     expect(() => encode(undefined, "0", [call("c", [wide], 1)])).toThrow(/has 4 params; the Redis scripts read 3/);

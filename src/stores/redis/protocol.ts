@@ -17,8 +17,11 @@ export interface WireCall {
   readonly op: Op;
   readonly policies: readonly Policy[];
   readonly cost: number;
-  /** keys holds one Redis key per policy, in the policies' order (all in one hash slot). */
-  readonly keys: readonly string[];
+  /**
+   * keys holds one Redis key per policy, in the policies' order (all in one hash slot). A call of
+   * one policy may give its key as a string instead (perf: no array per call; see keysOf).
+   */
+  readonly keys: string | readonly string[];
   /**
    * members ("a" only) holds, per policy, its item's cost, shadow flag and index (an item is one key
    * and its policies, all-or-nothing among themselves; its members are consecutive); `cost` is then 0.
@@ -117,10 +120,10 @@ export function encode(nowMs: number | undefined, graceMs: string, calls: readon
     if (isLone(c)) {
       const l = loneSpecOf(c.policies[0] as Policy);
       const spec = l.params + String(c.cost) + l.tail;
-      return { script: l.script, keys: c.keys, args: nowMs === undefined ? [spec] : [spec, time, grace] };
+      return { script: l.script, keys: keysOf(c), args: nowMs === undefined ? [spec] : [spec, time, grace] };
     }
     // A lone call of another shape: its policies' ARGV section is built once and cached.
-    return { script: DECIDE, keys: c.keys, args: [time, grace, ...loneArgs(c.op, c.policies), String(c.cost)] };
+    return { script: DECIDE, keys: keysOf(c), args: [time, grace, ...loneArgs(c.op, c.policies), String(c.cost)] };
   }
   return batchArgs(time, grace, calls);
 }
@@ -128,6 +131,11 @@ export function encode(nowMs: number | undefined, graceMs: string, calls: readon
 /** isLone tells whether a call alone in its script call runs its policy's lone script: a consume of one policy that is not live (a live policy has no lone script: decide.lua holds the migration, live.lua). */
 function isLone(c: WireCall): boolean {
   return c.op === "c" && c.policies.length === 1 && !(c.policies[0] as Policy).live;
+}
+
+/** keysOf returns a call's keys as an array (see WireCall.keys). */
+export function keysOf(c: WireCall): readonly string[] {
+  return typeof c.keys === "string" ? [c.keys] : c.keys;
 }
 
 /** LONE_ARGS caches, per op and policy array, decide.lua's ARGV section of a lone call up to its cost. */
@@ -178,10 +186,14 @@ export function encodeNode(nowMs: number | undefined, graceMs: string, calls: re
  * up front and keeps them current itself).
  */
 function batchArgs(time: string, grace: string, calls: readonly WireCall[], node = false): ScriptCall {
-  // Perf: the ARGV sections are built in module scratch (B), and only KEYS and ARGV are allocated,
-  // each at its exact length; see docs/redis.md, "Allocations per decision".
+  // Perf: the ARGV sections are built in module scratch (B: no Map or array per batch but the
+  // table the run keys' Map regrows after its clear), and KEYS and ARGV at their exact length;
+  // see docs/redis.md, "Allocations per decision".
   let nKeys = 0;
-  for (let k = 0; k < calls.length; k++) nKeys += (calls[k] as WireCall).keys.length;
+  for (let k = 0; k < calls.length; k++) {
+    const ks = (calls[k] as WireCall).keys;
+    nKeys += typeof ks === "string" ? 1 : ks.length;
+  }
   const keys = new Array<string>(nKeys);
   const b = B;
   b.reset(node);
@@ -191,7 +203,8 @@ function batchArgs(time: string, grace: string, calls: readonly WireCall[], node
       const c = calls[k] as WireCall;
       b.add(c);
       const ks = c.keys;
-      for (let i = 0; i < ks.length; i++) keys[nk++] = ks[i] as string;
+      if (typeof ks === "string") keys[nk++] = ks;
+      else for (let i = 0; i < ks.length; i++) keys[nk++] = ks[i] as string;
     }
     b.endRun();
     const head = node ? 3 + nKeys : 2;
@@ -239,7 +252,7 @@ const LINEAR_MAX = 8;
 /**
  * BatchScratch builds decide.lua's specs, sets and runs sections for batchArgs, in memory kept
  * between batches: policies and sets are found by a short scan (a Map past LINEAR_MAX of
- * them), and the keys of the current run by RunKeys. batchArgs runs to its end (or throws)
+ * them), and the keys of runs in one Map. batchArgs runs to its end (or throws)
  * before anything else runs, so one scratch serves every store; clear() drops its references.
  */
 class BatchScratch {
@@ -259,8 +272,12 @@ class BatchScratch {
   runSet = 0;
   runCost = -1;
   runLength = 0;
-  /** keys finds the key of a one-policy consume in the current run (decide.lua only; undefined for node.lua). */
-  keys: RunKeys | undefined;
+  /**
+   * runOf maps the key of each one-policy consume to the run that holds it (decide.lua only;
+   * undefined for node.lua). One Map kept between batches, cleared after each: a string hash in
+   * JavaScript (FNV-1a) was tried instead and cost more CPU than the Map's allocation saved.
+   */
+  runOf: Map<string, number> | undefined;
 
   reset(node: boolean): void {
     this.specs.n = 0;
@@ -272,8 +289,7 @@ class BatchScratch {
     this.runSet = 0;
     this.runCost = -1;
     this.runLength = 0;
-    this.keys = node ? undefined : RUN_KEYS;
-    this.keys?.nextRun();
+    this.runOf = node ? undefined : RUN_OF;
   }
 
   /** add puts one call into the sections: its set (and policies) if new, then into the current run or a new one. */
@@ -296,19 +312,20 @@ class BatchScratch {
         this.#keepSet(undefined, "a");
       } else this.#keepSet(c.policies, c.op);
     }
-    const runKeys = this.keys !== undefined && c.op === "c" && c.keys.length === 1 ? this.keys : undefined;
-    const one = runKeys === undefined ? "" : (c.keys[0] as string);
-    if (set === this.runSet && c.cost === this.runCost && (runKeys === undefined || !runKeys.has(one))) {
+    const ks = c.keys;
+    const single = typeof ks === "string" || ks.length === 1;
+    const runOf = this.runOf !== undefined && c.op === "c" && single ? this.runOf : undefined;
+    const one = runOf === undefined ? "" : typeof ks === "string" ? ks : (ks[0] as string);
+    if (set === this.runSet && c.cost === this.runCost && (runOf === undefined || runOf.get(one) !== this.runCount)) {
       this.runLength++;
     } else {
       this.endRun();
-      this.keys?.nextRun();
       this.runCount++;
       this.runSet = set;
       this.runCost = c.cost;
       this.runLength = 1;
     }
-    runKeys?.add(one);
+    runOf?.set(one, this.runCount);
   }
 
   /** endRun writes the current run (count, set, cost), if any. */
@@ -380,79 +397,12 @@ class BatchScratch {
     this.runs.list.fill("", 0, this.runs.n);
     this.specMap = undefined;
     this.setMap = undefined;
-    this.keys?.clear();
+    if (this.runOf !== undefined && this.runOf.size > 0) this.runOf.clear();
   }
 }
 
-/**
- * RunKeys is a set of the keys of the current run, for batchArgs: an open-addressing table of
- * the keys' hashes (FNV-1a of their text) kept between batches, emptied per run by a
- * generation stamp instead of a new Map per batch. It holds the keys themselves to
- * compare on a hash match; clear() drops them.
- */
-class RunKeys {
-  #mask = 63;
-  #stamps = new Int32Array(64);
-  #keys: string[] = new Array<string>(64).fill("");
-  #gen = 1;
-  #size = 0;
-
-  /** nextRun empties the set. */
-  nextRun(): void {
-    this.#size = 0;
-    if (++this.#gen === 0x7fffffff) {
-      this.#stamps.fill(0);
-      this.#gen = 1;
-    }
-  }
-
-  has(key: string): boolean {
-    const stamps = this.#stamps;
-    for (let i = fnv1a(key) & this.#mask; ; i = (i + 1) & this.#mask) {
-      if (stamps[i] !== this.#gen) return false;
-      if (this.#keys[i] === key) return true;
-    }
-  }
-
-  /** add puts `key` in the set (it must not be there). */
-  add(key: string): void {
-    if ((this.#size + 1) * 2 > this.#mask + 1) this.#grow();
-    const stamps = this.#stamps;
-    let i = fnv1a(key) & this.#mask;
-    while (stamps[i] === this.#gen) i = (i + 1) & this.#mask;
-    stamps[i] = this.#gen;
-    this.#keys[i] = key;
-    this.#size++;
-  }
-
-  /** #grow doubles the table, keeping the keys of the current run. */
-  #grow(): void {
-    const oldStamps = this.#stamps;
-    const oldKeys = this.#keys;
-    const size = (this.#mask + 1) * 2;
-    this.#mask = size - 1;
-    this.#stamps = new Int32Array(size);
-    this.#keys = new Array<string>(size).fill("");
-    this.#size = 0;
-    for (let i = 0; i < oldStamps.length; i++) if (oldStamps[i] === this.#gen) this.add(oldKeys[i] as string);
-  }
-
-  /** clear empties the set and drops the keys it held. */
-  clear(): void {
-    this.nextRun();
-    this.#keys.fill("");
-  }
-}
-
-/** fnv1a is the 32-bit FNV-1a hash of a string's UTF-16 code units. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-/** RUN_KEYS is batchArgs' one RunKeys (see BatchScratch). */
-const RUN_KEYS = new RunKeys();
+/** RUN_OF is batchArgs' one map of keys to runs (see BatchScratch.runOf). */
+const RUN_OF = new Map<string, number>();
 /** B is batchArgs' one scratch. */
 const B = new BatchScratch();
 
