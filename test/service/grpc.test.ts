@@ -295,7 +295,11 @@ describe("tokens, reload, draining (their own processes)", () => {
       await new Promise<void>((resolve) => {
         stream.on("ready", () => resolve());
       });
-      await new Promise((r) => setTimeout(r, 100));
+      // A PING after the stream's HEADERS: HTTP/2 frames are read in order, so its ACK comes back once the server has
+      // read the HEADERS and opened the call (a fixed 100 ms here was a guess a loaded machine can outlast).
+      await new Promise<void>((resolve, reject) => {
+        session.ping((err) => (err ? reject(err) : resolve()));
+      });
       s.proc.kill("SIGTERM");
       await s.waitForLog((l) => l.msg === "draining");
       await new Promise((r) => setTimeout(r, 700));
