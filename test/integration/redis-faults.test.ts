@@ -107,7 +107,11 @@ describe("slow Redis (every command held longer than the timeout)", () => {
       });
       const log = record(store);
       const limiter = new RateLimiter({ policy: tokenBucket({ capacity: 2, refillRate: 1 }), store });
-      expect((await limiter.consume("k")).degraded, "before the sleep").toBeUndefined();
+      // Redis answers before the pause. The store's first call (its library load and start-up check ahead of it on
+      // the connection) can outlast the 100 ms timeout on a loaded machine (load 8: this failed 5 runs of 12), so
+      // the first answer Redis gave counts, and the events are recorded from there.
+      expect((await untilRecovered(limiter, "k")).degraded, "before the sleep").toBeUndefined();
+      log.length = 0;
       await limiter.reset("k");
       await slowly(1500, async () => {
         const t0 = performance.now();
