@@ -27,9 +27,14 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** store returns a RedisStore on the shared client with a fresh prefix, so tests never share keys. */
+/**
+ * store returns a RedisStore on the shared client with a fresh prefix, so tests never share keys. A 1000 ms timeout,
+ * not 300: a call slower than it with Redis up (a loaded machine, the first call's script load) is answered by the
+ * failure policy (a 429 expected becomes a fail-open 200, a 200 a fail-closed 429); with Redis down, calls fail on
+ * the closed connection at once, so the Redis-away test does not wait for it.
+ */
 function store(extra: Record<string, unknown> = {}): RedisStore {
-  return new RedisStore({ client, prefix: `e2e${++prefixes}:`, timeoutMs: 300, ...extra });
+  return new RedisStore({ client, prefix: `e2e${++prefixes}:`, timeoutMs: 1000, ...extra });
 }
 
 describe.each(ADAPTERS)("%s adapter on Redis", (adapter) => {

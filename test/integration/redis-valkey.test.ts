@@ -117,8 +117,9 @@ describe("Valkey clients give the pure core's decisions", () => {
           ).toEqual(fields(want));
         });
       }
-      // The server's clock (no injected now): the script reads TIME.
-      const live = new RateLimiter({ policy: tokenBucket({ capacity: 2, refillRate: 1 }), store });
+      // The server's clock (no injected now): the script reads TIME. 0.01/s: the three calls get no refill between
+      // them however slow the round trips on a loaded machine (at 1/s, a second across them admitted the third).
+      const live = new RateLimiter({ policy: tokenBucket({ capacity: 2, refillRate: 0.01 }), store });
       const seen = [await live.consume("clock"), await live.consume("clock"), await live.consume("clock")];
       expect(
         seen.map((d) => [d.allowed, d.remaining, d.degraded]),
@@ -146,7 +147,9 @@ describe("Valkey clients give the pure core's decisions", () => {
         });
         const errors: unknown[] = [];
         store.on("error", (e) => errors.push(e.error));
-        const policy = tokenBucket({ capacity: 3, refillRate: 1 });
+        // 0.01/s: no token comes back between the calls before and after the flush however slow the reload is on a
+        // loaded machine (at 1/s, a second between them made remaining 2).
+        const policy = tokenBucket({ capacity: 3, refillRate: 0.01 });
         await store.consume("k", [policy], 1, undefined);
         await admin.script("FLUSH");
         const d = await store.consume("k", [policy], 1, undefined);
@@ -180,7 +183,9 @@ describe("Valkey clients give the pure core's decisions", () => {
         const store = new RedisStore({ client, prefix: `fl:${name.replace(/\W/g, "")}:`, timeoutMs: 5000 });
         const errors: unknown[] = [];
         store.on("error", (e) => errors.push(e.error));
-        const policy = tokenBucket({ capacity: 3, refillRate: 1 });
+        // 0.01/s: no token comes back between the calls before and after the flush however slow the reload is on a
+        // loaded machine (at 1/s, a second between them made remaining 2).
+        const policy = tokenBucket({ capacity: 3, refillRate: 0.01 });
         await Promise.all(keys.map((k) => store.consume(k, [policy], 1, undefined)));
         // Both caches: the store calls its functions once loaded ("Function not found" then reloads both).
         await Promise.all(admin.map((a) => Promise.all([a.script("FLUSH"), a.call("FUNCTION", "FLUSH")])));

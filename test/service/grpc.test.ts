@@ -7,17 +7,20 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { descriptor, rlsClient, type ServiceProcess, startServe, tempDir } from "./helpers.js";
 
+// Fixed windows are aligned to the wall clock (a minute window ends on every whole minute), so a test whose calls
+// straddle the end of one starts counting again halfway: per day, not per minute, that is 1,440 times less likely
+// (a loaded machine stretches a test's calls over seconds).
 const LIMITS = `
 domain: edge
 descriptors:
   - key: remote_address
-    rate_limit: { unit: minute, requests_per_unit: 3 }
+    rate_limit: { unit: day, requests_per_unit: 3 }
   - key: remote_address
     value: 10.9.9.9
-    rate_limit: { unit: minute, requests_per_unit: 1 }
+    rate_limit: { unit: day, requests_per_unit: 1 }
   - key: path
     value: /api/*
-    rate_limit: { unit: minute, requests_per_unit: 2 }
+    rate_limit: { unit: day, requests_per_unit: 2 }
   - key: tenant
     value: acme
     descriptors:
@@ -29,19 +32,19 @@ descriptors:
   - key: plan
     value: gold
     rate_limit:
-      unit: minute
+      unit: day
       requests_per_unit: 50
       replaces:
         - name: acme_user
   - key: canary
     shadow_mode: true
-    rate_limit: { unit: minute, requests_per_unit: 1 }
+    rate_limit: { unit: day, requests_per_unit: 1 }
   - key: bucket
     rate_limit: { unit: second, requests_per_unit: 1, algorithm: token_bucket, burst: 3 }
   - key: pair_a
-    rate_limit: { unit: minute, requests_per_unit: 10 }
+    rate_limit: { unit: day, requests_per_unit: 10 }
   - key: pair_b
-    rate_limit: { unit: minute, requests_per_unit: 2 }
+    rate_limit: { unit: day, requests_per_unit: 2 }
 `;
 
 const tmp = tempDir("grpc");
@@ -73,7 +76,7 @@ describe("Envoy's documented scenarios", () => {
     const r = await call([descriptor({ remote_address: "1.1.1.1" })]);
     expect(codes(r)).toEqual(["OVER_LIMIT", "OVER_LIMIT"]);
     expect(r.statuses[0]).toMatchObject({
-      current_limit: { requests_per_unit: 3, unit: "MINUTE" },
+      current_limit: { requests_per_unit: 3, unit: "DAY" },
       limit_remaining: 0,
     });
     expect(codes(await call([descriptor({ remote_address: "2.2.2.2" })]))[0]).toBe("OK");
@@ -295,7 +298,11 @@ describe("tokens, reload, draining (their own processes)", () => {
       await new Promise<void>((resolve) => {
         stream.on("ready", () => resolve());
       });
-      await new Promise((r) => setTimeout(r, 100));
+      // A PING after the stream's HEADERS: HTTP/2 frames are read in order, so its ACK comes back once the server has
+      // read the HEADERS and opened the call (a fixed 100 ms here was a guess a loaded machine can outlast).
+      await new Promise<void>((resolve, reject) => {
+        session.ping((err) => (err ? reject(err) : resolve()));
+      });
       s.proc.kill("SIGTERM");
       await s.waitForLog((l) => l.msg === "draining");
       await new Promise((r) => setTimeout(r, 700));
