@@ -37,7 +37,7 @@ import { RateLimiter, type tokenBucket } from "../src/index.js";
 import { ioredisAdapter, nodeRedisAdapter, RedisStore } from "../src/stores/redis/index.js";
 import { type RedisCluster, startCluster } from "../test/helpers/redis-server.js";
 import { type Base, loadBase } from "./base.js";
-import { LONG_LIVED_BUCKET, longLivedBucket } from "./workload.js";
+import { LONG_LIVED_BUCKET, longLivedBucket, median } from "./workload.js";
 
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -139,12 +139,6 @@ async function drive(
   return n;
 }
 let cursor = 0;
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
 
 async function measure(
   name: string,

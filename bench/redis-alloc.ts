@@ -33,7 +33,7 @@ import type { RedisAdapter } from "../src/stores/redis/index.js";
 import { RedisStore } from "../src/stores/redis/index.js";
 import { startRedis } from "../test/helpers/redis-server.js";
 import { loadBase } from "./base.js";
-import { LONG_LIVED_BUCKET } from "./workload.js";
+import { LONG_LIVED_BUCKET, median } from "./workload.js";
 
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -162,12 +162,6 @@ async function sites(fn: () => Promise<void>, decisions: number): Promise<[strin
   } finally {
     session.disconnect();
   }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 async function main(): Promise<void> {

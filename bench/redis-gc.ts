@@ -23,7 +23,7 @@ import { RateLimiter } from "../src/index.js";
 import { RedisStore } from "../src/stores/redis/index.js";
 import { startRedis } from "../test/helpers/redis-server.js";
 import { loadBase } from "./base.js";
-import { LONG_LIVED_BUCKET, longLivedBucket } from "./workload.js";
+import { LONG_LIVED_BUCKET, longLivedBucket, median } from "./workload.js";
 
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -187,12 +187,6 @@ async function measure(name: string, consume: Consume): Promise<Row> {
     metGc: metAll / n,
     tailMetGc: tail > 0 ? tailMet / tail : 0,
   };
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 async function main(): Promise<void> {

@@ -19,7 +19,7 @@ import { RateLimiterRedis } from "rate-limiter-flexible";
 import { fixedWindow, RateLimiter } from "../src/index.js";
 import { RedisStore } from "../src/stores/redis/index.js";
 import { startRedis } from "../test/helpers/redis-server.js";
-import { longLivedBucket } from "./workload.js";
+import { longLivedBucket, median } from "./workload.js";
 
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 1500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -82,12 +82,6 @@ async function drive(consume: Consume, concurrency: number, ms: number, record: 
 
 function pct(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
 /** medianResult combines one contender's rounds: each figure is its median over the rounds. */

@@ -15,3 +15,10 @@ export function longLivedBucket(): Policy {
 
 /** LONG_LIVED_BUCKET is longLivedBucket's parameters (bench/cluster.ts gives them to an older floodgate's tokenBucket too). */
 export const LONG_LIVED_BUCKET = { capacity: 1e7, refillRate: 0.1 } as const;
+
+/** median is the middle value (the mean of the two middle values for an even count). */
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
