@@ -8,6 +8,8 @@ import { decode, type WireCall } from "../../src/stores/redis/protocol.js";
 /** Sent is one script call the fake server received: how many decisions it carries, and how to answer it. */
 interface Sent {
   decisions: number;
+  /** keys are the Redis keys of the call, in order. */
+  keys: readonly string[];
   answer(): void;
 }
 
@@ -25,12 +27,17 @@ class HeldRedis implements RedisAdapter {
       // (remaining, resetAfterMs).
       this.sent.push({
         decisions: keys.length,
+        keys,
         answer: () => resolve(Array.from({ length: keys.length }, () => [5, 0]).flat()),
       });
     });
   }
   eval(): Promise<unknown> {
     return Promise.reject(new Error("not used"));
+  }
+  /** keysSent is the user key of every decision sent, in the order sent. */
+  keysSent(): string[] {
+    return this.sent.flatMap((s) => s.keys.map((k) => /\{(.*)\}/.exec(k)?.[1] ?? k));
   }
 }
 
@@ -94,19 +101,26 @@ describe("RedisStore flush timing", () => {
     await b;
   });
 
-  it("a client that writes late (node-redis): with a call in flight, a tick's calls leave in that tick, unsplit", async () => {
-    const redis = new HeldRedis();
+  /** lateStore is a RedisStore over HeldRedis through an adapter that writes late (as node-redis's does). */
+  const lateStore = (redis: HeldRedis): RedisStore => {
     const late: RedisAdapter = {
       cluster: false,
       writesLate: true,
       evalsha: (sha1, keys) => redis.evalsha(sha1, keys),
       eval: () => Promise.reject(new Error("not used")),
     };
-    const store = new RedisStore({ adapter: late, denyCache: false });
+    return new RedisStore({ adapter: late, denyCache: false });
+  };
+
+  it("a client that writes late (node-redis): a large tick leaves in its tick, then one part per turn", async () => {
+    const redis = new HeldRedis();
+    const store = lateStore(redis);
     const first = store.consume("first", policy, 1, undefined) as Promise<Decision>;
     await Promise.resolve();
-    // 64 calls in one tick while a script call is in flight: without writesLate they wait for the
-    // turn's I/O and are split in 3 parts; the client would then write them a whole turn later.
+    // 64 calls in one tick while a script call is in flight: 3 parts (4 flights at most). The
+    // client writes everything it is given in one turn in one socket write, so giving it the
+    // three parts at once would reach Redis as one read, answered in one write: Node and Redis
+    // would take turns. Before: one unsplit script call of 64.
     const many = Array.from(
       { length: 64 },
       (_, i) => store.consume(`m${i}`, policy, 1, undefined) as Promise<Decision>,
@@ -114,10 +128,39 @@ describe("RedisStore flush timing", () => {
     for (let i = 0; i < 5; i++) await Promise.resolve();
     expect(
       redis.sent.map((s) => s.decisions),
-      "sent before any macrotask, as one script call",
-    ).toEqual([1, 64]);
+      "the first part before any macrotask",
+    ).toEqual([1, 22]);
+    const seen: number[][] = [];
+    for (let t = 0; t < 3; t++) {
+      await turn();
+      seen.push(redis.sent.map((s) => s.decisions));
+    }
+    expect(seen, "each later part in a turn of its own").toEqual([
+      [1, 22, 22],
+      [1, 22, 22, 20],
+      [1, 22, 22, 20],
+    ]);
     for (const s of redis.sent) s.answer();
     expect((await Promise.all([first, ...many])).every((d) => d.allowed)).toBe(true);
+  });
+
+  it("a client that writes late: calls made while a part waits go after it, in call order", async () => {
+    const redis = new HeldRedis();
+    const store = lateStore(redis);
+    const ds = Array.from({ length: 64 }, (_, i) => store.consume(`k${i}`, policy, 1, undefined) as Promise<Decision>);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(
+      redis.sent.map((s) => s.decisions),
+      "nothing in flight: 4 parts of 16, the first at once",
+    ).toEqual([16]);
+    // k63 is in the last part, not sent yet: its second call must not overtake it, nor may a new key.
+    ds.push(store.consume("k63", policy, 1, undefined) as Promise<Decision>);
+    ds.push(store.consume("new", policy, 1, undefined) as Promise<Decision>);
+    for (let t = 0; t < 5; t++) await turn();
+    expect(redis.sent.map((s) => s.decisions)).toEqual([16, 16, 16, 16, 2]);
+    expect(redis.keysSent()).toEqual([...Array.from({ length: 64 }, (_, i) => `k${i}`), "k63", "new"]);
+    for (const s of redis.sent) s.answer();
+    expect((await Promise.all(ds)).every((d) => d.allowed)).toBe(true);
   });
 
   it("the fake's replies decode as the store expects (guards the fake itself)", () => {

@@ -65,8 +65,9 @@ export interface RedisAdapter {
    * writes at setImmediate): a command given after those callbacks waits a whole
    * turn of the event loop for its write. RedisStore then sends each batch at the
    * end of the tick it was made in (still one write per connection per turn:
-   * the client joins them) and does not split it (its parts would leave in one
-   * write anyway).
+   * the client joins them), and sends the parts of a split batch one turn apart
+   * (given together they would leave in one write, which Redis reads and
+   * answers as one).
    */
   readonly writesLate?: boolean;
 }

@@ -45,6 +45,8 @@ interface Group {
   mixed: boolean;
   /** heldAtMs is when the group was first held back (performance.now()), 0 if never: its timeout counts from then. */
   heldAtMs: number;
+  /** part is true for a later part of a split batch that waits for a turn of its own (writesLate adapters). */
+  part?: boolean;
 }
 
 /** Flight is one script call in flight: settled exactly once, by its reply, its error or its timeout. */
@@ -290,8 +292,10 @@ export class Batcher {
    * still answers the last one's callers, so Node and Redis work at the same time
    * instead of taking turns. With enough calls in flight Redis is busy anyway, and
    * one larger call costs it less per decision. A client that writes late
-   * (adapter.writesLate) would send the parts in one write anyway: its groups are
-   * not split. While holding (after a NOSCRIPT),
+   * (adapter.writesLate) writes what it is given in one turn in one socket write,
+   * which Redis reads and answers as one: so its first part leaves now and each
+   * later part in a turn of its own (#defer), ahead of anything queued after it.
+   * While holding (after a NOSCRIPT),
    * groups stay queued (and open to new calls) and are stamped with the time
    * they were first held.
    */
@@ -308,7 +312,8 @@ export class Batcher {
     this.#manyNodes = this.#open.size > 1;
     this.#open.clear();
     const timeoutMs = this.#s.timeoutMs;
-    for (const g of queue) {
+    for (let q = 0; q < queue.length; q++) {
+      const g = queue[q] as Group;
       let budgetMs = timeoutMs;
       if (g.heldAtMs !== 0) {
         budgetMs = timeoutMs - (performance.now() - g.heldAtMs);
@@ -319,20 +324,61 @@ export class Batcher {
       }
       const n = g.calls.length;
       const slots = g.mixed ? g.slots : NO_SLOTS;
-      const parts =
-        this.#adapter.writesLate === true
-          ? 1
-          : Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
+      const parts = g.part === true ? 1 : Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
       if (parts < 2) {
         this.#send(g.nowMs, g.calls, slots, budgetMs);
+        if (g.part === true && queue[q + 1]?.part === true) {
+          this.#defer(queue, q + 1);
+          return;
+        }
         continue;
       }
       const size = Math.ceil(n / parts);
+      if (this.#adapter.writesLate === true) {
+        // The client writes what it is given in one turn in one write: the first part
+        // leaves now, each later part in a turn of its own, ahead of what was queued after.
+        this.#send(g.nowMs, g.calls.slice(0, size), g.mixed ? slots.slice(0, size) : NO_SLOTS, budgetMs);
+        const rest: Group[] = [];
+        for (let i = size; i < n; i += size) {
+          rest.push({
+            nowMs: g.nowMs,
+            calls: g.calls.slice(i, i + size),
+            slots: g.mixed ? g.slots.slice(i, i + size) : [],
+            mixed: g.mixed,
+            heldAtMs: g.heldAtMs,
+            part: true,
+          });
+        }
+        for (let r = q + 1; r < queue.length; r++) rest.push(queue[r] as Group);
+        this.#defer(rest, 0);
+        return;
+      }
       for (let i = 0; i < n; i += size) {
         this.#send(g.nowMs, g.calls.slice(i, i + size), g.mixed ? slots.slice(i, i + size) : NO_SLOTS, budgetMs);
       }
     }
   };
+
+  /**
+   * #defer puts queue[from..] back at the head of the queue, ahead of any group
+   * opened since this flush began (calls on one key keep their order), and flushes
+   * again after this turn's I/O. The wait counts against the calls' timeout, as a hold.
+   */
+  #defer(groups: Group[], from: number): void {
+    const t = performance.now();
+    const head: Group[] = [];
+    for (let i = from; i < groups.length; i++) {
+      const g = groups[i] as Group;
+      if (g.heldAtMs === 0) g.heldAtMs = t;
+      head.push(g);
+    }
+    for (const g of this.#queue) head.push(g);
+    this.#queue = head;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      afterIo(this.#flush);
+    }
+  }
 
   /**
    * #send runs one script call for `calls`, bounded by `timeoutMs`; each call is
