@@ -130,7 +130,13 @@ export class Batcher {
   readonly #handlers: FlightHandlers;
   readonly #adapter: RedisAdapter;
   #queue: Group[] = [];
-  readonly #open = new Map<number | string, Group>();
+  /**
+   * #open holds each group key's batch still open to new calls. A new Map per flush rather
+   * than one Map cleared: V8's Map.clear leaves the old hash table pointing at its successor,
+   * so a promoted (dead) table kept the next flush's groups, calls, promises and decisions alive
+   * through scavenges, promoting them in turn: at concurrency 64 a full GC every half second.
+   */
+  #open = new Map<number | string, Group>();
   /** #nodeBatch is true while calls of several slots on one Cluster master may share a script call (node.lua). */
   #nodeBatch: boolean;
   #scheduled = false;
@@ -310,7 +316,7 @@ export class Batcher {
     }
     this.#queue = [];
     this.#manyNodes = this.#open.size > 1;
-    this.#open.clear();
+    this.#open = new Map();
     const timeoutMs = this.#s.timeoutMs;
     for (let q = 0; q < queue.length; q++) {
       const g = queue[q] as Group;
@@ -486,7 +492,7 @@ export class Batcher {
     this.#settle(f);
     if (unsupported) {
       this.#nodeBatch = false;
-      this.#open.clear();
+      this.#open = new Map();
     }
     this.#holding = true;
     const budgetMs = this.#s.timeoutMs - (performance.now() - f.startedAtMs);

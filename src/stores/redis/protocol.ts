@@ -274,8 +274,11 @@ class BatchScratch {
   runLength = 0;
   /**
    * runOf maps the key of each one-policy consume to the run that holds it (decide.lua only;
-   * undefined for node.lua). One Map kept between batches, cleared after each: a string hash in
-   * JavaScript (FNV-1a) was tried instead and cost more CPU than the Map's allocation saved.
+   * undefined for node.lua). A string hash in JavaScript (FNV-1a) was tried instead and cost
+   * more CPU than the Map's allocation saved. A new Map per batch, not one long-lived Map
+   * cleared after each: V8's Map.clear leaves the old hash table pointing at its successor, so
+   * an old table already promoted kept the next batch's table (and its keys) alive through
+   * every scavenge, and the chain grew until a full GC (see docs/redis.md, "Tail latency").
    */
   runOf: Map<string, number> | undefined;
 
@@ -289,7 +292,7 @@ class BatchScratch {
     this.runSet = 0;
     this.runCost = -1;
     this.runLength = 0;
-    this.runOf = node ? undefined : RUN_OF;
+    this.runOf = node ? undefined : new Map();
   }
 
   /** add puts one call into the sections: its set (and policies) if new, then into the current run or a new one. */
@@ -397,12 +400,10 @@ class BatchScratch {
     this.runs.list.fill("", 0, this.runs.n);
     this.specMap = undefined;
     this.setMap = undefined;
-    if (this.runOf !== undefined && this.runOf.size > 0) this.runOf.clear();
+    this.runOf = undefined;
   }
 }
 
-/** RUN_OF is batchArgs' one map of keys to runs (see BatchScratch.runOf). */
-const RUN_OF = new Map<string, number>();
 /** B is batchArgs' one scratch. */
 const B = new BatchScratch();
 
