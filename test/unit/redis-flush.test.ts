@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { type Decision, type Policy, tokenBucket } from "../../src/index.js";
 import { type RedisAdapter, RedisStore } from "../../src/stores/redis/index.js";
+import { hashSlot } from "../../src/stores/redis/keys.js";
 import { decode, type WireCall } from "../../src/stores/redis/protocol.js";
 
 /** Sent is one script call the fake server received: how many decisions it carries, and how to answer it. */
@@ -166,5 +167,79 @@ describe("RedisStore flush timing", () => {
   it("the fake's replies decode as the store expects (guards the fake itself)", () => {
     const calls: WireCall[] = [{ op: "c", policies: policy, cost: 1, keys: ["fg:{a}:x"] }];
     expect(decode(calls, [5, 0])[0]?.remaining).toBe(5);
+  });
+});
+
+describe("a client that writes late, on a Cluster of several masters: one node batch in flight per master", () => {
+  /** ClusterRedis is HeldRedis for a Cluster of masters A (even slots) and B (odd slots); it counts node.lua's decisions. */
+  class ClusterRedis implements RedisAdapter {
+    readonly cluster = true;
+    readonly writesLate = true;
+    readonly sent: { node: string; decisions: number; answer(): void }[] = [];
+    nodeOf(slot: number): string {
+      return slot % 2 === 0 ? "A" : "B";
+    }
+    evalsha(_sha1: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+      return new Promise((resolve) => {
+        // node.lua carries its keys' count in ARGV[3] (one declared key routes the call); decide.lua declares them all.
+        const decisions = args.length > 2 && keys.length === 1 && Number(args[2]) > 1 ? Number(args[2]) : keys.length;
+        const slot = hashSlot(/\{(.*)\}/.exec(keys[0] as string)?.[1] ?? "");
+        this.sent.push({
+          node: this.nodeOf(slot),
+          decisions,
+          answer: () => resolve(Array.from({ length: decisions }, () => [5, 0]).flat()),
+        });
+      });
+    }
+    eval(): Promise<unknown> {
+      return Promise.reject(new Error("not used"));
+    }
+  }
+  /** keysOn returns `n` user keys whose slot master `node` serves. */
+  const keysOn = (node: "A" | "B", n: number, from = 0): string[] => {
+    const out: string[] = [];
+    for (let i = from; out.length < n; i++) {
+      const k = `u${i}`;
+      if ((hashSlot(k) % 2 === 0 ? "A" : "B") === node) out.push(k);
+    }
+    return out;
+  };
+  const shape = (r: ClusterRedis): string[] => r.sent.map((s) => `${s.node}${s.decisions}`);
+
+  it("steps 1-5: a master's next batch waits, open to new calls, until its batch in flight is answered", async () => {
+    const redis = new ClusterRedis();
+    const store = new RedisStore({ adapter: redis, denyCache: false });
+    const call = (k: string): Promise<Decision> => store.consume(k, policy, 1, undefined) as Promise<Decision>;
+    const a = keysOn("A", 9);
+    const b = keysOn("B", 6);
+    const ds: Promise<Decision>[] = [];
+    // Step 1: nothing in flight: one batch per master.
+    for (const k of [...a.slice(0, 4), ...b.slice(0, 4)]) ds.push(call(k));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    await turn();
+    expect(shape(redis), "step 1").toEqual(["A4", "B4"]);
+    // Step 2: more calls for both while both are in flight: they wait (before: sent after the turn).
+    for (const k of [...a.slice(4, 7), ...b.slice(4, 6)]) ds.push(call(k));
+    await turn();
+    await turn();
+    expect(shape(redis), "step 2").toEqual(["A4", "B4"]);
+    // Step 3: A answers: A's waiting batch goes, with a call made meanwhile (it joined the open batch).
+    ds.push(call(a[7] as string));
+    redis.sent[0]?.answer();
+    await turn();
+    await turn();
+    expect(shape(redis), "step 3").toEqual(["A4", "B4", "A4"]);
+    // Step 4: B answers: its batch goes; a new call on A waits for A's batch in flight.
+    ds.push(call(a[8] as string));
+    redis.sent[1]?.answer();
+    await turn();
+    await turn();
+    expect(shape(redis), "step 4").toEqual(["A4", "B4", "A4", "B2"]);
+    redis.sent[2]?.answer();
+    await turn();
+    await turn();
+    expect(shape(redis), "step 5").toEqual(["A4", "B4", "A4", "B2", "A1"]);
+    for (const s of redis.sent.slice(3)) s.answer();
+    expect((await Promise.all(ds)).every((d) => d.allowed && d.remaining === 5)).toBe(true);
   });
 });

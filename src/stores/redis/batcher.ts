@@ -45,6 +45,8 @@ interface Group {
   mixed: boolean;
   /** heldAtMs is when the group was first held back (performance.now()), 0 if never: its timeout counts from then. */
   heldAtMs: number;
+  /** gk is the group key (a Cluster master's name for a node batch; see #groupOf). */
+  gk?: number | string;
   /** part is true for a later part of a split batch that waits for a turn of its own (writesLate adapters). */
   part?: boolean;
 }
@@ -64,6 +66,8 @@ interface Flight {
   readonly sentAtMs: number;
   done: boolean;
   retried: boolean;
+  /** node is the Cluster master a node batch went to (counted in #nodeFlights), else undefined. */
+  node?: string;
   /** byFunction is true when the flight went by FCALL (its errors may then mean "no functions here"). */
   byFunction: boolean;
   timer: unknown;
@@ -142,6 +146,14 @@ export class Batcher {
   #scheduled = false;
   /** #inFlight counts flights sent and not yet settled. */
   #inFlight = 0;
+  /**
+   * #nodeFlights counts, per Cluster master, node batches in flight (see #flush: one per master for
+   * a client that writes late). Entries stay at 0 rather than being deleted: a Map that shrinks
+   * gets a new table linked from the old one (see #open).
+   */
+  readonly #nodeFlights = new Map<string, { n: number }>();
+  /** #severalNodes is true once a flush held groups for more than one Cluster master. */
+  #severalNodes = false;
   /** #holding is true from a NOSCRIPT until every flight in flight then has settled; no flight is sent meanwhile. */
   #holding = false;
   /** #manyNodes is true when the last flush held groups for more than one Cluster node (see #schedule). */
@@ -245,7 +257,7 @@ export class Batcher {
     const gk = this.#groupOf(slot);
     let g = this.#open.get(gk);
     if (g === undefined || (g.nowMs !== call.nowMs && call.op !== "d") || g.calls.length >= this.#s.maxBatch) {
-      g = { nowMs: call.nowMs, calls: [], slots: [], mixed: false, heldAtMs: 0 };
+      g = { nowMs: call.nowMs, calls: [], slots: [], mixed: false, heldAtMs: 0, gk };
       this.#open.set(gk, g);
       this.#queue.push(g);
     }
@@ -316,10 +328,25 @@ export class Batcher {
     }
     this.#queue = [];
     this.#manyNodes = this.#open.size > 1;
+    if (this.#manyNodes) this.#severalNodes = true;
+    const open = this.#open;
     this.#open = new Map();
     const timeoutMs = this.#s.timeoutMs;
+    // A client that writes late, on a Cluster of several masters: one node batch in flight per
+    // master; a master's next batch waits (open to new calls) until its reply is in.
+    const perNode = this.#adapter.writesLate === true && this.#nodeBatch && this.#severalNodes;
+    let waiting: Group[] | undefined;
     for (let q = 0; q < queue.length; q++) {
       const g = queue[q] as Group;
+      if (
+        perNode &&
+        typeof g.gk === "string" &&
+        ((this.#nodeFlights.get(g.gk)?.n ?? 0) > 0 || waiting?.some((w) => w.gk === g.gk))
+      ) {
+        if (waiting === undefined) waiting = [g];
+        else waiting.push(g);
+        continue;
+      }
       let budgetMs = timeoutMs;
       if (g.heldAtMs !== 0) {
         budgetMs = timeoutMs - (performance.now() - g.heldAtMs);
@@ -330,9 +357,10 @@ export class Batcher {
       }
       const n = g.calls.length;
       const slots = g.mixed ? g.slots : NO_SLOTS;
-      const parts = g.part === true ? 1 : Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
+      const parts =
+        g.part === true || perNode ? 1 : Math.min(SPLIT_FLIGHTS - this.#inFlight, Math.floor(n / SPLIT_MIN_SIZE));
       if (parts < 2) {
-        this.#send(g.nowMs, g.calls, slots, budgetMs);
+        this.#send(g.nowMs, g.calls, slots, budgetMs, perNode && typeof g.gk === "string" ? g.gk : undefined);
         if (g.part === true && queue[q + 1]?.part === true) {
           this.#defer(queue, q + 1);
           return;
@@ -363,7 +391,25 @@ export class Batcher {
         this.#send(g.nowMs, g.calls.slice(i, i + size), g.mixed ? slots.slice(i, i + size) : NO_SLOTS, budgetMs);
       }
     }
+    if (waiting !== undefined) this.#wait(waiting, open);
   };
+
+  /**
+   * #wait puts groups whose master has a node batch in flight back at the head of the
+   * queue (ahead of groups opened since), stamped as held, and keeps each master's last
+   * one open to new calls; the master's reply flushes them (#settle).
+   */
+  #wait(groups: Group[], was: Map<number | string, Group>): void {
+    const t = performance.now();
+    for (const g of groups) {
+      if (g.heldAtMs === 0) g.heldAtMs = t;
+      const gk = g.gk as string;
+      // The group stays open if it was its master's open group and no newer one has opened since.
+      if (was.get(gk) === g && !this.#open.has(gk)) this.#open.set(gk, g);
+    }
+    for (const g of this.#queue) groups.push(g);
+    this.#queue = groups;
+  }
 
   /**
    * #defer puts queue[from..] back at the head of the queue, ahead of any group
@@ -391,7 +437,7 @@ export class Batcher {
    * answered exactly once. `slots` holds the calls' slots when they lie in more
    * than one slot of a Cluster master (node.lua), else it is empty.
    */
-  #send(nowMs: number | undefined, calls: Call[], slots: readonly number[], timeoutMs: number): void {
+  #send(nowMs: number | undefined, calls: Call[], slots: readonly number[], timeoutMs: number, node?: string): void {
     let sc: ScriptCall;
     try {
       sc = mixedSlots(slots) ? encodeNode(nowMs, this.#s.graceMs, calls) : encode(nowMs, this.#s.graceMs, calls);
@@ -412,8 +458,14 @@ export class Batcher {
       retried: false,
       byFunction: false,
       timer: 0,
+      node,
     };
     this.#inFlight++;
+    if (node !== undefined) {
+      const c = this.#nodeFlights.get(node);
+      if (c === undefined) this.#nodeFlights.set(node, { n: 1 });
+      else c.n++;
+    }
     f.timer = setTimeout(() => {
       if (f.done) return;
       this.#settle(f);
@@ -540,6 +592,12 @@ export class Batcher {
     f.done = true;
     this.#inFlight--;
     clearTimeout(f.timer as ReturnType<typeof setTimeout>);
+    if (f.node !== undefined) {
+      const c = this.#nodeFlights.get(f.node);
+      if (c !== undefined) c.n--;
+      // Groups waiting for this master (see #flush) go at the next flush.
+      if (this.#queue.length > 0) this.#schedule();
+    }
   }
 
   /** #releaseIfSettled ends a hold once nothing is in flight, and sends what was held, in order. */

@@ -186,9 +186,9 @@ export function encodeNode(nowMs: number | undefined, graceMs: string, calls: re
  * up front and keeps them current itself).
  */
 function batchArgs(time: string, grace: string, calls: readonly WireCall[], node = false): ScriptCall {
-  // Perf: the ARGV sections are built in module scratch (B: no Map or array per batch but the
-  // table the run keys' Map regrows after its clear), and KEYS and ARGV at their exact length;
-  // see docs/redis.md, "Allocations per decision".
+  // Perf: the ARGV sections are built in module scratch (B: no array per batch, one Map of the
+  // run keys), and KEYS and ARGV at their exact length; see docs/redis.md, "Allocations per
+  // decision" and "Tail latency".
   let nKeys = 0;
   for (let k = 0; k < calls.length; k++) {
     const ks = (calls[k] as WireCall).keys;
@@ -252,7 +252,7 @@ const LINEAR_MAX = 8;
 /**
  * BatchScratch builds decide.lua's specs, sets and runs sections for batchArgs, in memory kept
  * between batches: policies and sets are found by a short scan (a Map past LINEAR_MAX of
- * them), and the keys of runs in one Map. batchArgs runs to its end (or throws)
+ * them), and the keys of runs in a Map of the batch's own. batchArgs runs to its end (or throws)
  * before anything else runs, so one scratch serves every store; clear() drops its references.
  */
 class BatchScratch {
