@@ -65,9 +65,10 @@ export interface RedisAdapter {
    * writes at setImmediate): a command given after those callbacks waits a whole
    * turn of the event loop for its write. RedisStore then sends each batch at the
    * end of the tick it was made in (still one write per connection per turn:
-   * the client joins them), and sends the parts of a split batch one turn apart
+   * the client joins them), sends the parts of a split batch one turn apart
    * (given together they would leave in one write, which Redis reads and
-   * answers as one).
+   * answers as one), and on a Cluster of several masters keeps one node batch in
+   * flight per master (the next gathers calls until the reply is in).
    */
   readonly writesLate?: boolean;
 }

@@ -363,6 +363,8 @@ export class Batcher {
         this.#send(g.nowMs, g.calls, slots, budgetMs, perNode && typeof g.gk === "string" ? g.gk : undefined);
         if (g.part === true && queue[q + 1]?.part === true) {
           this.#defer(queue, q + 1);
+          // Groups skipped for their master go ahead of the deferred ones (they came first).
+          if (waiting !== undefined) this.#wait(waiting, open);
           return;
         }
         continue;
@@ -380,11 +382,13 @@ export class Batcher {
             slots: g.mixed ? g.slots.slice(i, i + size) : [],
             mixed: g.mixed,
             heldAtMs: g.heldAtMs,
+            gk: g.gk,
             part: true,
           });
         }
         for (let r = q + 1; r < queue.length; r++) rest.push(queue[r] as Group);
         this.#defer(rest, 0);
+        if (waiting !== undefined) this.#wait(waiting, open);
         return;
       }
       for (let i = 0; i < n; i += size) {
