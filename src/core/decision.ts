@@ -26,22 +26,23 @@ export function singleDecision(policy: Policy, out: Outcome, degraded?: Degraded
  * spares 36 bytes of V8's inlining budget, see docs/memory.md).
  */
 export function plainDecision(policy: Policy, out: Outcome): Decision {
-  const one: PolicyDecision = {
-    policy,
+  return {
     allowed: out.allowed,
     limit: policy.limit,
     remaining: out.remaining,
     retryAfterMs: out.retryAfterMs,
     resetAfterMs: out.resetAfterMs,
-  };
-  return {
-    allowed: one.allowed,
-    limit: one.limit,
-    remaining: one.remaining,
-    retryAfterMs: one.retryAfterMs,
-    resetAfterMs: one.resetAfterMs,
     policy: policy.name,
-    policies: [one],
+    policies: [
+      {
+        policy,
+        allowed: out.allowed,
+        limit: policy.limit,
+        remaining: out.remaining,
+        retryAfterMs: out.retryAfterMs,
+        resetAfterMs: out.resetAfterMs,
+      },
+    ],
   };
 }
 
