@@ -306,11 +306,14 @@ export class MemoryStore implements Store {
         const out = this.#out;
         const next = this.#next;
         const slab = t.slab;
-        const o = slot * t.stride;
+        // Perf: the stride read once, for the offset and the copy back's count (2 bytes of bytecode less).
+        let i = t.stride;
+        const o = slot * i;
         // Kept: an admitted cost, or a state rebased after the clock went back (see Outcome.rebased).
-        // Perf: writeState's loop, written out (its call and body cost V8's inlining budget twice).
+        // Perf: writeState's loop, written out (its call and body cost V8's inlining budget twice), and
+        // backwards (4 bytes of bytecode less than counting up): slab[o + i - 1] = next[i - 1], i from stride to 1.
         if ((policy.evaluate(slab, o, false, nowMs, cost, next, out) && cost > 0) || out.rebased)
-          for (let i = 0; i < t.stride; i++) slab[o + i] = next[i] as number;
+          while (i) slab[o + --i] = next[i] as number;
         return plainDecision(policy, out);
       }
     }
