@@ -219,12 +219,6 @@ export function waitGuard(nowMs: number, longestMs: number): number {
   return ((nowMs < 0 ? -nowMs : nowMs) + longestMs) * 7.105427357601002e-15;
 }
 
-// Perf: Math.ceil and Math.floor read once (a global load and a property load per call is 14 bytes of
-// bytecode, a module constant 9): ceilClearMs and floorTokens are on the hot path and count against
-// V8's inlining budget of every caller (floorTokens is then at most 27 bytes, which V8 always inlines).
-const mathCeil = Math.ceil;
-const mathFloor = Math.floor;
-
 /**
  * ceilClearMs returns ceil(x), the wait settleSide(x, guard) answers with 0, when x is clear of a
  * whole ms by `guard` on both sides, or is in (0, 1 - guard) (just above 0 is still 1 ms); otherwise
@@ -233,7 +227,7 @@ const mathFloor = Math.floor;
  * claims a wait settleSide would not. Perf: the hot paths' one wait test (see waitGuard).
  */
 export function ceilClearMs(x: number, guard: number): number {
-  const r = mathCeil(x);
+  const r = Math.ceil(x);
   const d = r - x;
   return d > guard && (d < 1 - guard || r === 1) ? r : 0;
 }
@@ -284,7 +278,7 @@ export function floorTokens(x: number): number {
   // Perf: the literal is EPSILON (see waitGuard). Whole tokens start at 1: y >= 1 is floor(y) > 0.
   const y = x + 1e-9;
   if (!(y >= 1)) return 0;
-  return mathFloor(y);
+  return Math.floor(y);
 }
 
 /** ceilMs rounds a duration up to whole milliseconds, never below 0. */

@@ -306,14 +306,11 @@ export class MemoryStore implements Store {
         const out = this.#out;
         const next = this.#next;
         const slab = t.slab;
-        // Perf: the stride read once, for the offset and the copy back's count (2 bytes of bytecode less).
-        let i = t.stride;
-        const o = slot * i;
+        const o = slot * t.stride;
         // Kept: an admitted cost, or a state rebased after the clock went back (see Outcome.rebased).
-        // Perf: writeState's loop, written out (its call and body cost V8's inlining budget twice), and
-        // backwards (4 bytes of bytecode less than counting up): slab[o + i - 1] = next[i - 1], i from stride to 1.
+        // Perf: writeState's loop, written out (its call and body cost V8's inlining budget twice).
         if ((policy.evaluate(slab, o, false, nowMs, cost, next, out) && cost > 0) || out.rebased)
-          while (i) slab[o + --i] = next[i] as number;
+          for (let i = 0; i < t.stride; i++) slab[o + i] = next[i] as number;
         return plainDecision(policy, out);
       }
     }
