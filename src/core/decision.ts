@@ -26,23 +26,22 @@ export function singleDecision(policy: Policy, out: Outcome, degraded?: Degraded
  * spares 36 bytes of V8's inlining budget, see docs/memory.md).
  */
 export function plainDecision(policy: Policy, out: Outcome): Decision {
-  return {
+  const one: PolicyDecision = {
+    policy,
     allowed: out.allowed,
     limit: policy.limit,
     remaining: out.remaining,
     retryAfterMs: out.retryAfterMs,
     resetAfterMs: out.resetAfterMs,
+  };
+  return {
+    allowed: one.allowed,
+    limit: one.limit,
+    remaining: one.remaining,
+    retryAfterMs: one.retryAfterMs,
+    resetAfterMs: one.resetAfterMs,
     policy: policy.name,
-    policies: [
-      {
-        policy,
-        allowed: out.allowed,
-        limit: policy.limit,
-        remaining: out.remaining,
-        retryAfterMs: out.retryAfterMs,
-        resetAfterMs: out.resetAfterMs,
-      },
-    ],
+    policies: [one],
   };
 }
 
