@@ -989,11 +989,11 @@ export class RateLimiter {
     // #now() is finite: monotonicNow is, and an injected clock passes readClock, which throws badClock's error.
     if (memory !== undefined && costOrOptions === undefined && typeof key === "string")
       return memory.consumeSync(key, this.#policies, 1, this.#now());
-    return this.consumeSyncFull(key, costOrOptions);
+    return this.#consumeSyncFull(key, costOrOptions);
   }
 
   /** #consumeSyncFull is consumeSync for every call but the plainest (see #plain). */
-  private consumeSyncFull(key: string, costOrOptions: number | CallOptions | undefined): Decision {
+  #consumeSyncFull(key: string, costOrOptions: number | CallOptions | undefined): Decision {
     // Perf: the common call skips #resolve (see #fastCost) and checkNow; the rest takes #consumeSyncResolved.
     const memory = this.#memory;
     const fast = costOrOptions === undefined ? this.#unitCost : this.#fastCost(costOrOptions);

@@ -314,11 +314,11 @@ export class MemoryStore implements Store {
         return plainDecision(policy, out);
       }
     }
-    return this.consumeSlow(key, policies, cost, nowMs);
+    return this.#consumeSlow(key, policies, cost, nowMs);
   }
 
   /** #consumeSlow decides a new key, a variable-size state or several policies. */
-  private consumeSlow(key: string, policies: readonly Policy[], cost: number, nowMs: number): Decision {
+  #consumeSlow(key: string, policies: readonly Policy[], cost: number, nowMs: number): Decision {
     if (policies.length === 1) {
       const policy = policies[0] as Policy;
       const t = this.#table(policy);
