@@ -66,12 +66,14 @@ describe("RateLimitOverride over gRPC", () => {
       { step: 3, code: "OVER_LIMIT", remaining: 0 },
     ];
     for (const s of steps) {
-      const r = await call([limited("tenant", "t1", 2, MINUTE)]);
+      // DAY, not MINUTE: fixed windows end on whole wall-clock units, and a minute's end falling between these
+      // calls would count afresh (see the test below).
+      const r = await call([limited("tenant", "t1", 2, DAY)]);
       expect(
         { code: r.overall_code, remaining: r.statuses[0]?.limit_remaining },
-        `step ${s.step}: tenant=t1 with limit 2/minute`,
+        `step ${s.step}: tenant=t1 with limit 2/day`,
       ).toEqual({ code: s.code, remaining: s.remaining });
-      expect(r.statuses[0]?.current_limit).toEqual({ name: "", requests_per_unit: 2, unit: "MINUTE" });
+      expect(r.statuses[0]?.current_limit).toEqual({ name: "", requests_per_unit: 2, unit: "DAY" });
     }
     const plain = await call([descriptor({ tenant: "t1" })]);
     expect(plain.statuses[0]).toMatchObject({
@@ -87,7 +89,7 @@ describe("RateLimitOverride over gRPC", () => {
       // DAY, not SECOND: fixed windows end on whole wall-clock seconds, and one could fall between the two calls
       // below (a loaded machine's round trips of 20-50 ms made that a few runs in a hundred), counting afresh.
       limited("open", "o1", 1, DAY),
-      limited("canary", "c1", 1, MINUTE),
+      limited("canary", "c1", 1, DAY),
     ]) {
       const first = await call([d]);
       const second = await call([d]);
@@ -157,7 +159,7 @@ describe("RateLimitOverride over gRPC", () => {
       return Buffer.concat([Buffer.from([(field << 3) | 2, b.length]), b]);
     };
     const entry = Buffer.concat([str(1, "tenant"), str(2, "raw")]);
-    const override = Buffer.from([(1 << 3) | 0, 1, (2 << 3) | 0, MINUTE]); // 1 per MINUTE
+    const override = Buffer.from([(1 << 3) | 0, 1, (2 << 3) | 0, DAY]); // 1 per DAY (not MINUTE: see above)
     const desc = Buffer.concat([
       Buffer.from([(1 << 3) | 2, entry.length]),
       entry,
