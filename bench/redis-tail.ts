@@ -54,7 +54,6 @@ interface Sample {
   majors: number;
   /** loopP99: the event loop's delay, p99, µs. */
   loopP99: number;
-  /** batchP99: for floodgate, the p99 of decisions per script call is not seen here; left 0 for rlf. */
 }
 
 let pauses: Pause[] = [];

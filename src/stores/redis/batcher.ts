@@ -336,6 +336,8 @@ export class Batcher {
     // master; a master's next batch waits (open to new calls) until its reply is in.
     const perNode = this.#adapter.writesLate === true && this.#nodeBatch && this.#severalNodes;
     let waiting: Group[] | undefined;
+    // later: split parts that wait for a turn of their own (a client that writes late), and what followed them.
+    let later: Group[] | undefined;
     for (let q = 0; q < queue.length; q++) {
       const g = queue[q] as Group;
       if (
@@ -362,10 +364,8 @@ export class Batcher {
       if (parts < 2) {
         this.#send(g.nowMs, g.calls, slots, budgetMs, perNode && typeof g.gk === "string" ? g.gk : undefined);
         if (g.part === true && queue[q + 1]?.part === true) {
-          this.#defer(queue, q + 1);
-          // Groups skipped for their master go ahead of the deferred ones (they came first).
-          if (waiting !== undefined) this.#wait(waiting, open);
-          return;
+          later = queue.slice(q + 1);
+          break;
         }
         continue;
       }
@@ -374,9 +374,9 @@ export class Batcher {
         // The client writes what it is given in one turn in one write: the first part
         // leaves now, each later part in a turn of its own, ahead of what was queued after.
         this.#send(g.nowMs, g.calls.slice(0, size), g.mixed ? slots.slice(0, size) : NO_SLOTS, budgetMs);
-        const rest: Group[] = [];
+        later = [];
         for (let i = size; i < n; i += size) {
-          rest.push({
+          later.push({
             nowMs: g.nowMs,
             calls: g.calls.slice(i, i + size),
             slots: g.mixed ? g.slots.slice(i, i + size) : [],
@@ -386,54 +386,52 @@ export class Batcher {
             part: true,
           });
         }
-        for (let r = q + 1; r < queue.length; r++) rest.push(queue[r] as Group);
-        this.#defer(rest, 0);
-        if (waiting !== undefined) this.#wait(waiting, open);
-        return;
+        for (let r = q + 1; r < queue.length; r++) later.push(queue[r] as Group);
+        break;
       }
       for (let i = 0; i < n; i += size) {
         this.#send(g.nowMs, g.calls.slice(i, i + size), g.mixed ? slots.slice(i, i + size) : NO_SLOTS, budgetMs);
       }
     }
+    // Both go back to the head of the queue, ahead of groups opened since: the waiting ones first (they came first).
+    if (later !== undefined) this.#defer(later);
     if (waiting !== undefined) this.#wait(waiting, open);
   };
 
   /**
    * #wait puts groups whose master has a node batch in flight back at the head of the
-   * queue (ahead of groups opened since), stamped as held, and keeps each master's last
-   * one open to new calls; the master's reply flushes them (#settle).
+   * queue and keeps each master's last one open to new calls; the master's reply
+   * flushes them (#settle).
    */
   #wait(groups: Group[], was: Map<number | string, Group>): void {
-    const t = performance.now();
     for (const g of groups) {
-      if (g.heldAtMs === 0) g.heldAtMs = t;
       const gk = g.gk as string;
       // The group stays open if it was its master's open group and no newer one has opened since.
       if (was.get(gk) === g && !this.#open.has(gk)) this.#open.set(gk, g);
     }
-    for (const g of this.#queue) groups.push(g);
-    this.#queue = groups;
+    this.#requeue(groups);
   }
 
-  /**
-   * #defer puts queue[from..] back at the head of the queue, ahead of any group
-   * opened since this flush began (calls on one key keep their order), and flushes
-   * again after this turn's I/O. The wait counts against the calls' timeout, as a hold.
-   */
-  #defer(groups: Group[], from: number): void {
-    const t = performance.now();
-    const head: Group[] = [];
-    for (let i = from; i < groups.length; i++) {
-      const g = groups[i] as Group;
-      if (g.heldAtMs === 0) g.heldAtMs = t;
-      head.push(g);
-    }
-    for (const g of this.#queue) head.push(g);
-    this.#queue = head;
+  /** #defer puts groups back at the head of the queue and flushes again after this turn's I/O. */
+  #defer(groups: Group[]): void {
+    this.#requeue(groups);
     if (!this.#scheduled) {
       this.#scheduled = true;
       afterIo(this.#flush);
     }
+  }
+
+  /**
+   * #requeue puts groups back at the head of the queue, ahead of any group opened
+   * since this flush began (calls on one key keep their order); it appends the
+   * queue to `groups`, which becomes the queue. The wait counts against the
+   * calls' timeout, as a hold.
+   */
+  #requeue(groups: Group[]): void {
+    const t = performance.now();
+    for (const g of groups) if (g.heldAtMs === 0) g.heldAtMs = t;
+    for (const g of this.#queue) groups.push(g);
+    this.#queue = groups;
   }
 
   /**
